@@ -1,0 +1,29 @@
+"""Activities over the inventory adapter: catalog look-up, reservation, release, shipping stock."""
+
+from temporalio import activity
+
+from activities.errors import business_refusals
+from adapters.inventory import Inventory
+from domain.models import Allocation, CatalogItem, ReserveRequest, ShipStockRequest
+
+
+class InventoryActivities:
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+
+    @activity.defn(name="load_catalog")
+    def load_catalog(self, skus: list[str]) -> list[CatalogItem]:
+        return list(self._inventory.catalog_items(skus).values())
+
+    @activity.defn(name="reserve_stock")
+    @business_refusals
+    def reserve_stock(self, request: ReserveRequest) -> Allocation:
+        return self._inventory.reserve(request.order_id, request.lines, request.destination_region)
+
+    @activity.defn(name="release_stock")
+    def release_stock(self, order_id: str) -> int:
+        return self._inventory.release(order_id)
+
+    @activity.defn(name="ship_stock")
+    def ship_stock(self, request: ShipStockRequest) -> int:
+        return self._inventory.ship(request.order_id, request.warehouse)

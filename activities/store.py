@@ -1,0 +1,24 @@
+"""Activities that write the read model: the order projection, its event log and shipments.
+
+The workflow stays the source of truth; these rows let the API, reports and ops lists answer from
+PostgreSQL. Both writes are idempotent (events by (order, seq), rows by version).
+"""
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from domain.models import ShipmentView, TransitionRecord
+from store import projection
+
+
+class ProjectionActivities:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    @activity.defn(name="record_transition")
+    def record_transition(self, record: TransitionRecord) -> None:
+        projection.record_transition(self._session_factory, record.order, record.entry, record.seq)
+
+    @activity.defn(name="record_shipment")
+    def record_shipment(self, shipment: ShipmentView) -> None:
+        projection.record_shipment(self._session_factory, shipment)

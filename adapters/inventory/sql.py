@@ -1,0 +1,265 @@
+"""Inventory over PostgreSQL: never oversells, never promises safety stock (R3, R6).
+
+Every reservation is a conditional UPDATE that only succeeds while enough stock is available,
+so concurrent orders cannot take the same units; the plan is recomputed when another order
+got there first.
+"""
+
+import logging
+from collections import defaultdict
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.allocation import plan_parcels
+from domain.errors import OutOfStock
+from domain.models import (
+    Allocation,
+    CatalogItem,
+    OrderLine,
+    Parcel,
+    ParcelLine,
+    StockLevel,
+    Warehouse,
+)
+from store.catalog import catalog_items as _catalog_items
+from store.catalog import load_warehouses, stock_level_of
+from store.models import ReservationRow, StockAdjustmentRow, StockLevelRow
+
+_log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+class _LostRace(Exception):
+    """Another order took the stock this plan counted on: roll back and plan again."""
+
+
+def _lock_order(s: Session, order_id: str) -> None:
+    """Serialize reserve/release/ship of one order (transaction-scoped advisory lock)."""
+    s.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('inventory'), hashtext(:o))"),
+        {"o": order_id},
+    )
+
+
+def _allocation_of(order_id: str, rows: list[ReservationRow]) -> Allocation:
+    by_warehouse: dict[str, list[ParcelLine]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r.warehouse, r.id)):
+        by_warehouse[row.warehouse].append(
+            ParcelLine(sku=row.sku, quantity=row.quantity)
+        )
+    return Allocation(
+        order_id=order_id,
+        parcels=[
+            Parcel(warehouse=code, lines=lines)
+            for code, lines in sorted(by_warehouse.items())
+        ],
+    )
+
+
+class SqlInventory:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sf = session_factory
+
+    def catalog_items(self, skus: list[str]) -> dict[str, CatalogItem]:
+        return _catalog_items(self._sf, skus)
+
+    def stock(self, sku: str) -> list[StockLevel]:
+        with self._sf() as s:
+            rows = s.scalars(
+                select(StockLevelRow)
+                .where(StockLevelRow.sku == sku)
+                .order_by(StockLevelRow.warehouse)
+            ).all()
+            return [stock_level_of(row) for row in rows]
+
+    def warehouses(self) -> list[Warehouse]:
+        with self._sf() as s:
+            return load_warehouses(s)
+
+    def reserve(
+        self, order_id: str, lines: list[OrderLine], destination_region: str
+    ) -> Allocation:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self._sf.begin() as s:
+                    return self._reserve_once(s, order_id, lines, destination_region)
+            except _LostRace:
+                _log.info(
+                    "reservation of %s lost a race (attempt %d), replanning",
+                    order_id,
+                    attempt,
+                )
+        raise OutOfStock(
+            f"stock for order {order_id} kept being taken by other orders; try again"
+        )
+
+    def _reserve_once(
+        self, s: Session, order_id: str, lines: list[OrderLine], destination_region: str
+    ) -> Allocation:
+        _lock_order(s, order_id)
+        held = self._active_reservations(s, order_id)
+        if held:
+            return _allocation_of(order_id, held)
+
+        skus = [line.sku for line in lines]
+        stock = [
+            stock_level_of(row)
+            for row in s.scalars(
+                select(StockLevelRow).where(StockLevelRow.sku.in_(skus))
+            ).all()
+        ]
+        plan = plan_parcels(lines, stock, load_warehouses(s), destination_region)
+        if plan is None:
+            raise OutOfStock(self._shortage(lines, stock))
+        parcels = sorted(plan, key=lambda p: p.warehouse)
+
+        # Same lock order for every order (warehouse, sku): concurrent reservations cannot deadlock.
+        claims = sorted(
+            (p.warehouse, line.sku, line.quantity) for p in parcels for line in p.lines
+        )
+        for warehouse, sku, quantity in claims:
+            taken = s.execute(
+                update(StockLevelRow)
+                .where(
+                    StockLevelRow.sku == sku,
+                    StockLevelRow.warehouse == warehouse,
+                    StockLevelRow.on_hand
+                    - StockLevelRow.reserved
+                    - StockLevelRow.safety_stock
+                    >= quantity,
+                )
+                .values(
+                    reserved=StockLevelRow.reserved + quantity, updated_at=func.now()
+                )
+                .returning(StockLevelRow.reserved)
+            ).first()
+            if taken is None:
+                raise _LostRace()
+
+        for parcel in parcels:
+            for line in parcel.lines:
+                stmt = insert(ReservationRow).values(
+                    order_id=order_id,
+                    sku=line.sku,
+                    warehouse=parcel.warehouse,
+                    quantity=line.quantity,
+                )
+                # A released reservation of the same order (cancelled earlier) is taken over.
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[
+                        ReservationRow.order_id,
+                        ReservationRow.sku,
+                        ReservationRow.warehouse,
+                    ],
+                    set_={
+                        "quantity": stmt.excluded.quantity,
+                        "status": "reserved",
+                        "updated_at": func.now(),
+                    },
+                    where=ReservationRow.status == "released",
+                ).returning(ReservationRow.id)
+                if (
+                    s.scalar(stmt) is None
+                ):  # pragma: no cover - excluded by the advisory lock
+                    raise _LostRace()
+        return Allocation(order_id=order_id, parcels=parcels)
+
+    @staticmethod
+    def _active_reservations(s: Session, order_id: str) -> list[ReservationRow]:
+        return list(
+            s.scalars(
+                select(ReservationRow).where(
+                    ReservationRow.order_id == order_id,
+                    ReservationRow.status.in_(("reserved", "shipped")),
+                )
+            ).all()
+        )
+
+    @staticmethod
+    def _shortage(lines: list[OrderLine], stock: list[StockLevel]) -> str:
+        short = []
+        for line in lines:
+            best = max(
+                (lvl.available for lvl in stock if lvl.sku == line.sku), default=0
+            )
+            if best < line.quantity:
+                short.append(f"{line.sku} (need {line.quantity}, available {best})")
+        if not short:
+            return "the order cannot be covered by the available stock"
+        return "out of stock: " + ", ".join(short)
+
+    def release(self, order_id: str) -> int:
+        with self._sf.begin() as s:
+            _lock_order(s, order_id)
+            rows = s.scalars(
+                select(ReservationRow)
+                .where(
+                    ReservationRow.order_id == order_id,
+                    ReservationRow.status == "reserved",
+                )
+                .order_by(ReservationRow.warehouse, ReservationRow.sku)
+                .with_for_update()
+            ).all()
+            units = 0
+            for row in rows:
+                s.execute(
+                    update(StockLevelRow)
+                    .where(
+                        StockLevelRow.sku == row.sku,
+                        StockLevelRow.warehouse == row.warehouse,
+                    )
+                    .values(
+                        reserved=StockLevelRow.reserved - row.quantity,
+                        updated_at=func.now(),
+                    )
+                )
+                row.status = "released"
+                row.updated_at = func.now()  # type: ignore[assignment]
+                units += row.quantity
+            return units
+
+    def ship(self, order_id: str, warehouse: str) -> int:
+        """Returns the units of the order shipped from this warehouse in total (the same on a repeat)."""
+        with self._sf.begin() as s:
+            _lock_order(s, order_id)
+            rows = s.scalars(
+                select(ReservationRow)
+                .where(
+                    ReservationRow.order_id == order_id,
+                    ReservationRow.warehouse == warehouse,
+                    ReservationRow.status.in_(("reserved", "shipped")),
+                )
+                .order_by(ReservationRow.sku)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                if row.status != "reserved":
+                    continue
+                s.execute(
+                    update(StockLevelRow)
+                    .where(
+                        StockLevelRow.sku == row.sku,
+                        StockLevelRow.warehouse == row.warehouse,
+                    )
+                    .values(
+                        on_hand=StockLevelRow.on_hand - row.quantity,
+                        reserved=StockLevelRow.reserved - row.quantity,
+                        updated_at=func.now(),
+                    )
+                )
+                s.add(
+                    StockAdjustmentRow(
+                        sku=row.sku,
+                        warehouse=row.warehouse,
+                        delta_on_hand=-row.quantity,
+                        reason="shipment",
+                        actor="orderflow",
+                        detail={"order_id": order_id},
+                    )
+                )
+                row.status = "shipped"
+                row.updated_at = func.now()  # type: ignore[assignment]
+            return sum(row.quantity for row in rows)

@@ -1,0 +1,45 @@
+"""Notifications delivered to the log through an audited outbox (R12): each dedupe key once."""
+
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.models import Notification
+from store.models import NotificationOutboxRow
+
+_log = structlog.get_logger(__name__)
+
+
+class OutboxNotifier:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sf = session_factory
+
+    def send(self, notification: Notification) -> bool:
+        with self._sf.begin() as s:
+            inserted = s.scalar(
+                insert(NotificationOutboxRow)
+                .values(
+                    dedupe_key=notification.dedupe_key,
+                    order_id=notification.order_id,
+                    kind=notification.kind,
+                    recipient=notification.recipient,
+                    subject=notification.subject,
+                    body=notification.body,
+                    status="sent",
+                )
+                .on_conflict_do_nothing(
+                    index_elements=[NotificationOutboxRow.dedupe_key]
+                )
+                .returning(NotificationOutboxRow.id)
+            )
+        if inserted is None:
+            return False
+        _log.info(
+            "notification.sent",
+            order_id=notification.order_id,
+            kind=notification.kind,
+            recipient=notification.recipient,
+            subject=notification.subject,
+            dedupe_key=notification.dedupe_key,
+        )
+        return True

@@ -1,0 +1,53 @@
+"""The FastAPI application: routers, problem details, and the connections they share.
+
+`create_app` takes ready-made connections (tests pass theirs); otherwise the lifespan resolves
+the database and connects to Temporal from the settings.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api.problems import install_problem_handlers
+from api.routers import catalog, health, orders, warehouse, webhooks
+from runtime.settings import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if sessions is None:
+            from runtime.database import resolve_database_url
+            from store.db import make_engine, make_session_factory
+
+            url = await run_in_threadpool(resolve_database_url, settings)
+            app.state.sessions = make_session_factory(make_engine(url))
+        if client is None:
+            from runtime.temporal import connect
+
+            app.state.temporal = await connect(settings)
+        yield
+
+    app = FastAPI(
+        title="Orderflow",
+        version="0.1.0",
+        description="Order lifecycle orchestrator: every order is one durable Temporal workflow.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = settings.api_key_table()
+    app.state.sessions = sessions
+    app.state.temporal = client
+    install_problem_handlers(app)
+    for module in (orders, warehouse, webhooks, catalog, health):
+        app.include_router(module.router)
+    return app

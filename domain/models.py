@@ -1,0 +1,376 @@
+"""The order model: one pydantic model per concept, shared by the API, workflows and activities.
+
+Money is ``Decimal`` with two places and travels as a decimal string ("19.90"), never a float.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from domain.enums import (
+    Channel,
+    OrderStatus,
+    PaymentMethod,
+    PaymentStatus,
+    Priority,
+    ReturnStatus,
+    ShipmentStatus,
+    ShippingSpeed,
+    TrackingStatus,
+)
+
+Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=Decimal("0"))]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", strip_whitespace=True)
+]
+Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()-]{5,31}$")]
+
+
+class Strict(BaseModel):
+    """Input models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Customer(Strict):
+    id: Identifier
+    email: Email
+    phone: Phone | None = None
+    name: ShortText
+    language: Annotated[str, StringConstraints(pattern=r"^(zh|en)$")] = "zh"
+
+
+class Address(Strict):
+    name: ShortText
+    line1: ShortText
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: ShortText
+    region: ShortText
+    postal_code: Annotated[str, StringConstraints(min_length=3, max_length=12, pattern=r"^[A-Za-z0-9 -]+$")]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    phone: Phone | None = None
+
+
+class OrderLine(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(ge=1, le=999)]
+    unit_price: Money
+
+
+class PaymentRequest(Strict):
+    method: PaymentMethod
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+
+class OrderRequest(Strict):
+    """What a channel submits (POST /orders)."""
+
+    order_id: Identifier | None = None
+    channel: Channel
+    channel_order_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    customer: Customer
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=100)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    shipping_address: Address
+    shipping_speed: ShippingSpeed = ShippingSpeed.STANDARD
+    priority: Priority = Priority.NORMAL
+    payment: PaymentRequest
+    notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_sku(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        skus = [line.sku for line in lines]
+        if len(set(skus)) != len(skus):
+            raise ValueError("each sku may appear on one line only")
+        return lines
+
+
+class OrderPolicy(BaseModel):
+    """Time limits fixed when the order starts, so the workflow never reads configuration."""
+
+    return_window: timedelta = timedelta(days=30)
+
+
+class OrderInput(BaseModel):
+    """The workflow's input: the accepted request plus what the API decided at intake."""
+
+    order_id: str
+    request: OrderRequest
+    request_hash: str
+    received_at: datetime
+    actor: str = "client"
+    policy: OrderPolicy = OrderPolicy()
+
+
+class CatalogItem(BaseModel):
+    sku: str
+    name: str
+    price: Money
+    currency: str = "CNY"
+    weight_grams: int = 500
+    active: bool = True
+
+
+class Warehouse(BaseModel):
+    code: str
+    name: str
+    region: str
+    priority: int = 1
+    daily_capacity: int = 500
+    active: bool = True
+    open_workload: int = 0
+
+
+class StockLevel(BaseModel):
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    safety_stock: int = 0
+    reorder_point: int = 0
+
+    @property
+    def available(self) -> int:
+        """Units that may be promised: safety stock is never promised."""
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+class ParcelLine(BaseModel):
+    sku: str
+    quantity: int
+
+
+class Parcel(BaseModel):
+    warehouse: str
+    lines: list[ParcelLine]
+    region: str = ""  # the warehouse's region: where the parcel ships from
+
+
+class Allocation(BaseModel):
+    order_id: str
+    parcels: list[Parcel]
+
+
+class PaymentResult(BaseModel):
+    payment_id: str
+    status: PaymentStatus
+    amount: Money
+    idempotency_key: str
+
+
+class RateQuote(BaseModel):
+    carrier: str
+    service: ShippingSpeed
+    price: Money
+    transit_days: int
+    promised_by: date
+
+
+class Label(BaseModel):
+    label_id: str
+    carrier: str
+    service: ShippingSpeed
+    tracking_number: str
+    price: Money
+    promised_by: date
+
+
+class LabelRequest(BaseModel):
+    shipment_id: str
+    idempotency_key: str
+    quote: RateQuote
+    origin_region: str
+    destination: Address
+    weight_grams: int
+
+
+class TrackingEvent(BaseModel):
+    tracking_number: str
+    status: TrackingStatus
+    detail: str | None = None
+    at: datetime
+
+
+class PickConfirmation(BaseModel):
+    lines: list[ParcelLine] | None = None
+    picker: str = "warehouse"
+
+
+class ShipmentInput(BaseModel):
+    order_id: str
+    shipment_id: str
+    parcel: Parcel
+    destination: Address
+    shipping_speed: ShippingSpeed
+    priority: Priority
+    weight_grams: int
+    recipient: str
+    language: str = "zh"
+
+
+class ShipmentView(BaseModel):
+    shipment_id: str
+    order_id: str
+    warehouse: str
+    status: ShipmentStatus = ShipmentStatus.PENDING
+    carrier: str | None = None
+    service: ShippingSpeed | None = None
+    tracking_number: str | None = None
+    label_id: str | None = None
+    lines: list[ParcelLine] = []
+    promised_by: date | None = None
+    quotes: list[RateQuote] = []
+    last_event: str | None = None
+    updated_at: datetime | None = None
+    version: int = 0  # bumped on every change, so a late signal never overwrites a newer view
+
+
+class ReturnView(BaseModel):
+    rma_id: str
+    status: ReturnStatus
+    lines: list[ParcelLine] = []
+    refund_amount: Money = Decimal("0.00")
+
+
+class Totals(BaseModel):
+    items: Money
+    shipping: Money
+    refunded: Money = Decimal("0.00")
+    grand_total: Money
+
+
+class PaymentView(BaseModel):
+    status: PaymentStatus = PaymentStatus.PENDING
+    method: PaymentMethod
+    amount: Money
+    payment_id: str | None = None
+
+
+class Hold(BaseModel):
+    reason: str
+    since: datetime
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    status: OrderStatus
+    event: str
+    actor: str
+    detail: dict[str, Any] = {}
+
+
+class OrderView(BaseModel):
+    """The order as clients see it (POST/GET /orders) and as the projection stores it."""
+
+    order_id: str
+    status: OrderStatus
+    needs_attention: bool = False
+    attention_reason: str | None = None
+    channel: Channel
+    channel_order_id: str | None = None
+    customer: Customer
+    lines: list[OrderLine]
+    currency: str
+    totals: Totals
+    shipping_address: Address
+    shipping_speed: ShippingSpeed
+    priority: Priority
+    payment: PaymentView
+    shipments: list[ShipmentView] = []
+    returns: list[ReturnView] = []
+    hold: Hold | None = None
+    cancellation_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    workflow_id: str
+    timeline: list[TimelineEntry] = []
+    version: int = 0
+
+
+class SubmitResult(BaseModel):
+    """Answer of the submit update: `created` is true only for the first submission."""
+
+    created: bool
+    order: OrderView
+
+
+class LabelRetry(BaseModel):
+    """Ops asks a parcel whose label was refused to try again, optionally to a corrected address."""
+
+    destination: Address | None = None
+    actor: str = "ops"
+
+
+class CancelRequest(BaseModel):
+    reason: Annotated[str, StringConstraints(max_length=500)] = "customer request"
+    actor: str = "client"
+
+
+class Problem(BaseModel):
+    """One bad field of a request, named by its JSON path."""
+
+    field: str
+    message: str
+
+
+class Notification(BaseModel):
+    order_id: str
+    kind: str
+    recipient: str
+    subject: str
+    body: str
+    dedupe_key: str
+    language: str = "zh"
+
+
+# --- Activity inputs: one small model per call, so activity signatures can grow compatibly. ---
+
+
+class ReserveRequest(BaseModel):
+    order_id: str
+    lines: list[OrderLine]
+    destination_region: str
+
+
+class ShipStockRequest(BaseModel):
+    order_id: str
+    warehouse: str
+
+
+class AuthorizeRequest(BaseModel):
+    idempotency_key: str
+    order_id: str
+    amount: Money
+    currency: str
+    method: PaymentMethod
+    token: str | None = None
+
+
+class PaymentOperation(BaseModel):
+    """Capture, void or refund of an authorized payment."""
+
+    idempotency_key: str
+    payment_id: str
+    amount: Money = Decimal("0.00")
+
+
+class QuoteRequest(BaseModel):
+    origin_region: str
+    destination: Address
+    weight_grams: int
+    speed: ShippingSpeed
+    today: date
+
+
+class TransitionRecord(BaseModel):
+    """One transition of an order, as the projection activity writes it."""
+
+    order: OrderView
+    entry: TimelineEntry
+    seq: int

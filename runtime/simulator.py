@@ -1,0 +1,329 @@
+"""Plays the warehouse and the carriers over the public HTTP API, with time compressed.
+
+It confirms picks and posts signed carrier webhooks, exactly as a real warehouse system and
+carrier would, so a demo order reaches delivered and closed on its own (DESIGN.md section 4).
+The decision of what to do next is the pure function `decide()`; the loop around it does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
+
+log = logging.getLogger("oms.simulator")
+
+# What a poll or a post may raise: transport and HTTP status errors, and undecodable JSON.
+_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+)
+
+# Orders whose shipments may still need the warehouse or a carrier.
+POLLED_ORDER_STATUSES = (
+    "fulfilling",
+    "partially_shipped",
+    "shipped",
+    "partially_delivered",
+)
+
+# One simulated hour between steps (pick, hand-over, out for delivery, delivery).
+SIMULATED_STEP_SECONDS = 3600.0
+
+# Shipment status -> the carrier status the simulator reports next.
+NEXT_CARRIER_STATUS: dict[str, str] = {
+    "label_created": "in_transit",
+    "in_transit": "out_for_delivery",
+    "out_for_delivery": "delivered",
+}
+
+
+@dataclass(frozen=True)
+class ShipmentState:
+    """What the simulator remembers about one shipment."""
+
+    status: str
+    since: float  # when this status was first seen (monotonic seconds)
+    acted_at: float | None = None  # when we last acted on this status
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # "pick" | "carrier"
+    shipment_id: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+    status: str | None = None  # carrier status to report
+
+
+def step_seconds(
+    speed: float, simulated_seconds: float = SIMULATED_STEP_SECONDS
+) -> float:
+    """Real seconds for `simulated_seconds` at `speed` simulated seconds per real second."""
+    if speed <= 0:
+        raise ValueError("simulator speed must be positive")
+    return simulated_seconds / speed
+
+
+def next_carrier_status(shipment_status: str) -> str | None:
+    return NEXT_CARRIER_STATUS.get(shipment_status)
+
+
+def decide(
+    shipment: Mapping[str, Any],
+    state: ShipmentState | None,
+    now: float,
+    step: float,
+) -> tuple[ShipmentState, Action | None]:
+    """Return the shipment's new state and the action due now, if any.
+
+    An action is due one step after the shipment entered its status, and is repeated at most
+    once per step while the status does not move (a lost request, a slow workflow).
+    """
+    status = str(shipment.get("status"))
+    shipment_id = str(shipment.get("shipment_id"))
+    if state is None or state.status != status:
+        state = ShipmentState(status=status, since=now)
+
+    action: Action | None = None
+    if status == "picking":
+        action = Action(kind="pick", shipment_id=shipment_id)
+    else:
+        carrier_status = next_carrier_status(status)
+        tracking = shipment.get("tracking_number")
+        carrier = shipment.get("carrier")
+        if carrier_status and tracking and carrier:
+            action = Action(
+                kind="carrier",
+                shipment_id=shipment_id,
+                carrier=str(carrier),
+                tracking_number=str(tracking),
+                status=carrier_status,
+            )
+    if action is None:
+        return state, None
+    if now - state.since < step:
+        return state, None
+    if state.acted_at is not None and now - state.acted_at < step:
+        return state, None
+    return replace(state, acted_at=now), action
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `X-Signature` header value: `sha256=` + hex HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def carrier_webhook_body(
+    tracking_number: str, status: str, at: datetime | None = None
+) -> bytes:
+    at = at or datetime.now(UTC)
+    payload = {
+        "tracking_number": tracking_number,
+        "status": status,
+        "detail": None,
+        "at": at.isoformat().replace("+00:00", "Z"),
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def pick_body(shipment: Mapping[str, Any]) -> dict[str, Any]:
+    lines = []
+    for line in shipment.get("lines") or []:
+        if isinstance(line, Mapping) and "sku" in line:
+            lines.append({"sku": line["sku"], "quantity": line.get("quantity", 1)})
+    return {"lines": lines, "picker": "simulator"}
+
+
+def first_key_with_role(table: Mapping[str, tuple[str, str]], role: str) -> str | None:
+    for key, (_name, key_role) in table.items():
+        if key_role == role:
+            return key
+    return None
+
+
+def api_base_url(settings: Settings) -> str:
+    if settings.api_url:
+        return settings.api_url.rstrip("/")
+    host = settings.api_host
+    if host in ("0.0.0.0", "::", ""):  # a bind-all address is not a destination
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api_port}"
+
+
+class Simulator:
+    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+        keys = settings.api_key_table()
+        ops_key = first_key_with_role(keys, "ops")
+        if ops_key is None:
+            raise ValueError(
+                "the simulator needs an API key with role ops in OMS_API_KEYS"
+            )
+        self.ops_key = ops_key
+        self.warehouse_key = first_key_with_role(keys, "warehouse") or ops_key
+        self.secrets = settings.carrier_secret_table()
+        self.step = step_seconds(settings.simulator_speed)
+        self.poll_interval = max(0.05, min(settings.simulator_poll_interval, self.step))
+        self.client = client or httpx.Client(
+            base_url=api_base_url(settings), timeout=10.0
+        )
+        self.states: dict[str, ShipmentState] = {}
+
+    # -- reading ----------------------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self.client.get(
+            path, params=params, headers={"X-API-Key": self.ops_key}
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def order_ids(self) -> Iterator[str]:
+        for status in POLLED_ORDER_STATUSES:
+            cursor: str | None = None
+            for _page in range(20):
+                params: dict[str, Any] = {"status": status, "limit": 100}
+                if cursor:
+                    params["cursor"] = cursor
+                try:
+                    page = self._get("/orders", params)
+                except _ERRORS as exc:
+                    log.warning("listing %s orders failed: %s", status, exc)
+                    break
+                for item in page.get("items", []):
+                    if item.get("order_id"):
+                        yield str(item["order_id"])
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
+
+    def shipments(self) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for order_id in self.order_ids():
+            if order_id in seen:
+                continue
+            seen.add(order_id)
+            try:
+                order = self._get(f"/orders/{order_id}")
+            except _ERRORS as exc:
+                log.warning("reading order %s failed: %s", order_id, exc)
+                continue
+            for shipment in order.get("shipments") or []:
+                if shipment.get("shipment_id"):
+                    yield shipment
+
+    # -- acting -----------------------------------------------------------------------------
+    def perform(self, action: Action, shipment: Mapping[str, Any]) -> bool:
+        try:
+            if action.kind == "pick":
+                response = self.client.post(
+                    f"/warehouse/shipments/{action.shipment_id}/picked",
+                    json=pick_body(shipment),
+                    headers={"X-API-Key": self.warehouse_key},
+                )
+            else:
+                assert action.carrier and action.tracking_number and action.status
+                secret = self.secrets.get(action.carrier)
+                if secret is None:
+                    log.warning(
+                        "no secret for carrier %s; cannot move %s",
+                        action.carrier,
+                        action.tracking_number,
+                    )
+                    return False
+                body = carrier_webhook_body(action.tracking_number, action.status)
+                response = self.client.post(
+                    f"/webhooks/carriers/{action.carrier}",
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Signature": sign(body, secret),
+                    },
+                )
+        except _ERRORS as exc:
+            log.warning(
+                "%s for shipment %s failed: %s", action.kind, action.shipment_id, exc
+            )
+            return False
+        if response.status_code >= 400:
+            log.warning(
+                "%s for shipment %s answered %s: %s",
+                action.kind,
+                action.shipment_id,
+                response.status_code,
+                response.text[:300],
+            )
+            return False
+        what = (
+            "picked"
+            if action.kind == "pick"
+            else f"{action.carrier} {action.tracking_number} -> {action.status}"
+        )
+        log.info("shipment %s: %s", action.shipment_id, what)
+        return True
+
+    def tick(self, now: float | None = None) -> list[Action]:
+        """One poll over all open orders; returns the actions attempted."""
+        now = time.monotonic() if now is None else now
+        done: list[Action] = []
+        alive: set[str] = set()
+        for shipment in self.shipments():
+            shipment_id = str(shipment["shipment_id"])
+            alive.add(shipment_id)
+            state, action = decide(
+                shipment, self.states.get(shipment_id), now, self.step
+            )
+            self.states[shipment_id] = state
+            if action is not None:
+                self.perform(action, shipment)
+                done.append(action)
+        for gone in set(self.states) - alive:
+            del self.states[gone]
+        return done
+
+    def run(self, stop_after: float | None = None) -> None:
+        log.info(
+            "simulator on %s: one simulated hour every %.1fs (speed %g)",
+            self.client.base_url,
+            self.step,
+            SIMULATED_STEP_SECONDS / self.step,
+        )
+        started = time.monotonic()
+        while stop_after is None or time.monotonic() - started < stop_after:
+            began = time.monotonic()
+            try:
+                self.tick()
+            except Exception:
+                log.exception("simulator tick failed")
+            time.sleep(max(0.0, self.poll_interval - (time.monotonic() - began)))
+
+
+def run_simulator(settings: Settings) -> None:
+    Simulator(settings).run()
+
+
+__all__ = [
+    "Action",
+    "ShipmentState",
+    "Simulator",
+    "decide",
+    "next_carrier_status",
+    "run_simulator",
+    "sign",
+    "step_seconds",
+]

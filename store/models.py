@@ -1,0 +1,291 @@
+"""Tables of the order store. `store/migrations/versions/0001_initial.py` mirrors these by hand."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MONEY = Numeric(12, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _now() -> Any:
+    return mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class CatalogItemRow(Base):
+    __tablename__ = "catalog_items"
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    price: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    currency: Mapped[str] = mapped_column(
+        String(3), nullable=False, server_default="CNY"
+    )
+    weight_grams: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="500"
+    )
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    updated_at: Mapped[datetime] = _now()
+
+
+class WarehouseRow(Base):
+    __tablename__ = "warehouses"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    region: Mapped[str] = mapped_column(String(32), nullable=False)
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    daily_capacity: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="500"
+    )
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+
+
+class StockLevelRow(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_nonnegative"),
+        CheckConstraint("reserved >= 0", name="reserved_nonnegative"),
+        CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint("safety_stock >= 0", name="safety_stock_nonnegative"),
+    )
+
+    sku: Mapped[str] = mapped_column(
+        String(64), ForeignKey("catalog_items.sku"), primary_key=True
+    )
+    warehouse: Mapped[str] = mapped_column(
+        String(32), ForeignKey("warehouses.code"), primary_key=True
+    )
+    on_hand: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    reserved: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    safety_stock: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="0"
+    )
+    reorder_point: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="0"
+    )
+    updated_at: Mapped[datetime] = _now()
+
+
+class ReservationRow(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sku", "warehouse"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "status IN ('reserved', 'released', 'shipped')", name="status_known"
+        ),
+        Index("ix_reservations_warehouse_status", "warehouse", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    sku: Mapped[str] = mapped_column(String(64), nullable=False)
+    warehouse: Mapped[str] = mapped_column(String(32), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="reserved"
+    )
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class StockAdjustmentRow(Base):
+    __tablename__ = "stock_adjustments"
+    __table_args__ = (Index("ix_stock_adjustments_sku_warehouse", "sku", "warehouse"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(64), nullable=False)
+    warehouse: Mapped[str] = mapped_column(String(32), nullable=False)
+    delta_on_hand: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default="{}"
+    )
+    at: Mapped[datetime] = _now()
+
+
+class PaymentRow(Base):
+    """The ledger: one row per payment operation, keyed by its idempotency key."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(
+            "operation IN ('authorize', 'capture', 'void', 'refund')",
+            name="operation_known",
+        ),
+        Index("ix_payments_payment_id", "payment_id"),
+        Index("ix_payments_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(
+        String(200), nullable=False, unique=True
+    )
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    operation: Mapped[str] = mapped_column(String(16), nullable=False)
+    payment_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class PaymentAttemptRow(Base):
+    """Attempts per idempotency key, so `tok_flaky` fails its first two tries across processes."""
+
+    __tablename__ = "payment_attempts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class CarrierLabelRow(Base):
+    __tablename__ = "carrier_labels"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'cancelled')", name="status_known"),
+        Index("ix_carrier_labels_shipment_id", "shipment_id"),
+    )
+
+    label_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(
+        String(200), nullable=False, unique=True
+    )
+    shipment_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    carrier: Mapped[str] = mapped_column(String(32), nullable=False)
+    service: Mapped[str] = mapped_column(String(16), nullable=False)
+    tracking_number: Mapped[str] = mapped_column(
+        String(32), nullable=False, unique=True
+    )
+    price: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    promised_by: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="active"
+    )
+    created_at: Mapped[datetime] = _now()
+
+
+class ShipmentRow(Base):
+    __tablename__ = "shipments"
+
+    shipment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    warehouse: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    tracking_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    updated_at: Mapped[datetime] = _now()
+
+
+class OrderRow(Base):
+    """Projection of the order workflow's state; the workflow stays the source of truth."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_created_at_order_id", "created_at", "order_id"),
+        Index("ix_orders_status_created_at", "status", "created_at"),
+        Index("ix_orders_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_orders_channel_created_at", "channel", "created_at"),
+        Index(
+            "ix_orders_needs_attention",
+            "needs_attention",
+            postgresql_where="needs_attention",
+        ),
+    )
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    customer_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    channel_order_id: Mapped[str | None] = mapped_column(String(128))
+    needs_attention: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default="false"
+    )
+    total: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
+class OrderEventRow(Base):
+    __tablename__ = "order_events"
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq"),
+        Index("ix_order_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    event: Mapped[str] = mapped_column(String(100), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default="{}"
+    )
+
+
+class ApiIdempotencyRow(Base):
+    __tablename__ = "api_idempotency"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(128), nullable=False)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class NotificationOutboxRow(Base):
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), nullable=False, unique=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    recipient: Mapped[str] = mapped_column(String(300), nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="sent"
+    )
+    created_at: Mapped[datetime] = _now()

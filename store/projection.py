@@ -1,0 +1,286 @@
+"""The order projection: what activities write on every transition and the API reads.
+
+The workflow stays the source of truth; writes here are idempotent and safe out of order
+(an older `OrderView.version` never overwrites a newer one).
+"""
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.models import OrderView, ShipmentView, TimelineEntry
+from store.catalog import (  # re-exported: admin functions live beside the projection's readers
+    catalog_items,
+    get_catalog_item,
+    list_warehouses,
+    receive_stock,
+    record_count,
+    set_stock_level,
+    stock_alerts,
+    stock_levels,
+    upsert_catalog_item,
+    upsert_warehouse,
+)
+from store.models import ApiIdempotencyRow, OrderEventRow, OrderRow, ShipmentRow
+
+__all__ = [
+    "InvalidCursor",
+    "catalog_items",
+    "claim_idempotency_key",
+    "get_catalog_item",
+    "get_order",
+    "list_orders",
+    "list_warehouses",
+    "receive_stock",
+    "record_count",
+    "record_shipment",
+    "record_transition",
+    "set_stock_level",
+    "shipment_by_id",
+    "shipment_by_tracking",
+    "shipments_of_order",
+    "stock_alerts",
+    "stock_levels",
+    "timeline",
+    "upsert_catalog_item",
+    "upsert_warehouse",
+]
+
+SessionFactory = sessionmaker[Session]
+MAX_PAGE = 500
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this module did not issue."""
+
+
+def _order_document(order: OrderView) -> dict[str, Any]:
+    # The timeline lives in order_events; the document would only grow with it.
+    doc: dict[str, Any] = order.model_dump(mode="json", exclude={"timeline"})
+    return doc
+
+
+def record_transition(
+    sf: SessionFactory, order: OrderView, entry: TimelineEntry, seq: int
+) -> None:
+    values = {
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "customer_id": order.customer.id,
+        "channel": order.channel.value,
+        "channel_order_id": order.channel_order_id,
+        "needs_attention": order.needs_attention,
+        "total": order.totals.grand_total,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "version": order.version,
+        "document": _order_document(order),
+    }
+    upsert = insert(OrderRow).values(**values)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[OrderRow.order_id],
+        set_={k: upsert.excluded[k] for k in values if k != "order_id"},
+        where=OrderRow.version < upsert.excluded.version,
+    )
+    event = (
+        insert(OrderEventRow)
+        .values(
+            order_id=order.order_id,
+            seq=seq,
+            at=entry.at,
+            status=entry.status.value,
+            event=entry.event,
+            actor=entry.actor,
+            detail=json.loads(json.dumps(entry.detail, default=str)),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[OrderEventRow.order_id, OrderEventRow.seq]
+        )
+    )
+    with sf.begin() as s:
+        s.execute(upsert)
+        s.execute(event)
+
+
+def _entry_of(row: OrderEventRow) -> TimelineEntry:
+    return TimelineEntry(
+        at=row.at,
+        status=row.status,
+        event=row.event,
+        actor=row.actor,
+        detail=row.detail,
+    )  # type: ignore[arg-type]
+
+
+def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
+    rows = s.scalars(
+        select(OrderEventRow)
+        .where(OrderEventRow.order_id == order_id)
+        .order_by(OrderEventRow.seq)
+    ).all()
+    return [_entry_of(row) for row in rows]
+
+
+def timeline(sf: SessionFactory, order_id: str) -> list[TimelineEntry]:
+    with sf() as s:
+        return _timeline(s, order_id)
+
+
+def get_order(sf: SessionFactory, order_id: str) -> OrderView | None:
+    with sf() as s:
+        document = s.scalar(
+            select(OrderRow.document).where(OrderRow.order_id == order_id)
+        )
+        if document is None:
+            return None
+        order = OrderView.model_validate(document)
+        order.timeline = _timeline(s, order_id)
+        return order
+
+
+def _encode_cursor(created_at: datetime, order_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), order_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, order_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(order_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("invalid cursor") from exc
+
+
+def list_orders(
+    sf: SessionFactory,
+    *,
+    status: str | None = None,
+    customer_id: str | None = None,
+    customer_ids: list[str] | None = None,
+    channel: str | None = None,
+    needs_attention: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[OrderView], str | None]:
+    """Newest first, keyset-paginated by (created_at, order_id). `created_from` is inclusive,
+    `created_to` exclusive. `customer_ids` restricts to those customers (an empty list matches
+    nothing). Items carry no timeline. Raises InvalidCursor for a cursor not issued here."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(OrderRow.document, OrderRow.created_at, OrderRow.order_id)
+    if status is not None:
+        query = query.where(OrderRow.status == str(status))
+    if customer_id is not None:
+        query = query.where(OrderRow.customer_id == customer_id)
+    if customer_ids is not None:
+        query = query.where(OrderRow.customer_id.in_(customer_ids))
+    if channel is not None:
+        query = query.where(OrderRow.channel == str(channel))
+    if needs_attention is not None:
+        query = query.where(OrderRow.needs_attention.is_(needs_attention))
+    if created_from is not None:
+        query = query.where(OrderRow.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(OrderRow.created_at < created_to)
+    if cursor:
+        after_created, after_id = _decode_cursor(cursor)
+        query = query.where(
+            tuple_(OrderRow.created_at, OrderRow.order_id)
+            < tuple_(after_created, after_id)
+        )
+    query = query.order_by(OrderRow.created_at.desc(), OrderRow.order_id.desc()).limit(
+        limit + 1
+    )
+    with sf() as s:
+        rows = s.execute(query).all()
+    page = rows[:limit]
+    items = [OrderView.model_validate(row.document) for row in page]
+    next_cursor = (
+        _encode_cursor(page[-1].created_at, page[-1].order_id)
+        if len(rows) > limit
+        else None
+    )
+    return items, next_cursor
+
+
+def record_shipment(sf: SessionFactory, shipment: ShipmentView) -> None:
+    """Upsert; an older snapshot (earlier `updated_at`) does not overwrite a newer one."""
+    values = {
+        "shipment_id": shipment.shipment_id,
+        "order_id": shipment.order_id,
+        "warehouse": shipment.warehouse,
+        "status": shipment.status.value,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "document": shipment.model_dump(mode="json"),
+        "updated_at": shipment.updated_at
+        if shipment.updated_at is not None
+        else func.now(),
+    }
+    stmt = insert(ShipmentRow).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ShipmentRow.shipment_id],
+        set_={k: stmt.excluded[k] for k in values if k != "shipment_id"},
+        where=ShipmentRow.updated_at <= stmt.excluded.updated_at,
+    )
+    with sf.begin() as s:
+        s.execute(stmt)
+
+
+def shipment_by_id(sf: SessionFactory, shipment_id: str) -> ShipmentView | None:
+    with sf() as s:
+        document = s.scalar(
+            select(ShipmentRow.document).where(ShipmentRow.shipment_id == shipment_id)
+        )
+        return ShipmentView.model_validate(document) if document is not None else None
+
+
+def shipment_by_tracking(
+    sf: SessionFactory, tracking_number: str
+) -> ShipmentView | None:
+    with sf() as s:
+        document = s.scalar(
+            select(ShipmentRow.document)
+            .where(ShipmentRow.tracking_number == tracking_number)
+            .order_by(ShipmentRow.updated_at.desc())
+            .limit(1)
+        )
+        return ShipmentView.model_validate(document) if document is not None else None
+
+
+def shipments_of_order(sf: SessionFactory, order_id: str) -> list[ShipmentView]:
+    with sf() as s:
+        documents = s.scalars(
+            select(ShipmentRow.document)
+            .where(ShipmentRow.order_id == order_id)
+            .order_by(ShipmentRow.shipment_id)
+        ).all()
+        return [ShipmentView.model_validate(doc) for doc in documents]
+
+
+def claim_idempotency_key(
+    sf: SessionFactory, key: str, request_hash: str, order_id: str
+) -> tuple[bool, str, str]:
+    """(inserted_now, stored_hash, stored_order_id): the first claim of a key wins."""
+    with sf.begin() as s:
+        inserted = s.scalar(
+            insert(ApiIdempotencyRow)
+            .values(key=key, request_hash=request_hash, order_id=order_id)
+            .on_conflict_do_nothing(index_elements=[ApiIdempotencyRow.key])
+            .returning(ApiIdempotencyRow.key)
+        )
+        if inserted is not None:
+            return True, request_hash, order_id
+        row = s.execute(
+            select(ApiIdempotencyRow.request_hash, ApiIdempotencyRow.order_id).where(
+                ApiIdempotencyRow.key == key
+            )
+        ).one()
+        return False, row.request_hash, row.order_id

@@ -1,0 +1,171 @@
+"""The simulator's pure parts: webhook signing and what to do next with a shipment."""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from runtime.settings import Settings
+from runtime.simulator import (
+    Action,
+    ShipmentState,
+    Simulator,
+    api_base_url,
+    carrier_webhook_body,
+    decide,
+    first_key_with_role,
+    next_carrier_status,
+    pick_body,
+    sign,
+    step_seconds,
+)
+
+STEP = 60.0
+
+
+def shipment(status: str, tracking: str | None = "SW1", carrier: str | None = "swift") -> dict[str, object]:
+    return {
+        "shipment_id": "SHP-1",
+        "status": status,
+        "tracking_number": tracking,
+        "carrier": carrier,
+        "lines": [{"sku": "SKU-RED-M", "quantity": 2, "name": "Red M"}],
+    }
+
+
+def test_signature_is_hex_hmac_sha256_of_raw_body() -> None:
+    body = b'{"tracking_number":"SW1","status":"delivered"}'
+    expected = hmac.new(b"dev-swift-secret", body, hashlib.sha256).hexdigest()
+    assert sign(body, "dev-swift-secret") == f"sha256={expected}"
+    assert sign(body, "other") != sign(body, "dev-swift-secret")
+
+
+def test_webhook_body_shape() -> None:
+    at = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    payload = json.loads(carrier_webhook_body("SW1", "in_transit", at))
+    assert payload == {"tracking_number": "SW1", "status": "in_transit", "detail": None, "at": "2026-11-26T08:30:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("label_created", "in_transit"),
+        ("in_transit", "out_for_delivery"),
+        ("out_for_delivery", "delivered"),
+        ("delivered", None),
+        ("exception", None),
+        ("picking", None),
+    ],
+)
+def test_next_carrier_status(status: str, expected: str | None) -> None:
+    assert next_carrier_status(status) == expected
+
+
+def test_step_is_a_simulated_hour_compressed_by_speed() -> None:
+    assert step_seconds(60) == 60.0
+    assert step_seconds(3600) == 1.0
+    with pytest.raises(ValueError):
+        step_seconds(0)
+
+
+def test_pick_waits_one_step_then_acts_once_per_step() -> None:
+    state, action = decide(shipment("picking", tracking=None, carrier=None), None, now=0.0, step=STEP)
+    assert action is None and state == ShipmentState("picking", since=0.0)
+
+    state, action = decide(shipment("picking"), state, now=59.0, step=STEP)
+    assert action is None
+
+    state, action = decide(shipment("picking"), state, now=60.0, step=STEP)
+    assert action == Action(kind="pick", shipment_id="SHP-1")
+    assert state.acted_at == 60.0
+
+    # Status did not move yet: no repeat until another step has passed.
+    state, action = decide(shipment("picking"), state, now=100.0, step=STEP)
+    assert action is None
+    state, action = decide(shipment("picking"), state, now=120.0, step=STEP)
+    assert action is not None and action.kind == "pick"
+
+
+def test_carrier_walks_label_to_delivered() -> None:
+    state = None
+    now = 0.0
+    reported = []
+    for status in ("label_created", "in_transit", "out_for_delivery", "delivered"):
+        state, action = decide(shipment(status), state, now=now, step=STEP)
+        assert action is None  # a new status waits one step
+        now += STEP
+        state, action = decide(shipment(status), state, now=now, step=STEP)
+        if action is not None:
+            assert action.kind == "carrier" and action.carrier == "swift" and action.tracking_number == "SW1"
+            reported.append(action.status)
+    assert reported == ["in_transit", "out_for_delivery", "delivered"]
+
+
+@pytest.mark.parametrize("status", ["pending", "packed", "delivered", "exception", "cancelled", "returned_to_sender"])
+def test_nothing_to_do(status: str) -> None:
+    _, action = decide(shipment(status), ShipmentState(status, since=0.0), now=1e6, step=STEP)
+    assert action is None
+
+
+def test_no_tracking_number_means_no_webhook() -> None:
+    state = ShipmentState("label_created", since=0.0)
+    _, action = decide(shipment("label_created", tracking=None), state, now=1e6, step=STEP)
+    assert action is None
+
+
+def test_status_change_resets_the_clock() -> None:
+    state = ShipmentState("in_transit", since=0.0, acted_at=60.0)
+    state, action = decide(shipment("out_for_delivery"), state, now=61.0, step=STEP)
+    assert action is None and state == ShipmentState("out_for_delivery", since=61.0)
+
+
+def test_pick_body_keeps_sku_and_quantity() -> None:
+    assert pick_body(shipment("picking")) == {"lines": [{"sku": "SKU-RED-M", "quantity": 2}], "picker": "simulator"}
+
+
+def test_keys_by_role() -> None:
+    table = Settings(api_keys="a:client:k1,b:ops:k2,c:ops:k3,d:warehouse:k4").api_key_table()
+    assert first_key_with_role(table, "ops") == "k2"
+    assert first_key_with_role(table, "warehouse") == "k4"
+    assert first_key_with_role(table, "nobody") is None
+
+
+def test_api_base_url() -> None:
+    assert api_base_url(Settings(api_host="0.0.0.0", api_port=9000)) == "http://127.0.0.1:9000"
+    assert api_base_url(Settings(api_url="http://api:8000/")) == "http://api:8000"
+
+
+def test_tick_against_a_fake_api() -> None:
+    """The loop polls each open status, reads orders, and posts signed webhooks; errors are tolerated."""
+    posted: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/orders":
+            assert request.headers["X-API-Key"] == "ops-k"
+            status = request.url.params["status"]
+            if status == "partially_shipped":
+                return httpx.Response(500, json={"title": "boom"})
+            items = [{"order_id": "O1"}] if status == "shipped" else []
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if request.method == "GET" and request.url.path == "/orders/O1":
+            return httpx.Response(200, json={"order_id": "O1", "shipments": [shipment("in_transit")]})
+        posted.append(request)
+        return httpx.Response(202)
+
+    settings = Settings(
+        api_keys="c:client:client-k,o:ops:ops-k,w:warehouse:wh-k",
+        carrier_secrets="swift:sek",
+        simulator_speed=3600,
+    )
+    client = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://api")
+    sim = Simulator(settings, client=client)
+    assert sim.tick(now=0.0) == []
+    actions = sim.tick(now=1.0)
+    assert [a.status for a in actions] == ["out_for_delivery"]
+    (request,) = posted
+    assert request.url.path == "/webhooks/carriers/swift"
+    assert request.headers["X-Signature"] == sign(request.content, "sek")
+    assert json.loads(request.content)["status"] == "out_for_delivery"

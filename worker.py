@@ -1,0 +1,98 @@
+"""The worker: OrderWorkflow and ShipmentWorkflow plus every activity, on the `orders` task queue.
+
+`build_worker` is the one place a worker is assembled (used by `oms worker`, `oms dev` and the
+tests), so production and tests run the same wiring.
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.carriers import CarrierActivities
+from activities.inventory import InventoryActivities
+from activities.notify import NotifyActivities
+from activities.payments import PaymentActivities
+from activities.store import ProjectionActivities
+from adapters.carriers.builtin import BuiltinCarriers
+from adapters.inventory.sql import SqlInventory
+from adapters.notifications.outbox import OutboxNotifier
+from adapters.payments.ledger import LedgerGateway
+from runtime.settings import Settings
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
+
+WORKFLOWS = [OrderWorkflow, ShipmentWorkflow]
+
+# Modules the sandbox need not re-import for every workflow run: pure models and rules.
+PASSTHROUGH_MODULES = ("domain", "pydantic", "pydantic_core", "annotated_types")
+
+
+def activities_for(session_factory: sessionmaker[Session]) -> list[Callable[..., Any]]:
+    """Every activity, bound to the built-in adapters over one database."""
+    inventory = InventoryActivities(SqlInventory(session_factory))
+    payments = PaymentActivities(LedgerGateway(session_factory))
+    carriers = CarrierActivities(BuiltinCarriers(session_factory))
+    notify = NotifyActivities(OutboxNotifier(session_factory))
+    projection = ProjectionActivities(session_factory)
+    return [
+        inventory.load_catalog,
+        inventory.reserve_stock,
+        inventory.release_stock,
+        inventory.ship_stock,
+        payments.authorize_payment,
+        payments.capture_payment,
+        payments.void_payment,
+        payments.refund_payment,
+        carriers.quote_rates,
+        carriers.buy_label,
+        carriers.cancel_label,
+        notify.send_notification,
+        projection.record_transition,
+        projection.record_shipment,
+    ]
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(
+    client: Client,
+    session_factory: sessionmaker[Session],
+    *,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    activities: Sequence[Callable[..., Any]] | None = None,
+) -> Worker:
+    """Database activities are plain `def`s: they run on `executor`, keeping the event loop free."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=list(activities) if activities is not None else activities_for(session_factory),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        workflow_runner=sandbox_runner(),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until cancelled (Ctrl-C / SIGTERM): in-flight activities finish, nothing is lost."""
+    from runtime.database import resolve_database_url
+    from runtime.temporal import connect
+    from store.db import make_engine, make_session_factory
+
+    url = await asyncio.to_thread(resolve_database_url, settings)
+    session_factory = make_session_factory(make_engine(url))
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
+        worker = build_worker(client, session_factory, task_queue=settings.task_queue, executor=executor)
+        await worker.run()
