@@ -11,15 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OMS_DATA_DIR=/var/lib/orderflow
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY api ./api
-COPY workflows ./workflows
-COPY activities ./activities
-COPY adapters ./adapters
-COPY domain ./domain
-COPY store ./store
-COPY runtime ./runtime
-COPY worker.py cli.py ./
+# Sources only (see .dockerignore); `pip install .` picks the packages listed in pyproject.toml.
+COPY . .
 RUN pip install . \
     && groupadd --system --gid 10001 oms \
     && useradd --system --uid 10001 --gid oms --home-dir /var/lib/orderflow --create-home oms

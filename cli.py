@@ -143,10 +143,25 @@ def dev() -> None:
         elif not isinstance(exc, typer.Exit):
             sup.log(f"start-up failed: {exc!r}")
         sup.stop_all()
+        _stop_embedded_postgres(settings)
         raise typer.Exit(1) from None
 
     _print_banner(settings, api_url, temporal_address, started_temporal, database_url)
     sup.run_forever()
+    _stop_embedded_postgres(settings)
+
+
+def _stop_embedded_postgres(settings: Settings) -> None:
+    """The embedded server outlives processes by design; `oms dev` owns it and stops it last."""
+    if settings.database_url:
+        return
+    from store.embedded import stop_embedded_postgres
+
+    try:
+        stop_embedded_postgres(Path(settings.data_dir) / "pg")
+        typer.echo("stopped embedded PostgreSQL")
+    except Exception as exc:  # noqa: BLE001 - report and finish the shutdown
+        typer.echo(f"could not stop embedded PostgreSQL: {exc!r}", err=True)
 
 
 def _print_banner(
@@ -187,10 +202,10 @@ def _print_banner(
 def worker() -> None:
     """Run a Temporal worker on the orders task queue until SIGTERM/SIGINT."""
     _configure_logging()
-    settings = _with_database(_settings())
     from worker import run_worker
 
-    _run_until_signalled(run_worker(settings))
+    # run_worker resolves (and migrates) the database itself.
+    _run_until_signalled(run_worker(_settings()))
 
 
 @app.command()

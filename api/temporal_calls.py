@@ -13,7 +13,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -58,10 +58,10 @@ async def submit_order(client: Client, task_queue: str, inp: OrderInput) -> Subm
         ),
         search_attributes=TypedSearchAttributes(
             [
-                sa.ORDER_STATUS.value_set("received"),
-                sa.CUSTOMER_ID.value_set(request.customer.id),
-                sa.CHANNEL.value_set(request.channel.value),
-                sa.NEEDS_ATTENTION.value_set(False),
+                SearchAttributePair(sa.ORDER_STATUS, "received"),
+                SearchAttributePair(sa.CUSTOMER_ID, request.customer.id),
+                SearchAttributePair(sa.CHANNEL, request.channel.value),
+                SearchAttributePair(sa.NEEDS_ATTENTION, False),
             ]
         ),
     )

@@ -25,7 +25,7 @@ from domain.models import (
 )
 from store.catalog import catalog_items as _catalog_items
 from store.catalog import load_warehouses, stock_level_of
-from store.models import ReservationRow, StockAdjustmentRow, StockLevelRow
+from store.models import ReservationRow, StockAdjustmentRow, StockLevelRow, WarehouseRow
 
 _log = logging.getLogger(__name__)
 
@@ -44,7 +44,10 @@ def _lock_order(s: Session, order_id: str) -> None:
     )
 
 
-def _allocation_of(order_id: str, rows: list[ReservationRow]) -> Allocation:
+def _allocation_of(s: Session, order_id: str, rows: list[ReservationRow]) -> Allocation:
+    regions = dict(
+        s.execute(select(WarehouseRow.code, WarehouseRow.region)).tuples().all()
+    )
     by_warehouse: dict[str, list[ParcelLine]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.warehouse, r.id)):
         by_warehouse[row.warehouse].append(
@@ -53,7 +56,7 @@ def _allocation_of(order_id: str, rows: list[ReservationRow]) -> Allocation:
     return Allocation(
         order_id=order_id,
         parcels=[
-            Parcel(warehouse=code, lines=lines)
+            Parcel(warehouse=code, lines=lines, region=regions.get(code, ""))
             for code, lines in sorted(by_warehouse.items())
         ],
     )
@@ -102,7 +105,7 @@ class SqlInventory:
         _lock_order(s, order_id)
         held = self._active_reservations(s, order_id)
         if held:
-            return _allocation_of(order_id, held)
+            return _allocation_of(s, order_id, held)
 
         skus = [line.sku for line in lines]
         stock = [
