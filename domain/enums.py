@@ -37,8 +37,8 @@ class ShipmentStatus(StrEnum):
     CANCELLED = "cancelled"
 
     @property
-    def handed_over(self) -> bool:
-        """True once a carrier has the parcel: from here on a cancellation becomes a return."""
+    def with_carrier(self) -> bool:
+        """A status only a carrier reports: the parcel has been handed over."""
         return self in (
             ShipmentStatus.IN_TRANSIT,
             ShipmentStatus.OUT_FOR_DELIVERY,

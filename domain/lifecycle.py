@@ -26,7 +26,7 @@ def fulfilment_status(shipments: list[ShipmentView]) -> OrderStatus:
         return OrderStatus.DELIVERED
     if delivered:
         return OrderStatus.PARTIALLY_DELIVERED
-    handed_over = [s for s in live if s.status.handed_over]
+    handed_over = [s for s in live if s.handed_over]
     if len(handed_over) == len(live):
         return OrderStatus.SHIPPED
     if handed_over:
@@ -38,7 +38,7 @@ def cancel_refusal(order: OrderView) -> str | None:
     """Why the order can no longer be cancelled, or None if it can."""
     if order.status is OrderStatus.CLOSED:
         return "the order is closed"
-    if any(s.status.handed_over for s in order.shipments):
+    if any(s.handed_over for s in order.shipments):
         return "a parcel is already with the carrier: request a return instead"
     return None
 

@@ -229,6 +229,11 @@ class ShipmentView(BaseModel):
     last_event: str | None = None
     updated_at: datetime | None = None
     version: int = 0  # bumped on every change, so a late signal never overwrites a newer view
+    handed_over_at: datetime | None = None  # when the carrier first scanned it: no cancel after
+
+    @property
+    def handed_over(self) -> bool:
+        return self.handed_over_at is not None
 
 
 class ReturnView(BaseModel):

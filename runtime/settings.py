@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     simulator_poll_interval: float = Field(default=1.0, gt=0)
     # Base URL the simulator (and other HTTP clients of ours) use; default http://api_host:api_port.
     api_url: str | None = None
+    # uvicorn's per-request log line (`oms dev` turns it off: the simulator polls every second).
+    api_access_log: bool = True
     return_window: Duration = timedelta(days=30)
     hold_timeout: Duration = timedelta(hours=48)
     backorder_timeout: Duration = timedelta(days=14)

@@ -78,7 +78,7 @@ class ShipmentWorkflow:
             await self._to_label()
             await self._track()
         except asyncio.CancelledError:
-            if self._view.status.handed_over:
+            if self._view.handed_over:
                 raise  # the carrier has it: a return, not a cancellation
             await self._cancel_before_hand_over()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -189,7 +189,7 @@ class ShipmentWorkflow:
                 new_status is self._view.status and new_status is not ShipmentStatus.EXCEPTION
             ):
                 continue  # a replayed or late webhook never moves the parcel backwards
-            if new_status.handed_over and not self._stock_shipped:
+            if new_status.with_carrier and not self._stock_shipped:
                 await workflow.execute_activity_method(
                     InventoryActivities.ship_stock,
                     ShipStockRequest(order_id=self._input.order_id, warehouse=self._input.parcel.warehouse),
@@ -198,6 +198,7 @@ class ShipmentWorkflow:
                     summary=f"stock leaves {self._input.parcel.warehouse}",
                 )
                 self._stock_shipped = True
+                self._view.handed_over_at = event.at
             await self._set(new_status, event.detail or event.status.value)
             if new_status in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED):
                 await self._notify(new_status)
