@@ -29,7 +29,6 @@ def server_url(base_url: str | None = None) -> Iterator[str]:
         yield normalize_url(url)
         return
     tmp = Path(tempfile.mkdtemp(prefix="orderflow-pg-"))
-    tmp.chmod(0o755)  # as root, postgres runs as another user that must reach its data dir
     data_dir = tmp / "pg"
     try:
         yield start_embedded_postgres(data_dir, database="postgres")

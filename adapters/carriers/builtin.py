@@ -20,7 +20,7 @@ from domain.models import Address, Label, LabelRequest, RateQuote
 from store.models import CarrierLabelRow, ShipmentRow
 
 TRACKING_PREFIX = {"swift": "SW", "economy": "EC"}
-_HANDED_OVER = [status.value for status in ShipmentStatus if status.handed_over]
+_HANDED_OVER = [status.value for status in ShipmentStatus if status.with_carrier]
 
 
 def tracking_number_for(carrier: str, idempotency_key: str, salt: int = 0) -> str:

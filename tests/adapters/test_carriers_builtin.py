@@ -19,10 +19,21 @@ TODAY = date(2026, 3, 2)
 
 
 def address(postal_code: str = "310000", region: str = "ZJ") -> Address:
-    return Address(name="Li Lei", line1="1 Road", city="Hangzhou", region=region, postal_code=postal_code, country="CN")
+    return Address(
+        name="Li Lei",
+        line1="1 Road",
+        city="Hangzhou",
+        region=region,
+        postal_code=postal_code,
+        country="CN",
+    )
 
 
-def request(carriers: BuiltinCarriers, key: str = "label:ORD-1-P1:1", postal_code: str = "310000") -> LabelRequest:
+def request(
+    carriers: BuiltinCarriers,
+    key: str = "label:ORD-1-P1:1",
+    postal_code: str = "310000",
+) -> LabelRequest:
     quote = carriers.quotes("east", address(), 700, ShippingSpeed.EXPRESS, TODAY)[0]
     return LabelRequest(
         shipment_id="ORD-1-P1",
@@ -37,21 +48,30 @@ def request(carriers: BuiltinCarriers, key: str = "label:ORD-1-P1:1", postal_cod
 def test_quotes_follow_the_rate_cards(session_factory: SF) -> None:
     carriers = BuiltinCarriers(session_factory)
     same_region = carriers.quotes("east", address(), 700, ShippingSpeed.STANDARD, TODAY)
-    assert {q.carrier: q.price for q in same_region} == {"economy": Decimal("8.00"), "swift": Decimal("15.00")}
-    far = carriers.quotes("east", address(region="SC"), 700, ShippingSpeed.STANDARD, TODAY)
+    assert {q.carrier: q.price for q in same_region} == {
+        "economy": Decimal("8.00"),
+        "swift": Decimal("15.00"),
+    }
+    far = carriers.quotes(
+        "east", address(region="SC"), 700, ShippingSpeed.STANDARD, TODAY
+    )
     assert all(f.price > n.price for f, n in zip(far, same_region, strict=True))
     overnight = carriers.quotes("east", address(), 700, ShippingSpeed.OVERNIGHT, TODAY)
     assert [q.carrier for q in overnight] == ["swift"]
     assert overnight[0].promised_by == date(2026, 3, 3)
 
 
-def test_label_is_idempotent_by_key_and_tracking_is_deterministic(session_factory: SF) -> None:
+def test_label_is_idempotent_by_key_and_tracking_is_deterministic(
+    session_factory: SF,
+) -> None:
     carriers = BuiltinCarriers(session_factory)
     req = request(carriers)
     label = carriers.buy_label(req)
     assert carriers.buy_label(req) == label
     prefix = {"swift": "SW", "economy": "EC"}[label.carrier]
-    assert label.tracking_number == tracking_number_for(label.carrier, req.idempotency_key)
+    assert label.tracking_number == tracking_number_for(
+        label.carrier, req.idempotency_key
+    )
     assert label.tracking_number.startswith(prefix) and len(label.tracking_number) == 12
     assert label.tracking_number[2:].isdigit()
     other = carriers.buy_label(request(carriers, key="label:ORD-1-P1:2"))

@@ -31,7 +31,9 @@ def by_warehouse(inventory: SqlInventory, sku: str) -> dict[str, tuple[int, int]
     return {lvl.warehouse: (lvl.on_hand, lvl.reserved) for lvl in inventory.stock(sku)}
 
 
-def test_thirty_concurrent_orders_for_ten_units_reserve_exactly_ten(session_factory: SF) -> None:
+def test_thirty_concurrent_orders_for_ten_units_reserve_exactly_ten(
+    session_factory: SF,
+) -> None:
     stocked(session_factory, "SKU-HOT", {"WH-EAST": (10, 0)})
     inventory = SqlInventory(session_factory)
 
@@ -49,7 +51,11 @@ def test_thirty_concurrent_orders_for_ten_units_reserve_exactly_ten(session_fact
     (level,) = inventory.stock("SKU-HOT")
     assert (level.on_hand, level.reserved, level.available) == (10, 10, 0)
     with session_factory() as s:
-        held = s.scalar(select(func.sum(ReservationRow.quantity)).where(ReservationRow.sku == "SKU-HOT"))
+        held = s.scalar(
+            select(func.sum(ReservationRow.quantity)).where(
+                ReservationRow.sku == "SKU-HOT"
+            )
+        )
     assert held == 10
 
 
@@ -66,7 +72,12 @@ def test_concurrent_retries_of_one_order_reserve_once(session_factory: SF) -> No
     stocked(session_factory, "SKU-A", {"WH-EAST": (50, 0)})
     inventory = SqlInventory(session_factory)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: inventory.reserve("ORD-1", [line("SKU-A", 3)], "east"), range(8)))
+        results = list(
+            pool.map(
+                lambda _: inventory.reserve("ORD-1", [line("SKU-A", 3)], "east"),
+                range(8),
+            )
+        )
     assert all(r == results[0] for r in results)
     assert by_warehouse(inventory, "SKU-A") == {"WH-EAST": (50, 3)}
 
@@ -94,16 +105,26 @@ def test_safety_stock_is_never_promised(session_factory: SF) -> None:
     assert by_warehouse(inventory, "SKU-A") == {"WH-EAST": (10, 7)}
 
 
-def test_order_splits_across_warehouses_when_neither_has_everything(session_factory: SF) -> None:
+def test_order_splits_across_warehouses_when_neither_has_everything(
+    session_factory: SF,
+) -> None:
     stocked(session_factory, "SKU-A", {"WH-EAST": (5, 0)})
     stocked(session_factory, "SKU-B", {"WH-WEST": (5, 0)})
     inventory = SqlInventory(session_factory)
-    allocation = inventory.reserve("ORD-1", [line("SKU-A", 2), line("SKU-B", 1)], "east")
-    assert [(p.warehouse, [(pl.sku, pl.quantity) for pl in p.lines]) for p in allocation.parcels] == [
+    allocation = inventory.reserve(
+        "ORD-1", [line("SKU-A", 2), line("SKU-B", 1)], "east"
+    )
+    assert [
+        (p.warehouse, [(pl.sku, pl.quantity) for pl in p.lines])
+        for p in allocation.parcels
+    ] == [
         ("WH-EAST", [("SKU-A", 2)]),
         ("WH-WEST", [("SKU-B", 1)]),
     ]
-    assert inventory.reserve("ORD-1", [line("SKU-A", 2), line("SKU-B", 1)], "east") == allocation
+    assert (
+        inventory.reserve("ORD-1", [line("SKU-A", 2), line("SKU-B", 1)], "east")
+        == allocation
+    )
 
 
 def test_one_warehouse_preferred_and_nearest_first(session_factory: SF) -> None:
@@ -138,7 +159,9 @@ def test_ship_consumes_stock_once_and_audits(session_factory: SF) -> None:
     assert by_warehouse(inventory, "SKU-B") == {"WH-WEST": (5, 0)}
     with session_factory() as s:
         reasons = s.scalars(
-            select(StockAdjustmentRow.reason).where(StockAdjustmentRow.sku == "SKU-A").order_by(StockAdjustmentRow.id)
+            select(StockAdjustmentRow.reason)
+            .where(StockAdjustmentRow.sku == "SKU-A")
+            .order_by(StockAdjustmentRow.id)
         ).all()
     assert reasons == ["set_level", "shipment"]
 

@@ -20,8 +20,18 @@ def test_each_dedupe_key_is_sent_once(session_factory: sessionmaker[Session]) ->
     )
     assert notifier.send(note) is True
     assert notifier.send(note) is False
-    assert notifier.send(note.model_copy(update={"dedupe_key": "notify:ORD-1:order.shipped"})) is True
+    assert (
+        notifier.send(
+            note.model_copy(update={"dedupe_key": "notify:ORD-1:order.shipped"})
+        )
+        is True
+    )
     with session_factory() as s:
-        rows = s.scalars(select(NotificationOutboxRow).order_by(NotificationOutboxRow.id)).all()
-    assert [r.dedupe_key for r in rows] == ["notify:ORD-1:order.confirmed", "notify:ORD-1:order.shipped"]
+        rows = s.scalars(
+            select(NotificationOutboxRow).order_by(NotificationOutboxRow.id)
+        ).all()
+    assert [r.dedupe_key for r in rows] == [
+        "notify:ORD-1:order.confirmed",
+        "notify:ORD-1:order.shipped",
+    ]
     assert rows[0].subject == "订单已确认"

@@ -25,9 +25,15 @@ def ledger_rows(sf: SF, **where: str) -> int:
         return int(s.scalar(query) or 0)
 
 
-@pytest.mark.parametrize("method,token", [("card", "tok_visa"), ("wallet", "tok_wallet"), ("cod", None)])
-def test_approving_tokens_authorize(session_factory: SF, method: str, token: str | None) -> None:
-    result = LedgerGateway(session_factory).authorize("k1", "ORD-1", D("210.00"), "CNY", method, token)
+@pytest.mark.parametrize(
+    "method,token", [("card", "tok_visa"), ("wallet", "tok_wallet"), ("cod", None)]
+)
+def test_approving_tokens_authorize(
+    session_factory: SF, method: str, token: str | None
+) -> None:
+    result = LedgerGateway(session_factory).authorize(
+        "k1", "ORD-1", D("210.00"), "CNY", method, token
+    )
     assert result.status is PaymentStatus.AUTHORIZED
     assert result.amount == D("210.00")
     assert result.payment_id.startswith("pay_")
@@ -35,11 +41,15 @@ def test_approving_tokens_authorize(session_factory: SF, method: str, token: str
 
 
 @pytest.mark.parametrize("token", ["tok_decline", "tok_unknown", None])
-def test_other_tokens_decline_and_are_recorded(session_factory: SF, token: str | None) -> None:
+def test_other_tokens_decline_and_are_recorded(
+    session_factory: SF, token: str | None
+) -> None:
     gateway = LedgerGateway(session_factory)
     with pytest.raises(PaymentDeclined):
         gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", token)
-    with pytest.raises(PaymentDeclined):  # a repeat gives the same answer, without a new row
+    with pytest.raises(
+        PaymentDeclined
+    ):  # a repeat gives the same answer, without a new row
         gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", token)
     assert ledger_rows(session_factory, idempotency_key="k1", status="declined") == 1
 
@@ -52,7 +62,10 @@ def test_flaky_token_fails_twice_then_approves(session_factory: SF) -> None:
     assert ledger_rows(session_factory) == 0
     first = gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", "tok_flaky")
     assert first.status is PaymentStatus.AUTHORIZED
-    assert gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", "tok_flaky") == first
+    assert (
+        gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", "tok_flaky")
+        == first
+    )
     # Attempts count per key: another key starts flaky again.
     with pytest.raises(TransientPaymentError):
         gateway.authorize("k2", "ORD-2", D("10.00"), "CNY", "card", "tok_flaky")
@@ -61,7 +74,9 @@ def test_flaky_token_fails_twice_then_approves(session_factory: SF) -> None:
 def test_same_key_twice_writes_one_row(session_factory: SF) -> None:
     gateway = LedgerGateway(session_factory)
     first = gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", "tok_visa")
-    assert gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", "tok_visa") == first
+    assert (
+        gateway.authorize("k1", "ORD-1", D("10.00"), "CNY", "card", "tok_visa") == first
+    )
     assert ledger_rows(session_factory, idempotency_key="k1") == 1
 
 
@@ -70,9 +85,18 @@ def test_concurrent_repeats_of_one_key_agree(session_factory: SF) -> None:
     auth = gateway.authorize("auth", "ORD-1", D("100.00"), "CNY", "card", "tok_visa")
     with ThreadPoolExecutor(max_workers=8) as pool:
         auths = list(
-            pool.map(lambda _: gateway.authorize("k", "ORD-2", D("5.00"), "CNY", "card", "tok_visa"), range(8))
+            pool.map(
+                lambda _: gateway.authorize(
+                    "k", "ORD-2", D("5.00"), "CNY", "card", "tok_visa"
+                ),
+                range(8),
+            )
         )
-        captures = list(pool.map(lambda _: gateway.capture("cap", auth.payment_id, D("100.00")), range(8)))
+        captures = list(
+            pool.map(
+                lambda _: gateway.capture("cap", auth.payment_id, D("100.00")), range(8)
+            )
+        )
     assert len({a.payment_id for a in auths}) == 1
     assert all(c == captures[0] for c in captures)
     assert ledger_rows(session_factory, idempotency_key="k") == 1
@@ -92,7 +116,9 @@ def test_capture_then_refunds_never_exceed_capture(session_factory: SF) -> None:
 
     partial = gateway.refund("r1", auth.payment_id, D("40.00"))
     assert partial.status is PaymentStatus.PARTIALLY_REFUNDED
-    assert gateway.refund("r1", auth.payment_id, D("40.00")) == partial  # a repeat refunds nothing more
+    assert (
+        gateway.refund("r1", auth.payment_id, D("40.00")) == partial
+    )  # a repeat refunds nothing more
     with pytest.raises(InvalidOrder):
         gateway.refund("r2", auth.payment_id, D("50.01"))
     rest = gateway.refund("r3", auth.payment_id, D("50.00"))
@@ -100,7 +126,9 @@ def test_capture_then_refunds_never_exceed_capture(session_factory: SF) -> None:
     with pytest.raises(InvalidOrder):
         gateway.refund("r4", auth.payment_id, D("0.01"))
     with session_factory() as s:
-        refunded = s.scalar(select(func.sum(PaymentRow.amount)).where(PaymentRow.operation == "refund"))
+        refunded = s.scalar(
+            select(func.sum(PaymentRow.amount)).where(PaymentRow.operation == "refund")
+        )
     assert refunded == D("90.00")
 
 
