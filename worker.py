@@ -5,6 +5,7 @@ tests), so production and tests run the same wiring.
 """
 
 import asyncio
+from datetime import timedelta
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,7 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import (
+    SandboxedWorkflowRunner,
+    SandboxRestrictions,
+)
 
 from activities.carriers import CarrierActivities
 from activities.inventory import InventoryActivities
@@ -81,6 +85,8 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         workflow_runner=sandbox_runner(),
+        # On SIGTERM, let running activities finish before they are cancelled and retried elsewhere.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 

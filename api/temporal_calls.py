@@ -13,14 +13,25 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import ProblemError, refusal_problem
 from domain import ids
 from domain.errors import BUSINESS_ERRORS
-from domain.models import CancelRequest, OrderInput, OrderRequest, OrderView, SubmitResult
+from domain.models import (
+    CancelRequest,
+    OrderInput,
+    OrderRequest,
+    OrderView,
+    SubmitResult,
+)
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 

@@ -21,7 +21,7 @@ from domain.enums import (
     TrackingStatus,
 )
 
-Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=Decimal("0"))]
+Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=Decimal(0))]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]

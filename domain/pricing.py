@@ -21,7 +21,7 @@ def money(value: Decimal | int | str) -> Decimal:
 
 
 def items_total(lines: list[OrderLine]) -> Decimal:
-    return money(sum((line.unit_price * line.quantity for line in lines), Decimal("0")))
+    return money(sum((line.unit_price * line.quantity for line in lines), Decimal(0)))
 
 
 def shipping_fee(items: Decimal, speed: ShippingSpeed) -> Decimal:

@@ -16,7 +16,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
@@ -362,8 +362,9 @@ class OrderWorkflow:
         for child in self._children:
             try:
                 self._apply_shipment(await child)
-            except BaseException:  # noqa: BLE001 - a cancelled child may end in a failure
-                pass
+            except (ChildWorkflowError, asyncio.CancelledError) as error:
+                # The parcel ended without a view to report (e.g. it was already with the carrier).
+                workflow.logger.warning("parcel %s ended with %s", child.id, error)
         await self._compensate_payment()
         if self._reservation_attempted:
             released = await workflow.execute_activity_method(
@@ -392,7 +393,7 @@ class OrderWorkflow:
                 return
         if self._payment is None:
             return
-        key_of = lambda step: ids.payment_key(self._order.order_id, step)  # noqa: E731
+        key_of = lambda step: ids.payment_key(self._order.order_id, step)
         if self._order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
             if self._capture_in_doubt:
                 try:

@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import (
         Address,
         Label,
-        LabelRetry,
         LabelRequest,
+        LabelRetry,
         Notification,
         PickConfirmation,
         QuoteRequest,
@@ -36,7 +36,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import shipment_notification
     from workflows.failures import is_refusal, refusal_of
-    from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PERSISTENT_RETRY
+    from workflows.options import (
+        ACTIVITY_TIMEOUT,
+        LOCAL_ACTIVITY_TIMEOUT,
+        PERSISTENT_RETRY,
+    )
 
 # The parent's signal that receives every change of this parcel.
 SHIPMENT_CHANGED_SIGNAL = "shipment_changed"

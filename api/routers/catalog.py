@@ -9,7 +9,15 @@ from api.auth import Principal, require
 from api.deps import SessionsDep
 from api.problems import ProblemError
 from domain.enums import Role
-from domain.models import CatalogItem, Money, ShortText, Sku, StockLevel, Strict, Warehouse
+from domain.models import (
+    CatalogItem,
+    Money,
+    ShortText,
+    Sku,
+    StockLevel,
+    Strict,
+    Warehouse,
+)
 from store import catalog
 
 router = APIRouter(tags=["catalog"])

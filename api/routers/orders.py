@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
@@ -12,9 +13,16 @@ from api.problems import ProblemError
 from api.temporal_calls import WorkflowGone, cancel_order, request_hash, submit_order
 from domain import ids
 from domain.enums import Channel, OrderStatus, Role
-from domain.models import CancelRequest, OrderInput, OrderPolicy, OrderRequest, OrderView, Strict, TimelineEntry
+from domain.models import (
+    CancelRequest,
+    OrderInput,
+    OrderPolicy,
+    OrderRequest,
+    OrderView,
+    Strict,
+    TimelineEntry,
+)
 from domain.verification import verify_order
-from pydantic import BaseModel, Field
 from store import catalog, projection
 
 router = APIRouter(tags=["orders"])

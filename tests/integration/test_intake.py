@@ -11,7 +11,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from tests.conftest import CLIENT, OPS, WAREHOUSE
-from tests.integration.helpers import new_sku, order_body, stock_of, submit, wait_for_status
+from tests.integration.helpers import (
+    new_sku,
+    order_body,
+    stock_of,
+    submit,
+    wait_for_status,
+)
 
 
 async def assert_no_workflow(client: Client, order_id: str) -> None:
