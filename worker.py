@@ -74,6 +74,7 @@ def build_worker(
     *,
     task_queue: str,
     executor: ThreadPoolExecutor,
+    activity_slots: int,
     activities: Sequence[Callable[..., Any]] | None = None,
 ) -> Worker:
     """Database activities are plain `def`s: they run on `executor`, keeping the event loop free."""
@@ -83,7 +84,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=list(activities) if activities is not None else activities_for(session_factory),
         activity_executor=executor,
-        max_concurrent_activities=executor._max_workers,
+        max_concurrent_activities=activity_slots,
         workflow_runner=sandbox_runner(),
         # On SIGTERM, let running activities finish before they are cancelled and retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -100,5 +101,11 @@ async def run_worker(settings: Settings) -> None:
     session_factory = make_session_factory(make_engine(url))
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        worker = build_worker(client, session_factory, task_queue=settings.task_queue, executor=executor)
+        worker = build_worker(
+            client,
+            session_factory,
+            task_queue=settings.task_queue,
+            executor=executor,
+            activity_slots=settings.activity_threads,
+        )
         await worker.run()

@@ -92,7 +92,7 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 @pytest_asyncio.fixture(scope="session")
 async def worker(client: Client, sessions: sessionmaker[Session]) -> AsyncIterator[None]:
     with ThreadPoolExecutor(max_workers=16) as executor:
-        running = build_worker(client, sessions, task_queue=TASK_QUEUE, executor=executor)
+        running = build_worker(client, sessions, task_queue=TASK_QUEUE, executor=executor, activity_slots=16)
         async with running:
             yield
 

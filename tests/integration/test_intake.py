@@ -160,3 +160,17 @@ async def test_readiness_and_metrics(api: httpx.AsyncClient) -> None:
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200
     assert "python_info" in metrics.text
+
+
+async def test_receipts_and_counts_adjust_stock_with_the_discrepancy(api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-WEST": 5})
+    receipt = await api.post("/warehouse/receipts", headers=WAREHOUSE, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 50})
+    assert receipt.status_code == 201, receipt.text
+    assert receipt.json()["on_hand"] == 55
+    count = await api.post("/warehouse/counts", headers=WAREHOUSE, json={"warehouse": "WH-WEST", "sku": sku, "counted": 47})
+    assert count.status_code == 201
+    assert count.json()["discrepancy"] == -8
+    assert (await stock_of(api, sku, "WH-WEST"))["on_hand"] == 47
+    unknown = await api.post("/warehouse/counts", headers=WAREHOUSE, json={"warehouse": "WH-NOPE", "sku": sku, "counted": 1})
+    assert unknown.status_code == 404
+    assert (await api.post("/warehouse/receipts", headers=CLIENT, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 1})).status_code == 403
