@@ -5,9 +5,9 @@ tests), so production and tests run the same wiring.
 """
 
 import asyncio
-from datetime import timedelta
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker

@@ -1,5 +1,6 @@
 """RFC 9457 problem details: the one shape of every error the API returns."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,7 +59,7 @@ def problem_response(
     type_: str = "about:blank",
     errors: list[Problem] | None = None,
     extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": type_,
@@ -69,7 +70,9 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = [e.model_dump() for e in errors]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers) if headers else None
+    )
 
 
 def refusal_problem(refusal_type: str, message: str, status: int) -> ProblemError:

@@ -58,7 +58,7 @@ def upsert_catalog_item(sf: SessionFactory, item: CatalogItem) -> bool:
 
 def _upsert_created(s: Session, stmt: Insert) -> bool:
     # `xmax = 0` holds only for a row this statement inserted (not one it updated).
-    created = s.execute(stmt.returning(literal_column("(xmax = 0)"))).scalar_one()
+    created: object = s.execute(stmt.returning(literal_column("(xmax = 0)"))).scalar_one()
     return bool(created)
 
 
@@ -210,7 +210,7 @@ def set_stock_level(
         row.on_hand = on_hand
         row.safety_stock = safety_stock
         row.reorder_point = reorder_point
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         _audit(
             s,
             sku,
@@ -234,7 +234,7 @@ def receive_stock(
     with sf.begin() as s:
         row = _lock_or_create(s, sku, warehouse)
         row.on_hand = row.on_hand + quantity
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         _audit(s, sku, warehouse, quantity, "receipt", actor, {})
         s.flush()
         s.refresh(row)
@@ -256,7 +256,7 @@ def record_count(
             )
         discrepancy = counted - row.on_hand
         row.on_hand = counted
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         _audit(s, sku, warehouse, discrepancy, "count", actor, {"counted": counted})
         s.flush()
         s.refresh(row)

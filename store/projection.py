@@ -13,6 +13,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.enums import OrderStatus
 from domain.models import OrderView, ShipmentView, TimelineEntry
 from store.catalog import (  # re-exported: admin functions live beside the projection's readers
     catalog_items,
@@ -110,11 +111,11 @@ def record_transition(
 def _entry_of(row: OrderEventRow) -> TimelineEntry:
     return TimelineEntry(
         at=row.at,
-        status=row.status,
+        status=OrderStatus(row.status),
         event=row.event,
         actor=row.actor,
         detail=row.detail,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:

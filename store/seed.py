@@ -94,12 +94,12 @@ def seed_demo(session_factory: sessionmaker[Session]) -> None:
     for item in DEMO_CATALOG:
         upsert_catalog_item(session_factory, item)
     with session_factory.begin() as s:
-        for sku, warehouse, on_hand, safety, reorder in DEMO_STOCK:
+        for sku, warehouse_code, on_hand, safety, reorder in DEMO_STOCK:
             inserted = s.scalar(
                 insert(StockLevelRow)
                 .values(
                     sku=sku,
-                    warehouse=warehouse,
+                    warehouse=warehouse_code,
                     on_hand=on_hand,
                     reserved=0,
                     safety_stock=safety,
@@ -112,7 +112,7 @@ def seed_demo(session_factory: sessionmaker[Session]) -> None:
                 s.add(
                     StockAdjustmentRow(
                         sku=sku,
-                        warehouse=warehouse,
+                        warehouse=warehouse_code,
                         delta_on_hand=on_hand,
                         reason="seed",
                         actor="seed",

@@ -13,9 +13,11 @@ How the pieces fit:
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -393,13 +395,12 @@ class OrderWorkflow:
                 return
         if self._payment is None:
             return
-        key_of = lambda step: ids.payment_key(self._order.order_id, step)
         if self._order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
             if self._capture_in_doubt:
                 try:
                     await self._payment_call(
                         PaymentActivities.void_payment,
-                        PaymentOperation(idempotency_key=key_of("void"), payment_id=self._payment.payment_id),
+                        PaymentOperation(idempotency_key=ids.payment_key(self._order.order_id, "void"), payment_id=self._payment.payment_id),
                         "void authorization",
                     )
                     self._order.payment.status = PaymentStatus.VOIDED
@@ -409,7 +410,7 @@ class OrderWorkflow:
             await self._payment_call(
                 PaymentActivities.refund_payment,
                 PaymentOperation(
-                    idempotency_key=key_of("refund-cancel"),
+                    idempotency_key=ids.payment_key(self._order.order_id, "refund-cancel"),
                     payment_id=self._payment.payment_id,
                     amount=self._order.totals.grand_total,
                 ),
@@ -420,12 +421,17 @@ class OrderWorkflow:
         else:
             await self._payment_call(
                 PaymentActivities.void_payment,
-                PaymentOperation(idempotency_key=key_of("void"), payment_id=self._payment.payment_id),
+                PaymentOperation(idempotency_key=ids.payment_key(self._order.order_id, "void"), payment_id=self._payment.payment_id),
                 "void authorization",
             )
             self._order.payment.status = PaymentStatus.VOIDED
 
-    async def _payment_call(self, method: Any, operation: PaymentOperation, summary: str) -> PaymentResult:
+    async def _payment_call(
+        self,
+        method: Callable[[PaymentActivities, PaymentOperation], PaymentResult],
+        operation: PaymentOperation,
+        summary: str,
+    ) -> PaymentResult:
         result: PaymentResult = await workflow.execute_activity_method(
             method,
             operation,
@@ -502,7 +508,7 @@ class OrderWorkflow:
         if values == self._upserted:
             return
         self._upserted = values
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.ORDER_STATUS.value_set(values[0]),
             sa.CUSTOMER_ID.value_set(values[1]),
             sa.CHANNEL.value_set(values[2]),

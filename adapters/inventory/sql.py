@@ -145,21 +145,21 @@ class SqlInventory:
 
         for parcel in parcels:
             for line in parcel.lines:
-                stmt = insert(ReservationRow).values(
+                row_values = insert(ReservationRow).values(
                     order_id=order_id,
                     sku=line.sku,
                     warehouse=parcel.warehouse,
                     quantity=line.quantity,
                 )
                 # A released reservation of the same order (cancelled earlier) is taken over.
-                stmt = stmt.on_conflict_do_update(
+                stmt = row_values.on_conflict_do_update(
                     index_elements=[
                         ReservationRow.order_id,
                         ReservationRow.sku,
                         ReservationRow.warehouse,
                     ],
                     set_={
-                        "quantity": stmt.excluded.quantity,
+                        "quantity": row_values.excluded.quantity,
                         "status": "reserved",
                         "updated_at": func.now(),
                     },
@@ -221,7 +221,7 @@ class SqlInventory:
                     )
                 )
                 row.status = "released"
-                row.updated_at = func.now()  # type: ignore[assignment]
+                row.updated_at = func.now()
                 units += row.quantity
             return units
 
@@ -265,5 +265,5 @@ class SqlInventory:
                     )
                 )
                 row.status = "shipped"
-                row.updated_at = func.now()  # type: ignore[assignment]
+                row.updated_at = func.now()
             return sum(row.quantity for row in rows)

@@ -62,8 +62,8 @@ class LedgerGateway:
     def _count_attempt(self, key: str) -> int:
         """Attempts so far for this key, counted in a transaction of its own (survives failures)."""
         with self._sf.begin() as s:
-            stmt = insert(PaymentAttemptRow).values(key=key, attempts=1)
-            stmt = stmt.on_conflict_do_update(
+            upsert = insert(PaymentAttemptRow).values(key=key, attempts=1)
+            stmt = upsert.on_conflict_do_update(
                 index_elements=[PaymentAttemptRow.key],
                 set_={"attempts": PaymentAttemptRow.attempts + 1},
             ).returning(PaymentAttemptRow.attempts)
