@@ -60,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
 
 _INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING)
+# Parcel states that need a person: the order is flagged until they are resolved.
+_TROUBLED_PARCEL = (ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER)
 
 
 class _CancelRequested(Exception):
@@ -335,6 +337,11 @@ class OrderWorkflow:
             self._apply_shipment(child.result())
 
     async def _close_after_return_window(self) -> None:
+        if self._order.status is not OrderStatus.DELIVERED:
+            # A parcel came back undelivered: the order stays open and flagged for ops rather
+            # than closing quietly. (Reship and refund of such parcels are not built yet.)
+            workflow.set_current_details(f"Needs attention: {self._order.attention_reason}")
+            await workflow.wait_condition(lambda: self._order.status is OrderStatus.DELIVERED)
         window = self._input.policy.return_window
         workflow.set_current_details(f"Delivered; return window of {window} open")
         await workflow.sleep(window, summary="return window")
@@ -454,7 +461,7 @@ class OrderWorkflow:
         else:
             self._order.shipments.append(shipment)
 
-        troubled = [s for s in self._order.shipments if s.status is ShipmentStatus.EXCEPTION]
+        troubled = [s for s in self._order.shipments if s.status in _TROUBLED_PARCEL]
         self._order.needs_attention = bool(troubled)
         self._order.attention_reason = (
             f"parcel {troubled[0].shipment_id}: {troubled[0].last_event}" if troubled else None

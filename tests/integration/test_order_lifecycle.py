@@ -143,3 +143,22 @@ async def test_label_for_undeliverable_postal_code_needs_attention(
     with sessions() as session:
         labels = session.scalars(select(CarrierLabelRow).where(CarrierLabelRow.shipment_id == shipment["shipment_id"])).all()
         assert labels == []
+
+
+async def test_parcel_returned_to_sender_keeps_the_order_open_and_flagged(api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    shipment = await ship_to_carrier(api, order["order_id"])
+    await carrier_event(api, "economy", shipment["tracking_number"], "in_transit")
+    await carrier_event(api, "economy", shipment["tracking_number"], "returned_to_sender", "refused by recipient")
+    await wait_for_shipment(api, order["order_id"], "returned_to_sender")
+
+    async def flagged() -> dict | None:  # type: ignore[type-arg]
+        current = await get_order(api, order["order_id"])
+        return current if current["needs_attention"] else None
+
+    current = await eventually(flagged)
+    assert current["status"] == "shipped"
+    assert "refused by recipient" in current["attention_reason"]
+    listed = await api.get("/orders?needs_attention=true&limit=200", headers=CLIENT)
+    assert order["order_id"] in [item["order_id"] for item in listed.json()["items"]]
