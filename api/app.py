@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from api.metrics import install_metrics
 from api.problems import install_problem_handlers
 from api.routers import catalog, health, orders, warehouse, webhooks
 from runtime.settings import Settings
@@ -48,6 +49,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.temporal = client
     install_problem_handlers(app)
+    install_metrics(app)
     for module in (orders, warehouse, webhooks, catalog, health):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.metrics import ORDERS_SUBMITTED
 from api.problems import ProblemError
 from api.temporal_calls import WorkflowGone, cancel_order, request_hash, submit_order
 from domain import ids
@@ -94,6 +95,7 @@ async def submit(
     known = await run_in_threadpool(catalog.catalog_items, sessions, [line.sku for line in request.lines])
     problems = verify_order(request, known)
     if problems:
+        ORDERS_SUBMITTED.labels("invalid").inc()
         raise ProblemError(
             422, f"{len(problems)} invalid field(s)", type_="/problems/invalid-request", errors=problems
         )
@@ -116,8 +118,10 @@ async def submit(
         if existing is None:
             raise ProblemError(409, f"order {order_id} cannot be resubmitted") from None
         response.status_code = 200
+        ORDERS_SUBMITTED.labels("repeat").inc()
         return existing
     response.status_code = 201 if result.created else 200
+    ORDERS_SUBMITTED.labels("created" if result.created else "repeat").inc()
     return result.order
 
 

@@ -159,7 +159,8 @@ async def test_readiness_and_metrics(api: httpx.AsyncClient) -> None:
     assert ready.json() == {"database": "up", "temporal": "up"}
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200
-    assert "python_info" in metrics.text
+    assert 'oms_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
+    assert "oms_orders_submitted_total" in metrics.text
 
 
 async def test_receipts_and_counts_adjust_stock_with_the_discrepancy(api: httpx.AsyncClient) -> None:
