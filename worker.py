@@ -57,7 +57,7 @@ def activities_for(session_factory: sessionmaker[Session]) -> list[Callable[...,
         carriers.buy_label,
         carriers.cancel_label,
         notify.send_notification,
-        projection.record_transition,
+        projection.record_transitions,
         projection.record_shipment,
     ]
 

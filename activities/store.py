@@ -15,9 +15,11 @@ class ProjectionActivities:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
 
-    @activity.defn(name="record_transition")
-    def record_transition(self, record: TransitionRecord) -> None:
-        projection.record_transition(self._session_factory, record.order, record.entry, record.seq)
+    @activity.defn(name="record_transitions")
+    def record_transitions(self, records: list[TransitionRecord]) -> None:
+        """Transitions queued since the last write, oldest first (one round trip for a burst)."""
+        for record in records:
+            projection.record_transition(self._session_factory, record.order, record.entry, record.seq)
 
     @activity.defn(name="record_shipment")
     def record_shipment(self, shipment: ShipmentView) -> None:

@@ -529,19 +529,19 @@ class OrderWorkflow:
         workflow.upsert_search_attributes(updates)
 
     async def _project(self) -> None:
-        """Write queued transitions to the projection, in order, one at a time."""
+        """Write queued transitions to the projection in order; a burst goes in one call."""
         while True:
             await workflow.wait_condition(lambda: bool(self._unprojected))
-            record = self._unprojected[0]
+            batch = list(self._unprojected)
             await workflow.execute_local_activity_method(
-                ProjectionActivities.record_transition,
-                record,
+                ProjectionActivities.record_transitions,
+                batch,
                 start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
                 retry_policy=PERSISTENT_RETRY,
-                summary=f"record {record.entry.event}",
+                summary=f"record {', '.join(r.entry.event for r in batch)}",
             )
-            self._unprojected.pop(0)
-            self._projected_seq = record.seq
+            del self._unprojected[: len(batch)]
+            self._projected_seq = batch[-1].seq
 
     async def _notify(self, kind: str, reason: str = "") -> None:
         await workflow.execute_activity_method(
