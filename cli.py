@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from runtime.ops_cli import ops_app
 from runtime.settings import Settings
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+# `oms ops ...`: the operations desk, over the HTTP API (runtime/ops_cli.py).
+app.add_typer(ops_app, name="ops")
 
 
 def _settings() -> Settings:

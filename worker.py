@@ -46,6 +46,7 @@ def activities_for(session_factory: sessionmaker[Session]) -> list[Callable[...,
     projection = ProjectionActivities(session_factory)
     return [
         inventory.load_catalog,
+        inventory.stock_levels,
         inventory.reserve_stock,
         inventory.release_stock,
         inventory.ship_stock,
@@ -59,6 +60,7 @@ def activities_for(session_factory: sessionmaker[Session]) -> list[Callable[...,
         notify.send_notification,
         projection.record_transitions,
         projection.record_shipment,
+        projection.count_recent_orders,
     ]
 
 

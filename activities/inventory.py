@@ -4,7 +4,13 @@ from temporalio import activity
 
 from activities.errors import business_refusals
 from adapters.inventory import Inventory
-from domain.models import Allocation, CatalogItem, ReserveRequest, ShipStockRequest
+from domain.models import (
+    Allocation,
+    CatalogItem,
+    ReserveRequest,
+    ShipStockRequest,
+    StockLevel,
+)
 
 
 class InventoryActivities:
@@ -14,6 +20,10 @@ class InventoryActivities:
     @activity.defn(name="load_catalog")
     def load_catalog(self, skus: list[str]) -> list[CatalogItem]:
         return list(self._inventory.catalog_items(skus).values())
+
+    @activity.defn(name="stock_levels")
+    def stock_levels(self, skus: list[str]) -> list[StockLevel]:
+        return [level for sku in skus for level in self._inventory.stock(sku)]
 
     @activity.defn(name="reserve_stock")
     @business_refusals

@@ -7,7 +7,7 @@ PostgreSQL. Both writes are idempotent (events by (order, seq), rows by version)
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from domain.models import ShipmentView, TransitionRecord
+from domain.models import RecentOrdersQuery, ShipmentView, TransitionRecord
 from store import projection
 
 
@@ -20,6 +20,13 @@ class ProjectionActivities:
         """Transitions queued since the last write, oldest first (one round trip for a burst)."""
         for record in records:
             projection.record_transition(self._session_factory, record.order, record.entry, record.seq)
+
+    @activity.defn(name="count_recent_orders")
+    def count_recent_orders(self, query: RecentOrdersQuery) -> int:
+        """How many orders the customer placed since `query.since` (velocity rule)."""
+        return projection.recent_order_count(
+            self._session_factory, query.customer_id, query.since, query.exclude_order_id
+        )
 
     @activity.defn(name="record_shipment")
     def record_shipment(self, shipment: ShipmentView) -> None:

@@ -1,4 +1,5 @@
-"""The API's conversations with Temporal: submit (Update-with-Start), cancel, and signals.
+"""The API's conversations with Temporal: submit (Update-with-Start), cancel, ops actions,
+address changes, stock arrivals, and signals.
 
 Refusals raised by workflow update validators come back as ApplicationErrors whose type names a
 domain.errors class; they are turned into problem details here, once.
@@ -11,6 +12,7 @@ from typing import Any
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -26,10 +28,14 @@ from api.problems import ProblemError, refusal_problem
 from domain import ids
 from domain.errors import BUSINESS_ERRORS
 from domain.models import (
+    AddressChange,
+    AllocationAttempt,
     CancelRequest,
+    OpsAction,
     OrderInput,
     OrderRequest,
     OrderView,
+    StockArrival,
     SubmitResult,
 )
 from workflows import search_attributes as sa
@@ -90,10 +96,55 @@ async def submit_order(client: Client, task_queue: str, inp: OrderInput) -> Subm
         raise
 
 
+def _order_handle(client: Client, order_id: str) -> WorkflowHandle[OrderWorkflow, OrderView]:
+    return client.get_workflow_handle_for(OrderWorkflow.run, ids.order_workflow_id(order_id))
+
+
 async def cancel_order(client: Client, order_id: str, request: CancelRequest) -> OrderView:
-    handle = client.get_workflow_handle_for(OrderWorkflow.run, ids.order_workflow_id(order_id))
+    handle = _order_handle(client, order_id)
     try:
         return await handle.execute_update(OrderWorkflow.cancel, request)
+    except WorkflowUpdateFailedError as error:
+        raise _problem_from_update_failure(error) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from error
+        raise
+
+
+async def ops_action(client: Client, order_id: str, action: OpsAction) -> OrderView:
+    """Apply an ops action; a refusal (ActionNotApplicable) raises a 409 ProblemError,
+    a finished or unknown workflow raises WorkflowGone."""
+    handle = _order_handle(client, order_id)
+    try:
+        return await handle.execute_update(OrderWorkflow.ops_action, action)
+    except WorkflowUpdateFailedError as error:
+        raise _problem_from_update_failure(error) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from error
+        raise
+
+
+async def change_address(client: Client, order_id: str, change: AddressChange) -> OrderView:
+    """New shipping address; AddressLocked (label bought) or ActionNotApplicable -> 409 ProblemError."""
+    handle = _order_handle(client, order_id)
+    try:
+        return await handle.execute_update(OrderWorkflow.change_address, change)
+    except WorkflowUpdateFailedError as error:
+        raise _problem_from_update_failure(error) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from error
+        raise
+
+
+async def stock_arrived(client: Client, order_id: str, arrival: StockArrival) -> AllocationAttempt:
+    """Ask a backordered order to try to reserve again; ActionNotApplicable (no longer
+    backordered) -> 409 ProblemError, finished workflow -> WorkflowGone."""
+    handle = _order_handle(client, order_id)
+    try:
+        return await handle.execute_update(OrderWorkflow.stock_arrived, arrival)
     except WorkflowUpdateFailedError as error:
         raise _problem_from_update_failure(error) from error
     except RPCError as error:

@@ -59,3 +59,16 @@ def plan_parcels(
         )
         remaining = [line for line in remaining if line not in best_lines]
     return parcels
+
+
+def shippable_lines(lines: list[OrderLine], stock: list[StockLevel]) -> list[OrderLine]:
+    """The part of an order that stock can cover now, for the `ship_available` backorder policy.
+
+    A line ships whole from one warehouse, so each line is cut to the most any single active
+    warehouse can promise; lines nothing can cover are dropped.
+    """
+    best: dict[str, int] = {}
+    for level in stock:
+        best[level.sku] = max(best.get(level.sku, 0), level.available)
+    cut = [line.model_copy(update={"quantity": min(line.quantity, best.get(line.sku, 0))}) for line in lines]
+    return [line for line in cut if line.quantity > 0]

@@ -104,6 +104,35 @@ class TrackingStatus(StrEnum):
     RETURNED_TO_SENDER = "returned_to_sender"
 
 
+class OpsActionKind(StrEnum):
+    """What ops may do to an order (POST /ops/orders/{id}/actions)."""
+
+    APPROVE = "approve"  # release a verification hold
+    REJECT = "reject"  # refuse a held order: it is cancelled
+    REQUEST_INFO = "request_info"  # ask the customer for information; the hold goes on
+    RETRY = "retry"  # run a parked step again (after fixing its cause)
+    SKIP = "skip"  # go past a step that can be skipped (a pick confirmed by ops, a notification)
+    REROUTE = "reroute"  # another carrier (params.carrier) for a parcel whose label was refused
+    CANCEL = "cancel"
+    NOTE = "note"
+
+
+class HoldReason(StrEnum):
+    """Why verification held an order for review (R2)."""
+
+    HIGH_VALUE = "high_value"
+    VELOCITY = "velocity"
+    BLOCKLISTED_CONTACT = "blocklisted_contact"
+    ADDRESS_INCOMPLETE = "address_incomplete"
+
+
+class BackorderPolicy(StrEnum):
+    """What happens when a backorder is not filled in time."""
+
+    CANCEL = "cancel"  # cancel the whole order
+    SHIP_AVAILABLE = "ship_available"  # ship the lines in stock, cancel and refund the rest
+
+
 class Role(StrEnum):
     CLIENT = "client"
     OPS = "ops"

@@ -55,6 +55,14 @@ class LabelNotCancellable(BusinessError):
     pass
 
 
+class ActionNotApplicable(BusinessError):
+    """An ops action or amendment that the order's current state does not allow."""
+
+
+class AddressLocked(BusinessError):
+    """The shipping address can no longer change: a label has been bought."""
+
+
 # Names of all refusals, for mapping ApplicationError.type back to a class.
 BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
     cls.__name__: cls
@@ -69,5 +77,7 @@ BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
         InvalidOrder,
         UnknownShipment,
         LabelNotCancellable,
+        ActionNotApplicable,
+        AddressLocked,
     )
 }

@@ -10,7 +10,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from domain.enums import (
+    BackorderPolicy,
     Channel,
+    HoldReason,
+    OpsActionKind,
     OrderStatus,
     PaymentMethod,
     PaymentStatus,
@@ -91,10 +94,44 @@ class OrderRequest(Strict):
         return lines
 
 
+class StepSlas(BaseModel):
+    """Time allowed in each step before the order needs attention (halved when expedited)."""
+
+    verifying: timedelta = timedelta(minutes=15)
+    allocating: timedelta = timedelta(hours=1)
+    payment: timedelta = timedelta(hours=1)
+    picking: timedelta = timedelta(hours=24)
+    label: timedelta = timedelta(hours=4)
+    delivery: timedelta = timedelta(days=7)
+    ret: timedelta = timedelta(days=14)
+
+    def for_priority(self, priority: Priority) -> "StepSlas":
+        if priority is not Priority.EXPEDITED:
+            return self
+        return StepSlas(**{name: value / 2 for name, value in self})
+
+
+class RiskPolicy(BaseModel):
+    """Verification rules' thresholds (R2)."""
+
+    hold_above: Decimal = Decimal("5000.00")
+    velocity_limit: int = 5  # orders of one customer within velocity_window before a hold
+    velocity_window: timedelta = timedelta(hours=1)
+    blocklist: list[str] = []  # e-mail addresses and phone numbers, compared case-insensitively
+
+
 class OrderPolicy(BaseModel):
-    """Time limits fixed when the order starts, so the workflow never reads configuration."""
+    """Time limits and rules fixed when the order starts, so the workflow never reads configuration."""
 
     return_window: timedelta = timedelta(days=30)
+    hold_timeout: timedelta = timedelta(hours=48)
+    backorder_timeout: timedelta = timedelta(days=14)
+    backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
+    slas: StepSlas = StepSlas()
+    risk: RiskPolicy = RiskPolicy()
+    # Activities retry transient failures this many times before the order parks for ops.
+    activity_attempts: int = 8
+    ops_email: str = "ops@orderflow.local"
 
 
 class OrderInput(BaseModel):
@@ -212,6 +249,8 @@ class ShipmentInput(BaseModel):
     weight_grams: int
     recipient: str
     language: str = "zh"
+    slas: StepSlas = StepSlas()
+    activity_attempts: int = 8
 
 
 class ShipmentView(BaseModel):
@@ -230,6 +269,7 @@ class ShipmentView(BaseModel):
     updated_at: datetime | None = None
     version: int = 0  # bumped on every change, so a late signal never overwrites a newer view
     handed_over_at: datetime | None = None  # when the carrier first scanned it: no cancel after
+    attention_reason: str | None = None  # set while the parcel waits past its SLA or on ops
 
     @property
     def handed_over(self) -> bool:
@@ -260,6 +300,8 @@ class PaymentView(BaseModel):
 class Hold(BaseModel):
     reason: str
     since: datetime
+    codes: list[HoldReason] = []
+    info_requested: bool = False
 
 
 class TimelineEntry(BaseModel):
@@ -277,6 +319,9 @@ class OrderView(BaseModel):
     status: OrderStatus
     needs_attention: bool = False
     attention_reason: str | None = None
+    attention_since: datetime | None = None
+    # What ops may do now (apply to POST /ops/orders/{id}/actions); empty when nothing waits on ops.
+    available_actions: list[OpsActionKind] = []
     channel: Channel
     channel_order_id: str | None = None
     customer: Customer
@@ -305,10 +350,12 @@ class SubmitResult(BaseModel):
     order: OrderView
 
 
-class LabelRetry(BaseModel):
-    """Ops asks a parcel whose label was refused to try again, optionally to a corrected address."""
+class ParcelInstruction(BaseModel):
+    """An ops action forwarded by the order to one parcel: retry a parked step, reroute a refused
+    label to another carrier, or skip the pick wait (ops confirm the pick themselves)."""
 
-    destination: Address | None = None
+    action: OpsActionKind
+    carrier: str | None = None
     actor: str = "ops"
 
 
@@ -379,3 +426,37 @@ class TransitionRecord(BaseModel):
     order: OrderView
     entry: TimelineEntry
     seq: int
+
+
+class OpsAction(BaseModel):
+    action: OpsActionKind
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    params: dict[str, Any] = {}
+    actor: str = "ops"
+
+
+class RecentOrdersQuery(BaseModel):
+    customer_id: str
+    since: datetime
+    exclude_order_id: str
+
+
+class AddressChange(BaseModel):
+    address: Address
+    actor: str = "client"
+
+
+class StockArrival(BaseModel):
+    """Stock of a SKU arrived at a warehouse: backordered orders try again, oldest first."""
+
+    sku: str
+    warehouse: str
+    actor: str = "warehouse"
+
+
+class AllocationAttempt(BaseModel):
+    """Answer to StockArrival: whether this order could now reserve everything."""
+
+    order_id: str
+    reserved: bool
+    status: OrderStatus

@@ -13,6 +13,26 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("订单 {order_id} 已取消", "您好 {name}，您的订单 {order_id} 已取消（{reason}）。如已付款，款项将退回。"),
         "en": ("Order {order_id} cancelled", "Hello {name}, your order {order_id} was cancelled ({reason}). Any payment is returned."),
     },
+    "on_hold": {
+        "zh": ("订单 {order_id} 正在审核", "您好 {name}，我们正在核对您的订单 {order_id}，稍后会通知您结果。"),
+        "en": ("Order {order_id} is being checked", "Hello {name}, we are checking your order {order_id} and will be in touch shortly."),
+    },
+    "info_requested": {
+        "zh": ("订单 {order_id} 需要更多信息", "您好 {name}，请就订单 {order_id} 联系我们：{reason}"),
+        "en": ("Order {order_id}: we need a few details", "Hello {name}, please get in touch about order {order_id}: {reason}"),
+    },
+    "backordered": {
+        "zh": ("订单 {order_id} 暂时缺货", "您好 {name}，订单 {order_id} 中的商品暂时缺货，到货后我们会立即发货。"),
+        "en": ("Order {order_id} is backordered", "Hello {name}, an item of order {order_id} is out of stock; we ship as soon as it arrives."),
+    },
+    "partially_available": {
+        "zh": ("订单 {order_id} 部分商品无货", "您好 {name}，订单 {order_id} 中部分商品无法供货，我们将发出其余商品（{reason}）。"),
+        "en": ("Order {order_id}: some items unavailable", "Hello {name}, part of order {order_id} cannot be supplied; we ship the rest ({reason})."),
+    },
+    "ops_attention": {
+        "zh": ("订单 {order_id} 需要处理", "订单 {order_id} 需要人工处理：{reason}"),
+        "en": ("Order {order_id} needs attention", "Order {order_id} needs attention: {reason}"),
+    },
     "shipped": {
         "zh": ("订单 {order_id} 已发货", "您的包裹已由 {carrier} 发出，运单号 {tracking_number}，预计 {promised_by} 前送达。"),
         "en": ("Order {order_id} shipped", "Your parcel is on its way with {carrier}, tracking number {tracking_number}, due by {promised_by}."),
@@ -30,7 +50,23 @@ def _render(kind: str, language: str, **values: object) -> tuple[str, str]:
     return subject.format(**values), body.format(**values)
 
 
-def order_notification(order: OrderView, kind: str, reason: str = "") -> Notification:
+def ops_notification(order: OrderView, recipient: str, reason: str, occurrence: int) -> Notification:
+    """Tell ops an order needs them; `occurrence` keeps each new problem its own message."""
+    subject, body = _render("ops_attention", "en", order_id=order.order_id, reason=reason)
+    return Notification(
+        order_id=order.order_id,
+        kind="ops_attention",
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        dedupe_key=ids.notification_key(order.order_id, "ops_attention", str(occurrence)),
+        language="en",
+    )
+
+
+def order_notification(
+    order: OrderView, kind: str, reason: str = "", occurrence: int = 0
+) -> Notification:
     subject, body = _render(
         kind,
         order.customer.language,
@@ -46,7 +82,7 @@ def order_notification(order: OrderView, kind: str, reason: str = "") -> Notific
         recipient=order.customer.email,
         subject=subject,
         body=body,
-        dedupe_key=ids.notification_key(order.order_id, kind),
+        dedupe_key=ids.notification_key(order.order_id, kind, str(occurrence) if occurrence else ""),
         language=order.customer.language,
     )
 

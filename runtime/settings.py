@@ -5,12 +5,16 @@ Defaults are the embedded development stack; every deployment differs only in th
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.enums import BackorderPolicy
+from domain.models import OrderPolicy, RiskPolicy, StepSlas
 
 _SHORT_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _BARE_SECONDS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
@@ -59,7 +63,14 @@ class Settings(BaseSettings):
     return_window: Duration = timedelta(days=30)
     hold_timeout: Duration = timedelta(hours=48)
     backorder_timeout: Duration = timedelta(days=14)
-    risk_hold_above: str = "5000.00"
+    risk_hold_above: Decimal = Decimal("5000.00")
+    risk_velocity_limit: int = Field(default=5, ge=1)
+    risk_velocity_window: Duration = timedelta(hours=1)
+    # E-mail addresses and phone numbers whose orders are held for review, comma-separated.
+    risk_blocklist: str = ""
+    backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
+    activity_attempts: int = Field(default=8, ge=1)
+    ops_email: str = "ops@orderflow.local"
     sla_verifying: Duration = timedelta(minutes=15)
     sla_allocating: Duration = timedelta(hours=1)
     sla_payment: Duration = timedelta(hours=1)
@@ -83,6 +94,32 @@ class Settings(BaseSettings):
             carrier, secret = entry.split(":", 1)
             table[carrier] = secret
         return table
+
+    def order_policy(self) -> OrderPolicy:
+        """The rules an order starts with; fixed for its lifetime (the workflow reads no config)."""
+        return OrderPolicy(
+            return_window=self.return_window,
+            hold_timeout=self.hold_timeout,
+            backorder_timeout=self.backorder_timeout,
+            backorder_policy=self.backorder_policy,
+            slas=StepSlas(
+                verifying=self.sla_verifying,
+                allocating=self.sla_allocating,
+                payment=self.sla_payment,
+                picking=self.sla_picking,
+                label=self.sla_label,
+                delivery=self.sla_delivery,
+                ret=self.sla_return,
+            ),
+            risk=RiskPolicy(
+                hold_above=self.risk_hold_above,
+                velocity_limit=self.risk_velocity_limit,
+                velocity_window=self.risk_velocity_window,
+                blocklist=[e.strip().lower() for e in self.risk_blocklist.split(",") if e.strip()],
+            ),
+            activity_attempts=self.activity_attempts,
+            ops_email=self.ops_email,
+        )
 
     @property
     def temporal_target(self) -> str:

@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,13 +31,16 @@ from store.models import ApiIdempotencyRow, OrderEventRow, OrderRow, ShipmentRow
 
 __all__ = [
     "InvalidCursor",
+    "backordered_orders",
     "catalog_items",
     "claim_idempotency_key",
     "get_catalog_item",
     "get_order",
     "list_orders",
     "list_warehouses",
+    "ops_queue",
     "receive_stock",
+    "recent_order_count",
     "record_count",
     "record_shipment",
     "record_transition",
@@ -209,6 +212,59 @@ def list_orders(
         else None
     )
     return items, next_cursor
+
+
+def ops_queue(
+    sf: SessionFactory,
+    *,
+    needs_attention: bool | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[OrderView]:
+    """Orders waiting on ops, oldest first (created_at, order_id). Without filters: held orders
+    (status on_hold) and orders that need attention; with filters, exactly those (all of them).
+    Items carry no timeline."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(OrderRow.document)
+    if needs_attention is None and status is None:
+        query = query.where(
+            or_(OrderRow.status == OrderStatus.ON_HOLD.value, OrderRow.needs_attention.is_(True))
+        )
+    if needs_attention is not None:
+        query = query.where(OrderRow.needs_attention.is_(needs_attention))
+    if status is not None:
+        query = query.where(OrderRow.status == str(status))
+    query = query.order_by(OrderRow.created_at.asc(), OrderRow.order_id.asc()).limit(limit)
+    with sf() as s:
+        documents = s.scalars(query).all()
+    return [OrderView.model_validate(doc) for doc in documents]
+
+
+def backordered_orders(sf: SessionFactory, sku: str) -> list[str]:
+    """Ids of backordered orders with a line of `sku`, first come first served (created_at asc)."""
+    query = (
+        select(OrderRow.order_id)
+        .where(OrderRow.status == OrderStatus.BACKORDERED.value)
+        .where(OrderRow.document.contains({"lines": [{"sku": sku}]}))
+        .order_by(OrderRow.created_at.asc(), OrderRow.order_id.asc())
+    )
+    with sf() as s:
+        return list(s.scalars(query).all())
+
+
+def recent_order_count(
+    sf: SessionFactory, customer_id: str, since: datetime, exclude_order_id: str
+) -> int:
+    """Orders of `customer_id` created at or after `since`, other than `exclude_order_id`."""
+    query = (
+        select(func.count())
+        .select_from(OrderRow)
+        .where(OrderRow.customer_id == customer_id)
+        .where(OrderRow.created_at >= since)
+        .where(OrderRow.order_id != exclude_order_id)
+    )
+    with sf() as s:
+        return int(s.scalar(query) or 0)
 
 
 def record_shipment(sf: SessionFactory, shipment: ShipmentView) -> None:

@@ -1,20 +1,26 @@
 """OrderWorkflow: one e-commerce order from submission to close (DESIGN.md section 3).
 
-received -> verifying -> allocating -> payment_pending -> fulfilling -> (partially_)shipped ->
-(partially_)delivered -> closed, or cancelled with compensations at any point before hand-over.
+received -> verifying [-> on_hold] -> allocating [-> backordered] -> payment_pending -> fulfilling
+-> (partially_)shipped -> (partially_)delivered -> closed; or cancelled, with compensations, at
+any point before hand-over.
 
 How the pieces fit:
-- Every status change goes through `_transition` (the one door): state, search attributes,
-  current details, timeline entry, and a queued projection write that `_project` drains in order.
-- Commands arrive as validated updates (submit, cancel); facts as signals (shipment_changed);
-  handlers only change state, the run loop drives the steps.
-- Cancellation is cooperative: the run loop checks for it between steps and while waiting, so a
-  step is never torn in half; compensations run once, shielded from workflow cancellation.
+- Every change goes through `_transition` (the one door): state, attention, available ops
+  actions, search attributes, current details, a timeline entry, and a queued projection write
+  that `_project` drains in order (with any ops alert it queued).
+- Commands arrive as validated updates (submit, cancel, ops_action, change_address,
+  stock_arrived); facts as signals (shipment_changed). Handlers only validate and change state;
+  the run loop drives the steps and consumes what the handlers left for it.
+- Cancellation is cooperative: the run loop checks for it between steps and while it waits, so
+  a step is never torn in half; compensations run once, shielded from workflow cancellation.
+- Nothing fails silently: a step past its SLA flags the order; a step out of retries parks it
+  until ops retry (or skip); both notify ops and show in `NeedsAttention`.
 """
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -26,28 +32,45 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.store import ProjectionActivities
     from domain import ids
-    from domain.enums import OrderStatus, PaymentStatus, ShipmentStatus
+    from domain.allocation import shippable_lines
+    from domain.enums import (
+        BackorderPolicy,
+        OpsActionKind,
+        OrderStatus,
+        PaymentStatus,
+        ShipmentStatus,
+    )
     from domain.geography import region_of
     from domain.lifecycle import FULFILMENT_STATUSES, cancel_refusal, fulfilment_status
     from domain.models import (
+        AddressChange,
         Allocation,
+        AllocationAttempt,
         AuthorizeRequest,
         CancelRequest,
         CatalogItem,
+        Hold,
+        Notification,
+        OpsAction,
         OrderInput,
         OrderView,
+        ParcelInstruction,
         PaymentOperation,
         PaymentResult,
         PaymentView,
+        RecentOrdersQuery,
         ReserveRequest,
         ShipmentInput,
         ShipmentView,
+        StockArrival,
+        StockLevel,
         SubmitResult,
         TimelineEntry,
         TransitionRecord,
     )
-    from domain.notifications import order_notification
+    from domain.notifications import ops_notification, order_notification
     from domain.pricing import order_totals
+    from domain.risk import describe, hold_reasons
     from domain.verification import verify_order
     from workflows import search_attributes as sa
     from workflows.failures import is_refusal
@@ -58,6 +81,9 @@ with workflow.unsafe.imports_passed_through():
         PERSISTENT_RETRY,
     )
     from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
+    from workflows.supervision import bounded_retry, parked_on_failure, within_sla
+
+T = TypeVar("T")
 
 _INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING)
 # Parcel states that need a person: the order is flagged until they are resolved.
@@ -65,11 +91,11 @@ _TROUBLED_PARCEL = (ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER)
 
 
 class _CancelRequested(Exception):
-    """Raised inside the run loop when a cancel update has been accepted."""
+    """Raised inside the run loop when a cancellation has been accepted."""
 
 
 class _Refused(Exception):
-    """A step refused the order for good (verification, stock, payment): it ends cancelled."""
+    """A step refused the order for good (verification, stock, payment, ops): it ends cancelled."""
 
     def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
@@ -84,6 +110,9 @@ class OrderWorkflow:
         request = inp.request
         totals = order_totals(request.lines, request.shipping_speed)
         self._input = inp
+        self._policy = inp.policy
+        self._slas = inp.policy.slas.for_priority(request.priority)
+        self._retry = bounded_retry(inp.policy.activity_attempts)
         self._order = OrderView(
             order_id=inp.order_id,
             status=OrderStatus.RECEIVED,
@@ -96,52 +125,79 @@ class OrderWorkflow:
             shipping_address=request.shipping_address,
             shipping_speed=request.shipping_speed,
             priority=request.priority,
-            payment=PaymentView(method=request.payment.method, amount=totals.grand_total),
+            payment=PaymentView(
+                method=request.payment.method, amount=totals.grand_total
+            ),
             created_at=inp.received_at,
             updated_at=inp.received_at,
             workflow_id=ids.order_workflow_id(inp.order_id),
         )
+        # Projection and alerts waiting to be written, in order.
         self._seq = 0
         self._unprojected: list[TransitionRecord] = []
         self._projected_seq = 0
+        self._alerts: list[Notification] = []
+        self._alert_count = 0
+        # Intake.
         self._submissions = 0
         self._verdict: OrderView | None = None
         self._verdict_seq = 0
+        self._catalog: dict[str, CatalogItem] = {}
+        # Ops and commands left for the run loop.
+        self._attention: dict[str, str] = {}
+        self._awaiting_ops: frozenset[OpsActionKind] = frozenset()
+        self._ops_pending: OpsAction | None = None
         self._cancel: CancelRequest | None = None
+        self._arrivals: list[int] = []
+        self._arrivals_seen = 0
+        self._arrival_answers: dict[int, AllocationAttempt] = {}
+        # What was done, for the compensations.
         self._compensation: asyncio.Task[None] | None = None
-        self._children: list[workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentView]] = []
+        self._children: list[
+            workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentView]
+        ] = []
         self._reservation_attempted = False
         self._payment: PaymentResult | None = None
         self._authorize_in_doubt = False
         self._capture_in_doubt = False
         self._upserted: tuple[Any, ...] = ()
-        self._catalog: dict[str, CatalogItem] = {}
+        self._backordered_at = inp.received_at
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
         projector = asyncio.create_task(self._project())
-        self._transition(OrderStatus.RECEIVED, "order.received", actor=inp.actor,
-                         detail={"channel": inp.request.channel.value})
+        self._transition(
+            OrderStatus.RECEIVED,
+            "order.received",
+            actor=inp.actor,
+            detail={"channel": inp.request.channel.value},
+        )
         try:
             await self._lifecycle()
         except asyncio.CancelledError:
             # The workflow itself was cancelled (e.g. from the Temporal UI): same compensations.
-            await self._cancel_order(CancelRequest(reason="workflow cancelled", actor="temporal"))
-        await workflow.wait_condition(lambda: self._projected_seq == self._seq)
+            await self._cancel_order(
+                CancelRequest(reason="workflow cancelled", actor="temporal")
+            )
+        await workflow.wait_condition(
+            lambda: self._projected_seq == self._seq and not self._alerts
+        )
         projector.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._order
 
-    # --- messages -------------------------------------------------------------------------
+    # --- commands (updates) ---------------------------------------------------------------
 
     @workflow.update
     async def submit(self, inp: OrderInput) -> SubmitResult:
-        """Answer a submission with the verified outcome (accepted, or cancelled with reasons).
-        Repeats get the same outcome with created=False."""
+        """Answer a submission with the verified outcome (accepted, on hold, or cancelled with
+        reasons). Repeats get the same outcome with created=False."""
         created = self._submissions == 0
         self._submissions += 1
         await workflow.wait_condition(
-            lambda: self._verdict is not None and self._projected_seq >= self._verdict_seq
+            lambda: (
+                self._verdict is not None and self._projected_seq >= self._verdict_seq
+            )
         )
         assert self._verdict is not None
         return SubmitResult(created=created, order=self._verdict)
@@ -159,7 +215,10 @@ class OrderWorkflow:
         if self._cancel is None and self._order.status is not OrderStatus.CANCELLED:
             self._cancel = request
         await workflow.wait_condition(
-            lambda: self._order.status is OrderStatus.CANCELLED and self._projected_seq == self._seq
+            lambda: (
+                self._order.status is OrderStatus.CANCELLED
+                and self._projected_seq == self._seq
+            )
         )
         return self._order
 
@@ -168,6 +227,92 @@ class OrderWorkflow:
         refusal = cancel_refusal(self._order)
         if refusal is not None:
             raise ApplicationError(f"cannot cancel: {refusal}", type="TooLateToCancel")
+
+    @workflow.update
+    async def ops_action(self, action: OpsAction) -> OrderView:
+        """An ops action: recorded with who did it, then carried out by whoever waits for it."""
+        self._transition(
+            self._order.status,
+            f"ops.{action.action.value}",
+            actor=action.actor,
+            detail={
+                "note": action.note,
+                **({"params": action.params} if action.params else {}),
+            },
+        )
+        if action.action is OpsActionKind.CANCEL:
+            if self._cancel is None:
+                self._cancel = CancelRequest(
+                    reason=action.note or "cancelled by ops", actor=action.actor
+                )
+            await workflow.wait_condition(
+                lambda: self._order.status is OrderStatus.CANCELLED
+            )
+        elif action.action in self._awaiting_ops:
+            self._ops_pending = action
+            await workflow.wait_condition(lambda: self._ops_pending is None)
+        elif action.action is not OpsActionKind.NOTE:
+            await self._instruct_parcel(action)
+        await workflow.wait_condition(lambda: self._projected_seq == self._seq)
+        return self._order
+
+    @ops_action.validator
+    def _validate_ops_action(self, action: OpsAction) -> None:
+        available = self._available_actions()
+        if action.action not in available:
+            allowed = ", ".join(a.value for a in available) or "none"
+            raise ApplicationError(
+                f"{action.action.value} does not apply to an order that is {self._order.status.value} "
+                f"(possible now: {allowed})",
+                type="ActionNotApplicable",
+            )
+        if action.action is OpsActionKind.REROUTE and not isinstance(
+            action.params.get("carrier"), str
+        ):
+            raise ApplicationError(
+                "reroute needs params.carrier", type="ActionNotApplicable"
+            )
+
+    @workflow.update
+    async def change_address(self, change: AddressChange) -> OrderView:
+        self._order.shipping_address = change.address
+        for child in self._children:
+            await child.signal(ShipmentWorkflow.change_destination, change.address)
+        self._transition(
+            self._order.status, "order.address_changed", actor=change.actor
+        )
+        await workflow.wait_condition(lambda: self._projected_seq == self._seq)
+        return self._order
+
+    @change_address.validator
+    def _validate_change_address(self, change: AddressChange) -> None:
+        if self._order.status.terminal:
+            raise ApplicationError(
+                f"the order is {self._order.status.value}", type="ActionNotApplicable"
+            )
+        if any(s.label_id or s.tracking_number for s in self._order.shipments):
+            raise ApplicationError(
+                "a shipping label has been bought: the address can no longer change",
+                type="AddressLocked",
+            )
+
+    @workflow.update
+    async def stock_arrived(self, arrival: StockArrival) -> AllocationAttempt:
+        """Stock came in: try the reservation again now; answers whether it succeeded."""
+        self._arrivals_seen += 1
+        ticket = self._arrivals_seen
+        self._arrivals.append(ticket)
+        await workflow.wait_condition(lambda: ticket in self._arrival_answers)
+        return self._arrival_answers.pop(ticket)
+
+    @stock_arrived.validator
+    def _validate_stock_arrived(self, arrival: StockArrival) -> None:
+        if self._order.status is not OrderStatus.BACKORDERED:
+            raise ApplicationError(
+                f"the order is {self._order.status.value}", type="ActionNotApplicable"
+            )
+
+    # --- facts (signals) and state (query) ------------------------------------------------
 
     @workflow.signal(name=SHIPMENT_CHANGED_SIGNAL)
     def shipment_changed(self, shipment: ShipmentView) -> None:
@@ -181,11 +326,27 @@ class OrderWorkflow:
 
     async def _lifecycle(self) -> None:
         try:
-            await self._verify()
+            await within_sla(
+                "verifying",
+                self._slas.verifying,
+                self._verify(),
+                *self._sla_hooks("verifying"),
+            )
+            if self._order.hold is not None:
+                await self._hold()
+            self._transition(OrderStatus.ALLOCATING, "order.accepted")
+            await self._notify("accepted")
             self._checkpoint()
-            allocation = await self._allocate()
+            allocation = await within_sla(
+                "allocating",
+                self._slas.allocating,
+                self._allocate(),
+                *self._sla_hooks("allocating"),
+            )
             self._checkpoint()
-            await self._pay()
+            await within_sla(
+                "payment", self._slas.payment, self._pay(), *self._sla_hooks("payment")
+            )
             self._checkpoint()
             await self._fulfil(allocation)
             await self._close_after_return_window()
@@ -194,7 +355,8 @@ class OrderWorkflow:
             await self._cancel_order(self._cancel)
         except _Refused as refusal:
             await self._cancel_order(
-                CancelRequest(reason=refusal.reason, actor="system"), detail=refusal.detail
+                CancelRequest(reason=refusal.reason, actor="system"),
+                detail=refusal.detail,
             )
 
     def _checkpoint(self) -> None:
@@ -202,9 +364,10 @@ class OrderWorkflow:
             raise _CancelRequested()
 
     async def _verify(self) -> None:
+        """Catalog, prices, address, then risk: a risky order is held for a person (R2)."""
         self._transition(OrderStatus.VERIFYING, "order.verifying")
         request = self._input.request
-        # A short read: a local activity spares the submitter a task-queue round trip.
+        # Short reads: local activities spare the submitter task-queue round trips.
         catalog: list[CatalogItem] = await workflow.execute_local_activity_method(
             InventoryActivities.load_catalog,
             [line.sku for line in request.lines],
@@ -218,68 +381,222 @@ class OrderWorkflow:
             raise _Refused(
                 "verification failed", {"problems": [p.model_dump() for p in problems]}
             )
-        self._transition(OrderStatus.ALLOCATING, "order.accepted")
-        await self._notify("accepted")
+        recent_orders: int = await workflow.execute_local_activity_method(
+            ProjectionActivities.count_recent_orders,
+            RecentOrdersQuery(
+                customer_id=request.customer.id,
+                since=workflow.now() - self._policy.risk.velocity_window,
+                exclude_order_id=self._order.order_id,
+            ),
+            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+            retry_policy=PERSISTENT_RETRY,
+            summary="count the customer's recent orders",
+        )
+        reasons = hold_reasons(
+            request, self._order.totals, self._policy.risk, recent_orders
+        )
+        if reasons:
+            self._order.hold = Hold(
+                reason=describe(reasons), since=workflow.now(), codes=reasons
+            )
+
+    async def _hold(self) -> None:
+        """Wait for ops to approve or reject a held order; unanswered, it cancels (R2)."""
+        assert self._order.hold is not None
+        codes = [code.value for code in self._order.hold.codes]
+        action = await self._await_ops(
+            {OpsActionKind.APPROVE, OpsActionKind.REJECT, OpsActionKind.REQUEST_INFO},
+            status=OrderStatus.ON_HOLD,
+            event="order.held",
+            detail={"codes": codes, "reason": self._order.hold.reason},
+            timeout=self._policy.hold_timeout,
+            notify="on_hold",
+        )
+        info_requests = 0
+        while action is not None and action.action is OpsActionKind.REQUEST_INFO:
+            info_requests += 1
+            self._order.hold.info_requested = True
+            await self._notify(
+                "info_requested", reason=action.note or "", occurrence=info_requests
+            )
+            # The customer was contacted: they get the full hold time again to answer.
+            action = await self._await_ops(
+                {
+                    OpsActionKind.APPROVE,
+                    OpsActionKind.REJECT,
+                    OpsActionKind.REQUEST_INFO,
+                },
+                status=OrderStatus.ON_HOLD,
+                event="hold.waiting_for_customer",
+                timeout=self._policy.hold_timeout,
+            )
+        if action is None:
+            raise _Refused("hold timed out", {"codes": codes})
+        if action.action is OpsActionKind.REJECT:
+            raise _Refused(
+                f"rejected on review: {action.note}"
+                if action.note
+                else "rejected on review"
+            )
+        self._order.hold = None  # approved
 
     async def _allocate(self) -> Allocation:
+        """Reserve stock; without it the order waits `backordered` for receipts (R9)."""
         address = self._input.request.shipping_address
-        self._reservation_attempted = True  # compensation registered before the step runs
+        region = region_of(address.country, address.region)
+        while True:
+            allocation = await self._reserve(region)
+            if allocation is not None:
+                if self._order.status is OrderStatus.BACKORDERED:
+                    self._transition(OrderStatus.ALLOCATING, "backorder.filled")
+                self._answer_arrivals(reserved=True)
+                self._transition(
+                    self._order.status,
+                    "stock.reserved",
+                    detail={
+                        "parcels": [
+                            p.model_dump(mode="json") for p in allocation.parcels
+                        ]
+                    },
+                )
+                return allocation
+            self._answer_arrivals(reserved=False)
+            if self._order.status is not OrderStatus.BACKORDERED:
+                self._backordered_at = workflow.now()
+            remaining = (
+                self._backordered_at + self._policy.backorder_timeout - workflow.now()
+            )
+            action = await self._await_ops(
+                {OpsActionKind.RETRY},
+                status=OrderStatus.BACKORDERED,
+                event="order.backordered"
+                if self._order.status is not OrderStatus.BACKORDERED
+                else "backorder.still_short",
+                detail={
+                    "until": (
+                        self._backordered_at + self._policy.backorder_timeout
+                    ).isoformat()
+                },
+                timeout=max(remaining, timedelta(seconds=1)),
+                notify="backordered"
+                if self._order.status is not OrderStatus.BACKORDERED
+                else None,
+                wake=lambda: bool(self._arrivals),
+            )
+            if action is None and not self._arrivals:
+                return await self._backorder_expired(region)
+
+    async def _reserve(self, region: str) -> Allocation | None:
+        self._reservation_attempted = (
+            True  # compensation registered before the step runs
+        )
         try:
-            allocation: Allocation = await workflow.execute_activity_method(
-                InventoryActivities.reserve_stock,
-                ReserveRequest(
-                    order_id=self._order.order_id,
-                    lines=self._order.lines,
-                    destination_region=region_of(address.country, address.region),
+            return await parked_on_failure(
+                "stock reservation",
+                lambda: workflow.execute_activity_method(
+                    InventoryActivities.reserve_stock,
+                    ReserveRequest(
+                        order_id=self._order.order_id,
+                        lines=self._order.lines,
+                        destination_region=region,
+                    ),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=self._retry,
+                    summary=f"reserve stock for {len(self._order.lines)} lines",
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=PERSISTENT_RETRY,
-                summary=f"reserve stock for {len(self._order.lines)} lines",
+                self._park,
             )
         except ActivityError as error:
             if is_refusal(error, "OutOfStock"):
-                raise _Refused("out of stock") from error
+                return None
             raise
+
+    async def _backorder_expired(self, region: str) -> Allocation:
+        if self._policy.backorder_policy is BackorderPolicy.CANCEL:
+            raise _Refused("backorder not filled in time")
+        levels: list[StockLevel] = await workflow.execute_activity_method(
+            InventoryActivities.stock_levels,
+            [line.sku for line in self._order.lines],
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=PERSISTENT_RETRY,
+            summary="stock levels for a partial shipment",
+        )
+        lines = shippable_lines(self._order.lines, levels)
+        if not lines:
+            raise _Refused("backorder not filled in time")
+        removed = {line.sku: line.quantity for line in self._order.lines}
+        for line in lines:
+            removed[line.sku] -= line.quantity
+        self._order.lines = lines
+        self._order.totals = order_totals(lines, self._order.shipping_speed)
+        self._order.payment.amount = self._order.totals.grand_total
         self._transition(
             self._order.status,
-            "stock.reserved",
-            detail={"parcels": [p.model_dump(mode="json") for p in allocation.parcels]},
+            "order.reduced",
+            detail={"removed": {k: v for k, v in removed.items() if v}},
+        )
+        await self._notify(
+            "partially_available",
+            reason=", ".join(f"{k} x{v}" for k, v in removed.items() if v),
+        )
+        allocation = await self._reserve(region)
+        if allocation is None:
+            raise _Refused("backorder not filled in time")
+        self._transition(
+            OrderStatus.ALLOCATING, "stock.reserved", detail={"partial": True}
         )
         return allocation
+
+    def _answer_arrivals(self, *, reserved: bool) -> None:
+        for ticket in self._arrivals:
+            self._arrival_answers[ticket] = AllocationAttempt(
+                order_id=self._order.order_id,
+                reserved=reserved,
+                status=self._order.status,
+            )
+        self._arrivals.clear()
 
     async def _pay(self) -> None:
         self._transition(OrderStatus.PAYMENT_PENDING, "payment.pending")
         self._authorize_in_doubt = True  # compensation registered before the step runs
         try:
-            self._payment = await self._authorize()
+            payment = await parked_on_failure(
+                "payment authorization", self._authorize, self._park
+            )
         except ActivityError as error:
             if is_refusal(error, "PaymentDeclined"):
                 self._authorize_in_doubt = False
                 self._order.payment.status = PaymentStatus.DECLINED
                 raise _Refused("payment declined") from error
             raise
+        assert payment is not None
+        self._payment = payment
         self._authorize_in_doubt = False
         self._order.payment.status = PaymentStatus.AUTHORIZED
-        self._order.payment.payment_id = self._payment.payment_id
+        self._order.payment.payment_id = payment.payment_id
         self._transition(self._order.status, "payment.authorized")
 
         self._capture_in_doubt = True
-        await workflow.execute_activity_method(
-            PaymentActivities.capture_payment,
-            PaymentOperation(
-                idempotency_key=ids.payment_key(self._order.order_id, "capture"),
-                payment_id=self._payment.payment_id,
-                amount=self._order.totals.grand_total,
+        await parked_on_failure(
+            "payment capture",
+            lambda: workflow.execute_activity_method(
+                PaymentActivities.capture_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(self._order.order_id, "capture"),
+                    payment_id=payment.payment_id,
+                    amount=self._order.totals.grand_total,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry,
+                summary=f"capture {self._order.totals.grand_total} {self._order.currency}",
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PAYMENT_RETRY,
-            summary=f"capture {self._order.totals.grand_total} {self._order.currency}",
+            self._park,
         )
         self._capture_in_doubt = False
         self._order.payment.status = PaymentStatus.CAPTURED
         self._transition(self._order.status, "payment.captured")
 
-    async def _authorize(self) -> PaymentResult:
+    async def _authorize(self, retry: Any = None) -> PaymentResult:
         request = self._input.request
         return await workflow.execute_activity_method(
             PaymentActivities.authorize_payment,
@@ -292,13 +609,16 @@ class OrderWorkflow:
                 token=request.payment.token,
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PAYMENT_RETRY,
+            retry_policy=retry or self._retry,
             summary=f"authorize {self._order.totals.grand_total} {self._order.currency}",
         )
 
     async def _fulfil(self, allocation: Allocation) -> None:
-        self._transition(OrderStatus.FULFILLING, "fulfilment.started",
-                         detail={"parcels": len(allocation.parcels)})
+        self._transition(
+            OrderStatus.FULFILLING,
+            "fulfilment.started",
+            detail={"parcels": len(allocation.parcels)},
+        )
         request = self._input.request
         weights = {sku: item.weight_grams for sku, item in self._catalog.items()}
         for number, parcel in enumerate(allocation.parcels, start=1):
@@ -317,12 +637,17 @@ class OrderWorkflow:
                     order_id=self._order.order_id,
                     shipment_id=shipment_id,
                     parcel=parcel,
-                    destination=request.shipping_address,
+                    destination=self._order.shipping_address,
                     shipping_speed=request.shipping_speed,
                     priority=request.priority,
-                    weight_grams=sum(weights[line.sku] * line.quantity for line in parcel.lines),
+                    weight_grams=sum(
+                        weights.get(line.sku, 500) * line.quantity
+                        for line in parcel.lines
+                    ),
                     recipient=request.customer.email,
                     language=request.customer.language,
+                    slas=self._slas,
+                    activity_attempts=self._policy.activity_attempts,
                 ),
                 id=ids.shipment_workflow_id(shipment_id),
                 static_summary=f"Parcel {number} of order {self._order.order_id} from {parcel.warehouse}",
@@ -331,7 +656,10 @@ class OrderWorkflow:
         self._upsert_search_attributes()
         workflow.set_current_details(f"Fulfilling {len(self._children)} parcel(s)")
         await workflow.wait_condition(
-            lambda: all(child.done() for child in self._children) or self._cancel is not None
+            lambda: (
+                all(child.done() for child in self._children)
+                or self._cancel is not None
+            )
         )
         self._checkpoint()
         for child in self._children:
@@ -341,19 +669,136 @@ class OrderWorkflow:
         if self._order.status is not OrderStatus.DELIVERED:
             # A parcel came back undelivered: the order stays open and flagged for ops rather
             # than closing quietly. (Reship and refund of such parcels are not built yet.)
-            workflow.set_current_details(f"Needs attention: {self._order.attention_reason}")
-            await workflow.wait_condition(lambda: self._order.status is OrderStatus.DELIVERED)
-        window = self._input.policy.return_window
+            workflow.set_current_details(
+                f"Needs attention: {self._order.attention_reason}"
+            )
+            await workflow.wait_condition(
+                lambda: self._order.status is OrderStatus.DELIVERED
+            )
+        window = self._policy.return_window
         workflow.set_current_details(f"Delivered; return window of {window} open")
         await workflow.sleep(window, summary="return window")
         self._transition(OrderStatus.CLOSED, "order.closed")
 
+    # --- waiting on ops -------------------------------------------------------------------
+
+    async def _await_ops(
+        self,
+        kinds: set[OpsActionKind],
+        *,
+        status: OrderStatus,
+        event: str,
+        detail: dict[str, Any] | None = None,
+        timeout: timedelta | None = None,
+        notify: str | None = None,
+        wake: Callable[[], bool] | None = None,
+    ) -> OpsAction | None:
+        """Record `event`, then wait for one of `kinds` from ops (or `wake`, or the timeout:
+        None is returned then). A cancellation ends the wait."""
+        self._awaiting_ops = frozenset(kinds)
+        self._transition(status, event, detail=detail)
+        if notify is not None:
+            await self._notify(notify)
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._ops_pending is not None
+                    or self._cancel is not None
+                    or bool(wake and wake())
+                ),
+                timeout=timeout,
+                timeout_summary=f"{event} timeout" if timeout else None,
+            )
+        except TimeoutError:
+            return None
+        finally:
+            self._awaiting_ops = frozenset()
+        self._checkpoint()
+        action, self._ops_pending = self._ops_pending, None
+        return action
+
+    async def _park(self, step: str, reason: str) -> bool:
+        """A step out of retries: flag the order, tell ops, and wait for retry (or cancel)."""
+        return await self._park_with(step, reason, skippable=False)
+
+    async def _park_skippable(self, step: str, reason: str) -> bool:
+        return await self._park_with(step, reason, skippable=True)
+
+    async def _park_with(self, step: str, reason: str, *, skippable: bool) -> bool:
+        kinds = {OpsActionKind.RETRY} | ({OpsActionKind.SKIP} if skippable else set())
+        self._flag("parked", reason)
+        action = await self._await_ops(
+            kinds, status=self._order.status, event="step.parked", detail={"step": step}
+        )
+        self._unflag("parked")
+        assert action is not None
+        retry = action.action is OpsActionKind.RETRY
+        self._transition(
+            self._order.status,
+            "step.retried" if retry else "step.skipped",
+            detail={"step": step},
+        )
+        return retry
+
+    async def _instruct_parcel(self, action: OpsAction) -> None:
+        """Retry, reroute or skip aimed at a parcel: forwarded to the parcel that needs it."""
+        target = self._parcel_for(action.action, action.params.get("shipment_id"))
+        if target is None:
+            return
+        for child in self._children:
+            if child.id == ids.shipment_workflow_id(target.shipment_id):
+                carrier = action.params.get("carrier")
+                await child.signal(
+                    ShipmentWorkflow.ops_instruction,
+                    ParcelInstruction(
+                        action=action.action,
+                        carrier=carrier if isinstance(carrier, str) else None,
+                        actor=action.actor,
+                    ),
+                )
+
+    def _parcel_for(
+        self, kind: OpsActionKind, shipment_id: object = None
+    ) -> ShipmentView | None:
+        for parcel in self._order.shipments:
+            if shipment_id is not None and parcel.shipment_id != shipment_id:
+                continue
+            if parcel.attention_reason is None or parcel.handed_over:
+                continue
+            if kind is OpsActionKind.SKIP and parcel.status is ShipmentStatus.PICKING:
+                return parcel
+            if (
+                kind in (OpsActionKind.RETRY, OpsActionKind.REROUTE)
+                and parcel.status is ShipmentStatus.EXCEPTION
+            ):
+                return parcel
+            if kind is OpsActionKind.RETRY and "parked" in (
+                parcel.attention_reason or ""
+            ):
+                return parcel
+        return None
+
+    def _available_actions(self) -> list[OpsActionKind]:
+        if self._order.status.terminal or self._compensation is not None:
+            return []
+        actions = {OpsActionKind.NOTE} | set(self._awaiting_ops)
+        if cancel_refusal(self._order) is None:
+            actions.add(OpsActionKind.CANCEL)
+        for kind in (OpsActionKind.RETRY, OpsActionKind.REROUTE, OpsActionKind.SKIP):
+            if self._parcel_for(kind) is not None:
+                actions.add(kind)
+        return sorted(actions, key=list(OpsActionKind).index)
+
     # --- cancellation and compensations ---------------------------------------------------
 
-    async def _cancel_order(self, request: CancelRequest, detail: dict[str, Any] | None = None) -> None:
+    async def _cancel_order(
+        self, request: CancelRequest, detail: dict[str, Any] | None = None
+    ) -> None:
         """Undo what was done, in reverse order, exactly once, then end `cancelled`."""
         if self._compensation is None:
-            self._compensation = asyncio.create_task(self._compensate(request, detail or {}))
+            self._compensation = asyncio.create_task(
+                self._compensate(request, detail or {})
+            )
         while True:
             try:
                 await asyncio.shield(self._compensation)
@@ -365,7 +810,9 @@ class OrderWorkflow:
 
     async def _compensate(self, request: CancelRequest, detail: dict[str, Any]) -> None:
         self._order.cancellation_reason = request.reason
-        workflow.set_current_details(f"Cancelling ({request.reason}): running compensations")
+        workflow.set_current_details(
+            f"Cancelling ({request.reason}): running compensations"
+        )
         for child in self._children:
             if not child.done():
                 child.cancel()
@@ -385,31 +832,38 @@ class OrderWorkflow:
                 summary="release reserved stock",
             )
             detail = {**detail, "units_released": released}
+        self._attention.clear()
+        self._answer_arrivals(reserved=False)
         self._transition(
             OrderStatus.CANCELLED,
             "order.cancelled",
             actor=request.actor,
             detail={"reason": request.reason, **detail},
         )
-        await self._notify("cancelled", reason=request.reason)
+        await self._notify("cancelled", reason=request.reason, parkable=False)
 
     async def _compensate_payment(self) -> None:
         if self._payment is None and self._authorize_in_doubt:
             # Cancelled while authorizing: ask again by the same key (idempotent) to learn
             # whether the authorization exists, so it can be voided.
             try:
-                self._payment = await self._authorize()
+                self._payment = await self._authorize(PAYMENT_RETRY)
             except ActivityError:
                 return
         if self._payment is None:
             return
-        if self._order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
+        void = PaymentOperation(
+            idempotency_key=ids.payment_key(self._order.order_id, "void"),
+            payment_id=self._payment.payment_id,
+        )
+        if (
+            self._order.payment.status is PaymentStatus.CAPTURED
+            or self._capture_in_doubt
+        ):
             if self._capture_in_doubt:
                 try:
                     await self._payment_call(
-                        PaymentActivities.void_payment,
-                        PaymentOperation(idempotency_key=ids.payment_key(self._order.order_id, "void"), payment_id=self._payment.payment_id),
-                        "void authorization",
+                        PaymentActivities.void_payment, void, "void authorization"
                     )
                     self._order.payment.status = PaymentStatus.VOIDED
                     return
@@ -418,7 +872,9 @@ class OrderWorkflow:
             await self._payment_call(
                 PaymentActivities.refund_payment,
                 PaymentOperation(
-                    idempotency_key=ids.payment_key(self._order.order_id, "refund-cancel"),
+                    idempotency_key=ids.payment_key(
+                        self._order.order_id, "refund-cancel"
+                    ),
                     payment_id=self._payment.payment_id,
                     amount=self._order.totals.grand_total,
                 ),
@@ -428,9 +884,7 @@ class OrderWorkflow:
             self._order.totals.refunded = self._order.totals.grand_total
         else:
             await self._payment_call(
-                PaymentActivities.void_payment,
-                PaymentOperation(idempotency_key=ids.payment_key(self._order.order_id, "void"), payment_id=self._payment.payment_id),
-                "void authorization",
+                PaymentActivities.void_payment, void, "void authorization"
             )
             self._order.payment.status = PaymentStatus.VOIDED
 
@@ -451,6 +905,42 @@ class OrderWorkflow:
 
     # --- state ----------------------------------------------------------------------------
 
+    def _sla_hooks(
+        self, step: str
+    ) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+        sla: timedelta = getattr(self._slas, step)
+
+        async def breach() -> None:
+            self._flag(f"sla:{step}", f"{step} over its SLA of {sla}")
+            self._transition(
+                self._order.status,
+                "sla.breached",
+                detail={"step": step, "sla": str(sla)},
+            )
+
+        async def recover() -> None:
+            if self._unflag(f"sla:{step}") and not self._order.status.terminal:
+                self._transition(
+                    self._order.status, "sla.recovered", detail={"step": step}
+                )
+
+        return breach, recover
+
+    def _flag(self, key: str, reason: str) -> None:
+        """Mark the order as needing attention; ops hear of each new problem once."""
+        if self._attention.get(key) == reason:
+            return
+        self._attention[key] = reason
+        self._alert_count += 1
+        self._alerts.append(
+            ops_notification(
+                self._order, self._policy.ops_email, reason, self._alert_count
+            )
+        )
+
+    def _unflag(self, key: str) -> bool:
+        return self._attention.pop(key, None) is not None
+
     def _apply_shipment(self, shipment: ShipmentView) -> None:
         """Fold a parcel's news into the order; the order status follows from its parcels."""
         for index, known in enumerate(self._order.shipments):
@@ -462,11 +952,14 @@ class OrderWorkflow:
         else:
             self._order.shipments.append(shipment)
 
-        troubled = [s for s in self._order.shipments if s.status in _TROUBLED_PARCEL]
-        self._order.needs_attention = bool(troubled)
-        self._order.attention_reason = (
-            f"parcel {troubled[0].shipment_id}: {troubled[0].last_event}" if troubled else None
-        )
+        key = f"parcel:{shipment.shipment_id}"
+        if shipment.attention_reason or shipment.status in _TROUBLED_PARCEL:
+            self._flag(
+                key,
+                f"parcel {shipment.shipment_id}: {shipment.attention_reason or shipment.last_event}",
+            )
+        else:
+            self._unflag(key)
         status = self._order.status
         if status in FULFILMENT_STATUSES:
             status = fulfilment_status(self._order.shipments)
@@ -487,23 +980,48 @@ class OrderWorkflow:
         """The one door: every change of the order passes here and nowhere else."""
         previous = self._order.status
         now = workflow.now()
-        entry = TimelineEntry(at=now, status=status, event=event, actor=actor, detail=detail or {})
+        entry = TimelineEntry(
+            at=now, status=status, event=event, actor=actor, detail=detail or {}
+        )
         self._seq += 1
         self._order.status = status
         self._order.updated_at = now
         self._order.version = self._seq
         self._order.timeline.append(entry)
+        if self._attention and not self._order.needs_attention:
+            self._order.attention_since = now
+        self._order.needs_attention = bool(self._attention)
+        self._order.attention_reason = "; ".join(self._attention.values()) or None
+        if not self._attention:
+            self._order.attention_since = None
+        self._order.available_actions = self._available_actions()
         self._upsert_search_attributes()
-        workflow.set_current_details(f"{status.value}: {event}")
+        workflow.set_current_details(self._details(event))
         self._unprojected.append(
-            TransitionRecord(order=self._order.model_copy(deep=True), entry=entry, seq=self._seq)
+            TransitionRecord(
+                order=self._order.model_copy(deep=True), entry=entry, seq=self._seq
+            )
         )
         if self._verdict is None and previous in _INTAKE and status not in _INTAKE:
             self._verdict = self._order.model_copy(deep=True)
             self._verdict_seq = self._seq
 
+    def _details(self, event: str) -> str:
+        """What the Temporal UI shows as the workflow's current details."""
+        lines = [f"**{self._order.status.value}** after {event}"]
+        if self._awaiting_ops:
+            lines.append(
+                "Waiting for ops: "
+                + ", ".join(a.value for a in sorted(self._awaiting_ops))
+            )
+        if self._order.needs_attention:
+            lines.append(f"Needs attention: {self._order.attention_reason}")
+        return "\n\n".join(lines)
+
     def _upsert_search_attributes(self) -> None:
-        shipments = [s for s in self._order.shipments if s.status is not ShipmentStatus.CANCELLED]
+        shipments = [
+            s for s in self._order.shipments if s.status is not ShipmentStatus.CANCELLED
+        ]
         values = (
             self._order.status.value,
             self._order.customer.id,
@@ -530,25 +1048,48 @@ class OrderWorkflow:
         workflow.upsert_search_attributes(updates)
 
     async def _project(self) -> None:
-        """Write queued transitions to the projection in order; a burst goes in one call."""
+        """Write queued transitions to the projection in order (a burst in one call), then
+        send queued ops alerts."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._unprojected))
-            batch = list(self._unprojected)
-            await workflow.execute_local_activity_method(
-                ProjectionActivities.record_transitions,
-                batch,
-                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                retry_policy=PERSISTENT_RETRY,
-                summary=f"record {', '.join(r.entry.event for r in batch)}",
+            await workflow.wait_condition(
+                lambda: bool(self._unprojected) or bool(self._alerts)
             )
-            del self._unprojected[: len(batch)]
-            self._projected_seq = batch[-1].seq
+            if self._unprojected:
+                batch = list(self._unprojected)
+                await workflow.execute_local_activity_method(
+                    ProjectionActivities.record_transitions,
+                    batch,
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=PERSISTENT_RETRY,
+                    summary=f"record {', '.join(r.entry.event for r in batch)}",
+                )
+                del self._unprojected[: len(batch)]
+                self._projected_seq = batch[-1].seq
+            while self._alerts:
+                await workflow.execute_activity_method(
+                    NotifyActivities.send_notification,
+                    self._alerts[0],
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=PERSISTENT_RETRY,
+                    summary="alert ops",
+                )
+                self._alerts.pop(0)
 
-    async def _notify(self, kind: str, reason: str = "") -> None:
-        await workflow.execute_activity_method(
-            NotifyActivities.send_notification,
-            order_notification(self._order, kind, reason),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary=f"notify customer: {kind}",
-        )
+    async def _notify(
+        self, kind: str, reason: str = "", occurrence: int = 0, parkable: bool = True
+    ) -> None:
+        notification = order_notification(self._order, kind, reason, occurrence)
+
+        async def send() -> bool:
+            return await workflow.execute_activity_method(
+                NotifyActivities.send_notification,
+                notification,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry if parkable else PERSISTENT_RETRY,
+                summary=f"notify customer: {kind}",
+            )
+
+        if parkable:
+            await parked_on_failure(f"{kind} notification", send, self._park_skippable)
+        else:
+            await send()

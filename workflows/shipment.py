@@ -2,11 +2,16 @@
 
 pending -> picking (waits for the warehouse's pick confirmation) -> packed -> rate shopping ->
 label_created -> in_transit (hand-over: stock leaves the warehouse) -> out_for_delivery -> delivered.
-Every change is written to the shipments projection and signalled to the parent order.
-Cancelled before hand-over, it voids its label and ends `cancelled`.
+
+Every change is written to the shipments projection and signalled to the parent order. Each
+phase has an SLA (picking, label, delivery); past it the parcel carries an attention reason that
+the order shows to ops. A refused label or a step out of retries parks the parcel until ops send
+an instruction through the order. Cancelled before hand-over, the parcel voids its label.
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -18,14 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import ProjectionActivities
     from domain import ids
     from domain.carriers import choose_quote
-    from domain.enums import ShipmentStatus, TrackingStatus
+    from domain.enums import OpsActionKind, ShipmentStatus, TrackingStatus
     from domain.lifecycle import SHIPMENT_PROGRESS
     from domain.models import (
         Address,
         Label,
         LabelRequest,
-        LabelRetry,
-        Notification,
+        ParcelInstruction,
         PickConfirmation,
         QuoteRequest,
         RateQuote,
@@ -41,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         LOCAL_ACTIVITY_TIMEOUT,
         PERSISTENT_RETRY,
     )
+    from workflows.supervision import bounded_retry, parked_on_failure, within_sla
 
 # The parent's signal that receives every change of this parcel.
 SHIPMENT_CHANGED_SIGNAL = "shipment_changed"
@@ -66,6 +71,7 @@ class ShipmentWorkflow:
             warehouse=inp.parcel.warehouse,
             lines=inp.parcel.lines,
         )
+        self._retry = bounded_retry(inp.activity_attempts)
         self._pick: PickConfirmation | None = None
         self._tracking: list[TrackingEvent] = []
         self._label: Label | None = None
@@ -73,14 +79,19 @@ class ShipmentWorkflow:
         self._stock_shipped = False
         self._chosen: RateQuote | None = None
         self._destination = inp.destination
-        self._retry: LabelRetry | None = None
+        self._instruction: ParcelInstruction | None = None
+        self._awaiting: frozenset[OpsActionKind] = frozenset()
+        self._carrier_override: str | None = None
         self._label_attempt = 1
+        self._attention: dict[str, str] = {}
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentView:
+        slas = inp.slas
         try:
-            await self._to_label()
-            await self._track()
+            await within_sla("picking", slas.picking, self._picking(), *self._sla_hooks("picking"))
+            await within_sla("label", slas.label, self._labelling(), *self._sla_hooks("label"))
+            await within_sla("delivery", slas.delivery, self._track(), *self._sla_hooks("delivery"))
         except asyncio.CancelledError:
             if self._view.handed_over:
                 raise  # the carrier has it: a return, not a cancellation
@@ -100,8 +111,12 @@ class ShipmentWorkflow:
         self._tracking.append(event)
 
     @workflow.signal
-    def retry_label(self, retry: LabelRetry) -> None:
-        self._retry = retry
+    def ops_instruction(self, instruction: ParcelInstruction) -> None:
+        if instruction.action is OpsActionKind.SKIP and self._view.status is ShipmentStatus.PICKING:
+            # Ops confirm the pick on the warehouse's behalf.
+            self.pick_confirmed(PickConfirmation(picker=f"ops:{instruction.actor}"))
+        elif instruction.action in self._awaiting:
+            self._instruction = instruction
 
     @workflow.signal
     def change_destination(self, destination: Address) -> None:
@@ -113,25 +128,23 @@ class ShipmentWorkflow:
     def state(self) -> ShipmentView:
         return self._view
 
-    # --- steps ----------------------------------------------------------------------------
+    # --- phases ---------------------------------------------------------------------------
 
-    async def _to_label(self) -> None:
+    async def _picking(self) -> None:
         await self._set(ShipmentStatus.PICKING, "pick task sent to the warehouse")
         workflow.set_current_details(f"Waiting for {self._input.parcel.warehouse} to confirm the pick")
         await workflow.wait_condition(lambda: self._pick is not None)
-        await self._set(ShipmentStatus.PACKED, f"picked by {self._pick.picker if self._pick else '?'}")
+        assert self._pick is not None
+        await self._set(ShipmentStatus.PACKED, f"picked by {self._pick.picker}")
 
+    async def _labelling(self) -> None:
         while True:
-            choice = await self._shop_rates()
+            quote = await parked_on_failure("rate shopping", self._shop_rates, self._park)
+            assert quote is not None  # rate shopping cannot be skipped
+            self._chosen = quote
             self._label_in_doubt = True
             try:
-                self._label = await workflow.execute_activity_method(
-                    CarrierActivities.buy_label,
-                    self._label_request(choice),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=PERSISTENT_RETRY,
-                    summary=f"buy {choice.carrier} {choice.service.value} label",
-                )
+                self._label = await parked_on_failure("label purchase", self._buy_label, self._park)
                 break
             except ActivityError as error:
                 if not is_refusal(error, "UndeliverableAddress"):
@@ -139,47 +152,16 @@ class ShipmentWorkflow:
                 self._label_in_doubt = False
                 await self._wait_for_label_retry(str(refusal_of(error)))
         self._label_in_doubt = False
+        assert self._label is not None
         self._view.carrier = self._label.carrier
         self._view.service = self._label.service
         self._view.tracking_number = self._label.tracking_number
         self._view.label_id = self._label.label_id
         self._view.promised_by = self._label.promised_by
-        await self._set(ShipmentStatus.LABEL_CREATED, f"{choice.carrier} {choice.service.value} {choice.price}")
-
-    async def _shop_rates(self) -> RateQuote:
-        workflow.set_current_details("Rate shopping")
-        quotes = await workflow.execute_activity_method(
-            CarrierActivities.quote_rates,
-            QuoteRequest(
-                origin_region=self._input.parcel.region,
-                destination=self._destination,
-                weight_grams=self._input.weight_grams,
-                speed=self._input.shipping_speed,
-                today=workflow.now().date(),
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary=f"quote {self._input.shipping_speed.value} from {self._input.parcel.region}",
+        await self._set(
+            ShipmentStatus.LABEL_CREATED,
+            f"{self._label.carrier} {self._label.service.value} {self._label.price}",
         )
-        self._view.quotes = quotes
-        choice = choose_quote(quotes, self._input.shipping_speed, self._input.priority)
-        if choice is None:
-            # No carrier keeps the promise: take the fastest rather than strand the parcel.
-            choice = min(quotes, key=lambda q: (q.transit_days, q.price))
-        return choice
-
-    async def _wait_for_label_retry(self, reason: str) -> None:
-        """A refused label (e.g. an undeliverable postal code) parks the parcel until ops fix
-        the address and ask for a retry; the parent order shows it as needing attention."""
-        await self._set(ShipmentStatus.EXCEPTION, f"label refused: {reason}")
-        workflow.set_current_details("Label refused: waiting for a corrected address and an ops retry")
-        await workflow.wait_condition(lambda: self._retry is not None)
-        assert self._retry is not None
-        if self._retry.destination is not None:
-            self._destination = self._retry.destination
-        self._retry = None
-        self._label_attempt += 1
-        await self._set(ShipmentStatus.PACKED, "label retry")
 
     async def _track(self) -> None:
         while self._view.status not in _FINAL:
@@ -194,31 +176,23 @@ class ShipmentWorkflow:
             ):
                 continue  # a replayed or late webhook never moves the parcel backwards
             if new_status.with_carrier and not self._stock_shipped:
-                await workflow.execute_activity_method(
-                    InventoryActivities.ship_stock,
-                    ShipStockRequest(order_id=self._input.order_id, warehouse=self._input.parcel.warehouse),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=PERSISTENT_RETRY,
-                    summary=f"stock leaves {self._input.parcel.warehouse}",
-                )
+                await parked_on_failure("stock hand-over", self._ship_stock, self._park)
                 self._stock_shipped = True
                 self._view.handed_over_at = event.at
+            if new_status is ShipmentStatus.EXCEPTION:
+                self._flag("carrier", f"carrier reports {event.detail or 'an exception'}")
+            else:
+                self._attention.pop("carrier", None)
             await self._set(new_status, event.detail or event.status.value)
             if new_status in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED):
                 await self._notify(new_status)
 
     async def _cancel_before_hand_over(self) -> None:
-        if self._label is None and self._label_in_doubt:
+        if self._label is None and self._label_in_doubt and self._chosen is not None:
             # The purchase may have gone through before we were cancelled: ask again by the
             # same key (idempotent) to learn the label, then void it.
             try:
-                self._label = await workflow.execute_activity_method(
-                    CarrierActivities.buy_label,
-                    self._label_request_from_view(),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=PERSISTENT_RETRY,
-                    summary="look up label bought before cancellation",
-                )
+                self._label = await self._buy_label()
             except ActivityError:
                 self._label = None
         if self._label is not None:
@@ -229,34 +203,149 @@ class ShipmentWorkflow:
                 retry_policy=PERSISTENT_RETRY,
                 summary=f"void label {self._label.tracking_number}",
             )
+        self._attention.clear()
         await self._set(ShipmentStatus.CANCELLED, "cancelled before hand-over")
 
-    # --- helpers --------------------------------------------------------------------------
+    # --- steps ----------------------------------------------------------------------------
 
-    def _label_request(self, choice: RateQuote) -> LabelRequest:
-        self._chosen = choice
-        return LabelRequest(
-            shipment_id=self._input.shipment_id,
-            idempotency_key=ids.label_key(self._input.shipment_id, self._label_attempt),
-            quote=choice,
-            origin_region=self._input.parcel.region,
-            destination=self._destination,
-            weight_grams=self._input.weight_grams,
+    async def _shop_rates(self) -> RateQuote:
+        workflow.set_current_details("Rate shopping")
+        quotes = await workflow.execute_activity_method(
+            CarrierActivities.quote_rates,
+            QuoteRequest(
+                origin_region=self._input.parcel.region,
+                destination=self._destination,
+                weight_grams=self._input.weight_grams,
+                speed=self._input.shipping_speed,
+                today=workflow.now().date(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=self._retry,
+            summary=f"quote {self._input.shipping_speed.value} from {self._input.parcel.region}",
+        )
+        self._view.quotes = quotes
+        if self._carrier_override is not None:
+            # Ops rerouted the parcel: only that carrier's quote is considered.
+            quotes = [q for q in quotes if q.carrier == self._carrier_override] or quotes
+        choice = choose_quote(quotes, self._input.shipping_speed, self._input.priority)
+        if choice is None:
+            # No carrier keeps the promise: take the fastest rather than strand the parcel.
+            choice = min(quotes, key=lambda q: (q.transit_days, q.price))
+        return choice
+
+    async def _buy_label(self) -> Label:
+        assert self._chosen is not None
+        choice = self._chosen
+        return await workflow.execute_activity_method(
+            CarrierActivities.buy_label,
+            LabelRequest(
+                shipment_id=self._input.shipment_id,
+                idempotency_key=ids.label_key(self._input.shipment_id, self._label_attempt),
+                quote=choice,
+                origin_region=self._input.parcel.region,
+                destination=self._destination,
+                weight_grams=self._input.weight_grams,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=self._retry,
+            summary=f"buy {choice.carrier} {choice.service.value} label",
         )
 
-    def _label_request_from_view(self) -> LabelRequest:
-        assert self._chosen is not None, "a label is in doubt only after a quote was chosen"
-        return self._label_request(self._chosen)
+    async def _ship_stock(self) -> int:
+        return await workflow.execute_activity_method(
+            InventoryActivities.ship_stock,
+            ShipStockRequest(order_id=self._input.order_id, warehouse=self._input.parcel.warehouse),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=self._retry,
+            summary=f"stock leaves {self._input.parcel.warehouse}",
+        )
+
+    async def _notify(self, status: ShipmentStatus) -> None:
+        async def send() -> bool:
+            return await workflow.execute_activity_method(
+                NotifyActivities.send_notification,
+                shipment_notification(self._input, self._view, status),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry,
+                summary=f"notify customer: parcel {status.value}",
+            )
+
+        await parked_on_failure(f"{status.value} notification", send, self._park_skippable)
+
+    # --- waiting on ops -------------------------------------------------------------------
+
+    async def _wait_for_label_retry(self, reason: str) -> None:
+        """A refused label (e.g. an undeliverable postal code) parks the parcel until ops fix
+        the address and retry, or reroute it to another carrier."""
+        self._flag("label", f"label refused: {reason}")
+        await self._set(ShipmentStatus.EXCEPTION, f"label refused: {reason}")
+        instruction = await self._wait_for_ops(
+            {OpsActionKind.RETRY, OpsActionKind.REROUTE}, "Label refused: waiting for ops to retry or reroute"
+        )
+        if instruction.action is OpsActionKind.REROUTE and instruction.carrier:
+            self._carrier_override = instruction.carrier
+        self._attention.pop("label", None)
+        self._label_attempt += 1
+        await self._set(ShipmentStatus.PACKED, f"label {instruction.action.value} by {instruction.actor}")
+
+    async def _park(self, step: str, reason: str) -> bool:
+        return await self._park_with(step, reason, skippable=False)
+
+    async def _park_skippable(self, step: str, reason: str) -> bool:
+        return await self._park_with(step, reason, skippable=True)
+
+    async def _park_with(self, step: str, reason: str, *, skippable: bool) -> bool:
+        kinds = {OpsActionKind.RETRY} | ({OpsActionKind.SKIP} if skippable else set())
+        self._flag("parked", reason)
+        await self._report(f"parked: {reason}")
+        instruction = await self._wait_for_ops(kinds, f"Parked: {reason}")
+        self._attention.pop("parked", None)
+        await self._report(f"{step}: {instruction.action.value} by {instruction.actor}")
+        return instruction.action is OpsActionKind.RETRY
+
+    async def _wait_for_ops(self, kinds: set[OpsActionKind], details: str) -> ParcelInstruction:
+        self._awaiting = frozenset(kinds)
+        workflow.set_current_details(details)
+        await workflow.wait_condition(lambda: self._instruction is not None)
+        instruction, self._instruction, self._awaiting = self._instruction, None, frozenset()
+        assert instruction is not None
+        return instruction
+
+    # --- state ----------------------------------------------------------------------------
+
+    def _sla_hooks(
+        self, step: str
+    ) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+        sla: timedelta = getattr(self._input.slas, step)
+
+        async def breach() -> None:
+            self._flag("sla", f"{step} over its SLA of {sla}")
+            await self._report(f"{step} SLA breached")
+
+        async def recover() -> None:
+            if self._attention.pop("sla", None) is not None:
+                await self._report(f"{step} done after its SLA")
+
+        return breach, recover
+
+    def _flag(self, key: str, reason: str) -> None:
+        self._attention[key] = reason
+        self._view.attention_reason = "; ".join(self._attention.values())
+
+    async def _report(self, event: str) -> None:
+        await self._set(self._view.status, event)
 
     async def _set(self, status: ShipmentStatus, event: str) -> None:
-        """The one door for this parcel's status: state, projection row, parent signal."""
+        """The one door for this parcel's changes: state, projection row, parent signal."""
         self._view.status = status
         self._view.last_event = event
         self._view.version += 1
+        self._view.attention_reason = "; ".join(self._attention.values()) or None
         self._view.updated_at = workflow.now()
+        snapshot = self._view.model_copy(deep=True)
         await workflow.execute_local_activity_method(
             ProjectionActivities.record_shipment,
-            self._view,
+            snapshot,
             start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
             retry_policy=PERSISTENT_RETRY,
             summary=f"shipment {status.value}",
@@ -264,16 +353,5 @@ class ShipmentWorkflow:
         parent = workflow.info().parent
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                SHIPMENT_CHANGED_SIGNAL, self._view
+                SHIPMENT_CHANGED_SIGNAL, snapshot
             )
-
-    async def _notify(self, status: ShipmentStatus) -> None:
-        notification: Notification = shipment_notification(self._input, self._view, status)
-        await workflow.execute_activity_method(
-            NotifyActivities.send_notification,
-            notification,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary=f"notify customer: parcel {status.value}",
-        )
-

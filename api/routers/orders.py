@@ -1,4 +1,4 @@
-"""Orders: submit, read, list, timeline, cancel (API.md "Orders")."""
+"""Orders: submit, read, list, timeline, cancel, address change (API.md "Orders")."""
 
 from datetime import UTC, datetime
 from typing import Annotated
@@ -11,19 +11,26 @@ from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.metrics import ORDERS_SUBMITTED
 from api.problems import ProblemError
-from api.temporal_calls import WorkflowGone, cancel_order, request_hash, submit_order
+from api.temporal_calls import (
+    WorkflowGone,
+    cancel_order,
+    change_address,
+    request_hash,
+    submit_order,
+)
 from domain import ids
 from domain.enums import Channel, OrderStatus, Role
 from domain.models import (
+    Address,
+    AddressChange,
     CancelRequest,
     OrderInput,
-    OrderPolicy,
     OrderRequest,
     OrderView,
     Strict,
     TimelineEntry,
 )
-from domain.verification import verify_order
+from domain.verification import address_problems, verify_order
 from store import catalog, projection
 
 router = APIRouter(tags=["orders"])
@@ -108,7 +115,7 @@ async def submit(
         request_hash=body_hash,
         received_at=datetime.now(UTC),
         actor=principal.name,
-        policy=OrderPolicy(return_window=settings.return_window),
+        policy=settings.order_policy(),
     )
     try:
         result = await submit_order(client, settings.task_queue, inp)
@@ -185,3 +192,27 @@ async def cancel(
         if order.status is OrderStatus.CANCELLED:
             return order
         raise ProblemError(409, f"order {order_id} is {order.status.value}", type_="/problems/too-late-to-cancel") from None
+
+
+@router.patch(
+    "/orders/{order_id}/shipping-address",
+    response_model=OrderView,
+    responses={404: {"description": "unknown order"}, 409: {"description": "a label exists, or the order is over"}},
+)
+async def patch_shipping_address(
+    order_id: str, address: Address, principal: ClientRole, client: ClientDep, sessions: SessionsDep
+) -> OrderView:
+    """Ship to another address; possible until a parcel's label is bought (then 409)."""
+    problems = address_problems(address, path="")
+    if problems:
+        errors = [p.model_copy(update={"field": p.field.lstrip(".")}) for p in problems]
+        raise ProblemError(422, f"{len(errors)} invalid field(s)", type_="/problems/invalid-request", errors=errors)
+    order = await run_in_threadpool(_order_or_404, sessions, order_id)
+    try:
+        return await change_address(client, order_id, AddressChange(address=address, actor=principal.name))
+    except WorkflowGone:
+        raise ProblemError(
+            409,
+            f"order {order_id} is {order.status.value}: its address can no longer change",
+            type_="/problems/action-not-applicable",
+        ) from None

@@ -1,19 +1,21 @@
-"""Warehouse reports: pick confirmations (API.md "Warehouse and carriers")."""
+"""Warehouse reports: pick confirmations, stock receipts (which wake backorders) and counts
+(API.md "Warehouse and carriers")."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
 
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep
 from api.problems import ProblemError
-from api.temporal_calls import signal_workflow
+from api.temporal_calls import WorkflowGone, signal_workflow, stock_arrived
 from domain import ids
-from domain.enums import Role
-from domain.models import ParcelLine, PickConfirmation, Sku, Strict
-from store import catalog
+from domain.enums import OrderStatus, Role
+from domain.models import ParcelLine, PickConfirmation, Sku, StockArrival, Strict
+from store import catalog, projection
 
 router = APIRouter(tags=["warehouse"])
 WarehouseRole = Annotated[Principal, Depends(require(Role.WAREHOUSE))]
@@ -62,6 +64,18 @@ class StockChange(BaseModel):
     discrepancy: int = 0
 
 
+class WokenOrder(BaseModel):
+    order_id: str
+    reserved: bool
+    status: OrderStatus
+
+
+class ReceiptResult(StockChange):
+    woken: list[WokenOrder] = Field(
+        default=[], description="backordered orders of the SKU that tried again, oldest first"
+    )
+
+
 def _check_known(sessions: SessionsDep, sku: str, warehouse: str) -> None:
     if catalog.get_catalog_item(sessions, sku) is None:
         raise ProblemError(404, f"no sku {sku}")
@@ -69,17 +83,42 @@ def _check_known(sessions: SessionsDep, sku: str, warehouse: str) -> None:
         raise ProblemError(404, f"no warehouse {warehouse}")
 
 
-@router.post("/warehouse/receipts", status_code=201, response_model=StockChange)
-async def receipt(body: ReceiptBody, principal: WarehouseRole, sessions: SessionsDep) -> StockChange:
-    """Goods received: on_hand goes up, with an audit row."""
+@router.post("/warehouse/receipts", status_code=201, response_model=ReceiptResult)
+async def receipt(
+    body: ReceiptBody, principal: WarehouseRole, sessions: SessionsDep, client: ClientDep
+) -> ReceiptResult:
+    """Goods received: on_hand goes up, with an audit row. Then backordered orders of the SKU
+    try again one after another, oldest first, until one cannot reserve (the stock is gone)."""
     await run_in_threadpool(_check_known, sessions, body.sku, body.warehouse)
     level = await run_in_threadpool(
         catalog.receive_stock, sessions, body.sku, body.warehouse, body.quantity, principal.name
     )
-    return StockChange(
+    woken = await _wake_backorders(client, sessions, body.sku, body.warehouse, principal.name)
+    return ReceiptResult(
         warehouse=level.warehouse, sku=level.sku, on_hand=level.on_hand, reserved=level.reserved,
-        available=level.available,
+        available=level.available, woken=woken,
     )
+
+
+async def _wake_backorders(
+    client: Client, sessions: projection.SessionFactory, sku: str, warehouse: str, actor: str
+) -> list[WokenOrder]:
+    """First come first served: each order reserves before the next one is asked."""
+    woken: list[WokenOrder] = []
+    arrival = StockArrival(sku=sku, warehouse=warehouse, actor=actor)
+    for order_id in await run_in_threadpool(projection.backordered_orders, sessions, sku):
+        try:
+            attempt = await stock_arrived(client, order_id, arrival)
+        except WorkflowGone:
+            continue  # finished meanwhile
+        except ProblemError as refusal:
+            if refusal.status == 409:
+                continue  # no longer backordered (filled, cancelled) since the projection was read
+            raise
+        woken.append(WokenOrder(order_id=attempt.order_id, reserved=attempt.reserved, status=attempt.status))
+        if not attempt.reserved:
+            break  # not enough left for this one: later orders wait for the next receipt
+    return woken
 
 
 @router.post("/warehouse/counts", status_code=201, response_model=StockChange)

@@ -33,7 +33,8 @@ def order_body(sku: str, quantity: int = 1, price: str = "99.00", **overrides: A
     body: dict[str, Any] = {
         "order_id": f"T-{secrets.token_hex(6)}",
         "channel": "web",
-        "customer": {"id": "cust-1", "email": "li.lei@example.com", "phone": "+8613800000000", "name": "Li Lei"},
+        # A customer of its own per order, so the velocity rule never holds unrelated tests.
+        "customer": {"id": f"cust-{secrets.token_hex(4)}", "email": "li.lei@example.com", "phone": "+8613800000000", "name": "Li Lei"},
         "lines": [{"sku": sku, "quantity": quantity, "unit_price": price}],
         "currency": "CNY",
         "shipping_address": {

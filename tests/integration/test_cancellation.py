@@ -155,12 +155,3 @@ async def test_flaky_payment_is_retried_and_charged_once(
     order = await submit(api, order_body(sku, payment={"method": "card", "token": "tok_flaky"}))
     await wait_for_shipment(api, order["order_id"], "picking")
     assert payments_of(sessions, order["order_id"]) == {"authorize": "authorized", "capture": "captured"}
-
-
-async def test_out_of_stock_cancels_without_charging(api: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
-    sku = await new_sku(api, {"WH-EAST": 1})
-    order = await submit(api, order_body(sku, quantity=2))
-    cancelled = await wait_for_status(api, order["order_id"], "cancelled")
-    assert cancelled["cancellation_reason"] == "out of stock"
-    assert payments_of(sessions, order["order_id"]) == {}
-    assert (await stock_of(api, sku))["reserved"] == 0

@@ -74,7 +74,8 @@ async def test_order_goes_from_submission_to_closed(
 
     # Ops find it in Temporal's visibility by our search attributes.
     async def listed() -> bool:
-        query = f"OrderStatus = 'closed' AND CustomerId = 'cust-1' AND WorkflowId = 'order-{order_id}'"
+        customer = order["customer"]["id"]
+        query = f"OrderStatus = 'closed' AND CustomerId = '{customer}' AND WorkflowId = 'order-{order_id}'"
         return [wf.id async for wf in client.list_workflows(query)] == [f"order-{order_id}"]
 
     await eventually(listed)

@@ -1,0 +1,114 @@
+"""Operations: the queue of held and stuck orders, and ops actions on them (API.md "Operations")."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Principal, require
+from api.deps import ClientDep, SessionsDep
+from api.problems import ProblemError
+from api.temporal_calls import WorkflowGone, ops_action
+from domain.enums import OpsActionKind, OrderStatus, Role
+from domain.models import Money, OpsAction, OrderView, Problem, Strict
+from store import projection
+
+router = APIRouter(tags=["operations"])
+OpsRole = Annotated[Principal, Depends(require(Role.OPS))]
+
+
+class OpsQueueItem(BaseModel):
+    order_id: str
+    status: OrderStatus
+    needs_attention: bool
+    reason: str | None = Field(description="attention_reason, else the hold's reason")
+    since: datetime = Field(description="attention_since, else the hold's start, else updated_at")
+    age_seconds: int = Field(description="seconds since `since`, as of the answer")
+    available_actions: list[OpsActionKind]
+    customer_id: str
+    total: Money
+    workflow_id: str
+
+
+class OpsQueue(BaseModel):
+    items: list[OpsQueueItem]
+
+
+class ActionBody(Strict):
+    action: OpsActionKind
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def queue_item(order: OrderView, now: datetime) -> OpsQueueItem:
+    hold = order.hold
+    reason = order.attention_reason or (hold.reason if hold is not None else None)
+    since = order.attention_since or (hold.since if hold is not None else None) or order.updated_at
+    return OpsQueueItem(
+        order_id=order.order_id,
+        status=order.status,
+        needs_attention=order.needs_attention,
+        reason=reason,
+        since=since,
+        age_seconds=max(0, int((now - since).total_seconds())),
+        available_actions=order.available_actions,
+        customer_id=order.customer.id,
+        total=order.totals.grand_total,
+        workflow_id=order.workflow_id,
+    )
+
+
+@router.get("/ops/orders", response_model=OpsQueue)
+def ops_orders(
+    _: OpsRole,
+    sessions: SessionsDep,
+    needs_attention: bool | None = None,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> OpsQueue:
+    """Held and stuck orders, oldest first, with reason and age. Without filters: every order on
+    hold or needing attention; `needs_attention` and `status` narrow to exactly those."""
+    orders = projection.ops_queue(
+        sessions, needs_attention=needs_attention, status=status.value if status else None, limit=limit
+    )
+    now = datetime.now(UTC)
+    return OpsQueue(items=[queue_item(order, now) for order in orders])
+
+
+def _check_params(body: ActionBody) -> None:
+    if body.action is OpsActionKind.REROUTE:
+        carrier = body.params.get("carrier")
+        if not isinstance(carrier, str) or not carrier.strip():
+            raise ProblemError(
+                422,
+                "reroute needs params.carrier",
+                type_="/problems/invalid-request",
+                errors=[Problem(field="params.carrier", message="is required for reroute")],
+            )
+
+
+@router.post(
+    "/ops/orders/{order_id}/actions",
+    response_model=OrderView,
+    responses={404: {"description": "unknown order"}, 409: {"description": "the action does not apply now"}},
+)
+async def act(
+    order_id: str, body: ActionBody, principal: OpsRole, client: ClientDep, sessions: SessionsDep
+) -> OrderView:
+    """Approve, reject, request info, retry, skip, reroute, cancel or annotate an order;
+    the answer is the order after the action. 409 when the current state does not allow it."""
+    _check_params(body)
+    order = await run_in_threadpool(projection.get_order, sessions, order_id)
+    if order is None:
+        raise ProblemError(404, f"no order {order_id}")
+    action = OpsAction(action=body.action, note=body.note, params=body.params, actor=principal.name)
+    try:
+        return await ops_action(client, order_id, action)
+    except WorkflowGone:
+        raise ProblemError(
+            409,
+            f"order {order_id} is {order.status.value}: {body.action.value} does not apply",
+            type_="/problems/action-not-applicable",
+        ) from None

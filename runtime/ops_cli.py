@@ -1,0 +1,352 @@
+"""`oms ops`: the operations desk in a terminal, over the HTTP API only.
+
+The commands talk to `/ops/orders` and `/orders/{id}` with an ops key, like any other client:
+nothing here touches Temporal or the database. Rendering is pure (JSON in, rich renderables out)
+so it is testable on real API answers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+
+from runtime.settings import Settings
+from runtime.simulator import api_base_url, first_key_with_role
+
+Json = dict[str, Any]
+
+# ---------------------------------------------------------------------------------------------
+# Talking to the API
+
+
+class ApiProblem(Exception):
+    """A non-2xx answer, carrying its problem document (or what the server sent instead)."""
+
+    def __init__(self, status: int, problem: Json) -> None:
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}")
+        self.status = status
+        self.problem = problem
+
+
+def resolve_base_url(api_url: str | None, settings: Settings | None = None) -> str:
+    """`--api-url`, else OMS_API_URL (settings.api_url), else http://{api_host}:{api_port}."""
+    if api_url:
+        return api_url.rstrip("/")
+    return api_base_url(settings or Settings())
+
+
+def resolve_api_key(
+    api_key: str | None, settings: Settings | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """`--api-key`, else OMS_OPS_KEY, else the first ops key of OMS_API_KEYS (dev keys by default)."""
+    if api_key:
+        return api_key
+    env = os.environ if environ is None else environ
+    if env.get("OMS_OPS_KEY"):
+        return env["OMS_OPS_KEY"]
+    return first_key_with_role((settings or Settings()).api_key_table(), "ops")
+
+
+class OpsApi:
+    """The few calls `oms ops` makes; every non-2xx answer raises ApiProblem."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    @classmethod
+    @contextmanager
+    def connect(cls, base_url: str, api_key: str | None, timeout: float = 30.0) -> Iterator[OpsApi]:
+        headers = {"X-API-Key": api_key} if api_key else {}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
+            yield cls(http)
+
+    def _answer(self, response: httpx.Response) -> Json:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"title": response.reason_phrase, "detail": response.text[:500]}
+        if response.is_success:
+            if not isinstance(body, dict):
+                raise ApiProblem(response.status_code, {"title": "Unexpected answer", "detail": str(body)[:500]})
+            return body
+        if not isinstance(body, dict):
+            body = {"detail": str(body)[:500]}
+        body.setdefault("status", response.status_code)
+        body.setdefault("title", response.reason_phrase)
+        raise ApiProblem(response.status_code, body)
+
+    def queue(self, *, attention: bool = False, held: bool = False, limit: int = 100) -> list[Json]:
+        params: dict[str, str | int] = {"limit": limit}
+        if attention and not held:
+            params["needs_attention"] = "true"
+        elif held and not attention:
+            params["status"] = "on_hold"
+        items: list[Json] = self._answer(self.http.get("/ops/orders", params=params))["items"]
+        return items
+
+    def order(self, order_id: str) -> Json:
+        return self._answer(self.http.get(f"/orders/{order_id}"))
+
+    def act(self, order_id: str, action: str, note: str | None = None, params: Json | None = None) -> Json:
+        body: Json = {"action": action, "params": params or {}}
+        if note is not None:
+            body["note"] = note
+        return self._answer(self.http.post(f"/ops/orders/{order_id}/actions", json=body))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering (pure)
+
+
+def format_age(seconds: float) -> str:
+    """A compact age: 45s, 12m, 3h05m, 2d04h."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def format_time(value: str | None) -> str:
+    """ISO-8601 from the API as `YYYY-MM-DD HH:MM:SS` UTC."""
+    if not value:
+        return "-"
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def queue_table(items: Sequence[Json]) -> Table:
+    table = Table(title=f"Ops queue: {len(items)} order(s), oldest first", title_justify="left")
+    for column in ("order", "status", "attention", "reason", "since (UTC)", "age", "actions", "customer"):
+        table.add_column(column, no_wrap=column in ("order", "since (UTC)"))
+    table.add_column("total", justify="right")
+    for item in items:
+        table.add_row(
+            item["order_id"],
+            item["status"],
+            "yes" if item["needs_attention"] else "",
+            item.get("reason") or "-",
+            format_time(item.get("since")),
+            format_age(item.get("age_seconds", 0)),
+            ", ".join(item.get("available_actions") or []) or "-",
+            item.get("customer_id", ""),
+            str(item.get("total", "")),
+        )
+    return table
+
+
+def order_summary(order: Json) -> Table:
+    table = Table(title=f"Order {order['order_id']}", show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    hold = order.get("hold")
+    totals = order.get("totals") or {}
+    payment = order.get("payment") or {}
+    address = order.get("shipping_address") or {}
+    rows: list[tuple[str, str]] = [
+        ("status", order["status"]),
+        ("needs attention", f"yes: {order.get('attention_reason') or '-'}" if order.get("needs_attention") else "no"),
+        ("hold", f"{hold['reason']} (since {format_time(hold.get('since'))})" if hold else "-"),
+        ("available actions", ", ".join(order.get("available_actions") or []) or "-"),
+        ("customer", f"{order['customer']['id']} {order['customer'].get('name', '')}".strip()),
+        ("channel", order.get("channel", "")),
+        ("total", f"{totals.get('grand_total', '')} {order.get('currency', '')}".strip()),
+        ("payment", f"{payment.get('status', '')} ({payment.get('method', '')})"),
+        ("ship to", ", ".join(str(address[k]) for k in ("name", "line1", "city", "postal_code", "country") if address.get(k))),
+        ("created", format_time(order.get("created_at"))),
+        ("updated", format_time(order.get("updated_at"))),
+        ("workflow", order.get("workflow_id", "")),
+    ]
+    for shipment in order.get("shipments") or []:
+        carrier = " ".join(filter(None, [shipment.get("carrier"), shipment.get("tracking_number")]))
+        rows.append(
+            (f"parcel {shipment['shipment_id']}", f"{shipment['status']} from {shipment['warehouse']} {carrier}".strip())
+        )
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def _detail_text(detail: Mapping[str, Any]) -> str:
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+    return ", ".join(f"{key}={text(value)}" for key, value in detail.items())
+
+
+def timeline_table(entries: Sequence[Json]) -> Table:
+    table = Table(title="Timeline", title_justify="left")
+    table.add_column("at (UTC)", no_wrap=True)
+    table.add_column("status")
+    table.add_column("event")
+    table.add_column("actor")
+    table.add_column("detail")
+    for entry in entries:
+        table.add_row(
+            format_time(entry.get("at")),
+            entry.get("status", ""),
+            entry.get("event", ""),
+            entry.get("actor", ""),
+            _detail_text(entry.get("detail") or {}),
+        )
+    return table
+
+
+def order_view(order: Json) -> Group:
+    """`oms ops show`: the summary, then the whole timeline."""
+    return Group(order_summary(order), timeline_table(order.get("timeline") or []))
+
+
+def problem_text(status: int, problem: Mapping[str, Any]) -> str:
+    """A problem document as lines: `title (status): detail`, then one line per bad field."""
+    title = problem.get("title") or "Error"
+    lines = [f"{title} ({status}): {problem.get('detail') or ''}".rstrip(": ")]
+    for error in problem.get("errors") or []:
+        lines.append(f"  {error.get('field', '?')}: {error.get('message', '')}")
+    return "\n".join(lines)
+
+
+def render_text(renderable: RenderableType, width: int = 160) -> str:
+    """What the console would print, as plain text (for tests and pipes)."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(renderable)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# The `oms ops` commands
+
+ops_app = typer.Typer(help="Operations: held and stuck orders, and actions on them (over the HTTP API).",
+                      no_args_is_help=True)
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option("--api-url", envvar="OMS_API_URL", help="API base URL (default: http://OMS_API_HOST:OMS_API_PORT)"),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="OMS_OPS_KEY", help="ops API key (default: the first ops key of OMS_API_KEYS)"),
+]
+Note = Annotated[str | None, typer.Option("--note", help="free text recorded with the action (max 2000)")]
+OrderId = Annotated[str, typer.Argument(help="the order id")]
+
+
+def _console() -> Console:
+    return Console()
+
+
+@contextmanager
+def _api(api_url: str | None, api_key: str | None) -> Iterator[OpsApi]:
+    """An API session; problems and connection failures end the command with exit code 1."""
+    settings = Settings()
+    base_url = resolve_base_url(api_url, settings)
+    try:
+        with OpsApi.connect(base_url, resolve_api_key(api_key, settings)) as api:
+            yield api
+    except ApiProblem as problem:
+        typer.echo(problem_text(problem.status, problem.problem), err=True)
+        raise typer.Exit(1) from None
+    except httpx.HTTPError as error:
+        typer.echo(f"cannot reach the API at {base_url}: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@ops_app.command("list")
+def list_command(
+    attention: Annotated[bool, typer.Option("--attention", help="only orders that need attention")] = False,
+    held: Annotated[bool, typer.Option("--held", help="only orders on hold")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 100,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Held and stuck orders, oldest first (both kinds unless --attention or --held)."""
+    with _api(api_url, api_key) as api:
+        items = api.queue(attention=attention, held=held, limit=limit)
+    _console().print(queue_table(items))
+
+
+@ops_app.command("show")
+def show_command(order_id: OrderId, api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
+    """One order: summary and timeline."""
+    with _api(api_url, api_key) as api:
+        order = api.order(order_id)
+    _console().print(order_view(order))
+
+
+def _act(
+    order_id: str, action: str, note: str | None, params: Json | None, api_url: str | None, api_key: str | None
+) -> None:
+    with _api(api_url, api_key) as api:
+        order = api.act(order_id, action, note=note, params=params)
+    _console().print(f"{action}: order {order['order_id']} is now {order['status']}")
+    _console().print(order_summary(order))
+
+
+def _simple_action(action: str, doc: str) -> None:
+    def command(order_id: OrderId, note: Note = None, api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
+        _act(order_id, action, note, None, api_url, api_key)
+
+    command.__doc__ = doc
+    ops_app.command(action)(command)
+
+
+_simple_action("approve", "Release a held order.")
+_simple_action("reject", "Refuse a held order: it is cancelled.")
+_simple_action("retry", "Run a parked step again (after fixing its cause).")
+_simple_action("skip", "Go past a step that can be skipped.")
+_simple_action("cancel", "Cancel the order (with its compensations).")
+
+
+@ops_app.command("note")
+def note_command(
+    order_id: OrderId,
+    note: Annotated[str, typer.Option("--note", help="the note (max 2000)")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Add a note to the order's timeline."""
+    _act(order_id, "note", note, None, api_url, api_key)
+
+
+@ops_app.command("request-info")
+def request_info_command(
+    order_id: OrderId,
+    note: Annotated[str, typer.Option("--note", help="what the customer is asked (max 2000)")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Ask the customer for information; the hold goes on."""
+    _act(order_id, "request_info", note, None, api_url, api_key)
+
+
+@ops_app.command("reroute")
+def reroute_command(
+    order_id: OrderId,
+    carrier: Annotated[str, typer.Option("--carrier", help="the carrier to use instead, e.g. swift")],
+    note: Note = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Send a parcel whose label was refused with another carrier."""
+    _act(order_id, "reroute", note, {"carrier": carrier}, api_url, api_key)

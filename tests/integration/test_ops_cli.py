@@ -1,0 +1,132 @@
+"""`oms ops` end to end: the real CLI against the real API served by uvicorn on a free port
+(over the test worker, Temporal and PostgreSQL). The CLI runs in a thread, the server in the
+test's event loop, next to the Temporal client it uses."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+import uvicorn
+from click.testing import Result
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from typer.testing import CliRunner
+
+from api.app import create_app
+from cli import app as oms
+from runtime.settings import Settings
+from tests.conftest import eventually
+from tests.integration.helpers import (
+    confirm_pick,
+    new_sku,
+    order_body,
+    submit,
+    wait_for_shipment,
+    wait_for_status,
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest_asyncio.fixture(scope="session")
+async def api_url(
+    settings: Settings, client: Client, sessions: sessionmaker[Session], worker: None
+) -> AsyncIterator[str]:
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, client=client, sessions=sessions), host="127.0.0.1", port=port,
+        log_level="warning", access_log=False, lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started or serving.done(), timeout=30)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await serving
+
+
+async def oms_ops(api_url: str, *args: str, key: str = "dev-ops-key") -> Result:
+    """Run `oms ops ARGS` in a thread (it makes blocking HTTP calls to the server in this loop)."""
+    runner = CliRunner()
+    argv = ["ops", *args, "--api-url", api_url, "--api-key", key]
+    return await asyncio.to_thread(runner.invoke, oms, argv, env={"COLUMNS": "220"})
+
+
+async def test_list_shows_a_stuck_order_with_its_reason(api: httpx.AsyncClient, api_url: str) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    body = order_body(sku)
+    body["shipping_address"]["postal_code"] = "000000"  # the label is refused: needs attention
+    order = await submit(api, body)
+    shipment = await wait_for_shipment(api, order["order_id"], "picking")
+    await confirm_pick(api, shipment["shipment_id"])
+    await wait_for_shipment(api, order["order_id"], "exception")
+
+    async def listed() -> Result | None:
+        result = await oms_ops(api_url, "list", "--attention", "--limit", "500")
+        assert result.exit_code == 0, result.output
+        return result if order["order_id"] in result.output else None
+
+    result = await eventually(listed)
+    row = next(line for line in result.output.splitlines() if order["order_id"] in line)
+    assert "yes" in row  # needs attention
+    assert "Ops queue" in result.output
+
+    held = await oms_ops(api_url, "list", "--held")
+    assert held.exit_code == 0, held.output
+    assert order["order_id"] not in held.output
+
+
+async def test_show_prints_the_summary_and_the_timeline(api: httpx.AsyncClient, api_url: str) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    await wait_for_status(api, order["order_id"], "fulfilling")
+
+    result = await oms_ops(api_url, "show", order["order_id"])
+    assert result.exit_code == 0, result.output
+    assert f"Order {order['order_id']}" in result.output
+    assert "fulfilling" in result.output
+    assert "Timeline" in result.output
+    assert "dev-client" in result.output  # the actor of the submission
+
+
+async def test_note_through_the_cli(api: httpx.AsyncClient, api_url: str) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    await wait_for_status(api, order["order_id"], "fulfilling")
+
+    result = await oms_ops(api_url, "note", order["order_id"], "--note", "checked stock by hand")
+    assert result.exit_code == 0, result.output
+    assert f"order {order['order_id']} is now fulfilling" in result.output
+
+    shown = await oms_ops(api_url, "show", order["order_id"])
+    assert "dev-ops" in shown.output
+
+
+async def test_problems_are_printed_and_exit_1(api_url: str) -> None:
+    unknown = await oms_ops(api_url, "approve", "NO-SUCH-ORDER")
+    assert unknown.exit_code == 1
+    assert "Not found (404)" in unknown.output
+    assert "NO-SUCH-ORDER" in unknown.output
+
+    forbidden = await oms_ops(api_url, "list", key="dev-client-key")
+    assert forbidden.exit_code == 1
+    assert "Forbidden (403)" in forbidden.output
+
+    too_long = await oms_ops(api_url, "note", "NO-SUCH-ORDER", "--note", "x" * 2001)
+    assert too_long.exit_code == 1
+    assert "Invalid request (422)" in too_long.output
+    assert "  note:" in too_long.output  # one line per bad field
+
+    unreachable = await asyncio.to_thread(
+        CliRunner().invoke, oms, ["ops", "list", "--api-url", f"http://127.0.0.1:{_free_port()}"]
+    )
+    assert unreachable.exit_code == 1
+    assert "cannot reach the API" in unreachable.output
