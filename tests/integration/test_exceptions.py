@@ -321,3 +321,61 @@ async def test_cancel_after_hand_over_by_ops_is_409(api: httpx.AsyncClient) -> N
     await carrier_event(api, "economy", shipment["tracking_number"], "in_transit")
     await wait_for_status(api, order["order_id"], "shipped")
     assert (await act(api, order["order_id"], "cancel")).status_code == 409
+
+
+# --- a step out of retries parks the order ---------------------------------------------
+
+
+async def _impatient_api(settings: Settings, client: Client, sessions: sessionmaker[Session]) -> httpx.AsyncClient:
+    """An API whose orders give activities two attempts: tok_flaky's two failures use them up."""
+    impatient = Settings(task_queue=settings.task_queue, activity_attempts=2)
+    app = create_app(impatient, client=client, sessions=sessions)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://impatient.test", timeout=60)
+
+
+async def test_payment_out_of_retries_parks_until_ops_retry(
+    api: httpx.AsyncClient, settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    async with await _impatient_api(settings, client, sessions) as impatient:
+        sku = await new_sku(impatient, {"WH-EAST": 5})
+        order = await submit(impatient, order_body(sku, payment={"method": "card", "token": "tok_flaky"}))
+    parked = await eventually(lambda: _flagged_order(api, order["order_id"]))
+    assert parked["status"] == "payment_pending"
+    assert "payment authorization failed" in parked["attention_reason"]
+    assert set(parked["available_actions"]) >= {"retry", "cancel"}
+    assert "skip" not in parked["available_actions"], "a payment cannot be skipped"
+    assert (await act(api, order["order_id"], "skip")).status_code == 409
+
+    retried = await act(api, order["order_id"], "retry", note="gateway back")
+    assert retried.status_code == 200, retried.text
+    await wait_for_shipment(api, order["order_id"], "picking")
+    assert operations(sessions, order["order_id"]) == ["authorize", "capture"], "charged exactly once"
+    events = [e["event"] for e in (await get_order(api, order["order_id"]))["timeline"]]
+    assert events.index("step.parked") < events.index("ops.retry") < events.index("payment.captured")
+
+
+async def test_cancel_while_parked_voids_what_went_through(
+    api: httpx.AsyncClient, settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    async with await _impatient_api(settings, client, sessions) as impatient:
+        sku = await new_sku(impatient, {"WH-EAST": 5})
+        order = await submit(impatient, order_body(sku, payment={"method": "card", "token": "tok_flaky"}))
+    await eventually(lambda: _flagged_order(api, order["order_id"]))
+    response = await api.post(f"/orders/{order['order_id']}/cancel", headers=CLIENT, json={"reason": "too slow"})
+    assert response.status_code == 200, response.text
+    cancelled = response.json()
+    assert cancelled["needs_attention"] is False
+    # The authorization in doubt is looked up by its key and voided; no capture ever happened.
+    assert operations(sessions, order["order_id"]) in (["authorize", "void"], [])
+    assert "capture" not in operations(sessions, order["order_id"])
+    assert (await stock_of(api, sku))["reserved"] == 0
+
+
+async def test_client_cancels_a_held_order(api: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5}, price="6000.00")
+    held = await submit(api, order_body(sku, price="6000.00"))
+    response = await api.post(f"/orders/{held['order_id']}/cancel", headers=CLIENT, json={"reason": "changed my mind"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["hold"] is not None, "the hold stays on record"
+    assert operations(sessions, held["order_id"]) == []
