@@ -37,3 +37,7 @@ class InventoryActivities:
     @activity.defn(name="ship_stock")
     def ship_stock(self, request: ShipStockRequest) -> int:
         return self._inventory.ship(request.order_id, request.warehouse)
+
+    @activity.defn(name="unship_stock")
+    def unship_stock(self, request: ShipStockRequest) -> int:
+        return self._inventory.unship(request.order_id, request.warehouse)

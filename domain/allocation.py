@@ -42,9 +42,7 @@ def plan_parcels(
         best_lines: list[OrderLine] = []
         for warehouse in ranked:
             covered = [
-                line
-                for line in remaining
-                if available.get((warehouse.code, line.sku), 0) >= line.quantity
+                line for line in remaining if available.get((warehouse.code, line.sku), 0) >= line.quantity
             ]
             if len(covered) > len(best_lines):
                 best, best_lines = warehouse, covered

@@ -71,9 +71,7 @@ RATE_CARDS: dict[str, RateCard] = {
 }
 
 
-def choose_quote(
-    quotes: list[RateQuote], speed: ShippingSpeed, priority: Priority
-) -> RateQuote | None:
+def choose_quote(quotes: list[RateQuote], speed: ShippingSpeed, priority: Priority) -> RateQuote | None:
     """Standard orders take the cheapest quote that keeps the promise; express, overnight and
     expedited orders take the fastest (then the cheapest of the fastest)."""
     promise = PROMISED_DAYS[speed]

@@ -126,6 +126,22 @@ class HoldReason(StrEnum):
     ADDRESS_INCOMPLETE = "address_incomplete"
 
 
+class CarrierIssue(StrEnum):
+    """The `detail` of a carrier `exception` event (API.md "Built-in adapters' test behaviour")."""
+
+    LOST = "lost"
+    DAMAGED = "damaged"
+    FAILED_ATTEMPT = "failed_attempt"
+    DELAYED = "delayed"
+
+
+class DamagedPolicy(StrEnum):
+    """What a parcel the carrier reports damaged becomes."""
+
+    RESHIP = "reship"  # send the same lines again (stock permitting, else refund)
+    REFUND = "refund"  # refund the parcel's lines
+
+
 class BackorderPolicy(StrEnum):
     """What happens when a backorder is not filled in time."""
 

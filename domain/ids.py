@@ -28,6 +28,11 @@ def shipment_workflow_id(shipment_id_: str) -> str:
     return f"shipment-{shipment_id_}"
 
 
+def reship_reservation_key(order_id: str, reship_number: int) -> str:
+    """Reservations of a replacement parcel are held under their own key, apart from the order's."""
+    return f"{order_id}#reship{reship_number}"
+
+
 def payment_key(order_id: str, step: str) -> str:
     """Idempotency key of one payment operation (authorize, capture, void, refund-...) of one order."""
     return f"pay:{order_id}:{step}"

@@ -18,7 +18,8 @@ FULFILMENT_STATUSES = frozenset(
 
 def fulfilment_status(shipments: list[ShipmentView]) -> OrderStatus:
     """The order status the parcels add up to (cancelled parcels do not count)."""
-    live = [s for s in shipments if s.status is not ShipmentStatus.CANCELLED]
+    # Cancelled parcels and parcels replaced or refunded after a delivery issue do not count.
+    live = [s for s in shipments if s.status is not ShipmentStatus.CANCELLED and s.outcome is None]
     if not live:
         return OrderStatus.FULFILLING
     delivered = [s for s in live if s.status is ShipmentStatus.DELIVERED]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from domain.enums import (
     BackorderPolicy,
     Channel,
+    DamagedPolicy,
     HoldReason,
     OpsActionKind,
     OrderStatus,
@@ -127,6 +128,7 @@ class OrderPolicy(BaseModel):
     hold_timeout: timedelta = timedelta(hours=48)
     backorder_timeout: timedelta = timedelta(days=14)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
+    damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
     slas: StepSlas = StepSlas()
     risk: RiskPolicy = RiskPolicy()
     # Activities retry transient failures this many times before the order parks for ops.
@@ -232,6 +234,7 @@ class TrackingEvent(BaseModel):
     status: TrackingStatus
     detail: str | None = None
     at: datetime
+    promised_by: date | None = None  # a new delivery date, with detail `delayed`
 
 
 class PickConfirmation(BaseModel):
@@ -251,6 +254,7 @@ class ShipmentInput(BaseModel):
     language: str = "zh"
     slas: StepSlas = StepSlas()
     activity_attempts: int = 8
+    reservation_key: str = ""  # the reservation owner: the order id, or a reship's own key
 
 
 class ShipmentView(BaseModel):
@@ -270,6 +274,10 @@ class ShipmentView(BaseModel):
     version: int = 0  # bumped on every change, so a late signal never overwrites a newer view
     handed_over_at: datetime | None = None  # when the carrier first scanned it: no cancel after
     attention_reason: str | None = None  # set while the parcel waits past its SLA or on ops
+    failed_attempts: int = 0
+    delivery_issue: str | None = None  # lost or damaged: the parcel will not arrive as sent
+    outcome: str | None = None  # what the order did about a delivery issue (reshipped / refunded)
+    reservation_key: str | None = None  # whose reservation the parcel's stock is held under
 
     @property
     def handed_over(self) -> bool:

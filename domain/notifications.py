@@ -1,45 +1,116 @@
 """Customer notification texts (R12), in the customer's language (zh or en)."""
 
 from domain import ids
-from domain.enums import ShipmentStatus
 from domain.models import Notification, OrderView, ShipmentInput, ShipmentView
 
 _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "accepted": {
-        "zh": ("订单 {order_id} 已确认", "您好 {name}，您的订单 {order_id} 已确认，合计 {total} {currency}。"),
-        "en": ("Order {order_id} confirmed", "Hello {name}, your order {order_id} is confirmed: {total} {currency}."),
+        "zh": (
+            "订单 {order_id} 已确认",
+            "您好 {name}，您的订单 {order_id} 已确认，合计 {total} {currency}。",
+        ),
+        "en": (
+            "Order {order_id} confirmed",
+            "Hello {name}, your order {order_id} is confirmed: {total} {currency}.",
+        ),
     },
     "cancelled": {
-        "zh": ("订单 {order_id} 已取消", "您好 {name}，您的订单 {order_id} 已取消（{reason}）。如已付款，款项将退回。"),
-        "en": ("Order {order_id} cancelled", "Hello {name}, your order {order_id} was cancelled ({reason}). Any payment is returned."),
+        "zh": (
+            "订单 {order_id} 已取消",
+            "您好 {name}，您的订单 {order_id} 已取消（{reason}）。如已付款，款项将退回。",
+        ),
+        "en": (
+            "Order {order_id} cancelled",
+            "Hello {name}, your order {order_id} was cancelled ({reason}). Any payment is returned.",
+        ),
     },
     "on_hold": {
-        "zh": ("订单 {order_id} 正在审核", "您好 {name}，我们正在核对您的订单 {order_id}，稍后会通知您结果。"),
-        "en": ("Order {order_id} is being checked", "Hello {name}, we are checking your order {order_id} and will be in touch shortly."),
+        "zh": (
+            "订单 {order_id} 正在审核",
+            "您好 {name}，我们正在核对您的订单 {order_id}，稍后会通知您结果。",
+        ),
+        "en": (
+            "Order {order_id} is being checked",
+            "Hello {name}, we are checking your order {order_id} and will be in touch shortly.",
+        ),
     },
     "info_requested": {
         "zh": ("订单 {order_id} 需要更多信息", "您好 {name}，请就订单 {order_id} 联系我们：{reason}"),
-        "en": ("Order {order_id}: we need a few details", "Hello {name}, please get in touch about order {order_id}: {reason}"),
+        "en": (
+            "Order {order_id}: we need a few details",
+            "Hello {name}, please get in touch about order {order_id}: {reason}",
+        ),
     },
     "backordered": {
-        "zh": ("订单 {order_id} 暂时缺货", "您好 {name}，订单 {order_id} 中的商品暂时缺货，到货后我们会立即发货。"),
-        "en": ("Order {order_id} is backordered", "Hello {name}, an item of order {order_id} is out of stock; we ship as soon as it arrives."),
+        "zh": (
+            "订单 {order_id} 暂时缺货",
+            "您好 {name}，订单 {order_id} 中的商品暂时缺货，到货后我们会立即发货。",
+        ),
+        "en": (
+            "Order {order_id} is backordered",
+            "Hello {name}, an item of order {order_id} is out of stock; we ship as soon as it arrives.",
+        ),
     },
     "partially_available": {
-        "zh": ("订单 {order_id} 部分商品无货", "您好 {name}，订单 {order_id} 中部分商品无法供货，我们将发出其余商品（{reason}）。"),
-        "en": ("Order {order_id}: some items unavailable", "Hello {name}, part of order {order_id} cannot be supplied; we ship the rest ({reason})."),
+        "zh": (
+            "订单 {order_id} 部分商品无货",
+            "您好 {name}，订单 {order_id} 中部分商品无法供货，我们将发出其余商品（{reason}）。",
+        ),
+        "en": (
+            "Order {order_id}: some items unavailable",
+            "Hello {name}, part of order {order_id} cannot be supplied; we ship the rest ({reason}).",
+        ),
+    },
+    "delayed": {
+        "zh": (
+            "订单 {order_id} 配送延迟",
+            "您的包裹（运单号 {tracking_number}）配送延迟，预计 {promised_by} 前送达。",
+        ),
+        "en": (
+            "Order {order_id} is delayed",
+            "Your parcel (tracking number {tracking_number}) is delayed; it is now due by {promised_by}.",
+        ),
+    },
+    "reshipped": {
+        "zh": (
+            "订单 {order_id} 已重新发货",
+            "您的包裹（运单号 {tracking_number}）{reason}，我们已为您重新发货。",
+        ),
+        "en": (
+            "Order {order_id} sent again",
+            "Your parcel (tracking number {tracking_number}) was {reason}; we have sent it again.",
+        ),
+    },
+    "refunded": {
+        "zh": (
+            "订单 {order_id} 已退款",
+            "您好 {name}，我们已为订单 {order_id} 退款 {amount} {currency}（{reason}）。",
+        ),
+        "en": (
+            "Order {order_id} refunded",
+            "Hello {name}, we refunded {amount} {currency} for order {order_id} ({reason}).",
+        ),
     },
     "ops_attention": {
         "zh": ("订单 {order_id} 需要处理", "订单 {order_id} 需要人工处理：{reason}"),
         "en": ("Order {order_id} needs attention", "Order {order_id} needs attention: {reason}"),
     },
     "shipped": {
-        "zh": ("订单 {order_id} 已发货", "您的包裹已由 {carrier} 发出，运单号 {tracking_number}，预计 {promised_by} 前送达。"),
-        "en": ("Order {order_id} shipped", "Your parcel is on its way with {carrier}, tracking number {tracking_number}, due by {promised_by}."),
+        "zh": (
+            "订单 {order_id} 已发货",
+            "您的包裹已由 {carrier} 发出，运单号 {tracking_number}，预计 {promised_by} 前送达。",
+        ),
+        "en": (
+            "Order {order_id} shipped",
+            "Your parcel is on its way with {carrier}, tracking number {tracking_number}, due by {promised_by}.",
+        ),
     },
     "delivered": {
         "zh": ("订单 {order_id} 已送达", "您的包裹（运单号 {tracking_number}）已送达。欢迎评价！"),
-        "en": ("Order {order_id} delivered", "Your parcel (tracking number {tracking_number}) was delivered. Tell us how we did!"),
+        "en": (
+            "Order {order_id} delivered",
+            "Your parcel (tracking number {tracking_number}) was delivered. Tell us how we did!",
+        ),
     },
 }
 
@@ -65,8 +136,15 @@ def ops_notification(order: OrderView, recipient: str, reason: str, occurrence: 
 
 
 def order_notification(
-    order: OrderView, kind: str, reason: str = "", occurrence: int = 0
+    order: OrderView,
+    kind: str,
+    reason: str = "",
+    occurrence: int = 0,
+    **values: object,
 ) -> Notification:
+    """A message to the customer about the order; `occurrence` (or a `scope` value) keeps repeated
+    kinds (a second info request, a refund per parcel) apart in the outbox."""
+    scope = str(values.pop("scope", "") or (occurrence if occurrence else ""))
     subject, body = _render(
         kind,
         order.customer.language,
@@ -75,6 +153,7 @@ def order_notification(
         total=order.totals.grand_total,
         currency=order.currency,
         reason=reason,
+        **values,
     )
     return Notification(
         order_id=order.order_id,
@@ -82,13 +161,15 @@ def order_notification(
         recipient=order.customer.email,
         subject=subject,
         body=body,
-        dedupe_key=ids.notification_key(order.order_id, kind, str(occurrence) if occurrence else ""),
+        dedupe_key=ids.notification_key(order.order_id, kind, scope),
         language=order.customer.language,
     )
 
 
-def shipment_notification(inp: ShipmentInput, view: ShipmentView, status: ShipmentStatus) -> Notification:
-    kind = "delivered" if status is ShipmentStatus.DELIVERED else "shipped"
+def shipment_notification(
+    inp: ShipmentInput, view: ShipmentView, kind: str, occurrence: int = 0
+) -> Notification:
+    """A message to the customer about one parcel: shipped, delivered or delayed."""
     subject, body = _render(
         kind,
         inp.language,
@@ -103,6 +184,8 @@ def shipment_notification(inp: ShipmentInput, view: ShipmentView, status: Shipme
         recipient=inp.recipient,
         subject=subject,
         body=body,
-        dedupe_key=ids.notification_key(inp.order_id, kind, view.shipment_id),
+        dedupe_key=ids.notification_key(
+            inp.order_id, kind, view.shipment_id + (f":{occurrence}" if occurrence else "")
+        ),
         language=inp.language,
     )

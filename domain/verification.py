@@ -29,9 +29,7 @@ def catalog_problems(request: OrderRequest, catalog: dict[str, CatalogItem]) -> 
             problems.append(Problem(field=f"{path}.sku", message=f"sku {line.sku!r} is not for sale"))
             continue
         if item.currency != request.currency:
-            problems.append(
-                Problem(field="currency", message=f"sku {line.sku!r} is sold in {item.currency}")
-            )
+            problems.append(Problem(field="currency", message=f"sku {line.sku!r} is sold in {item.currency}"))
         if line.unit_price != item.price:
             problems.append(
                 Problem(

@@ -28,9 +28,8 @@ def resolve_database_url(settings: Settings, *, migrate: bool = True) -> str:
 
 def seed(url: str) -> None:
     """Load the demo catalog, warehouses and stock (idempotent on the store side)."""
-    from store.seed import seed_demo
-
     from store.db import make_engine, make_session_factory
+    from store.seed import seed_demo
 
     engine = make_engine(url)
     try:

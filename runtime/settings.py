@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.enums import BackorderPolicy
+from domain.enums import BackorderPolicy, DamagedPolicy
 from domain.models import OrderPolicy, RiskPolicy, StepSlas
 
 _SHORT_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # E-mail addresses and phone numbers whose orders are held for review, comma-separated.
     risk_blocklist: str = ""
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
+    damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
     activity_attempts: int = Field(default=8, ge=1)
     ops_email: str = "ops@orderflow.local"
     sla_verifying: Duration = timedelta(minutes=15)
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
             hold_timeout=self.hold_timeout,
             backorder_timeout=self.backorder_timeout,
             backorder_policy=self.backorder_policy,
+            damaged_policy=self.damaged_policy,
             slas=StepSlas(
                 verifying=self.sla_verifying,
                 allocating=self.sla_allocating,

@@ -15,6 +15,7 @@ from store.models import (
     StockLevelRow,
     WarehouseRow,
 )
+from store.stock_alerts import IS_LOW, OPS_EMAIL, note_stock_change
 
 SessionFactory = sessionmaker[Session]
 
@@ -135,14 +136,12 @@ def stock_levels(sf: SessionFactory, sku: str) -> list[StockLevel]:
 
 
 def stock_alerts(sf: SessionFactory) -> list[StockLevel]:
-    """Stock at or under its reorder point (on_hand - reserved <= reorder_point)."""
+    """Stock at or under its reorder point: available (on_hand - reserved - safety_stock)
+    <= reorder_point, the same test as the low-stock alerts of store.stock_alerts."""
     with sf() as s:
         rows = s.scalars(
             select(StockLevelRow)
-            .where(
-                StockLevelRow.on_hand - StockLevelRow.reserved
-                <= StockLevelRow.reorder_point
-            )
+            .where(IS_LOW)
             .order_by(StockLevelRow.sku, StockLevelRow.warehouse)
         ).all()
         return [stock_level_of(row) for row in rows]
@@ -196,6 +195,8 @@ def set_stock_level(
     safety_stock: int,
     reorder_point: int,
     actor: str,
+    *,
+    ops_email: str = OPS_EMAIL,
 ) -> StockLevel:
     """Set levels and thresholds; refuses (InvalidOrder) to drop on_hand below what is reserved."""
     if on_hand < 0 or safety_stock < 0 or reorder_point < 0:
@@ -221,12 +222,19 @@ def set_stock_level(
             {"safety_stock": safety_stock, "reorder_point": reorder_point},
         )
         s.flush()
+        note_stock_change(s, sku, warehouse, recipient=ops_email)
         s.refresh(row)
         return stock_level_of(row)
 
 
 def receive_stock(
-    sf: SessionFactory, sku: str, warehouse: str, quantity: int, actor: str
+    sf: SessionFactory,
+    sku: str,
+    warehouse: str,
+    quantity: int,
+    actor: str,
+    *,
+    ops_email: str = OPS_EMAIL,
 ) -> StockLevel:
     """A goods receipt: on_hand goes up by `quantity` (R6 replenishment)."""
     if quantity <= 0:
@@ -237,12 +245,19 @@ def receive_stock(
         row.updated_at = func.now()
         _audit(s, sku, warehouse, quantity, "receipt", actor, {})
         s.flush()
+        note_stock_change(s, sku, warehouse, recipient=ops_email)
         s.refresh(row)
         return stock_level_of(row)
 
 
 def record_count(
-    sf: SessionFactory, sku: str, warehouse: str, counted: int, actor: str
+    sf: SessionFactory,
+    sku: str,
+    warehouse: str,
+    counted: int,
+    actor: str,
+    *,
+    ops_email: str = OPS_EMAIL,
 ) -> tuple[StockLevel, int]:
     """A physical count reconciles book stock (R6); returns the new level and the discrepancy
     (counted - book). Refuses a count below the units reserved for open orders."""
@@ -259,5 +274,6 @@ def record_count(
         row.updated_at = func.now()
         _audit(s, sku, warehouse, discrepancy, "count", actor, {"counted": counted})
         s.flush()
+        note_stock_change(s, sku, warehouse, recipient=ops_email)
         s.refresh(row)
         return stock_level_of(row), discrepancy

@@ -1,4 +1,4 @@
-"""Tables of the order store. `store/migrations/versions/0001_initial.py` mirrors these by hand."""
+"""Tables of the order store. The migrations in `store/migrations/versions/` mirror these by hand."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,6 +96,14 @@ class StockLevelRow(Base):
     reorder_point: Mapped[int] = mapped_column(
         Integer, nullable=False, server_default="0"
     )
+    # R6: set when available (on_hand - reserved - safety_stock) drops to the reorder point or
+    # under and the ops alert went out; cleared when it rises above, so the next drop alerts again.
+    low_stock_alerted: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default="false"
+    )
+    low_stock_crossings: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="0"
+    )
     updated_at: Mapped[datetime] = _now()
 
 
@@ -111,7 +119,8 @@ class ReservationRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    # The reservation key: an order id, or `<order_id>#reship<n>` for a replacement parcel.
+    order_id: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
     sku: Mapped[str] = mapped_column(String(64), nullable=False)
     warehouse: Mapped[str] = mapped_column(String(32), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)

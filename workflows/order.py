@@ -20,6 +20,7 @@ How the pieces fit:
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -35,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.allocation import shippable_lines
     from domain.enums import (
         BackorderPolicy,
+        CarrierIssue,
+        DamagedPolicy,
         OpsActionKind,
         OrderStatus,
         PaymentStatus,
@@ -53,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         OpsAction,
         OrderInput,
+        OrderLine,
         OrderView,
         ParcelInstruction,
         PaymentOperation,
@@ -86,8 +90,6 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 _INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING)
-# Parcel states that need a person: the order is flagged until they are resolved.
-_TROUBLED_PARCEL = (ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER)
 
 
 class _CancelRequested(Exception):
@@ -125,9 +127,7 @@ class OrderWorkflow:
             shipping_address=request.shipping_address,
             shipping_speed=request.shipping_speed,
             priority=request.priority,
-            payment=PaymentView(
-                method=request.payment.method, amount=totals.grand_total
-            ),
+            payment=PaymentView(method=request.payment.method, amount=totals.grand_total),
             created_at=inp.received_at,
             updated_at=inp.received_at,
             workflow_id=ids.order_workflow_id(inp.order_id),
@@ -153,15 +153,14 @@ class OrderWorkflow:
         self._arrival_answers: dict[int, AllocationAttempt] = {}
         # What was done, for the compensations.
         self._compensation: asyncio.Task[None] | None = None
-        self._children: list[
-            workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentView]
-        ] = []
+        self._children: list[workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentView]] = []
         self._reservation_attempted = False
         self._payment: PaymentResult | None = None
         self._authorize_in_doubt = False
         self._capture_in_doubt = False
         self._upserted: tuple[Any, ...] = ()
         self._backordered_at = inp.received_at
+        self._reships = 0
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
@@ -176,12 +175,8 @@ class OrderWorkflow:
             await self._lifecycle()
         except asyncio.CancelledError:
             # The workflow itself was cancelled (e.g. from the Temporal UI): same compensations.
-            await self._cancel_order(
-                CancelRequest(reason="workflow cancelled", actor="temporal")
-            )
-        await workflow.wait_condition(
-            lambda: self._projected_seq == self._seq and not self._alerts
-        )
+            await self._cancel_order(CancelRequest(reason="workflow cancelled", actor="temporal"))
+        await workflow.wait_condition(lambda: self._projected_seq == self._seq and not self._alerts)
         projector.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._order
@@ -195,9 +190,7 @@ class OrderWorkflow:
         created = self._submissions == 0
         self._submissions += 1
         await workflow.wait_condition(
-            lambda: (
-                self._verdict is not None and self._projected_seq >= self._verdict_seq
-            )
+            lambda: self._verdict is not None and self._projected_seq >= self._verdict_seq
         )
         assert self._verdict is not None
         return SubmitResult(created=created, order=self._verdict)
@@ -215,10 +208,7 @@ class OrderWorkflow:
         if self._cancel is None and self._order.status is not OrderStatus.CANCELLED:
             self._cancel = request
         await workflow.wait_condition(
-            lambda: (
-                self._order.status is OrderStatus.CANCELLED
-                and self._projected_seq == self._seq
-            )
+            lambda: self._order.status is OrderStatus.CANCELLED and self._projected_seq == self._seq
         )
         return self._order
 
@@ -242,12 +232,8 @@ class OrderWorkflow:
         )
         if action.action is OpsActionKind.CANCEL:
             if self._cancel is None:
-                self._cancel = CancelRequest(
-                    reason=action.note or "cancelled by ops", actor=action.actor
-                )
-            await workflow.wait_condition(
-                lambda: self._order.status is OrderStatus.CANCELLED
-            )
+                self._cancel = CancelRequest(reason=action.note or "cancelled by ops", actor=action.actor)
+            await workflow.wait_condition(lambda: self._order.status is OrderStatus.CANCELLED)
         elif action.action in self._awaiting_ops:
             self._ops_pending = action
             await workflow.wait_condition(lambda: self._ops_pending is None)
@@ -266,30 +252,22 @@ class OrderWorkflow:
                 f"(possible now: {allowed})",
                 type="ActionNotApplicable",
             )
-        if action.action is OpsActionKind.REROUTE and not isinstance(
-            action.params.get("carrier"), str
-        ):
-            raise ApplicationError(
-                "reroute needs params.carrier", type="ActionNotApplicable"
-            )
+        if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
+            raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
         self._order.shipping_address = change.address
         for child in self._children:
             await child.signal(ShipmentWorkflow.change_destination, change.address)
-        self._transition(
-            self._order.status, "order.address_changed", actor=change.actor
-        )
+        self._transition(self._order.status, "order.address_changed", actor=change.actor)
         await workflow.wait_condition(lambda: self._projected_seq == self._seq)
         return self._order
 
     @change_address.validator
     def _validate_change_address(self, change: AddressChange) -> None:
         if self._order.status.terminal:
-            raise ApplicationError(
-                f"the order is {self._order.status.value}", type="ActionNotApplicable"
-            )
+            raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
         if any(s.label_id or s.tracking_number for s in self._order.shipments):
             raise ApplicationError(
                 "a shipping label has been bought: the address can no longer change",
@@ -308,9 +286,7 @@ class OrderWorkflow:
     @stock_arrived.validator
     def _validate_stock_arrived(self, arrival: StockArrival) -> None:
         if self._order.status is not OrderStatus.BACKORDERED:
-            raise ApplicationError(
-                f"the order is {self._order.status.value}", type="ActionNotApplicable"
-            )
+            raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
 
     # --- facts (signals) and state (query) ------------------------------------------------
 
@@ -344,9 +320,7 @@ class OrderWorkflow:
                 *self._sla_hooks("allocating"),
             )
             self._checkpoint()
-            await within_sla(
-                "payment", self._slas.payment, self._pay(), *self._sla_hooks("payment")
-            )
+            await within_sla("payment", self._slas.payment, self._pay(), *self._sla_hooks("payment"))
             self._checkpoint()
             await self._fulfil(allocation)
             await self._close_after_return_window()
@@ -378,9 +352,7 @@ class OrderWorkflow:
         self._catalog = {item.sku: item for item in catalog}
         problems = verify_order(request, self._catalog)
         if problems:
-            raise _Refused(
-                "verification failed", {"problems": [p.model_dump() for p in problems]}
-            )
+            raise _Refused("verification failed", {"problems": [p.model_dump() for p in problems]})
         recent_orders: int = await workflow.execute_local_activity_method(
             ProjectionActivities.count_recent_orders,
             RecentOrdersQuery(
@@ -392,13 +364,9 @@ class OrderWorkflow:
             retry_policy=PERSISTENT_RETRY,
             summary="count the customer's recent orders",
         )
-        reasons = hold_reasons(
-            request, self._order.totals, self._policy.risk, recent_orders
-        )
+        reasons = hold_reasons(request, self._order.totals, self._policy.risk, recent_orders)
         if reasons:
-            self._order.hold = Hold(
-                reason=describe(reasons), since=workflow.now(), codes=reasons
-            )
+            self._order.hold = Hold(reason=describe(reasons), since=workflow.now(), codes=reasons)
 
     async def _hold(self) -> None:
         """Wait for ops to approve or reject a held order; unanswered, it cancels (R2)."""
@@ -416,9 +384,7 @@ class OrderWorkflow:
         while action is not None and action.action is OpsActionKind.REQUEST_INFO:
             info_requests += 1
             self._order.hold.info_requested = True
-            await self._notify(
-                "info_requested", reason=action.note or "", occurrence=info_requests
-            )
+            await self._notify("info_requested", reason=action.note or "", occurrence=info_requests)
             # The customer was contacted: they get the full hold time again to answer.
             action = await self._await_ops(
                 {
@@ -433,11 +399,7 @@ class OrderWorkflow:
         if action is None:
             raise _Refused("hold timed out", {"codes": codes})
         if action.action is OpsActionKind.REJECT:
-            raise _Refused(
-                f"rejected on review: {action.note}"
-                if action.note
-                else "rejected on review"
-            )
+            raise _Refused(f"rejected on review: {action.note}" if action.note else "rejected on review")
         self._order.hold = None  # approved
 
     async def _allocate(self) -> Allocation:
@@ -453,43 +415,29 @@ class OrderWorkflow:
                 self._transition(
                     self._order.status,
                     "stock.reserved",
-                    detail={
-                        "parcels": [
-                            p.model_dump(mode="json") for p in allocation.parcels
-                        ]
-                    },
+                    detail={"parcels": [p.model_dump(mode="json") for p in allocation.parcels]},
                 )
                 return allocation
             self._answer_arrivals(reserved=False)
             if self._order.status is not OrderStatus.BACKORDERED:
                 self._backordered_at = workflow.now()
-            remaining = (
-                self._backordered_at + self._policy.backorder_timeout - workflow.now()
-            )
+            remaining = self._backordered_at + self._policy.backorder_timeout - workflow.now()
             action = await self._await_ops(
                 {OpsActionKind.RETRY},
                 status=OrderStatus.BACKORDERED,
                 event="order.backordered"
                 if self._order.status is not OrderStatus.BACKORDERED
                 else "backorder.still_short",
-                detail={
-                    "until": (
-                        self._backordered_at + self._policy.backorder_timeout
-                    ).isoformat()
-                },
+                detail={"until": (self._backordered_at + self._policy.backorder_timeout).isoformat()},
                 timeout=max(remaining, timedelta(seconds=1)),
-                notify="backordered"
-                if self._order.status is not OrderStatus.BACKORDERED
-                else None,
+                notify="backordered" if self._order.status is not OrderStatus.BACKORDERED else None,
                 wake=lambda: bool(self._arrivals),
             )
             if action is None and not self._arrivals:
                 return await self._backorder_expired(region)
 
     async def _reserve(self, region: str) -> Allocation | None:
-        self._reservation_attempted = (
-            True  # compensation registered before the step runs
-        )
+        self._reservation_attempted = True  # compensation registered before the step runs
         try:
             return await parked_on_failure(
                 "stock reservation",
@@ -542,9 +490,7 @@ class OrderWorkflow:
         allocation = await self._reserve(region)
         if allocation is None:
             raise _Refused("backorder not filled in time")
-        self._transition(
-            OrderStatus.ALLOCATING, "stock.reserved", detail={"partial": True}
-        )
+        self._transition(OrderStatus.ALLOCATING, "stock.reserved", detail={"partial": True})
         return allocation
 
     def _answer_arrivals(self, *, reserved: bool) -> None:
@@ -560,9 +506,7 @@ class OrderWorkflow:
         self._transition(OrderStatus.PAYMENT_PENDING, "payment.pending")
         self._authorize_in_doubt = True  # compensation registered before the step runs
         try:
-            payment = await parked_on_failure(
-                "payment authorization", self._authorize, self._park
-            )
+            payment = await parked_on_failure("payment authorization", self._authorize, self._park)
         except ActivityError as error:
             if is_refusal(error, "PaymentDeclined"):
                 self._authorize_in_doubt = False
@@ -614,14 +558,38 @@ class OrderWorkflow:
         )
 
     async def _fulfil(self, allocation: Allocation) -> None:
+        """One child workflow per parcel, in parallel; a parcel lost or damaged on the way is
+        replaced (stock permitting) or refunded, until every parcel has an outcome."""
         self._transition(
             OrderStatus.FULFILLING,
             "fulfilment.started",
             detail={"parcels": len(allocation.parcels)},
         )
+        await self._start_parcels(allocation, self._order.order_id)
+        finished: set[str] = set()
+        while True:
+            await workflow.wait_condition(
+                lambda: (
+                    self._cancel is not None or any(c.done() and c.id not in finished for c in self._children)
+                )
+            )
+            self._checkpoint()
+            for child in list(self._children):
+                if not child.done() or child.id in finished:
+                    continue
+                finished.add(child.id)
+                parcel = child.result()
+                self._apply_shipment(parcel)
+                if parcel.delivery_issue is not None:
+                    await self._resolve_delivery_issue(parcel)
+            if all(child.id in finished for child in self._children):
+                return
+
+    async def _start_parcels(self, allocation: Allocation, reservation_key: str) -> None:
         request = self._input.request
         weights = {sku: item.weight_grams for sku, item in self._catalog.items()}
-        for number, parcel in enumerate(allocation.parcels, start=1):
+        for parcel in allocation.parcels:
+            number = len(self._order.shipments) + 1
             shipment_id = ids.shipment_id(self._order.order_id, number)
             self._order.shipments.append(
                 ShipmentView(
@@ -629,6 +597,7 @@ class OrderWorkflow:
                     order_id=self._order.order_id,
                     warehouse=parcel.warehouse,
                     lines=parcel.lines,
+                    reservation_key=reservation_key,
                 )
             )
             handle = await workflow.start_child_workflow(
@@ -640,14 +609,12 @@ class OrderWorkflow:
                     destination=self._order.shipping_address,
                     shipping_speed=request.shipping_speed,
                     priority=request.priority,
-                    weight_grams=sum(
-                        weights.get(line.sku, 500) * line.quantity
-                        for line in parcel.lines
-                    ),
+                    weight_grams=sum(weights.get(line.sku, 500) * line.quantity for line in parcel.lines),
                     recipient=request.customer.email,
                     language=request.customer.language,
                     slas=self._slas,
                     activity_attempts=self._policy.activity_attempts,
+                    reservation_key=reservation_key,
                 ),
                 id=ids.shipment_workflow_id(shipment_id),
                 static_summary=f"Parcel {number} of order {self._order.order_id} from {parcel.warehouse}",
@@ -655,26 +622,118 @@ class OrderWorkflow:
             self._children.append(handle)
         self._upsert_search_attributes()
         workflow.set_current_details(f"Fulfilling {len(self._children)} parcel(s)")
-        await workflow.wait_condition(
-            lambda: (
-                all(child.done() for child in self._children)
-                or self._cancel is not None
+
+    async def _resolve_delivery_issue(self, parcel: ShipmentView) -> None:
+        """Lost -> reship (stock re-reserved) or refund if there is none; damaged -> per policy."""
+        issue = parcel.delivery_issue
+        if issue == CarrierIssue.DAMAGED and self._policy.damaged_policy is DamagedPolicy.REFUND:
+            await self._refund_parcel(parcel, f"parcel {issue}")
+            return
+        self._reships += 1
+        key = ids.reship_reservation_key(self._order.order_id, self._reships)
+        address = self._order.shipping_address
+        lines = [
+            OrderLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=self._unit_price(line.sku),
             )
+            for line in parcel.lines
+        ]
+        try:
+            allocation: Allocation | None = await parked_on_failure(
+                "reship reservation",
+                lambda: workflow.execute_activity_method(
+                    InventoryActivities.reserve_stock,
+                    ReserveRequest(
+                        order_id=key,
+                        lines=lines,
+                        destination_region=region_of(address.country, address.region),
+                    ),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=self._retry,
+                    summary=f"reserve stock to replace {parcel.shipment_id}",
+                ),
+                self._park,
+            )
+        except ActivityError as error:
+            if not is_refusal(error, "OutOfStock"):
+                raise
+            allocation = None
+        if allocation is None:
+            await self._refund_parcel(parcel, f"parcel {issue}, no stock to send it again")
+            return
+        first_new = len(self._order.shipments) + 1
+        self._set_outcome(parcel, f"reshipped as {ids.shipment_id(self._order.order_id, first_new)}")
+        self._transition(
+            fulfilment_status(self._order.shipments),
+            "parcel.reshipped",
+            detail={
+                "shipment_id": parcel.shipment_id,
+                "issue": issue,
+                "reservation": key,
+            },
         )
-        self._checkpoint()
-        for child in self._children:
-            self._apply_shipment(child.result())
+        await self._notify(
+            "reshipped",
+            reason=str(issue),
+            scope=parcel.shipment_id,
+            tracking_number=parcel.tracking_number,
+        )
+        await self._start_parcels(allocation, key)
+
+    async def _refund_parcel(self, parcel: ShipmentView, reason: str) -> None:
+        assert self._payment is not None
+        amount = sum(
+            (self._unit_price(line.sku) * line.quantity for line in parcel.lines),
+            Decimal("0.00"),
+        )
+        amount = min(amount, self._order.totals.grand_total - self._order.totals.refunded)
+        await self._payment_call(
+            PaymentActivities.refund_payment,
+            PaymentOperation(
+                idempotency_key=ids.payment_key(self._order.order_id, f"refund-{parcel.shipment_id}"),
+                payment_id=self._payment.payment_id,
+                amount=amount,
+            ),
+            f"refund {amount} for {parcel.shipment_id}",
+        )
+        self._order.totals.refunded += amount
+        fully = self._order.totals.refunded >= self._order.totals.grand_total
+        self._order.payment.status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+        self._set_outcome(parcel, f"refunded {amount}")
+        self._transition(
+            fulfilment_status(self._order.shipments),
+            "parcel.refunded",
+            detail={
+                "shipment_id": parcel.shipment_id,
+                "amount": str(amount),
+                "reason": reason,
+            },
+        )
+        await self._notify("refunded", reason=reason, scope=parcel.shipment_id, amount=amount)
+
+    def _set_outcome(self, parcel: ShipmentView, outcome: str) -> None:
+        for known in self._order.shipments:
+            if known.shipment_id == parcel.shipment_id:
+                known.outcome = outcome
+        self._unflag(f"parcel:{parcel.shipment_id}")
+
+    def _unit_price(self, sku: str) -> Decimal:
+        return next(line.unit_price for line in self._order.lines if line.sku == sku)
 
     async def _close_after_return_window(self) -> None:
+        if not any(
+            s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in self._order.shipments
+        ):
+            # Every parcel was refunded: nothing is left to deliver or return.
+            self._transition(OrderStatus.CLOSED, "order.closed", detail={"reason": "fully refunded"})
+            return
         if self._order.status is not OrderStatus.DELIVERED:
             # A parcel came back undelivered: the order stays open and flagged for ops rather
             # than closing quietly. (Reship and refund of such parcels are not built yet.)
-            workflow.set_current_details(
-                f"Needs attention: {self._order.attention_reason}"
-            )
-            await workflow.wait_condition(
-                lambda: self._order.status is OrderStatus.DELIVERED
-            )
+            workflow.set_current_details(f"Needs attention: {self._order.attention_reason}")
+            await workflow.wait_condition(lambda: self._order.status is OrderStatus.DELIVERED)
         window = self._policy.return_window
         workflow.set_current_details(f"Delivered; return window of {window} open")
         await workflow.sleep(window, summary="return window")
@@ -701,11 +760,7 @@ class OrderWorkflow:
             await self._notify(notify)
         try:
             await workflow.wait_condition(
-                lambda: (
-                    self._ops_pending is not None
-                    or self._cancel is not None
-                    or bool(wake and wake())
-                ),
+                lambda: self._ops_pending is not None or self._cancel is not None or bool(wake and wake()),
                 timeout=timeout,
                 timeout_summary=f"{event} timeout" if timeout else None,
             )
@@ -757,9 +812,7 @@ class OrderWorkflow:
                     ),
                 )
 
-    def _parcel_for(
-        self, kind: OpsActionKind, shipment_id: object = None
-    ) -> ShipmentView | None:
+    def _parcel_for(self, kind: OpsActionKind, shipment_id: object = None) -> ShipmentView | None:
         for parcel in self._order.shipments:
             if shipment_id is not None and parcel.shipment_id != shipment_id:
                 continue
@@ -772,9 +825,7 @@ class OrderWorkflow:
                 and parcel.status is ShipmentStatus.EXCEPTION
             ):
                 return parcel
-            if kind is OpsActionKind.RETRY and "parked" in (
-                parcel.attention_reason or ""
-            ):
+            if kind is OpsActionKind.RETRY and "parked" in (parcel.attention_reason or ""):
                 return parcel
         return None
 
@@ -791,14 +842,10 @@ class OrderWorkflow:
 
     # --- cancellation and compensations ---------------------------------------------------
 
-    async def _cancel_order(
-        self, request: CancelRequest, detail: dict[str, Any] | None = None
-    ) -> None:
+    async def _cancel_order(self, request: CancelRequest, detail: dict[str, Any] | None = None) -> None:
         """Undo what was done, in reverse order, exactly once, then end `cancelled`."""
         if self._compensation is None:
-            self._compensation = asyncio.create_task(
-                self._compensate(request, detail or {})
-            )
+            self._compensation = asyncio.create_task(self._compensate(request, detail or {}))
         while True:
             try:
                 await asyncio.shield(self._compensation)
@@ -810,9 +857,7 @@ class OrderWorkflow:
 
     async def _compensate(self, request: CancelRequest, detail: dict[str, Any]) -> None:
         self._order.cancellation_reason = request.reason
-        workflow.set_current_details(
-            f"Cancelling ({request.reason}): running compensations"
-        )
+        workflow.set_current_details(f"Cancelling ({request.reason}): running compensations")
         for child in self._children:
             if not child.done():
                 child.cancel()
@@ -856,15 +901,10 @@ class OrderWorkflow:
             idempotency_key=ids.payment_key(self._order.order_id, "void"),
             payment_id=self._payment.payment_id,
         )
-        if (
-            self._order.payment.status is PaymentStatus.CAPTURED
-            or self._capture_in_doubt
-        ):
+        if self._order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
             if self._capture_in_doubt:
                 try:
-                    await self._payment_call(
-                        PaymentActivities.void_payment, void, "void authorization"
-                    )
+                    await self._payment_call(PaymentActivities.void_payment, void, "void authorization")
                     self._order.payment.status = PaymentStatus.VOIDED
                     return
                 except ActivityError:
@@ -872,9 +912,7 @@ class OrderWorkflow:
             await self._payment_call(
                 PaymentActivities.refund_payment,
                 PaymentOperation(
-                    idempotency_key=ids.payment_key(
-                        self._order.order_id, "refund-cancel"
-                    ),
+                    idempotency_key=ids.payment_key(self._order.order_id, "refund-cancel"),
                     payment_id=self._payment.payment_id,
                     amount=self._order.totals.grand_total,
                 ),
@@ -883,9 +921,7 @@ class OrderWorkflow:
             self._order.payment.status = PaymentStatus.REFUNDED
             self._order.totals.refunded = self._order.totals.grand_total
         else:
-            await self._payment_call(
-                PaymentActivities.void_payment, void, "void authorization"
-            )
+            await self._payment_call(PaymentActivities.void_payment, void, "void authorization")
             self._order.payment.status = PaymentStatus.VOIDED
 
     async def _payment_call(
@@ -905,9 +941,7 @@ class OrderWorkflow:
 
     # --- state ----------------------------------------------------------------------------
 
-    def _sla_hooks(
-        self, step: str
-    ) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+    def _sla_hooks(self, step: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
         sla: timedelta = getattr(self._slas, step)
 
         async def breach() -> None:
@@ -920,9 +954,7 @@ class OrderWorkflow:
 
         async def recover() -> None:
             if self._unflag(f"sla:{step}") and not self._order.status.terminal:
-                self._transition(
-                    self._order.status, "sla.recovered", detail={"step": step}
-                )
+                self._transition(self._order.status, "sla.recovered", detail={"step": step})
 
         return breach, recover
 
@@ -932,11 +964,7 @@ class OrderWorkflow:
             return
         self._attention[key] = reason
         self._alert_count += 1
-        self._alerts.append(
-            ops_notification(
-                self._order, self._policy.ops_email, reason, self._alert_count
-            )
-        )
+        self._alerts.append(ops_notification(self._order, self._policy.ops_email, reason, self._alert_count))
 
     def _unflag(self, key: str) -> bool:
         return self._attention.pop(key, None) is not None
@@ -953,7 +981,13 @@ class OrderWorkflow:
             self._order.shipments.append(shipment)
 
         key = f"parcel:{shipment.shipment_id}"
-        if shipment.attention_reason or shipment.status in _TROUBLED_PARCEL:
+        resolved = shipment.outcome is not None or any(
+            s.shipment_id == shipment.shipment_id and s.outcome is not None for s in self._order.shipments
+        )
+        # A failed delivery attempt is the carrier's to retry; a parcel back at the sender, or one
+        # with a reason of its own (SLA, parked step, refused label), needs a person.
+        troubled = bool(shipment.attention_reason) or shipment.status is ShipmentStatus.RETURNED_TO_SENDER
+        if troubled and not resolved:
             self._flag(
                 key,
                 f"parcel {shipment.shipment_id}: {shipment.attention_reason or shipment.last_event}",
@@ -980,9 +1014,7 @@ class OrderWorkflow:
         """The one door: every change of the order passes here and nowhere else."""
         previous = self._order.status
         now = workflow.now()
-        entry = TimelineEntry(
-            at=now, status=status, event=event, actor=actor, detail=detail or {}
-        )
+        entry = TimelineEntry(at=now, status=status, event=event, actor=actor, detail=detail or {})
         self._seq += 1
         self._order.status = status
         self._order.updated_at = now
@@ -998,9 +1030,7 @@ class OrderWorkflow:
         self._upsert_search_attributes()
         workflow.set_current_details(self._details(event))
         self._unprojected.append(
-            TransitionRecord(
-                order=self._order.model_copy(deep=True), entry=entry, seq=self._seq
-            )
+            TransitionRecord(order=self._order.model_copy(deep=True), entry=entry, seq=self._seq)
         )
         if self._verdict is None and previous in _INTAKE and status not in _INTAKE:
             self._verdict = self._order.model_copy(deep=True)
@@ -1010,18 +1040,13 @@ class OrderWorkflow:
         """What the Temporal UI shows as the workflow's current details."""
         lines = [f"**{self._order.status.value}** after {event}"]
         if self._awaiting_ops:
-            lines.append(
-                "Waiting for ops: "
-                + ", ".join(a.value for a in sorted(self._awaiting_ops))
-            )
+            lines.append("Waiting for ops: " + ", ".join(a.value for a in sorted(self._awaiting_ops)))
         if self._order.needs_attention:
             lines.append(f"Needs attention: {self._order.attention_reason}")
         return "\n\n".join(lines)
 
     def _upsert_search_attributes(self) -> None:
-        shipments = [
-            s for s in self._order.shipments if s.status is not ShipmentStatus.CANCELLED
-        ]
+        shipments = [s for s in self._order.shipments if s.status is not ShipmentStatus.CANCELLED]
         values = (
             self._order.status.value,
             self._order.customer.id,
@@ -1051,9 +1076,7 @@ class OrderWorkflow:
         """Write queued transitions to the projection in order (a burst in one call), then
         send queued ops alerts."""
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self._unprojected) or bool(self._alerts)
-            )
+            await workflow.wait_condition(lambda: bool(self._unprojected) or bool(self._alerts))
             if self._unprojected:
                 batch = list(self._unprojected)
                 await workflow.execute_local_activity_method(
@@ -1076,9 +1099,9 @@ class OrderWorkflow:
                 self._alerts.pop(0)
 
     async def _notify(
-        self, kind: str, reason: str = "", occurrence: int = 0, parkable: bool = True
+        self, kind: str, reason: str = "", occurrence: int = 0, parkable: bool = True, **values: object
     ) -> None:
-        notification = order_notification(self._order, kind, reason, occurrence)
+        notification = order_notification(self._order, kind, reason, occurrence, **values)
 
         async def send() -> bool:
             return await workflow.execute_activity_method(

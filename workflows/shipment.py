@@ -1,7 +1,10 @@
 """ShipmentWorkflow: one parcel from pick task to delivery (child of OrderWorkflow).
 
 pending -> picking (waits for the warehouse's pick confirmation) -> packed -> rate shopping ->
-label_created -> in_transit (hand-over: stock leaves the warehouse) -> out_for_delivery -> delivered.
+label_created (stock moves from reserved to shipped) -> in_transit (hand-over) -> out_for_delivery
+-> delivered. Carrier exceptions: `lost` and `damaged` end the parcel with a delivery issue that
+the order resolves (reship or refund); `failed_attempt` three times ends it returned_to_sender;
+`delayed` tells the customer the new date.
 
 Every change is written to the shipments projection and signalled to the parent order. Each
 phase has an SLA (picking, label, delivery); past it the parcel carries an attention reason that
@@ -23,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import ProjectionActivities
     from domain import ids
     from domain.carriers import choose_quote
-    from domain.enums import OpsActionKind, ShipmentStatus, TrackingStatus
+    from domain.enums import CarrierIssue, OpsActionKind, ShipmentStatus, TrackingStatus
     from domain.lifecycle import SHIPMENT_PROGRESS
     from domain.models import (
         Address,
@@ -57,7 +60,12 @@ _TRACKING_TO_SHIPMENT = {
     TrackingStatus.EXCEPTION: ShipmentStatus.EXCEPTION,
     TrackingStatus.RETURNED_TO_SENDER: ShipmentStatus.RETURNED_TO_SENDER,
 }
-_FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER, ShipmentStatus.CANCELLED)
+_FINAL = (
+    ShipmentStatus.DELIVERED,
+    ShipmentStatus.RETURNED_TO_SENDER,
+    ShipmentStatus.CANCELLED,
+)
+MAX_DELIVERY_ATTEMPTS = 3
 
 
 @workflow.defn
@@ -84,6 +92,8 @@ class ShipmentWorkflow:
         self._carrier_override: str | None = None
         self._label_attempt = 1
         self._attention: dict[str, str] = {}
+        self._delays = 0
+        self._view.reservation_key = inp.reservation_key or inp.order_id
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentView:
@@ -158,34 +168,69 @@ class ShipmentWorkflow:
         self._view.tracking_number = self._label.tracking_number
         self._view.label_id = self._label.label_id
         self._view.promised_by = self._label.promised_by
+        # The label is the point of no return for the warehouse: the stock is now spoken for
+        # physically, so it moves from reserved to shipped (undone if the label is voided).
+        await parked_on_failure("stock hand-over", self._ship_stock, self._park)
+        self._stock_shipped = True
         await self._set(
             ShipmentStatus.LABEL_CREATED,
             f"{self._label.carrier} {self._label.service.value} {self._label.price}",
         )
 
     async def _track(self) -> None:
-        while self._view.status not in _FINAL:
+        while self._view.status not in _FINAL and self._view.delivery_issue is None:
             workflow.set_current_details(
                 f"{self._view.status.value}: waiting for {self._view.carrier} tracking on {self._view.tracking_number}"
             )
             await workflow.wait_condition(lambda: bool(self._tracking))
             event = self._tracking.pop(0)
+            if event.status is TrackingStatus.EXCEPTION:
+                await self._carrier_exception(event)
+                continue
             new_status = _TRACKING_TO_SHIPMENT[event.status]
-            if SHIPMENT_PROGRESS[new_status] < SHIPMENT_PROGRESS[self._view.status] or (
-                new_status is self._view.status and new_status is not ShipmentStatus.EXCEPTION
+            if SHIPMENT_PROGRESS[new_status] <= SHIPMENT_PROGRESS[self._view.status] and not (
+                self._view.status is ShipmentStatus.EXCEPTION and new_status is not ShipmentStatus.EXCEPTION
             ):
                 continue  # a replayed or late webhook never moves the parcel backwards
-            if new_status.with_carrier and not self._stock_shipped:
-                await parked_on_failure("stock hand-over", self._ship_stock, self._park)
-                self._stock_shipped = True
+            if self._view.handed_over_at is None:
                 self._view.handed_over_at = event.at
-            if new_status is ShipmentStatus.EXCEPTION:
-                self._flag("carrier", f"carrier reports {event.detail or 'an exception'}")
-            else:
-                self._attention.pop("carrier", None)
+            self._attention.pop("carrier", None)
             await self._set(new_status, event.detail or event.status.value)
-            if new_status in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED):
-                await self._notify(new_status)
+            if new_status is ShipmentStatus.IN_TRANSIT:
+                await self._notify("shipped")
+            elif new_status is ShipmentStatus.DELIVERED:
+                await self._notify("delivered")
+
+    async def _carrier_exception(self, event: TrackingEvent) -> None:
+        """What a carrier exception means for the parcel (R8, R9)."""
+        if self._view.handed_over_at is None:
+            self._view.handed_over_at = event.at
+        issue = event.detail or ""
+        if issue in (CarrierIssue.LOST, CarrierIssue.DAMAGED):
+            # The parcel will not arrive as sent: it ends here and the order reships or refunds.
+            self._view.delivery_issue = issue
+            await self._set(ShipmentStatus.EXCEPTION, f"carrier reports the parcel {issue}")
+        elif issue == CarrierIssue.FAILED_ATTEMPT:
+            self._view.failed_attempts += 1
+            if self._view.failed_attempts >= MAX_DELIVERY_ATTEMPTS:
+                await self._set(
+                    ShipmentStatus.RETURNED_TO_SENDER,
+                    f"{self._view.failed_attempts} failed delivery attempts",
+                )
+            else:
+                await self._set(
+                    ShipmentStatus.EXCEPTION,
+                    f"failed delivery attempt {self._view.failed_attempts} of {MAX_DELIVERY_ATTEMPTS}",
+                )
+        elif issue == CarrierIssue.DELAYED:
+            self._delays += 1
+            if event.promised_by is not None:
+                self._view.promised_by = event.promised_by
+            await self._set(self._view.status, f"delayed, now due by {self._view.promised_by}")
+            await self._notify("delayed", occurrence=self._delays)
+        else:
+            self._flag("carrier", f"carrier reports {issue or 'an exception'}")
+            await self._set(ShipmentStatus.EXCEPTION, f"carrier exception: {issue or 'unspecified'}")
 
     async def _cancel_before_hand_over(self) -> None:
         if self._label is None and self._label_in_doubt and self._chosen is not None:
@@ -195,6 +240,15 @@ class ShipmentWorkflow:
                 self._label = await self._buy_label()
             except ActivityError:
                 self._label = None
+        if self._stock_shipped:
+            await workflow.execute_activity_method(
+                InventoryActivities.unship_stock,
+                self._stock_request(),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=PERSISTENT_RETRY,
+                summary=f"stock back on the shelf at {self._input.parcel.warehouse}",
+            )
+            self._stock_shipped = False
         if self._label is not None:
             await workflow.execute_activity_method(
                 CarrierActivities.cancel_label,
@@ -251,26 +305,34 @@ class ShipmentWorkflow:
             summary=f"buy {choice.carrier} {choice.service.value} label",
         )
 
+    def _stock_request(self) -> ShipStockRequest:
+        return ShipStockRequest(
+            order_id=self._input.reservation_key or self._input.order_id,
+            warehouse=self._input.parcel.warehouse,
+        )
+
     async def _ship_stock(self) -> int:
         return await workflow.execute_activity_method(
             InventoryActivities.ship_stock,
-            ShipStockRequest(order_id=self._input.order_id, warehouse=self._input.parcel.warehouse),
+            self._stock_request(),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=self._retry,
             summary=f"stock leaves {self._input.parcel.warehouse}",
         )
 
-    async def _notify(self, status: ShipmentStatus) -> None:
+    async def _notify(self, kind: str, occurrence: int = 0) -> None:
+        notification = shipment_notification(self._input, self._view, kind, occurrence)
+
         async def send() -> bool:
             return await workflow.execute_activity_method(
                 NotifyActivities.send_notification,
-                shipment_notification(self._input, self._view, status),
+                notification,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=self._retry,
-                summary=f"notify customer: parcel {status.value}",
+                summary=f"notify customer: parcel {kind}",
             )
 
-        await parked_on_failure(f"{status.value} notification", send, self._park_skippable)
+        await parked_on_failure(f"{kind} notification", send, self._park_skippable)
 
     # --- waiting on ops -------------------------------------------------------------------
 
@@ -280,13 +342,17 @@ class ShipmentWorkflow:
         self._flag("label", f"label refused: {reason}")
         await self._set(ShipmentStatus.EXCEPTION, f"label refused: {reason}")
         instruction = await self._wait_for_ops(
-            {OpsActionKind.RETRY, OpsActionKind.REROUTE}, "Label refused: waiting for ops to retry or reroute"
+            {OpsActionKind.RETRY, OpsActionKind.REROUTE},
+            "Label refused: waiting for ops to retry or reroute",
         )
         if instruction.action is OpsActionKind.REROUTE and instruction.carrier:
             self._carrier_override = instruction.carrier
         self._attention.pop("label", None)
         self._label_attempt += 1
-        await self._set(ShipmentStatus.PACKED, f"label {instruction.action.value} by {instruction.actor}")
+        await self._set(
+            ShipmentStatus.PACKED,
+            f"label {instruction.action.value} by {instruction.actor}",
+        )
 
     async def _park(self, step: str, reason: str) -> bool:
         return await self._park_with(step, reason, skippable=False)
@@ -307,15 +373,17 @@ class ShipmentWorkflow:
         self._awaiting = frozenset(kinds)
         workflow.set_current_details(details)
         await workflow.wait_condition(lambda: self._instruction is not None)
-        instruction, self._instruction, self._awaiting = self._instruction, None, frozenset()
+        instruction, self._instruction, self._awaiting = (
+            self._instruction,
+            None,
+            frozenset(),
+        )
         assert instruction is not None
         return instruction
 
     # --- state ----------------------------------------------------------------------------
 
-    def _sla_hooks(
-        self, step: str
-    ) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+    def _sla_hooks(self, step: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
         sla: timedelta = getattr(self._input.slas, step)
 
         async def breach() -> None:

@@ -6,6 +6,10 @@ from domain.models import Allocation, CatalogItem, OrderLine, StockLevel, Wareho
 
 
 class Inventory(Protocol):
+    """Reservations are keyed by `order_id`, an opaque string: an order id or a derived key such
+    as `ORDER-1#reship1` (up to 100 characters). Every stock change also raises or re-arms the
+    low-stock alert of the level it touched (store.stock_alerts)."""
+
     def catalog_items(self, skus: list[str]) -> dict[str, CatalogItem]:
         """The catalog entries of these SKUs (unknown SKUs are absent)."""
         ...
@@ -26,6 +30,13 @@ class Inventory(Protocol):
     def ship(self, order_id: str, warehouse: str) -> int:
         """Turn the order's reservations at this warehouse into shipped stock (on_hand and reserved
         both go down). Idempotent."""
+        ...
+
+    def unship(self, order_id: str, warehouse: str) -> int:
+        """The reverse of `ship` (the label was cancelled before hand-over): the order's shipped
+        reservations at this warehouse go back on hand and become released, with an audit row
+        (reason `restock_cancelled_label`). Returns the units restocked by this call; a repeat
+        restocks nothing (returns 0)."""
         ...
 
     def stock(self, sku: str) -> list[StockLevel]:

@@ -2,7 +2,11 @@
 
 Every reservation is a conditional UPDATE that only succeeds while enough stock is available,
 so concurrent orders cannot take the same units; the plan is recomputed when another order
-got there first.
+got there first. Every change of a stock level also checks it for a low-stock alert
+(store.stock_alerts), in the same transaction.
+
+Reservations are keyed by an opaque string (`order_id` here): an order id, or a derived key such
+as `ORDER-1#reship1` for a replacement parcel. Nothing here parses it.
 """
 
 import logging
@@ -26,6 +30,7 @@ from domain.models import (
 from store.catalog import catalog_items as _catalog_items
 from store.catalog import load_warehouses, stock_level_of
 from store.models import ReservationRow, StockAdjustmentRow, StockLevelRow, WarehouseRow
+from store.stock_alerts import OPS_EMAIL, note_stock_change
 
 _log = logging.getLogger(__name__)
 
@@ -64,8 +69,14 @@ def _allocation_of(s: Session, order_id: str, rows: list[ReservationRow]) -> All
 
 
 class SqlInventory:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, ops_email: str = OPS_EMAIL
+    ) -> None:
         self._sf = session_factory
+        self._ops_email = ops_email
+
+    def _note(self, s: Session, sku: str, warehouse: str) -> None:
+        note_stock_change(s, sku, warehouse, recipient=self._ops_email)
 
     def catalog_items(self, skus: list[str]) -> dict[str, CatalogItem]:
         return _catalog_items(self._sf, skus)
@@ -142,6 +153,7 @@ class SqlInventory:
             ).first()
             if taken is None:
                 raise _LostRace()
+            self._note(s, sku, warehouse)
 
         for parcel in parcels:
             for line in parcel.lines:
@@ -220,6 +232,7 @@ class SqlInventory:
                         updated_at=func.now(),
                     )
                 )
+                self._note(s, row.sku, row.warehouse)
                 row.status = "released"
                 row.updated_at = func.now()
                 units += row.quantity
@@ -264,6 +277,52 @@ class SqlInventory:
                         detail={"order_id": order_id},
                     )
                 )
+                self._note(s, row.sku, row.warehouse)
                 row.status = "shipped"
                 row.updated_at = func.now()
             return sum(row.quantity for row in rows)
+
+    def unship(self, order_id: str, warehouse: str) -> int:
+        """The reverse of `ship` (a label cancelled before hand-over): the order's shipped units at
+        this warehouse go back on hand and its reservations there become released, with an audit
+        row. Returns the units restocked now; a repeat restocks nothing and returns 0."""
+        with self._sf.begin() as s:
+            _lock_order(s, order_id)
+            rows = s.scalars(
+                select(ReservationRow)
+                .where(
+                    ReservationRow.order_id == order_id,
+                    ReservationRow.warehouse == warehouse,
+                    ReservationRow.status == "shipped",
+                )
+                .order_by(ReservationRow.sku)
+                .with_for_update()
+            ).all()
+            units = 0
+            for row in rows:
+                s.execute(
+                    update(StockLevelRow)
+                    .where(
+                        StockLevelRow.sku == row.sku,
+                        StockLevelRow.warehouse == row.warehouse,
+                    )
+                    .values(
+                        on_hand=StockLevelRow.on_hand + row.quantity,
+                        updated_at=func.now(),
+                    )
+                )
+                s.add(
+                    StockAdjustmentRow(
+                        sku=row.sku,
+                        warehouse=row.warehouse,
+                        delta_on_hand=row.quantity,
+                        reason="restock_cancelled_label",
+                        actor="orderflow",
+                        detail={"order_id": order_id},
+                    )
+                )
+                self._note(s, row.sku, row.warehouse)
+                row.status = "released"
+                row.updated_at = func.now()
+                units += row.quantity
+            return units

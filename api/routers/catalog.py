@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.auth import Principal, require
-from api.deps import SessionsDep
+from api.deps import SessionsDep, SettingsDep
 from api.problems import ProblemError
 from domain.enums import Role
 from domain.models import (
@@ -97,7 +97,12 @@ def get_warehouses(_: AnyRole, sessions: SessionsDep) -> list[Warehouse]:
     return catalog.list_warehouses(sessions)
 
 
-@router.get("/inventory/alerts", response_model=list[StockView])
+@router.get(
+    "/inventory/alerts",
+    response_model=list[StockView],
+    description="Stock levels whose available stock (on_hand - reserved - safety_stock) is at or under "
+    "their reorder point. Each drop under it also e-mails ops once (kind `low_stock` in the outbox).",
+)
 def inventory_alerts(_: OpsRole, sessions: SessionsDep) -> list[StockView]:
     return [StockView.of(level) for level in catalog.stock_alerts(sessions)]
 
@@ -111,13 +116,16 @@ def get_inventory(sku: str, _: AnyRole, sessions: SessionsDep) -> InventoryView:
 
 
 @router.put("/inventory/{sku}/{warehouse}", response_model=StockView)
-def put_inventory(sku: str, warehouse: str, body: StockBody, principal: OpsRole, sessions: SessionsDep) -> StockView:
+def put_inventory(
+    sku: str, warehouse: str, body: StockBody, principal: OpsRole, sessions: SessionsDep, settings: SettingsDep
+) -> StockView:
     if catalog.get_catalog_item(sessions, sku) is None:
         raise ProblemError(404, f"no sku {sku}")
     if warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
         raise ProblemError(404, f"no warehouse {warehouse}")
     level = catalog.set_stock_level(
-        sessions, sku, warehouse, body.on_hand, body.safety_stock, body.reorder_point, principal.name
+        sessions, sku, warehouse, body.on_hand, body.safety_stock, body.reorder_point, principal.name,
+        ops_email=settings.ops_email,
     )
     return StockView.of(level)
 

@@ -1,6 +1,7 @@
 """Warehouse reports: pick confirmations, stock receipts (which wake backorders) and counts
 (API.md "Warehouse and carriers")."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -9,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.auth import Principal, require
-from api.deps import ClientDep, SessionsDep
+from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError
 from api.temporal_calls import WorkflowGone, signal_workflow, stock_arrived
 from domain import ids
@@ -85,13 +86,18 @@ def _check_known(sessions: SessionsDep, sku: str, warehouse: str) -> None:
 
 @router.post("/warehouse/receipts", status_code=201, response_model=ReceiptResult)
 async def receipt(
-    body: ReceiptBody, principal: WarehouseRole, sessions: SessionsDep, client: ClientDep
+    body: ReceiptBody,
+    principal: WarehouseRole,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> ReceiptResult:
     """Goods received: on_hand goes up, with an audit row. Then backordered orders of the SKU
     try again one after another, oldest first, until one cannot reserve (the stock is gone)."""
     await run_in_threadpool(_check_known, sessions, body.sku, body.warehouse)
     level = await run_in_threadpool(
-        catalog.receive_stock, sessions, body.sku, body.warehouse, body.quantity, principal.name
+        partial(catalog.receive_stock, ops_email=settings.ops_email),
+        sessions, body.sku, body.warehouse, body.quantity, principal.name,
     )
     woken = await _wake_backorders(client, sessions, body.sku, body.warehouse, principal.name)
     return ReceiptResult(
@@ -122,11 +128,14 @@ async def _wake_backorders(
 
 
 @router.post("/warehouse/counts", status_code=201, response_model=StockChange)
-async def count(body: CountBody, principal: WarehouseRole, sessions: SessionsDep) -> StockChange:
+async def count(
+    body: CountBody, principal: WarehouseRole, sessions: SessionsDep, settings: SettingsDep
+) -> StockChange:
     """A physical count replaces book stock; the answer carries the discrepancy (counted - book)."""
     await run_in_threadpool(_check_known, sessions, body.sku, body.warehouse)
     level, discrepancy = await run_in_threadpool(
-        catalog.record_count, sessions, body.sku, body.warehouse, body.counted, principal.name
+        partial(catalog.record_count, ops_email=settings.ops_email),
+        sessions, body.sku, body.warehouse, body.counted, principal.name,
     )
     return StockChange(
         warehouse=level.warehouse, sku=level.sku, on_hand=level.on_hand, reserved=level.reserved,

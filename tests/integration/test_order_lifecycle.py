@@ -38,14 +38,13 @@ async def test_order_goes_from_submission_to_closed(
     shipment = await ship_to_carrier(api, order_id)
     assert shipment["carrier"] == "economy", "a standard order takes the cheapest carrier keeping the promise"
     assert shipment["tracking_number"].startswith("EC")
-    assert (await stock_of(api, sku))["reserved"] == 2
+    level = await stock_of(api, sku)
+    assert (level["on_hand"], level["reserved"]) == (8, 0), "stock moves from reserved to shipped at the label"
 
     for status in ("in_transit", "out_for_delivery"):
         response = await carrier_event(api, "economy", shipment["tracking_number"], status)
         assert response.status_code == 202, response.text
     await wait_for_status(api, order_id, "shipped")
-    level = await stock_of(api, sku)
-    assert (level["on_hand"], level["reserved"]) == (8, 0), "stock leaves the warehouse at hand-over"
 
     await carrier_event(api, "economy", shipment["tracking_number"], "delivered")
     delivered = await wait_for_status(api, order_id, "delivered")

@@ -45,7 +45,7 @@ def test_upgrade_is_safe_concurrently_and_repeatedly(database_url: str) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: upgrade(database_url), range(4)))
     upgrade(database_url)
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
 
 
 def test_embedded_postgres_starts_creates_database_and_restarts_fast(
@@ -69,7 +69,7 @@ def test_embedded_postgres_starts_creates_database_and_restarts_fast(
     again = start_embedded_postgres(data_dir)
     restart = time.monotonic() - started
     try:
-        assert current_revision(again) == "0001"  # the data survived the restart
+        assert current_revision(again) == "0002"  # the data survived the restart
         assert restart < 5, f"second start took {restart:.1f}s"
     finally:
         stop_embedded_postgres(data_dir)

@@ -1,0 +1,98 @@
+"""Low-stock alerts, once per crossing (R6).
+
+A stock level is low while its available stock (on_hand - reserved - safety_stock) is at or under
+its reorder point. The first stock change that makes it low writes one `low_stock` row to the
+notification outbox for ops and marks the level alerted; while it stays low nothing more is sent.
+A change that lifts it above the reorder point clears the mark, so the next drop alerts again.
+
+`note_stock_change` runs inside the transaction that changed the stock (after the change is
+flushed), so the alert commits or rolls back with it. Every stock change goes through it: the
+inventory adapter (reserve, ship, unship, release) and store.catalog (levels, receipts, counts).
+"""
+
+import structlog
+from sqlalchemy import and_, not_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from store.models import NotificationOutboxRow, StockLevelRow
+
+_log = structlog.get_logger(__name__)
+
+OPS_EMAIL = "ops@orderflow.local"
+LOW_STOCK_KIND = "low_stock"
+# Outbox rows belong to an order; a stock alert belongs to none.
+NO_ORDER = "-"
+
+_AVAILABLE = StockLevelRow.on_hand - StockLevelRow.reserved - StockLevelRow.safety_stock
+IS_LOW = _AVAILABLE <= StockLevelRow.reorder_point
+
+
+def low_stock_dedupe_key(sku: str, warehouse: str, crossing: int) -> str:
+    return f"lowstock:{sku}:{warehouse}:{crossing}"
+
+
+def note_stock_change(
+    s: Session, sku: str, warehouse: str, *, recipient: str = OPS_EMAIL
+) -> bool:
+    """Alert ops if this level just went low; re-arm it if it is no longer low.
+
+    Call after the stock change is flushed, in its transaction (the level's row is locked by the
+    change already). Returns True when an alert was written now.
+    """
+    key = and_(StockLevelRow.sku == sku, StockLevelRow.warehouse == warehouse)
+    s.execute(
+        update(StockLevelRow)
+        .where(key, StockLevelRow.low_stock_alerted, not_(IS_LOW))
+        .values(low_stock_alerted=False)
+        .execution_options(synchronize_session=False)
+    )
+    crossed = s.execute(
+        update(StockLevelRow)
+        .where(key, not_(StockLevelRow.low_stock_alerted), IS_LOW)
+        .values(
+            low_stock_alerted=True,
+            low_stock_crossings=StockLevelRow.low_stock_crossings + 1,
+        )
+        .returning(
+            StockLevelRow.low_stock_crossings,
+            StockLevelRow.on_hand,
+            StockLevelRow.reserved,
+            StockLevelRow.safety_stock,
+            StockLevelRow.reorder_point,
+        )
+        .execution_options(synchronize_session=False)
+    ).first()
+    if crossed is None:
+        return False
+    crossing, on_hand, reserved, safety_stock, reorder_point = crossed
+    available = max(0, on_hand - reserved - safety_stock)
+    dedupe_key = low_stock_dedupe_key(sku, warehouse, crossing)
+    subject = f"库存预警 Low stock: {sku} at {warehouse} ({available} available)"
+    body = (
+        f"{sku} at {warehouse} is at or under its reorder point: {available} available "
+        f"(on hand {on_hand}, reserved {reserved}, safety stock {safety_stock}, "
+        f"reorder point {reorder_point}). Please replenish."
+    )
+    s.execute(
+        insert(NotificationOutboxRow)
+        .values(
+            dedupe_key=dedupe_key,
+            order_id=NO_ORDER,
+            kind=LOW_STOCK_KIND,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            status="sent",
+        )
+        .on_conflict_do_nothing(index_elements=[NotificationOutboxRow.dedupe_key])
+    )
+    _log.info(
+        "notification.sent",
+        order_id=NO_ORDER,
+        kind=LOW_STOCK_KIND,
+        recipient=recipient,
+        subject=subject,
+        dedupe_key=dedupe_key,
+    )
+    return True
