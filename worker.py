@@ -37,9 +37,11 @@ WORKFLOWS = [OrderWorkflow, ShipmentWorkflow]
 PASSTHROUGH_MODULES = ("domain", "pydantic", "pydantic_core", "annotated_types")
 
 
-def activities_for(session_factory: sessionmaker[Session]) -> list[Callable[..., Any]]:
+def activities_for(
+    session_factory: sessionmaker[Session], *, ops_email: str = "ops@orderflow.local"
+) -> list[Callable[..., Any]]:
     """Every activity, bound to the built-in adapters over one database."""
-    inventory = InventoryActivities(SqlInventory(session_factory))
+    inventory = InventoryActivities(SqlInventory(session_factory, ops_email=ops_email))
     payments = PaymentActivities(LedgerGateway(session_factory))
     carriers = CarrierActivities(BuiltinCarriers(session_factory))
     notify = NotifyActivities(OutboxNotifier(session_factory))
@@ -58,6 +60,7 @@ def activities_for(session_factory: sessionmaker[Session]) -> list[Callable[...,
         carriers.quote_rates,
         carriers.buy_label,
         carriers.cancel_label,
+        carriers.poll_tracking,
         notify.send_notification,
         projection.record_transitions,
         projection.record_shipment,
@@ -110,5 +113,6 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.task_queue,
             executor=executor,
             activity_slots=settings.activity_threads,
+            activities=activities_for(session_factory, ops_email=settings.ops_email),
         )
         await worker.run()

@@ -4,7 +4,7 @@ from temporalio import activity
 
 from activities.errors import business_refusals
 from adapters.carriers import Carriers
-from domain.models import Label, LabelRequest, QuoteRequest, RateQuote
+from domain.models import Label, LabelRequest, QuoteRequest, RateQuote, TrackingEvent, TrackingPoll
 
 
 class CarrierActivities:
@@ -21,6 +21,10 @@ class CarrierActivities:
     @business_refusals
     def buy_label(self, request: LabelRequest) -> Label:
         return self._carriers.buy_label(request)
+
+    @activity.defn(name="poll_tracking")
+    def poll_tracking(self, request: TrackingPoll) -> list[TrackingEvent]:
+        return self._carriers.track(request.carrier, request.tracking_number)
 
     @activity.defn(name="cancel_label")
     @business_refusals

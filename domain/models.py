@@ -129,6 +129,8 @@ class OrderPolicy(BaseModel):
     backorder_timeout: timedelta = timedelta(days=14)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
+    # With no carrier news for this long, the parcel asks the carrier (webhooks can be lost).
+    tracking_poll_interval: timedelta = timedelta(hours=12)
     slas: StepSlas = StepSlas()
     risk: RiskPolicy = RiskPolicy()
     # Activities retry transient failures this many times before the order parks for ops.
@@ -229,6 +231,11 @@ class LabelRequest(BaseModel):
     weight_grams: int
 
 
+class TrackingPoll(BaseModel):
+    carrier: str
+    tracking_number: str
+
+
 class TrackingEvent(BaseModel):
     tracking_number: str
     status: TrackingStatus
@@ -255,6 +262,7 @@ class ShipmentInput(BaseModel):
     slas: StepSlas = StepSlas()
     activity_attempts: int = 8
     reservation_key: str = ""  # the reservation owner: the order id, or a reship's own key
+    tracking_poll_interval: timedelta = timedelta(hours=12)
 
 
 class ShipmentView(BaseModel):

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     risk_blocklist: str = ""
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
+    tracking_poll_interval: Duration = timedelta(hours=12)
     activity_attempts: int = Field(default=8, ge=1)
     ops_email: str = "ops@orderflow.local"
     sla_verifying: Duration = timedelta(minutes=15)
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
             backorder_timeout=self.backorder_timeout,
             backorder_policy=self.backorder_policy,
             damaged_policy=self.damaged_policy,
+            tracking_poll_interval=self.tracking_poll_interval,
             slas=StepSlas(
                 verifying=self.sla_verifying,
                 allocating=self.sla_allocating,

@@ -298,3 +298,25 @@ class NotificationOutboxRow(Base):
         String(16), nullable=False, server_default="sent"
     )
     created_at: Mapped[datetime] = _now()
+
+
+class CarrierTrackingEventRow(Base):
+    """What a carrier reported about a parcel, as received by the webhook. The built-in carriers
+    answer tracking polls from here, so a report whose signal was lost is still found."""
+
+    __tablename__ = "carrier_tracking_events"
+    __table_args__ = (
+        UniqueConstraint("carrier", "tracking_number", "status", "detail", "at", name="uq_carrier_tracking_events_event"),
+        Index("ix_carrier_tracking_events_tracking_number", "tracking_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    carrier: Mapped[str] = mapped_column(String(32), nullable=False)
+    tracking_number: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    detail: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    promised_by: Mapped[date | None] = mapped_column(Date)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

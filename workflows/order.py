@@ -615,6 +615,7 @@ class OrderWorkflow:
                     slas=self._slas,
                     activity_attempts=self._policy.activity_attempts,
                     reservation_key=reservation_key,
+                    tracking_poll_interval=self._policy.tracking_poll_interval,
                 ),
                 id=ids.shipment_workflow_id(shipment_id),
                 static_summary=f"Parcel {number} of order {self._order.order_id} from {parcel.warehouse}",

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentView,
         ShipStockRequest,
         TrackingEvent,
+        TrackingPoll,
     )
     from domain.notifications import shipment_notification
     from workflows.failures import is_refusal, refusal_of
@@ -93,6 +94,7 @@ class ShipmentWorkflow:
         self._label_attempt = 1
         self._attention: dict[str, str] = {}
         self._delays = 0
+        self._seen_events: set[tuple[str, str, str]] = set()
         self._view.reservation_key = inp.reservation_key or inp.order_id
 
     @workflow.run
@@ -118,7 +120,14 @@ class ShipmentWorkflow:
 
     @workflow.signal
     def tracking_event(self, event: TrackingEvent) -> None:
-        self._tracking.append(event)
+        self._receive(event)
+
+    def _receive(self, event: TrackingEvent) -> None:
+        """Queue a carrier event once: webhook replays and polled copies are the same event."""
+        identity = (event.status.value, event.detail or "", event.at.isoformat())
+        if identity not in self._seen_events:
+            self._seen_events.add(identity)
+            self._tracking.append(event)
 
     @workflow.signal
     def ops_instruction(self, instruction: ParcelInstruction) -> None:
@@ -182,7 +191,18 @@ class ShipmentWorkflow:
             workflow.set_current_details(
                 f"{self._view.status.value}: waiting for {self._view.carrier} tracking on {self._view.tracking_number}"
             )
-            await workflow.wait_condition(lambda: bool(self._tracking))
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._tracking),
+                    timeout=self._input.tracking_poll_interval,
+                    timeout_summary="no carrier news: poll tracking",
+                )
+            except TimeoutError:
+                # Webhooks can be lost: ask the carrier what it knows.
+                polled = await parked_on_failure("tracking poll", self._poll_tracking, self._park_skippable)
+                for polled_event in polled or []:
+                    self._receive(polled_event)
+                continue
             event = self._tracking.pop(0)
             if event.status is TrackingStatus.EXCEPTION:
                 await self._carrier_exception(event)
@@ -303,6 +323,16 @@ class ShipmentWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=self._retry,
             summary=f"buy {choice.carrier} {choice.service.value} label",
+        )
+
+    async def _poll_tracking(self) -> list[TrackingEvent]:
+        assert self._view.carrier is not None and self._view.tracking_number is not None
+        return await workflow.execute_activity_method(
+            CarrierActivities.poll_tracking,
+            TrackingPoll(carrier=self._view.carrier, tracking_number=self._view.tracking_number),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=self._retry,
+            summary=f"poll {self._view.carrier} for {self._view.tracking_number}",
         )
 
     def _stock_request(self) -> ShipStockRequest:

@@ -4,7 +4,7 @@ from datetime import date
 from typing import Protocol
 
 from domain.enums import ShippingSpeed
-from domain.models import Address, Label, LabelRequest, RateQuote
+from domain.models import Address, Label, LabelRequest, RateQuote, TrackingEvent
 
 
 class Carriers(Protocol):
@@ -20,6 +20,10 @@ class Carriers(Protocol):
 
     def cancel_label(self, label_id: str) -> bool:
         """Void a label not yet handed over; True if it is (now or already) cancelled."""
+        ...
+
+    def track(self, carrier: str, tracking_number: str) -> list[TrackingEvent]:
+        """Everything the carrier knows about the parcel, oldest first (the polling fallback)."""
         ...
 
     def shipment_of(self, carrier: str, tracking_number: str) -> str | None:

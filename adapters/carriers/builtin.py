@@ -16,8 +16,9 @@ from domain.carriers import RATE_CARDS, UNDELIVERABLE_POSTAL_CODES
 from domain.enums import ShipmentStatus, ShippingSpeed
 from domain.errors import InvalidOrder, LabelNotCancellable, UndeliverableAddress
 from domain.geography import region_of, zone_between
-from domain.models import Address, Label, LabelRequest, RateQuote
+from domain.models import Address, Label, LabelRequest, RateQuote, TrackingEvent
 from store.models import CarrierLabelRow, ShipmentRow
+from store.tracking import tracking_events
 
 TRACKING_PREFIX = {"swift": "SW", "economy": "EC"}
 _HANDED_OVER = [status.value for status in ShipmentStatus if status.with_carrier]
@@ -144,6 +145,10 @@ class BuiltinCarriers:
                 .values(status="cancelled")
             )
             return True
+
+    def track(self, carrier: str, tracking_number: str) -> list[TrackingEvent]:
+        # The built-in carriers remember what they reported through the webhook.
+        return tracking_events(self._sf, carrier, tracking_number)
 
     def shipment_of(self, carrier: str, tracking_number: str) -> str | None:
         with self._sf() as s:

@@ -13,7 +13,7 @@ from api.routers.warehouse import Accepted
 from api.temporal_calls import signal_workflow
 from domain import ids
 from domain.models import Problem, TrackingEvent
-from store import projection
+from store import projection, tracking
 
 router = APIRouter(tags=["carriers"])
 
@@ -53,6 +53,8 @@ async def carrier_event(
     shipment = await run_in_threadpool(projection.shipment_by_tracking, sessions, event.tracking_number)
     if shipment is None or shipment.carrier != carrier:
         raise ProblemError(404, f"unknown tracking number {event.tracking_number}")
+    # Recorded first: if the signal below is lost, the parcel finds the event when it polls.
+    await run_in_threadpool(tracking.record_tracking_event, sessions, carrier, event)
     # A parcel whose workflow has ended (delivered) ignores replays: accepted, nothing changes.
     await signal_workflow(client, ids.shipment_workflow_id(shipment.shipment_id), "tracking_event", event)
     return Accepted()

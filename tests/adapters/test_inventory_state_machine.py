@@ -7,6 +7,7 @@ open reservation rows, every unit accounted for, low-stock alerts exactly once p
 Each example gets SKUs of its own, so examples never see each other's stock.
 """
 
+import os
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -236,7 +237,7 @@ class InventoryMachine(RuleBasedStateMachine):
                     select(NotificationOutboxRow.dedupe_key, NotificationOutboxRow.kind).where(
                         NotificationOutboxRow.dedupe_key.like(f"lowstock:SKU-SM-{self.tag}-%")
                     )
-                ).tuples()
+                ).all()
             )
         assert set(levels) == set(self.keys)
         for key, row in levels.items():
@@ -265,7 +266,8 @@ def test_inventory_state_machine(session_factory: SF) -> None:
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=30,
+            # SM_EXAMPLES=500 for a deeper run by hand; 30 keeps `make test` fast.
+            max_examples=int(os.environ.get("SM_EXAMPLES", "30")),
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

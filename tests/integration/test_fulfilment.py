@@ -1,11 +1,13 @@
 """The fulfilment network (R3, R8, R9): split shipments, carrier exceptions and their remedies."""
 
+import asyncio
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from runtime.settings import Settings
@@ -192,3 +194,31 @@ async def test_cancel_after_the_label_puts_the_stock_back(api: httpx.AsyncClient
     assert response.status_code == 200
     level = await stock_of(api, sku)
     assert (level["on_hand"], level["reserved"], level["available"]) == (4, 0, 4)
+
+
+async def test_a_lost_webhook_is_found_by_polling_the_carrier(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session], client: Client, temporal_env: WorkflowEnvironment
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from domain.enums import TrackingStatus
+    from domain.models import TrackingEvent
+    from store.tracking import record_tracking_event
+
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    parcel = await ship_to_carrier(api, order["order_id"])
+    # The carrier knows the parcel is in transit, but its webhook never reached us.
+    record_tracking_event(
+        sessions,
+        parcel["carrier"],
+        TrackingEvent(tracking_number=parcel["tracking_number"], status=TrackingStatus.IN_TRANSIT, at=datetime.now(UTC)),
+    )
+    handle = client.get_workflow_handle(f"shipment-{parcel['shipment_id']}")
+    forward = asyncio.create_task(temporal_env.fast_forward(handle, timedelta(hours=13)))
+    try:
+        await wait_for_shipment(api, order["order_id"], "in_transit")
+    finally:
+        forward.cancel()
+    shipped = await wait_for_status(api, order["order_id"], "shipped")
+    assert [e["event"] for e in shipped["timeline"]].count("shipment.in_transit") == 1

@@ -1,0 +1,51 @@
+"""Carrier tracking events as the webhook received them (the built-in carriers' memory)."""
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.enums import TrackingStatus
+from domain.models import TrackingEvent
+from store.models import CarrierTrackingEventRow
+
+
+def record_tracking_event(sf: sessionmaker[Session], carrier: str, event: TrackingEvent) -> bool:
+    """Store a reported event; False when the same report was stored before (a replay)."""
+    with sf.begin() as s:
+        inserted = s.scalar(
+            insert(CarrierTrackingEventRow)
+            .values(
+                carrier=carrier,
+                tracking_number=event.tracking_number,
+                status=event.status.value,
+                detail=event.detail or "",
+                at=event.at,
+                promised_by=event.promised_by,
+            )
+            .on_conflict_do_nothing(constraint="uq_carrier_tracking_events_event")
+            .returning(CarrierTrackingEventRow.id)
+        )
+        return inserted is not None
+
+
+def tracking_events(sf: sessionmaker[Session], carrier: str, tracking_number: str) -> list[TrackingEvent]:
+    """Every event reported for a parcel, oldest first."""
+    with sf() as s:
+        rows = s.scalars(
+            select(CarrierTrackingEventRow)
+            .where(
+                CarrierTrackingEventRow.carrier == carrier,
+                CarrierTrackingEventRow.tracking_number == tracking_number,
+            )
+            .order_by(CarrierTrackingEventRow.at, CarrierTrackingEventRow.id)
+        ).all()
+    return [
+        TrackingEvent(
+            tracking_number=row.tracking_number,
+            status=TrackingStatus(row.status),
+            detail=row.detail or None,
+            at=row.at,
+            promised_by=row.promised_by,
+        )
+        for row in rows
+    ]
