@@ -25,26 +25,61 @@ from activities.payments import PaymentActivities
 from activities.store import ProjectionActivities
 from adapters.carriers.builtin import BuiltinCarriers
 from adapters.inventory.sql import SqlInventory
+from adapters.notifications import Notifier
+from adapters.notifications.delivery import (
+    DeliveringNotifier,
+    SmtpConfig,
+    WebhookSubscriber,
+    parse_webhook_subscribers,
+)
 from adapters.notifications.outbox import OutboxNotifier
 from adapters.payments.ledger import LedgerGateway
 from runtime.settings import Settings
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
 from workflows.shipment import ShipmentWorkflow
 
-WORKFLOWS = [OrderWorkflow, ShipmentWorkflow]
+WORKFLOWS = [OrderWorkflow, ShipmentWorkflow, ReturnWorkflow]
 
 # Modules the sandbox need not re-import for every workflow run: pure models and rules.
 PASSTHROUGH_MODULES = ("domain", "pydantic", "pydantic_core", "annotated_types")
 
 
+def notifier_for(session_factory: sessionmaker[Session], settings: Settings) -> Notifier:
+    """E-mail (OMS_SMTP_HOST) and signed webhooks (OMS_NOTIFY_WEBHOOKS) when configured; with
+    neither, the outbox and the log only, exactly as before."""
+    webhooks = [
+        WebhookSubscriber(url, secret) for url, secret in parse_webhook_subscribers(settings.notify_webhooks)
+    ]
+    smtp = (
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password,
+        )
+        if settings.smtp_host
+        else None
+    )
+    if smtp is None and not webhooks:
+        return OutboxNotifier(session_factory)
+    return DeliveringNotifier(session_factory, smtp=smtp, webhooks=webhooks)
+
+
 def activities_for(
-    session_factory: sessionmaker[Session], *, ops_email: str = "ops@orderflow.local"
+    session_factory: sessionmaker[Session],
+    *,
+    ops_email: str = "ops@orderflow.local",
+    notifier: Notifier | None = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity, bound to the built-in adapters over one database."""
+    """Every activity, bound to the built-in adapters over one database (notifications to the
+    outbox and the log unless another `notifier` is given)."""
     inventory = InventoryActivities(SqlInventory(session_factory, ops_email=ops_email))
     payments = PaymentActivities(LedgerGateway(session_factory))
     carriers = CarrierActivities(BuiltinCarriers(session_factory))
-    notify = NotifyActivities(OutboxNotifier(session_factory))
+    notify = NotifyActivities(notifier or OutboxNotifier(session_factory))
     projection = ProjectionActivities(session_factory)
     return [
         inventory.load_catalog,
@@ -53,6 +88,7 @@ def activities_for(
         inventory.release_stock,
         inventory.ship_stock,
         inventory.unship_stock,
+        inventory.take_back_stock,
         payments.authorize_payment,
         payments.capture_payment,
         payments.void_payment,
@@ -113,6 +149,10 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.task_queue,
             executor=executor,
             activity_slots=settings.activity_threads,
-            activities=activities_for(session_factory, ops_email=settings.ops_email),
+            activities=activities_for(
+                session_factory,
+                ops_email=settings.ops_email,
+                notifier=notifier_for(session_factory, settings),
+            ),
         )
         await worker.run()

@@ -10,6 +10,7 @@ from domain.models import (
     ReserveRequest,
     ShipStockRequest,
     StockLevel,
+    TakeBack,
 )
 
 
@@ -37,6 +38,12 @@ class InventoryActivities:
     @activity.defn(name="ship_stock")
     def ship_stock(self, request: ShipStockRequest) -> int:
         return self._inventory.ship(request.order_id, request.warehouse)
+
+    @activity.defn(name="take_back_stock")
+    def take_back_stock(self, request: TakeBack) -> int:
+        return self._inventory.take_back(
+            request.rma_id, request.sku, request.warehouse, request.quantity, request.resellable
+        )
 
     @activity.defn(name="unship_stock")
     def unship_stock(self, request: ShipStockRequest) -> int:

@@ -35,6 +35,8 @@ from domain.models import (
     OrderInput,
     OrderRequest,
     OrderView,
+    ReturnRequest,
+    ReturnView,
     StockArrival,
     SubmitResult,
 )
@@ -161,4 +163,17 @@ async def signal_workflow(client: Client, workflow_id: str, signal: str, arg: An
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
+        raise
+
+
+async def request_return(client: Client, order_id: str, request: ReturnRequest) -> ReturnView:
+    """Open a return; ReturnNotAllowed (window over, undelivered lines) -> 409 ProblemError."""
+    handle = _order_handle(client, order_id)
+    try:
+        return await handle.execute_update(OrderWorkflow.request_return, request)
+    except WorkflowUpdateFailedError as error:
+        raise _problem_from_update_failure(error) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from error
         raise

@@ -126,6 +126,29 @@ class HoldReason(StrEnum):
     ADDRESS_INCOMPLETE = "address_incomplete"
 
 
+class ReturnReason(StrEnum):
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    NOT_AS_DESCRIBED = "not_as_described"
+    NO_LONGER_NEEDED = "no_longer_needed"
+    OTHER = "other"
+
+    @property
+    def our_fault(self) -> bool:
+        """Damaged, wrong or misdescribed goods are the seller's fault: shipping is refunded too."""
+        return self in (ReturnReason.DAMAGED, ReturnReason.WRONG_ITEM, ReturnReason.NOT_AS_DESCRIBED)
+
+
+class ReturnResolution(StrEnum):
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+
+
+class ItemCondition(StrEnum):
+    RESELLABLE = "resellable"
+    DAMAGED = "damaged"
+
+
 class CarrierIssue(StrEnum):
     """The `detail` of a carrier `exception` event (API.md "Built-in adapters' test behaviour")."""
 

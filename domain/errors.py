@@ -59,6 +59,10 @@ class ActionNotApplicable(BusinessError):
     """An ops action or amendment that the order's current state does not allow."""
 
 
+class ReturnNotAllowed(BusinessError):
+    """Outside the return window, or for lines that were not delivered (or already returned)."""
+
+
 class AddressLocked(BusinessError):
     """The shipping address can no longer change: a label has been bought."""
 
@@ -79,5 +83,6 @@ BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
         LabelNotCancellable,
         ActionNotApplicable,
         AddressLocked,
+        ReturnNotAllowed,
     )
 }

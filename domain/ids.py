@@ -33,6 +33,14 @@ def reship_reservation_key(order_id: str, reship_number: int) -> str:
     return f"{order_id}#reship{reship_number}"
 
 
+def rma_id(order_id: str, number: int) -> str:
+    return f"{order_id}-R{number}"
+
+
+def return_workflow_id(rma_id_: str) -> str:
+    return f"return-{rma_id_}"
+
+
 def payment_key(order_id: str, step: str) -> str:
     """Idempotency key of one payment operation (authorize, capture, void, refund-...) of one order."""
     return f"pay:{order_id}:{step}"

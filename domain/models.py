@@ -14,11 +14,14 @@ from domain.enums import (
     Channel,
     DamagedPolicy,
     HoldReason,
+    ItemCondition,
     OpsActionKind,
     OrderStatus,
     PaymentMethod,
     PaymentStatus,
     Priority,
+    ReturnReason,
+    ReturnResolution,
     ReturnStatus,
     ShipmentStatus,
     ShippingSpeed,
@@ -297,6 +300,16 @@ class ReturnView(BaseModel):
     status: ReturnStatus
     lines: list[ParcelLine] = []
     refund_amount: Money = Decimal("0.00")
+    reason: ReturnReason | None = None
+    resolution: ReturnResolution | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    received: list["ReceivedLine"] = []
+    refund_due: Money = Decimal("0.00")  # what inspection found refundable; paid by the order
+    exchange_shipment_id: str | None = None
+    awaiting_approval: bool = False
+    last_event: str | None = None
+    version: int = 0
 
 
 class Totals(BaseModel):
@@ -476,3 +489,59 @@ class AllocationAttempt(BaseModel):
     order_id: str
     reserved: bool
     status: OrderStatus
+
+
+class ReturnRequest(BaseModel):
+    lines: list[ParcelLine]
+    reason: ReturnReason
+    resolution: ReturnResolution = ReturnResolution.REFUND
+    actor: str = "client"
+
+
+class ReturnLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: Money
+    warehouse: str
+    region: str = ""
+
+
+class ReceivedLine(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(ge=1, le=999)]
+    condition: ItemCondition
+
+
+class ReturnReceipt(BaseModel):
+    lines: list[ReceivedLine]
+    actor: str = "warehouse"
+
+
+class ReturnInput(BaseModel):
+    order_id: str
+    rma_id: str
+    lines: list[ReturnLine]
+    reason: ReturnReason
+    resolution: ReturnResolution
+    customer_address: Address
+    recipient: str
+    language: str = "zh"
+    auto_approve: bool = True
+    activity_attempts: int = 8
+
+
+class ReturnDecision(BaseModel):
+    approve: bool
+    actor: str = "ops"
+    note: str | None = None
+
+
+class TakeBack(BaseModel):
+    rma_id: str
+    sku: str
+    warehouse: str
+    quantity: int
+    resellable: bool
+
+
+ReturnView.model_rebuild()

@@ -91,6 +91,16 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {name}, we refunded {amount} {currency} for order {order_id} ({reason}).",
         ),
     },
+    "return_approved": {
+        "zh": (
+            "退货 {rma_id} 已批准",
+            "您好 {name}，订单 {order_id} 的退货 {rma_id} 已批准，请使用退货运单寄回商品。",
+        ),
+        "en": (
+            "Return {rma_id} approved",
+            "Hello {name}, return {rma_id} of order {order_id} is approved; please send the items back with the return label.",
+        ),
+    },
     "ops_attention": {
         "zh": ("订单 {order_id} 需要处理", "订单 {order_id} 需要人工处理：{reason}"),
         "en": ("Order {order_id} needs attention", "Order {order_id} needs attention: {reason}"),

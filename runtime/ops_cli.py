@@ -1,7 +1,7 @@
 """`oms ops`: the operations desk in a terminal, over the HTTP API only.
 
-The commands talk to `/ops/orders` and `/orders/{id}` with an ops key, like any other client:
-nothing here touches Temporal or the database. Rendering is pure (JSON in, rich renderables out)
+The commands talk to `/ops/orders`, `/ops/complaints` and `/orders/{id}` with an ops key, like any
+other client: nothing here touches Temporal or the database. Rendering is pure (JSON in, rich renderables out)
 so it is testable on real API answers.
 """
 
@@ -103,6 +103,14 @@ class OpsApi:
             body["note"] = note
         return self._answer(self.http.post(f"/ops/orders/{order_id}/actions", json=body))
 
+    def complaints(self, *, resolved: bool = False, limit: int = 100) -> list[Json]:
+        params: dict[str, str | int] = {"status": "resolved" if resolved else "open", "limit": limit}
+        items: list[Json] = self._answer(self.http.get("/ops/complaints", params=params))["items"]
+        return items
+
+    def resolve_complaint(self, complaint_id: str, note: str) -> Json:
+        return self._answer(self.http.post(f"/ops/complaints/{complaint_id}/resolve", json={"note": note}))
+
 
 # ---------------------------------------------------------------------------------------------
 # Rendering (pure)
@@ -153,6 +161,31 @@ def queue_table(items: Sequence[Json]) -> Table:
             item.get("customer_id", ""),
             str(item.get("total", "")),
         )
+    return table
+
+
+def complaints_table(items: Sequence[Json], *, resolved: bool = False) -> Table:
+    """`oms ops complaints`: the after-sales complaints queue, oldest first."""
+    kind = "resolved" if resolved else "open"
+    table = Table(title=f"Complaints: {len(items)} {kind}, oldest first", title_justify="left")
+    for column in ("complaint", "order", "rating", "comment", "opened (UTC)", "age"):
+        table.add_column(column, no_wrap=column in ("complaint", "order", "opened (UTC)"))
+    if resolved:
+        for column in ("resolved by", "note", "service rating"):
+            table.add_column(column)
+    for item in items:
+        row = [
+            item["complaint_id"],
+            item["order_id"],
+            str(item.get("rating", "")),
+            item.get("comment") or "-",
+            format_time(item.get("opened_at")),
+            format_age(item.get("age_seconds", 0)),
+        ]
+        if resolved:
+            rating = item.get("service_rating")
+            row += [item.get("resolved_by") or "-", item.get("note") or "-", "-" if rating is None else str(rating)]
+        table.add_row(*row)
     return table
 
 
@@ -237,7 +270,7 @@ def render_text(renderable: RenderableType, width: int = 160) -> str:
 # ---------------------------------------------------------------------------------------------
 # The `oms ops` commands
 
-ops_app = typer.Typer(help="Operations: held and stuck orders, and actions on them (over the HTTP API).",
+ops_app = typer.Typer(help="Operations: held and stuck orders, complaints, and actions on them (over the HTTP API).",
                       no_args_is_help=True)
 
 ApiUrl = Annotated[
@@ -350,3 +383,31 @@ def reroute_command(
 ) -> None:
     """Send a parcel whose label was refused with another carrier."""
     _act(order_id, "reroute", note, {"carrier": carrier}, api_url, api_key)
+
+
+@ops_app.command("complaints")
+def complaints_command(
+    resolved: Annotated[bool, typer.Option("--resolved", help="resolved complaints instead of open ones")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 100,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """After-sales complaints, oldest first (open ones unless --resolved)."""
+    with _api(api_url, api_key) as api:
+        items = api.complaints(resolved=resolved, limit=limit)
+    _console().print(complaints_table(items, resolved=resolved))
+
+
+@ops_app.command("resolve-complaint")
+def resolve_complaint_command(
+    complaint_id: Annotated[str, typer.Argument(help="the complaint id (CMP-...)")],
+    note: Annotated[str, typer.Option("--note", help="how it was resolved (max 2000)")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Resolve an open complaint, with a note on how."""
+    with _api(api_url, api_key) as api:
+        complaint = api.resolve_complaint(complaint_id, note)
+    _console().print(
+        f"complaint {complaint['complaint_id']} (order {complaint['order_id']}) resolved by {complaint['resolved_by']}"
+    )

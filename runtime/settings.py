@@ -81,6 +81,19 @@ class Settings(BaseSettings):
     sla_delivery: Duration = timedelta(days=7)
     sla_return: Duration = timedelta(days=14)
     activity_threads: int = Field(default=32, ge=1)
+    # Notification delivery (R12). Without an SMTP host nothing is e-mailed: every message is only
+    # recorded in the outbox and logged. With one, each message is also e-mailed to its recipient.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "orderflow@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # Webhook subscribers that receive every notification, signed: `url|secret` entries separated
+    # by commas, e.g. `https://crm.example/hook|s3cret,https://chat.example/in|other`. `|` never
+    # appears unescaped in a URL; a secret must not contain `,` or `|`. Parsed (and rejected when
+    # malformed) by adapters.notifications.delivery.parse_webhook_subscribers at worker start.
+    notify_webhooks: str = ""
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) from `name:role:key` entries."""

@@ -320,3 +320,57 @@ class CarrierTrackingEventRow(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class ComplaintRow(Base):
+    """R11: an after-sales complaint in the ops queue. What the customer said is the `complaint`
+    feedback row that opened it (feedback.complaint_id = complaint_id, kind = 'complaint')."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved')", name="status_known"),
+        Index("ix_complaints_status_opened_at", "status", "opened_at"),
+    )
+
+    complaint_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    opened_at: Mapped[datetime] = _now()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedbackRow(Base):
+    """R11: a customer's rating of an order (`review`) or an after-sales `complaint`.
+
+    `complaint_id` is the complaint a `complaint` opened, or, on a `review`, the resolved complaint
+    whose after-sales handling it rates. One plain review per order; one of each kind per complaint.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("kind IN ('review', 'complaint')", name="kind_known"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        UniqueConstraint("complaint_id", "kind"),
+        Index("ix_feedback_created_at", "created_at"),
+        Index(
+            "uq_feedback_order_review",
+            "order_id",
+            unique=True,
+            postgresql_where="kind = 'review' AND complaint_id IS NULL",
+        ),
+    )
+
+    feedback_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    rating: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    complaint_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("complaints.complaint_id"))
+    # `<principal>:<Idempotency-Key>` when the client sent one; a repeat returns this row.
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _now()

@@ -19,7 +19,7 @@ How the pieces fit:
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -41,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
         OpsActionKind,
         OrderStatus,
         PaymentStatus,
+        ReturnResolution,
+        ReturnStatus,
         ShipmentStatus,
     )
     from domain.geography import region_of
@@ -64,6 +66,10 @@ with workflow.unsafe.imports_passed_through():
         PaymentView,
         RecentOrdersQuery,
         ReserveRequest,
+        ReturnDecision,
+        ReturnInput,
+        ReturnRequest,
+        ReturnView,
         ShipmentInput,
         ShipmentView,
         StockArrival,
@@ -74,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import ops_notification, order_notification
     from domain.pricing import order_totals
+    from domain.returns import auto_approves, return_lines, return_problems
     from domain.risk import describe, hold_reasons
     from domain.verification import verify_order
     from workflows import search_attributes as sa
@@ -84,6 +91,7 @@ with workflow.unsafe.imports_passed_through():
         PAYMENT_RETRY,
         PERSISTENT_RETRY,
     )
+    from workflows.returns import RETURN_CHANGED_SIGNAL, ReturnWorkflow
     from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
     from workflows.supervision import bounded_retry, parked_on_failure, within_sla
 
@@ -161,6 +169,14 @@ class OrderWorkflow:
         self._upserted: tuple[Any, ...] = ()
         self._backordered_at = inp.received_at
         self._reships = 0
+        self._finished_parcels: set[str] = set()
+        self._parcel_regions: list[tuple[str, str]] = []  # (warehouse, region) of every parcel
+        # After-sales.
+        self._delivered_at: datetime | None = None
+        self._return_requests: list[ReturnInput] = []
+        self._return_children: dict[str, workflow.ChildWorkflowHandle[ReturnWorkflow, ReturnView]] = {}
+        self._settled_returns: set[str] = set()
+        self._shipping_refunded = False
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
@@ -237,6 +253,8 @@ class OrderWorkflow:
         elif action.action in self._awaiting_ops:
             self._ops_pending = action
             await workflow.wait_condition(lambda: self._ops_pending is None)
+        elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
+            await self._decide_return(action)
         elif action.action is not OpsActionKind.NOTE:
             await self._instruct_parcel(action)
         await workflow.wait_condition(lambda: self._projected_seq == self._seq)
@@ -289,6 +307,62 @@ class OrderWorkflow:
             raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
 
     # --- facts (signals) and state (query) ------------------------------------------------
+
+    @workflow.update
+    async def request_return(self, request: ReturnRequest) -> ReturnView:
+        """Open a return (RMA) for delivered lines within the return window."""
+        number = len(self._order.returns) + 1
+        rma = ids.rma_id(self._order.order_id, number)
+        lines = return_lines(self._order, request.lines)
+        earlier = sum(1 for r in self._order.returns if r.status is not ReturnStatus.REJECTED)
+        inp = ReturnInput(
+            order_id=self._order.order_id,
+            rma_id=rma,
+            lines=[line.model_copy(update={"region": self._region_of(line.warehouse)}) for line in lines],
+            reason=request.reason,
+            resolution=request.resolution,
+            customer_address=self._order.shipping_address,
+            recipient=self._order.customer.email,
+            language=self._order.customer.language,
+            auto_approve=auto_approves(lines, request.reason, earlier),
+            activity_attempts=self._policy.activity_attempts,
+        )
+        self._apply_return(
+            ReturnView(
+                rma_id=rma,
+                status=ReturnStatus.REQUESTED,
+                lines=request.lines,
+                reason=request.reason,
+                resolution=request.resolution,
+                awaiting_approval=not inp.auto_approve,
+            )
+        )
+        self._transition(self._order.status, "return.requested", actor=request.actor, detail={"rma_id": rma})
+        self._return_requests.append(inp)
+        await workflow.wait_condition(
+            lambda: rma in self._return_children and self._projected_seq == self._seq
+        )
+        return next(r for r in self._order.returns if r.rma_id == rma)
+
+    @request_return.validator
+    def _validate_request_return(self, request: ReturnRequest) -> None:
+        if (
+            self._order.status not in (OrderStatus.DELIVERED, OrderStatus.RETURNING)
+            or self._delivered_at is None
+        ):
+            raise ApplicationError(
+                f"the order is {self._order.status.value}: only delivered orders take returns",
+                type="ReturnNotAllowed",
+            )
+        if workflow.now() >= self._delivered_at + self._policy.return_window:
+            raise ApplicationError("the return window is over", type="ReturnNotAllowed")
+        problems = return_problems(self._order, request.lines)
+        if problems:
+            raise ApplicationError("; ".join(problems), type="ReturnNotAllowed")
+
+    @workflow.signal(name=RETURN_CHANGED_SIGNAL)
+    def return_changed(self, view: ReturnView) -> None:
+        self._apply_return(view)
 
     @workflow.signal(name=SHIPMENT_CHANGED_SIGNAL)
     def shipment_changed(self, shipment: ShipmentView) -> None:
@@ -566,7 +640,7 @@ class OrderWorkflow:
             detail={"parcels": len(allocation.parcels)},
         )
         await self._start_parcels(allocation, self._order.order_id)
-        finished: set[str] = set()
+        finished = self._finished_parcels
         while True:
             await workflow.wait_condition(
                 lambda: (
@@ -589,6 +663,7 @@ class OrderWorkflow:
         request = self._input.request
         weights = {sku: item.weight_grams for sku, item in self._catalog.items()}
         for parcel in allocation.parcels:
+            self._parcel_regions.append((parcel.warehouse, parcel.region))
             number = len(self._order.shipments) + 1
             shipment_id = ids.shipment_id(self._order.order_id, number)
             self._order.shipments.append(
@@ -724,6 +799,9 @@ class OrderWorkflow:
         return next(line.unit_price for line in self._order.lines if line.sku == sku)
 
     async def _close_after_return_window(self) -> None:
+        """After delivery the order stays open for returns (R10). A return request starts a
+        ReturnWorkflow child; the order is `returning` while any is open, pays refunds or ships
+        exchanges as returns are inspected, and closes once the window is over and nothing is open."""
         if not any(
             s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in self._order.shipments
         ):
@@ -732,13 +810,166 @@ class OrderWorkflow:
             return
         if self._order.status is not OrderStatus.DELIVERED:
             # A parcel came back undelivered: the order stays open and flagged for ops rather
-            # than closing quietly. (Reship and refund of such parcels are not built yet.)
+            # than closing quietly.
             workflow.set_current_details(f"Needs attention: {self._order.attention_reason}")
             await workflow.wait_condition(lambda: self._order.status is OrderStatus.DELIVERED)
-        window = self._policy.return_window
-        workflow.set_current_details(f"Delivered; return window of {window} open")
-        await workflow.sleep(window, summary="return window")
+        assert self._delivered_at is not None
+        deadline = self._delivered_at + self._policy.return_window
+        while True:
+            open_work = self._open_after_sales()
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0) and not open_work and not self._return_requests:
+                break
+            workflow.set_current_details(
+                f"{self._order.status.value}: return window open until {deadline:%Y-%m-%d %H:%M} UTC"
+                + (f"; {open_work} return(s) or parcel(s) open" if open_work else "")
+            )
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._return_requests) or self._after_sales_news(),
+                    timeout=remaining if remaining > timedelta(0) else None,
+                    timeout_summary="return window" if remaining > timedelta(0) else None,
+                )
+            except TimeoutError:
+                continue
+            await self._start_returns()
+            await self._settle_after_sales()
         self._transition(OrderStatus.CLOSED, "order.closed")
+
+    def _open_after_sales(self) -> int:
+        returns = sum(1 for child in self._return_children.values() if not child.done())
+        parcels = sum(1 for child in self._children if not child.done())
+        return returns + parcels
+
+    def _after_sales_news(self) -> bool:
+        return any(
+            child.done() and rma not in self._settled_returns for rma, child in self._return_children.items()
+        ) or any(child.done() and child.id not in self._finished_parcels for child in self._children)
+
+    async def _start_returns(self) -> None:
+        while self._return_requests:
+            inp = self._return_requests.pop(0)
+            handle = await workflow.start_child_workflow(
+                ReturnWorkflow.run,
+                inp,
+                id=ids.return_workflow_id(inp.rma_id),
+                static_summary=f"Return {inp.rma_id} of order {self._order.order_id}: {inp.reason.value}",
+            )
+            self._return_children[inp.rma_id] = handle
+            if self._order.status is not OrderStatus.RETURNING:
+                self._transition(OrderStatus.RETURNING, "return.started", detail={"rma_id": inp.rma_id})
+            if inp.auto_approve:
+                await self._notify("return_approved", scope=inp.rma_id, rma_id=inp.rma_id)
+
+    async def _settle_after_sales(self) -> None:
+        """Pay refunds and ship exchanges of inspected returns; fold in finished exchange parcels."""
+        for rma, child in list(self._return_children.items()):
+            if not child.done() or rma in self._settled_returns:
+                continue
+            self._settled_returns.add(rma)
+            view = child.result()
+            self._apply_return(view)
+            if view.status is ReturnStatus.INSPECTED:
+                if view.resolution is ReturnResolution.EXCHANGE:
+                    await self._ship_exchange(view)
+                else:
+                    await self._refund_return(view)
+        for parcel_child in self._children:
+            if parcel_child.done() and parcel_child.id not in self._finished_parcels:
+                self._finished_parcels.add(parcel_child.id)
+                self._apply_shipment(parcel_child.result())
+        if self._order.status is OrderStatus.RETURNING and not self._open_after_sales():
+            self._transition(OrderStatus.DELIVERED, "returns.settled")
+
+    async def _refund_return(self, view: ReturnView) -> None:
+        amount = view.refund_due
+        reason = view.reason
+        if reason is not None and reason.our_fault and not self._shipping_refunded:
+            # Our fault: the shipping the customer paid comes back too (once per order).
+            amount += self._order.totals.shipping
+            self._shipping_refunded = True
+        amount = min(amount, self._order.totals.grand_total - self._order.totals.refunded)
+        if amount > 0 and self._payment is not None:
+            await self._payment_call(
+                PaymentActivities.refund_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(self._order.order_id, f"refund-{view.rma_id}"),
+                    payment_id=self._payment.payment_id,
+                    amount=amount,
+                ),
+                f"refund {amount} for {view.rma_id}",
+            )
+            self._order.totals.refunded += amount
+            fully = self._order.totals.refunded >= self._order.totals.grand_total
+            self._order.payment.status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+        view = view.model_copy(
+            update={"status": ReturnStatus.REFUNDED, "refund_amount": amount, "version": view.version + 1}
+        )
+        self._apply_return(view)
+        await self._notify("refunded", reason=f"return {view.rma_id}", scope=view.rma_id, amount=amount)
+
+    async def _ship_exchange(self, view: ReturnView) -> None:
+        key = f"{self._order.order_id}#exchange-{view.rma_id}"
+        address = self._order.shipping_address
+        lines = [
+            OrderLine(sku=line.sku, quantity=line.quantity, unit_price=self._unit_price(line.sku))
+            for line in view.received
+        ]
+        try:
+            allocation: Allocation | None = await parked_on_failure(
+                "exchange reservation",
+                lambda: workflow.execute_activity_method(
+                    InventoryActivities.reserve_stock,
+                    ReserveRequest(
+                        order_id=key,
+                        lines=lines,
+                        destination_region=region_of(address.country, address.region),
+                    ),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=self._retry,
+                    summary=f"reserve the exchange for {view.rma_id}",
+                ),
+                self._park,
+            )
+        except ActivityError as error:
+            if not is_refusal(error, "OutOfStock"):
+                raise
+            allocation = None
+        if allocation is None:
+            # Nothing to exchange with: the customer gets the money instead.
+            await self._refund_return(
+                view.model_copy(update={"refund_due": view.refund_due or self._value(lines)})
+            )
+            return
+        first_new = ids.shipment_id(self._order.order_id, len(self._order.shipments) + 1)
+        self._apply_return(
+            view.model_copy(update={"exchange_shipment_id": first_new, "version": view.version + 1})
+        )
+        self._transition(self._order.status, "return.exchange_shipped", detail={"rma_id": view.rma_id})
+        await self._start_parcels(allocation, key)
+
+    def _value(self, lines: list[OrderLine]) -> Decimal:
+        return sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
+
+    def _apply_return(self, view: ReturnView) -> None:
+        for index, known in enumerate(self._order.returns):
+            if known.rma_id == view.rma_id:
+                if view.version <= known.version:
+                    return
+                self._order.returns[index] = view
+                break
+        else:
+            self._order.returns.append(view)
+        key = f"return:{view.rma_id}"
+        if view.awaiting_approval:
+            self._flag(key, f"return {view.rma_id} waits for approval")
+        else:
+            self._unflag(key)
+        self._transition(
+            self._order.status,
+            f"return.{view.status.value}",
+            detail={"rma_id": view.rma_id, "event": view.last_event},
+        )
 
     # --- waiting on ops -------------------------------------------------------------------
 
@@ -796,6 +1027,29 @@ class OrderWorkflow:
         )
         return retry
 
+    async def _decide_return(self, action: OpsAction) -> None:
+        """Approve or reject a return that the policy left to ops (params.rma_id picks one)."""
+        wanted = action.params.get("rma_id")
+        for view in self._order.returns:
+            if view.awaiting_approval and (wanted is None or view.rma_id == wanted):
+                child = self._return_children.get(view.rma_id)
+                if child is not None:
+                    await child.signal(
+                        ReturnWorkflow.decide,
+                        ReturnDecision(
+                            approve=action.action is OpsActionKind.APPROVE,
+                            actor=action.actor,
+                            note=action.note,
+                        ),
+                    )
+                return
+
+    def _region_of(self, warehouse: str) -> str:
+        for child_input in self._parcel_regions:
+            if child_input[0] == warehouse:
+                return child_input[1]
+        return ""
+
     async def _instruct_parcel(self, action: OpsAction) -> None:
         """Retry, reroute or skip aimed at a parcel: forwarded to the parcel that needs it."""
         target = self._parcel_for(action.action, action.params.get("shipment_id"))
@@ -839,6 +1093,8 @@ class OrderWorkflow:
         for kind in (OpsActionKind.RETRY, OpsActionKind.REROUTE, OpsActionKind.SKIP):
             if self._parcel_for(kind) is not None:
                 actions.add(kind)
+        if any(r.awaiting_approval for r in self._order.returns):
+            actions |= {OpsActionKind.APPROVE, OpsActionKind.REJECT}
         return sorted(actions, key=list(OpsActionKind).index)
 
     # --- cancellation and compensations ---------------------------------------------------
@@ -1021,6 +1277,8 @@ class OrderWorkflow:
         self._order.updated_at = now
         self._order.version = self._seq
         self._order.timeline.append(entry)
+        if status is OrderStatus.DELIVERED and self._delivered_at is None:
+            self._delivered_at = now
         if self._attention and not self._order.needs_attention:
             self._order.attention_since = now
         self._order.needs_attention = bool(self._attention)

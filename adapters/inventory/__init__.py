@@ -39,6 +39,11 @@ class Inventory(Protocol):
         restocks nothing (returns 0)."""
         ...
 
+    def take_back(self, rma_id: str, sku: str, warehouse: str, quantity: int, resellable: bool) -> int:
+        """A returned unit after inspection: back on hand if resellable, else written off with an
+        audit row. Idempotent by (rma, sku); returns units put back on hand."""
+        ...
+
     def stock(self, sku: str) -> list[StockLevel]:
         ...
 

@@ -326,3 +326,39 @@ class SqlInventory:
                 row.updated_at = func.now()
                 units += row.quantity
             return units
+
+    def take_back(self, rma_id: str, sku: str, warehouse: str, quantity: int, resellable: bool) -> int:
+        """A returned unit after inspection (R10): resellable units go back on hand; damaged ones
+        are written off (an audit row, no stock). Idempotent by (rma, sku): a repeat does nothing.
+        Returns the units put back on hand now."""
+        with self._sf.begin() as s:
+            _lock_order(s, rma_id)
+            done = s.scalar(
+                select(StockAdjustmentRow.id).where(
+                    StockAdjustmentRow.reason.in_(("return_restock", "return_write_off")),
+                    StockAdjustmentRow.detail["rma_id"].astext == rma_id,
+                    StockAdjustmentRow.sku == sku,
+                )
+            )
+            if done is not None:
+                return 0
+            restocked = quantity if resellable else 0
+            if restocked:
+                s.execute(
+                    update(StockLevelRow)
+                    .where(StockLevelRow.sku == sku, StockLevelRow.warehouse == warehouse)
+                    .values(on_hand=StockLevelRow.on_hand + restocked, updated_at=func.now())
+                )
+            s.add(
+                StockAdjustmentRow(
+                    sku=sku,
+                    warehouse=warehouse,
+                    delta_on_hand=restocked,
+                    reason="return_restock" if resellable else "return_write_off",
+                    actor="orderflow",
+                    detail={"rma_id": rma_id, "quantity": quantity},
+                )
+            )
+            if restocked:
+                self._note(s, sku, warehouse)
+            return restocked

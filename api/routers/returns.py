@@ -1,0 +1,70 @@
+"""Returns (R10): customers open them; the warehouse reports what came back."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Principal, require
+from api.deps import ClientDep, SessionsDep
+from api.problems import ProblemError
+from api.routers.warehouse import Accepted
+from api.temporal_calls import WorkflowGone, request_return, signal_workflow
+from domain import ids
+from domain.enums import ReturnReason, ReturnResolution, Role
+from domain.models import ParcelLine, ReceivedLine, ReturnReceipt, ReturnRequest, ReturnView, Sku, Strict
+from store import projection
+
+router = APIRouter(tags=["returns"])
+ClientRole = Annotated[Principal, Depends(require(Role.CLIENT))]
+WarehouseRole = Annotated[Principal, Depends(require(Role.WAREHOUSE))]
+
+
+class ReturnLineBody(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(ge=1, le=999)]
+
+
+class ReturnBody(Strict):
+    lines: Annotated[list[ReturnLineBody], Field(min_length=1, max_length=100)]
+    reason: ReturnReason
+    resolution: ReturnResolution = ReturnResolution.REFUND
+
+
+class ReceivedBody(Strict):
+    lines: Annotated[list[ReceivedLine], Field(min_length=1, max_length=100)]
+
+
+@router.post("/orders/{order_id}/returns", status_code=201, response_model=ReturnView)
+async def open_return(
+    order_id: str, body: ReturnBody, principal: ClientRole, client: ClientDep, sessions: SessionsDep
+) -> ReturnView:
+    """201 with the RMA (`rma_id`); 409 outside the return window or for undelivered lines."""
+    order = await run_in_threadpool(projection.get_order, sessions, order_id)
+    if order is None:
+        raise ProblemError(404, f"no order {order_id}")
+    request = ReturnRequest(
+        lines=[ParcelLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
+        reason=body.reason,
+        resolution=body.resolution,
+        actor=principal.name,
+    )
+    try:
+        return await request_return(client, order_id, request)
+    except WorkflowGone:
+        raise ProblemError(
+            409, f"order {order_id} is {order.status.value}: the return window is over",
+            type_="/problems/return-not-allowed",
+        ) from None
+
+
+@router.post("/returns/{rma_id}/received", status_code=202, response_model=Accepted)
+async def return_received(rma_id: str, body: ReceivedBody, principal: WarehouseRole, client: ClientDep) -> Accepted:
+    """The warehouse received a return, with the condition of each line."""
+    delivered = await signal_workflow(
+        client, ids.return_workflow_id(rma_id), "received", ReturnReceipt(lines=body.lines, actor=principal.name)
+    )
+    if not delivered:
+        raise ProblemError(404, f"no open return {rma_id}")
+    return Accepted()
