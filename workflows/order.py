@@ -177,6 +177,8 @@ class OrderWorkflow:
         self._return_children: dict[str, workflow.ChildWorkflowHandle[ReturnWorkflow, ReturnView]] = {}
         self._settled_returns: set[str] = set()
         self._shipping_refunded = False
+        self._return_news = False
+        self._approvals_told: set[str] = set()
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
@@ -363,6 +365,7 @@ class OrderWorkflow:
     @workflow.signal(name=RETURN_CHANGED_SIGNAL)
     def return_changed(self, view: ReturnView) -> None:
         self._apply_return(view)
+        self._return_news = True
 
     @workflow.signal(name=SHIPMENT_CHANGED_SIGNAL)
     def shipment_changed(self, shipment: ShipmentView) -> None:
@@ -826,13 +829,15 @@ class OrderWorkflow:
             )
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._return_requests) or self._after_sales_news(),
+                    lambda: bool(self._return_requests) or self._return_news or self._after_sales_news(),
                     timeout=remaining if remaining > timedelta(0) else None,
                     timeout_summary="return window" if remaining > timedelta(0) else None,
                 )
             except TimeoutError:
                 continue
+            self._return_news = False
             await self._start_returns()
+            await self._tell_approvals()
             await self._settle_after_sales()
         self._transition(OrderStatus.CLOSED, "order.closed")
 
@@ -858,8 +863,14 @@ class OrderWorkflow:
             self._return_children[inp.rma_id] = handle
             if self._order.status is not OrderStatus.RETURNING:
                 self._transition(OrderStatus.RETURNING, "return.started", detail={"rma_id": inp.rma_id})
-            if inp.auto_approve:
-                await self._notify("return_approved", scope=inp.rma_id, rma_id=inp.rma_id)
+
+    async def _tell_approvals(self) -> None:
+        """The customer hears once that a return is approved, by policy or by ops."""
+        for view in self._order.returns:
+            approved = view.status not in (ReturnStatus.REQUESTED, ReturnStatus.REJECTED)
+            if approved and view.rma_id not in self._approvals_told:
+                self._approvals_told.add(view.rma_id)
+                await self._notify("return_approved", scope=view.rma_id, rma_id=view.rma_id)
 
     async def _settle_after_sales(self) -> None:
         """Pay refunds and ship exchanges of inspected returns; fold in finished exchange parcels."""

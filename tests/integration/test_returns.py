@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from store.models import PaymentRow, StockAdjustmentRow
+from store.models import NotificationOutboxRow, PaymentRow, StockAdjustmentRow
 from tests.conftest import CLIENT, OPS, WAREHOUSE, eventually
 from tests.integration.helpers import (
     carrier_event,
@@ -183,7 +183,7 @@ async def test_returns_outside_the_window_or_before_delivery_are_refused(
     assert {e["field"] for e in bad.json()["errors"]} == {"lines[0].quantity", "reason"}
 
 
-async def test_a_costly_return_waits_for_ops_approval(api: httpx.AsyncClient) -> None:
+async def test_a_costly_return_waits_for_ops_approval(api: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
     sku = await new_sku(api, {"WH-EAST": 5}, price="2500.00")
     order = await delivered_order(api, sku, quantity=1, price="2500.00")
     response = await open_return(api, order["order_id"], lines=[{"sku": sku, "quantity": 1}], reason="no_longer_needed")
@@ -196,6 +196,15 @@ async def test_a_costly_return_waits_for_ops_approval(api: httpx.AsyncClient) ->
     )
     assert approved.status_code == 200, approved.text
     await wait_for_return(api, order["order_id"], rma, "in_transit")
+
+    def told() -> bool:
+        with sessions() as session:
+            keys = session.scalars(
+                select(NotificationOutboxRow.dedupe_key).where(NotificationOutboxRow.order_id == order["order_id"])
+            ).all()
+        return f"notify:{order['order_id']}:return_approved:{rma}" in keys
+
+    await eventually(told)
 
 
 async def _flagged(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
