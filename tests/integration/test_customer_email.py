@@ -17,7 +17,14 @@ from api.app import create_app
 from runtime.settings import Settings
 from tests.adapters.test_notifications_delivery import SmtpServer, free_port
 from tests.conftest import eventually
-from tests.integration.helpers import carrier_event, new_sku, order_body, ship_to_carrier, submit, wait_for_status
+from tests.integration.helpers import (
+    carrier_event,
+    new_sku,
+    order_body,
+    ship_to_carrier,
+    submit,
+    wait_for_status,
+)
 from worker import activities_for, build_worker
 
 MAILING_QUEUE = "orders-mailing"
