@@ -14,7 +14,18 @@ from temporalio.client import Client
 
 from api.metrics import install_metrics
 from api.problems import install_problem_handlers
-from api.routers import catalog, feedback, health, ops, orders, returns, shipments, warehouse, webhooks
+from api.routers import (
+    catalog,
+    feedback,
+    health,
+    ops,
+    orders,
+    reports,
+    returns,
+    shipments,
+    warehouse,
+    webhooks,
+)
 from runtime.settings import Settings
 
 
@@ -50,6 +61,6 @@ def create_app(
     app.state.temporal = client
     install_problem_handlers(app)
     install_metrics(app)
-    for module in (orders, returns, feedback, warehouse, shipments, webhooks, catalog, ops, health):
+    for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
     return app

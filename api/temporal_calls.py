@@ -7,7 +7,7 @@ domain.errors class; they are turned into problem details here, once.
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
@@ -23,6 +23,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.problems import ProblemError, refusal_problem
 from domain import ids
@@ -42,6 +43,9 @@ from domain.models import (
 )
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -102,57 +106,44 @@ def _order_handle(client: Client, order_id: str) -> WorkflowHandle[OrderWorkflow
     return client.get_workflow_handle_for(OrderWorkflow.run, ids.order_workflow_id(order_id))
 
 
-async def cancel_order(client: Client, order_id: str, request: CancelRequest) -> OrderView:
-    handle = _order_handle(client, order_id)
+async def _order_update(
+    client: Client, order_id: str, update: UpdateMethodMultiParam[[OrderWorkflow, ArgT], ResultT], arg: ArgT
+) -> ResultT:
+    """Run one update on an order: a refusal by its validator becomes a problem (409 mostly);
+    a finished or unknown workflow raises WorkflowGone for the caller to answer from the projection."""
     try:
-        return await handle.execute_update(OrderWorkflow.cancel, request)
+        return await _order_handle(client, order_id).execute_update(update, arg)
     except WorkflowUpdateFailedError as error:
         raise _problem_from_update_failure(error) from error
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowGone() from error
         raise
+
+
+async def cancel_order(client: Client, order_id: str, request: CancelRequest) -> OrderView:
+    """Cancel with compensations; TooLateToCancel after hand-over -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.cancel, request)
 
 
 async def ops_action(client: Client, order_id: str, action: OpsAction) -> OrderView:
-    """Apply an ops action; a refusal (ActionNotApplicable) raises a 409 ProblemError,
-    a finished or unknown workflow raises WorkflowGone."""
-    handle = _order_handle(client, order_id)
-    try:
-        return await handle.execute_update(OrderWorkflow.ops_action, action)
-    except WorkflowUpdateFailedError as error:
-        raise _problem_from_update_failure(error) from error
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise WorkflowGone() from error
-        raise
+    """Apply an ops action; ActionNotApplicable -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.ops_action, action)
 
 
 async def change_address(client: Client, order_id: str, change: AddressChange) -> OrderView:
-    """New shipping address; AddressLocked (label bought) or ActionNotApplicable -> 409 ProblemError."""
-    handle = _order_handle(client, order_id)
-    try:
-        return await handle.execute_update(OrderWorkflow.change_address, change)
-    except WorkflowUpdateFailedError as error:
-        raise _problem_from_update_failure(error) from error
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise WorkflowGone() from error
-        raise
+    """New shipping address; AddressLocked (label bought) or ActionNotApplicable -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.change_address, change)
 
 
 async def stock_arrived(client: Client, order_id: str, arrival: StockArrival) -> AllocationAttempt:
-    """Ask a backordered order to try to reserve again; ActionNotApplicable (no longer
-    backordered) -> 409 ProblemError, finished workflow -> WorkflowGone."""
-    handle = _order_handle(client, order_id)
-    try:
-        return await handle.execute_update(OrderWorkflow.stock_arrived, arrival)
-    except WorkflowUpdateFailedError as error:
-        raise _problem_from_update_failure(error) from error
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise WorkflowGone() from error
-        raise
+    """Ask a backordered order to reserve again; ActionNotApplicable (no longer backordered) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.stock_arrived, arrival)
+
+
+async def request_return(client: Client, order_id: str, request: ReturnRequest) -> ReturnView:
+    """Open a return; ReturnNotAllowed (window over, undelivered lines) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.request_return, request)
 
 
 async def signal_workflow(client: Client, workflow_id: str, signal: str, arg: Any) -> bool:
@@ -163,17 +154,4 @@ async def signal_workflow(client: Client, workflow_id: str, signal: str, arg: An
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
-        raise
-
-
-async def request_return(client: Client, order_id: str, request: ReturnRequest) -> ReturnView:
-    """Open a return; ReturnNotAllowed (window over, undelivered lines) -> 409 ProblemError."""
-    handle = _order_handle(client, order_id)
-    try:
-        return await handle.execute_update(OrderWorkflow.request_return, request)
-    except WorkflowUpdateFailedError as error:
-        raise _problem_from_update_failure(error) from error
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise WorkflowGone() from error
         raise

@@ -41,6 +41,10 @@ def return_workflow_id(rma_id_: str) -> str:
     return f"return-{rma_id_}"
 
 
+def exchange_reservation_key(order_id: str, rma_id_: str) -> str:
+    return f"{order_id}#exchange-{rma_id_}"
+
+
 def payment_key(order_id: str, step: str) -> str:
     """Idempotency key of one payment operation (authorize, capture, void, refund-...) of one order."""
     return f"pay:{order_id}:{step}"

@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         OrderLine,
         OrderView,
         ParcelInstruction,
+        ParcelLine,
         PaymentOperation,
         PaymentResult,
         PaymentView,
@@ -710,35 +711,8 @@ class OrderWorkflow:
             return
         self._reships += 1
         key = ids.reship_reservation_key(self._order.order_id, self._reships)
-        address = self._order.shipping_address
-        lines = [
-            OrderLine(
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_price=self._unit_price(line.sku),
-            )
-            for line in parcel.lines
-        ]
-        try:
-            allocation: Allocation | None = await parked_on_failure(
-                "reship reservation",
-                lambda: workflow.execute_activity_method(
-                    InventoryActivities.reserve_stock,
-                    ReserveRequest(
-                        order_id=key,
-                        lines=lines,
-                        destination_region=region_of(address.country, address.region),
-                    ),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=self._retry,
-                    summary=f"reserve stock to replace {parcel.shipment_id}",
-                ),
-                self._park,
-            )
-        except ActivityError as error:
-            if not is_refusal(error, "OutOfStock"):
-                raise
-            allocation = None
+        lines = self._priced(parcel.lines)
+        allocation = await self._reserve_extra(key, lines, f"reserve stock to replace {parcel.shipment_id}")
         if allocation is None:
             await self._refund_parcel(parcel, f"parcel {issue}, no stock to send it again")
             return
@@ -920,32 +894,9 @@ class OrderWorkflow:
         await self._notify("refunded", reason=f"return {view.rma_id}", scope=view.rma_id, amount=amount)
 
     async def _ship_exchange(self, view: ReturnView) -> None:
-        key = f"{self._order.order_id}#exchange-{view.rma_id}"
-        address = self._order.shipping_address
-        lines = [
-            OrderLine(sku=line.sku, quantity=line.quantity, unit_price=self._unit_price(line.sku))
-            for line in view.received
-        ]
-        try:
-            allocation: Allocation | None = await parked_on_failure(
-                "exchange reservation",
-                lambda: workflow.execute_activity_method(
-                    InventoryActivities.reserve_stock,
-                    ReserveRequest(
-                        order_id=key,
-                        lines=lines,
-                        destination_region=region_of(address.country, address.region),
-                    ),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=self._retry,
-                    summary=f"reserve the exchange for {view.rma_id}",
-                ),
-                self._park,
-            )
-        except ActivityError as error:
-            if not is_refusal(error, "OutOfStock"):
-                raise
-            allocation = None
+        key = ids.exchange_reservation_key(self._order.order_id, view.rma_id)
+        lines = self._priced([ParcelLine(sku=line.sku, quantity=line.quantity) for line in view.received])
+        allocation = await self._reserve_extra(key, lines, f"reserve the exchange for {view.rma_id}")
         if allocation is None:
             # Nothing to exchange with: the customer gets the money instead.
             await self._refund_return(
@@ -958,6 +909,37 @@ class OrderWorkflow:
         )
         self._transition(self._order.status, "return.exchange_shipped", detail={"rma_id": view.rma_id})
         await self._start_parcels(allocation, key)
+
+    def _priced(self, lines: list[ParcelLine]) -> list[OrderLine]:
+        return [
+            OrderLine(sku=line.sku, quantity=line.quantity, unit_price=self._unit_price(line.sku))
+            for line in lines
+        ]
+
+    async def _reserve_extra(self, key: str, lines: list[OrderLine], summary: str) -> Allocation | None:
+        """Reserve stock for a replacement (reship or exchange) under its own reservation key;
+        None when there is no stock for it."""
+        address = self._order.shipping_address
+        try:
+            return await parked_on_failure(
+                "replacement reservation",
+                lambda: workflow.execute_activity_method(
+                    InventoryActivities.reserve_stock,
+                    ReserveRequest(
+                        order_id=key,
+                        lines=lines,
+                        destination_region=region_of(address.country, address.region),
+                    ),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=self._retry,
+                    summary=summary,
+                ),
+                self._park,
+            )
+        except ActivityError as error:
+            if not is_refusal(error, "OutOfStock"):
+                raise
+            return None
 
     def _value(self, lines: list[OrderLine]) -> Decimal:
         return sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))

@@ -16,6 +16,7 @@ from tests.integration.helpers import (
     new_sku,
     order_body,
     ship_to_carrier,
+    signed,
     stock_of,
     submit,
     wait_for_shipment,
@@ -95,7 +96,7 @@ async def test_tracking_webhooks_are_signed_and_replays_change_nothing(api: http
     shipment = await ship_to_carrier(api, order["order_id"])
     tracking = shipment["tracking_number"]
 
-    body, headers = __import__("tests.integration.helpers", fromlist=["signed"]).signed(
+    body, headers = signed(
         "economy", {"tracking_number": tracking, "status": "in_transit", "at": "2026-11-26T00:00:00Z"},
         secret="wrong-secret",
     )
