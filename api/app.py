@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from api.limits import install_limits
 from api.metrics import install_metrics
 from api.problems import install_problem_handlers
 from api.routers import (
@@ -56,11 +57,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.api_keys = settings.api_key_table()
+    app.state.api_keys = settings.api_key_entries()  # SHA-256 digests only, never the keys
     app.state.sessions = sessions
     app.state.temporal = client
     install_problem_handlers(app)
     install_metrics(app)
+    install_limits(app)
     for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
     return app

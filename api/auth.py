@@ -1,44 +1,152 @@
-"""API keys and roles (API.md "Auth"): `X-API-Key` names a principal with one role."""
+"""API keys, roles, customer binding and rate limiting (API.md "Auth").
+
+`X-API-Key` names a principal with one role. Keys are configured as `name:role:key` entries,
+optionally `name:client:key:cust-1|cust-2` to bind a client key to its customers, and the key may
+be given as `sha256$<hex>` (runtime.settings.parse_api_keys). The API keeps only the SHA-256 digest
+of each key: a presented key is hashed and its digest compared with every configured digest by
+`hmac.compare_digest`, with no early exit, so the time taken tells nothing about which key (or how
+much of one) matched.
+
+Each principal (key name) has a token bucket of `rate_limit_burst` requests refilled at
+`rate_limit_per_second`; an empty bucket answers 429 with `Retry-After`. The buckets live in this
+API process: with several API processes, each one limits on its own (the effective limit is
+multiplied by the number of processes).
+"""
 
 import hmac
+import math
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import APIKeyHeader
 
 from api.problems import ProblemError
 from domain.enums import Role
+from runtime.settings import ApiKeyEntry, Settings, api_key_digest
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is calling. `customers` binds a client key to those customer ids; None is unbound."""
+
     name: str
     role: Role
+    customers: frozenset[str] | None = None
+
+    def may_access(self, customer_id: str) -> bool:
+        """Whether this principal may see or act on an order of `customer_id`."""
+        return self.customers is None or customer_id in self.customers
 
 
-def _lookup(request: Request, presented: str) -> Principal | None:
-    # Compare against every key in constant time, so timing tells nothing about near misses.
-    found: Principal | None = None
-    for key, (name, role) in request.app.state.api_keys.items():
-        if hmac.compare_digest(key.encode(), presented.encode()):
-            found = Principal(name=name, role=Role(role))
-    return found
+class RateLimiter:
+    """Token buckets per principal name, in this process. Thread-safe (sync dependencies run in
+    the thread pool). `per_second` or `burst` of 0 turns limiting off."""
+
+    def __init__(self, per_second: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, at)
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_second > 0 and self.burst > 0
+
+    def take(self, name: str) -> int | None:
+        """Take one token for `name`: None when allowed, else the whole seconds (>= 1) until one is free."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            now = self._clock()
+            tokens, at = self._buckets.get(name, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - at) * self.per_second)
+            if tokens >= 1.0:
+                self._buckets[name] = (tokens - 1.0, now)
+                return None
+            self._buckets[name] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / self.per_second))
 
 
-def require(*roles: Role):  # type: ignore[no-untyped-def]
-    """A dependency admitting the given roles (ops is admitted everywhere)."""
-    allowed = set(roles) | {Role.OPS}
+_state_lock = threading.Lock()
 
-    def dependency(request: Request, api_key: str | None = Depends(_api_key_header)) -> Principal:
+
+def _key_entries(app: FastAPI) -> tuple[ApiKeyEntry, ...]:
+    """The digests to authenticate against. `create_app` stores `settings.api_key_table()`
+    (plain keys) in `app.state.api_keys`; the first request replaces it by the digests only."""
+    entries = app.state.api_keys
+    if isinstance(entries, tuple):
+        return entries
+    with _state_lock:
+        if not isinstance(app.state.api_keys, tuple):
+            settings: Settings = app.state.settings
+            app.state.api_keys = settings.api_key_entries()
+        result: tuple[ApiKeyEntry, ...] = app.state.api_keys
+        return result
+
+
+def _rate_limiter(app: FastAPI) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(app.state, "rate_limiter", None)
+    if limiter is None:
+        with _state_lock:
+            limiter = getattr(app.state, "rate_limiter", None)
+            if limiter is None:
+                settings: Settings = app.state.settings
+                limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+                app.state.rate_limiter = limiter
+    return limiter
+
+
+def lookup(entries: tuple[ApiKeyEntry, ...], presented: str) -> Principal | None:
+    """The principal of `presented`, comparing its digest with every entry (constant time)."""
+    digest = api_key_digest(presented)
+    found: ApiKeyEntry | None = None
+    for entry in entries:
+        if hmac.compare_digest(entry.digest, digest):
+            found = entry
+    if found is None:
+        return None
+    return Principal(name=found.name, role=Role(found.role), customers=found.customers)
+
+
+class RoleGuard:
+    """The dependency admitting `allowed_roles` (ops is always among them): 401 without a known
+    key, 429 when the key's bucket is empty, 403 for another role. `allowed_roles` is public so that
+    tests can check every route against it."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.allowed_roles: frozenset[Role] = frozenset(roles) | {Role.OPS}
+
+    def __call__(self, request: Request, api_key: str | None = Depends(_api_key_header)) -> Principal:
         if not api_key:
             raise ProblemError(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
-        principal = _lookup(request, api_key)
+        principal = lookup(_key_entries(request.app), api_key)
         if principal is None:
             raise ProblemError(401, "unknown API key", headers={"WWW-Authenticate": "ApiKey"})
-        if principal.role not in allowed:
+        retry_after = _rate_limiter(request.app).take(principal.name)
+        if retry_after is not None:
+            raise ProblemError(
+                429,
+                f"rate limit of API key {principal.name} exceeded",
+                type_="/problems/rate-limited",
+                headers={"Retry-After": str(retry_after)},
+            )
+        if principal.role not in self.allowed_roles:
             raise ProblemError(403, f"role {principal.role.value} may not do this")
         return principal
 
-    return dependency
+
+def require(*roles: Role) -> RoleGuard:
+    """A dependency admitting the given roles (ops is admitted everywhere)."""
+    return RoleGuard(*roles)
+
+
+def forbid_other_customers(principal: Principal, customer_id: str, order_id: str) -> None:
+    """404 (as if the order did not exist) when a bound key asks about another customer's order."""
+    if not principal.may_access(customer_id):
+        raise ProblemError(404, f"no order {order_id}")

@@ -7,7 +7,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from domain.enums import (
     BackorderPolicy,
@@ -28,7 +36,24 @@ from domain.enums import (
     TrackingStatus,
 )
 
-Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=Decimal(0))]
+
+def _not_a_float(value: object) -> object:
+    """Money travels as decimal strings ("19.90"); a binary float is refused, never rounded."""
+    if isinstance(value, (float, bool)):
+        raise ValueError('money must be a decimal string such as "19.90", not a number')  # noqa: TRY004 - pydantic reports ValueError as a field error
+    return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_not_a_float),
+    Field(max_digits=12, decimal_places=2, ge=Decimal(0)),
+    AfterValidator(_cents),
+]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]

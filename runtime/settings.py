@@ -3,7 +3,9 @@
 Defaults are the embedded development stack; every deployment differs only in these variables.
 """
 
+import hashlib
 import re
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -38,6 +40,82 @@ DEV_API_KEYS = "dev-client:client:dev-client-key,dev-ops:ops:dev-ops-key,dev-war
 DEV_CARRIER_SECRETS = "swift:dev-swift-secret,economy:dev-economy-secret"
 
 
+HASHED_KEY_PREFIX = "sha256$"
+_ROLES = frozenset({"client", "ops", "warehouse"})
+
+
+@dataclass(frozen=True)
+class ApiKeyEntry:
+    """One configured API key. `digest` is SHA-256 of the UTF-8 key; `key` is the plain key when
+    the configuration gave one (None once dropped, or when it gave only a digest). `customers`
+    binds a client key to those customer ids; None means unbound (every customer)."""
+
+    name: str
+    role: str
+    digest: bytes
+    customers: frozenset[str] | None = None
+    key: str | None = field(default=None, repr=False, compare=False)
+
+    def without_key(self) -> "ApiKeyEntry":
+        return replace(self, key=None)
+
+
+def api_key_digest(key: str) -> bytes:
+    """The SHA-256 digest under which a presented or configured API key is kept and compared."""
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def parse_api_keys(text: str) -> tuple[ApiKeyEntry, ...]:
+    """Parse `OMS_API_KEYS`: comma-separated `name:role:key` entries (API.md "Configuration").
+
+    - `key` may be written as `sha256$<64 hex digits>`, the SHA-256 of the UTF-8 key, so that the
+      configuration need not hold the key itself.
+    - A `client` entry takes an optional 4th field, customer ids separated by `|`
+      (`shop-a:client:KEY:cust-1|cust-2`): the key then sees and submits only those customers'
+      orders. For a client entry the text after the last `:` is that field, so a client key that
+      contains `:` must end the entry with an empty field (`shop:client:a:b:`, unbound). Other roles
+      take no binding and their key is everything after the role, colons included.
+    - Whitespace around entries and empty entries are ignored. Roles must be client, ops or
+      warehouse; names, keys and customer ids must be non-empty; two entries may not share a key.
+      Anything else raises ValueError naming the entry (by name, never by key).
+    """
+    entries: list[ApiKeyEntry] = []
+    seen: set[bytes] = set()
+    for position, raw in enumerate(filter(None, (e.strip() for e in text.split(","))), start=1):
+        parts = raw.split(":", 2)
+        if len(parts) != 3:
+            raise ValueError(f"API key entry {position} is not name:role:key")
+        name, role, rest = (p.strip() for p in parts)
+        if not name:
+            raise ValueError(f"API key entry {position} has no name")
+        if role not in _ROLES:
+            raise ValueError(f"API key {name!r} has unknown role {role!r} (client, ops or warehouse)")
+        customers: frozenset[str] | None = None
+        key = rest
+        if role == "client" and ":" in rest:
+            key, _, binding = rest.rpartition(":")
+            if binding.strip():
+                ids = [c.strip() for c in binding.split("|")]
+                if not all(ids):
+                    raise ValueError(f"API key {name!r} has an empty customer id in its binding")
+                customers = frozenset(ids)
+        if not key:
+            raise ValueError(f"API key {name!r} has no key")
+        plain: str | None = key
+        if key.startswith(HASHED_KEY_PREFIX):
+            hexdigest = key[len(HASHED_KEY_PREFIX) :]
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", hexdigest):
+                raise ValueError(f"API key {name!r}: {HASHED_KEY_PREFIX} must be followed by 64 hex digits")
+            digest, plain = bytes.fromhex(hexdigest), None
+        else:
+            digest = api_key_digest(key)
+        if digest in seen:
+            raise ValueError(f"API key {name!r} repeats the key of an earlier entry")
+        seen.add(digest)
+        entries.append(ApiKeyEntry(name=name, role=role, digest=digest, customers=customers, key=plain))
+    return tuple(entries)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
 
@@ -52,6 +130,10 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     api_keys: str = DEV_API_KEYS
     carrier_secrets: str = DEV_CARRIER_SECRETS
+    # Requests per second each API key may make on average, and how many it may make in a burst
+    # (a token bucket per key name, per API process; api.auth). 0 in either turns limiting off.
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=0)
     simulator: bool = True
     simulator_speed: float = Field(default=60.0, gt=0)
     # How often the simulator polls the API (real seconds).
@@ -96,12 +178,15 @@ class Settings(BaseSettings):
     notify_webhooks: str = ""
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
-        """key -> (name, role) from `name:role:key` entries."""
-        table: dict[str, tuple[str, str]] = {}
-        for entry in filter(None, (e.strip() for e in self.api_keys.split(","))):
-            name, role, key = entry.split(":", 2)
-            table[key] = (name, role)
-        return table
+        """key -> (name, role) of every entry configured with its plain key, for the tools that
+        present a key themselves (`oms dev` prints them, the simulator and `oms ops` use them).
+        Entries configured as `sha256$<hex>` have no plain key here and are left out. The API
+        itself never keeps this table: it authenticates with `api_key_entries()` (digests only)."""
+        return {entry.key: (entry.name, entry.role) for entry in parse_api_keys(self.api_keys) if entry.key is not None}
+
+    def api_key_entries(self) -> tuple["ApiKeyEntry", ...]:
+        """The configured keys as SHA-256 digests, without the plain keys (see `parse_api_keys`)."""
+        return tuple(entry.without_key() for entry in parse_api_keys(self.api_keys))
 
     def carrier_secret_table(self) -> dict[str, str]:
         table: dict[str, str] = {}

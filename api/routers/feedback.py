@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, require
+from api.auth import Principal, forbid_other_customers, require
 from api.deps import SessionsDep
 from api.problems import ProblemError
 from domain.enums import OrderStatus, Role, ShipmentStatus
@@ -133,6 +133,7 @@ def _record(
     order = projection.get_order(sessions, order_id)
     if order is None:
         raise ProblemError(404, f"no order {order_id}")
+    forbid_other_customers(principal, order.customer.id, order_id)
     if body.kind is FeedbackKind.COMPLAINT and not (body.comment or "").strip():
         raise ProblemError(
             422,
@@ -194,10 +195,12 @@ async def post_feedback(
 
 
 @router.get("/orders/{order_id}/feedback", tags=["orders"], response_model=list[FeedbackOut])
-def get_order_feedback(order_id: str, _: ClientRole, sessions: SessionsDep) -> list[FeedbackOut]:
+def get_order_feedback(order_id: str, principal: ClientRole, sessions: SessionsDep) -> list[FeedbackOut]:
     """Every review and complaint of the order, oldest first."""
-    if projection.get_order(sessions, order_id) is None:
+    order = projection.get_order(sessions, order_id)
+    if order is None:
         raise ProblemError(404, f"no order {order_id}")
+    forbid_other_customers(principal, order.customer.id, order_id)
     return [_out(fb) for fb in store.feedback_of_order(sessions, order_id)]
 
 

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, require
+from api.auth import Principal, forbid_other_customers, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.limits import UtcDatetime
 from api.metrics import ORDERS_SUBMITTED
 from api.problems import ProblemError
 from api.temporal_calls import (
@@ -98,7 +99,10 @@ async def submit(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> OrderView:
-    """Verify and start an order in one round trip; the answer is the verified outcome."""
+    """Verify and start an order in one round trip; the answer is the verified outcome.
+    A client key bound to customers may submit only for them (403 otherwise)."""
+    if not principal.may_access(request.customer.id):
+        raise ProblemError(403, f"API key {principal.name} may not order for customer {request.customer.id}")
     known = await run_in_threadpool(catalog.catalog_items, sessions, [line.sku for line in request.lines])
     problems = verify_order(request, known)
     if problems:
@@ -134,14 +138,14 @@ async def submit(
 
 @router.get("/orders", response_model=OrderPage)
 def list_orders(
-    _: ClientRole,
+    principal: ClientRole,
     sessions: SessionsDep,
     status: OrderStatus | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     channel: Channel | None = None,
     needs_attention: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: UtcDatetime | None = None,
+    created_to: UtcDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> OrderPage:
@@ -150,6 +154,7 @@ def list_orders(
             sessions,
             status=status.value if status else None,
             customer_id=customer_id,
+            customer_ids=sorted(principal.customers) if principal.customers is not None else None,
             channel=channel.value if channel else None,
             needs_attention=needs_attention,
             created_from=created_from,
@@ -162,21 +167,23 @@ def list_orders(
     return OrderPage(items=items, next_cursor=next_cursor)
 
 
-def _order_or_404(sessions: SessionsDep, order_id: str) -> OrderView:
+def _order_or_404(sessions: SessionsDep, order_id: str, principal: Principal) -> OrderView:
+    """The order, or 404 when there is none or it belongs to a customer the key is not bound to."""
     order = projection.get_order(sessions, order_id)
     if order is None:
         raise ProblemError(404, f"no order {order_id}")
+    forbid_other_customers(principal, order.customer.id, order_id)
     return order
 
 
 @router.get("/orders/{order_id}", response_model=OrderView)
-def get_order(order_id: str, _: ClientRole, sessions: SessionsDep) -> OrderView:
-    return _order_or_404(sessions, order_id)
+def get_order(order_id: str, principal: ClientRole, sessions: SessionsDep) -> OrderView:
+    return _order_or_404(sessions, order_id, principal)
 
 
 @router.get("/orders/{order_id}/timeline", response_model=list[TimelineEntry])
-def get_timeline(order_id: str, _: ClientRole, sessions: SessionsDep) -> list[TimelineEntry]:
-    _order_or_404(sessions, order_id)
+def get_timeline(order_id: str, principal: ClientRole, sessions: SessionsDep) -> list[TimelineEntry]:
+    _order_or_404(sessions, order_id, principal)
     return projection.timeline(sessions, order_id)
 
 
@@ -185,7 +192,7 @@ async def cancel(
     order_id: str, body: CancelBody, principal: ClientRole, client: ClientDep, sessions: SessionsDep
 ) -> OrderView:
     """Cancel with compensations (void or refund, release stock, void labels); 409 after hand-over."""
-    order = await run_in_threadpool(_order_or_404, sessions, order_id)
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
     try:
         return await cancel_order(client, order_id, CancelRequest(reason=body.reason, actor=principal.name))
     except WorkflowGone:
@@ -207,7 +214,7 @@ async def patch_shipping_address(
     if problems:
         errors = [p.model_copy(update={"field": p.field.lstrip(".")}) for p in problems]
         raise ProblemError(422, f"{len(errors)} invalid field(s)", type_="/problems/invalid-request", errors=errors)
-    order = await run_in_threadpool(_order_or_404, sessions, order_id)
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
     try:
         return await change_address(client, order_id, AddressChange(address=address, actor=principal.name))
     except WorkflowGone:

@@ -1,12 +1,12 @@
 """Management reports (R13): GET /reports/summary."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import Principal, require
 from api.deps import SessionsDep
+from api.limits import UtcDatetime
 from domain.enums import Role
 from domain.reports import Summary, summarize
 from store import feedback, reports
@@ -19,8 +19,8 @@ OpsRole = Annotated[Principal, Depends(require(Role.OPS))]
 def summary(
     _: OpsRole,
     sessions: SessionsDep,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    until: Annotated[UtcDatetime | None, Query(alias="to")] = None,
 ) -> Summary:
     """Orders created in [from, to): by status and channel, throughput per day, time per step
     (p50/p95), SLA breach, cancellation and return rates, refunds, on-time delivery, ratings."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, require
+from api.auth import Principal, forbid_other_customers, require
 from api.deps import ClientDep, SessionsDep
 from api.problems import ProblemError
 from api.routers.warehouse import Accepted
@@ -44,6 +44,7 @@ async def open_return(
     order = await run_in_threadpool(projection.get_order, sessions, order_id)
     if order is None:
         raise ProblemError(404, f"no order {order_id}")
+    forbid_other_customers(principal, order.customer.id, order_id)
     request = ReturnRequest(
         lines=[ParcelLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
         reason=body.reason,

@@ -175,3 +175,16 @@ async def test_receipts_and_counts_adjust_stock_with_the_discrepancy(api: httpx.
     unknown = await api.post("/warehouse/counts", headers=WAREHOUSE, json={"warehouse": "WH-NOPE", "sku": sku, "counted": 1})
     assert unknown.status_code == 404
     assert (await api.post("/warehouse/receipts", headers=CLIENT, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 1})).status_code == 403
+
+
+async def test_money_is_a_decimal_string_not_a_float(api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    body = order_body(sku)
+    body["lines"][0]["unit_price"] = 99.0
+    response = await api.post("/orders", headers=CLIENT, json=body)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["lines[0].unit_price"]
+    body["lines"][0]["unit_price"] = "99"
+    accepted = await api.post("/orders", headers=CLIENT, json=body)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["lines"][0]["unit_price"] == "99.00"
