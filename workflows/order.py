@@ -741,19 +741,7 @@ class OrderWorkflow:
             (self._unit_price(line.sku) * line.quantity for line in parcel.lines),
             Decimal("0.00"),
         )
-        amount = min(amount, self._order.totals.grand_total - self._order.totals.refunded)
-        await self._payment_call(
-            PaymentActivities.refund_payment,
-            PaymentOperation(
-                idempotency_key=ids.payment_key(self._order.order_id, f"refund-{parcel.shipment_id}"),
-                payment_id=self._payment.payment_id,
-                amount=amount,
-            ),
-            f"refund {amount} for {parcel.shipment_id}",
-        )
-        self._order.totals.refunded += amount
-        fully = self._order.totals.refunded >= self._order.totals.grand_total
-        self._order.payment.status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+        amount = await self._refund(amount, parcel.shipment_id)
         self._set_outcome(parcel, f"refunded {amount}")
         self._transition(
             fulfilment_status(self._order.shipments),
@@ -765,6 +753,26 @@ class OrderWorkflow:
             },
         )
         await self._notify("refunded", reason=reason, scope=parcel.shipment_id, amount=amount)
+
+    async def _refund(self, amount: Decimal, scope: str) -> Decimal:
+        """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more
+        than is left; returns what was refunded."""
+        amount = min(amount, self._order.totals.grand_total - self._order.totals.refunded)
+        if amount <= 0 or self._payment is None:
+            return Decimal("0.00")
+        await self._payment_call(
+            PaymentActivities.refund_payment,
+            PaymentOperation(
+                idempotency_key=ids.payment_key(self._order.order_id, f"refund-{scope}"),
+                payment_id=self._payment.payment_id,
+                amount=amount,
+            ),
+            f"refund {amount} for {scope}",
+        )
+        self._order.totals.refunded += amount
+        fully = self._order.totals.refunded >= self._order.totals.grand_total
+        self._order.payment.status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+        return amount
 
     def _set_outcome(self, parcel: ShipmentView, outcome: str) -> None:
         for known in self._order.shipments:
@@ -873,20 +881,7 @@ class OrderWorkflow:
             # Our fault: the shipping the customer paid comes back too (once per order).
             amount += self._order.totals.shipping
             self._shipping_refunded = True
-        amount = min(amount, self._order.totals.grand_total - self._order.totals.refunded)
-        if amount > 0 and self._payment is not None:
-            await self._payment_call(
-                PaymentActivities.refund_payment,
-                PaymentOperation(
-                    idempotency_key=ids.payment_key(self._order.order_id, f"refund-{view.rma_id}"),
-                    payment_id=self._payment.payment_id,
-                    amount=amount,
-                ),
-                f"refund {amount} for {view.rma_id}",
-            )
-            self._order.totals.refunded += amount
-            fully = self._order.totals.refunded >= self._order.totals.grand_total
-            self._order.payment.status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+        amount = await self._refund(amount, view.rma_id)
         view = view.model_copy(
             update={"status": ReturnStatus.REFUNDED, "refund_amount": amount, "version": view.version + 1}
         )

@@ -60,7 +60,7 @@ async def test_high_value_order_is_held_listed_and_approved(
     entry = next(item for item in listed if item["order_id"] == held["order_id"])
     assert "review threshold" in entry["reason"]
     assert entry["age_seconds"] >= 0
-    assert "on_hold" in outbox_kinds(sessions, held["order_id"]), "the customer is told we are checking"
+    await eventually(lambda: "on_hold" in outbox_kinds(sessions, held["order_id"]))  # the customer is told we are checking
 
     retry = await act(api, held["order_id"], "retry")
     assert retry.status_code == 409, "retry does not apply to a hold"
@@ -127,7 +127,7 @@ async def test_backordered_order_is_woken_by_a_receipt_first_come_first_served(
     await wait_for_status(api, first["order_id"], "backordered")
     second = await submit(api, order_body(sku, quantity=2))
     await wait_for_status(api, second["order_id"], "backordered")
-    assert "backordered" in outbox_kinds(sessions, first["order_id"])
+    await eventually(lambda: "backordered" in outbox_kinds(sessions, first["order_id"]))
     assert operations(sessions, first["order_id"]) == [], "no charge while waiting for stock"
 
     receipt = await api.post("/warehouse/receipts", headers=WAREHOUSE, json={"warehouse": "WH-EAST", "sku": sku, "quantity": 3})
@@ -155,7 +155,7 @@ async def test_backorder_times_out_and_cancels(
     assert cancelled["cancellation_reason"] == "backorder not filled in time"
     assert operations(sessions, order["order_id"]) == []
     assert (await stock_of(api, sku))["reserved"] == 0
-    assert "cancelled" in outbox_kinds(sessions, order["order_id"])
+    await eventually(lambda: "cancelled" in outbox_kinds(sessions, order["order_id"]))
 
 
 async def test_backorder_policy_ship_available_ships_what_is_there(
@@ -181,7 +181,7 @@ async def test_backorder_policy_ship_available_ships_what_is_there(
             forward.cancel()
     assert {(line["sku"], line["quantity"]) for line in shipping["lines"]} == {(stocked, 1), (short, 1)}
     assert shipping["totals"]["grand_total"] == "210.00"
-    assert "partially_available" in outbox_kinds(sessions, order["order_id"])
+    await eventually(lambda: "partially_available" in outbox_kinds(sessions, order["order_id"]))
 
 
 async def test_cancelling_a_backordered_order_releases_nothing_and_charges_nothing(
@@ -221,7 +221,7 @@ async def test_undeliverable_postal_code_needs_attention_until_fixed_and_retried
     assert {"retry", "reroute", "cancel"} <= set(stuck["available_actions"])
     listed = (await api.get("/ops/orders?needs_attention=true", headers=OPS)).json()["items"]
     assert order["order_id"] in [item["order_id"] for item in listed]
-    assert "ops_attention" in outbox_kinds(sessions, order["order_id"]), "ops are notified"
+    await eventually(lambda: "ops_attention" in outbox_kinds(sessions, order["order_id"]))  # ops are notified
 
     async def in_visibility() -> bool:
         query = f"NeedsAttention = true AND WorkflowId = '{order['workflow_id']}'"

@@ -112,7 +112,7 @@ async def test_lost_parcel_without_stock_is_refunded(
         ).all()
         assert [str(amount) for amount in refunds] == ["198.00"]
     await wait_for_status(api, order["order_id"], "closed")
-    assert "refunded" in [row.kind for row in outbox(sessions, order["order_id"])]
+    await eventually(lambda: "refunded" in [row.kind for row in outbox(sessions, order["order_id"])])
 
 
 async def test_damaged_parcel_refunded_under_the_refund_policy(
