@@ -94,10 +94,15 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return path or str(loc[0] if loc else "body")
 
 
+def problems_of(errors: Any) -> list[Problem]:
+    """One Problem per pydantic error, named by its JSON path (`lines[0].unit_price`)."""
+    return [Problem(field=_field_of(tuple(e.get("loc", ()))), message=e.get("msg", "invalid")) for e in errors]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [Problem(field=_field_of(tuple(e.get("loc", ()))), message=e.get("msg", "invalid")) for e in exc.errors()]
+        errors = problems_of(exc.errors())
         return problem_response(
             422, f"{len(errors)} invalid field(s)", type_="/problems/invalid-request", errors=errors
         )

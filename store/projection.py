@@ -111,7 +111,7 @@ def record_transition(
         s.execute(event)
 
 
-def _entry_of(row: OrderEventRow) -> TimelineEntry:
+def entry_of(row: OrderEventRow) -> TimelineEntry:
     return TimelineEntry(
         at=row.at,
         status=OrderStatus(row.status),
@@ -127,7 +127,7 @@ def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
         .where(OrderEventRow.order_id == order_id)
         .order_by(OrderEventRow.seq)
     ).all()
-    return [_entry_of(row) for row in rows]
+    return [entry_of(row) for row in rows]
 
 
 def timeline(sf: SessionFactory, order_id: str) -> list[TimelineEntry]:

@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.enums import OrderStatus
 from domain.models import OrderView, TimelineEntry
 from store.models import OrderEventRow, OrderRow
+from store.projection import entry_of
 
 
 def orders_in_period(
@@ -31,13 +31,5 @@ def orders_in_period(
                 .order_by(OrderEventRow.order_id, OrderEventRow.seq)
             )
             for row in rows:
-                timelines[row.order_id].append(
-                    TimelineEntry(
-                        at=row.at,
-                        status=OrderStatus(row.status),
-                        event=row.event,
-                        actor=row.actor,
-                        detail=row.detail,
-                    )
-                )
+                timelines[row.order_id].append(entry_of(row))
     return orders, dict(timelines)

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -171,7 +171,7 @@ class OrderWorkflow:
         self._backordered_at = inp.received_at
         self._reships = 0
         self._finished_parcels: set[str] = set()
-        self._parcel_regions: list[tuple[str, str]] = []  # (warehouse, region) of every parcel
+        self._warehouse_regions: dict[str, str] = {}  # where each parcel's warehouse is
         # After-sales.
         self._delivered_at: datetime | None = None
         self._return_requests: list[ReturnInput] = []
@@ -321,7 +321,7 @@ class OrderWorkflow:
         inp = ReturnInput(
             order_id=self._order.order_id,
             rma_id=rma,
-            lines=[line.model_copy(update={"region": self._region_of(line.warehouse)}) for line in lines],
+            lines=[line.model_copy(update={"region": self._warehouse_regions.get(line.warehouse, "")}) for line in lines],
             reason=request.reason,
             resolution=request.resolution,
             customer_address=self._order.shipping_address,
@@ -618,7 +618,7 @@ class OrderWorkflow:
         self._order.payment.status = PaymentStatus.CAPTURED
         self._transition(self._order.status, "payment.captured")
 
-    async def _authorize(self, retry: Any = None) -> PaymentResult:
+    async def _authorize(self, retry: RetryPolicy | None = None) -> PaymentResult:
         request = self._input.request
         return await workflow.execute_activity_method(
             PaymentActivities.authorize_payment,
@@ -667,7 +667,7 @@ class OrderWorkflow:
         request = self._input.request
         weights = {sku: item.weight_grams for sku, item in self._catalog.items()}
         for parcel in allocation.parcels:
-            self._parcel_regions.append((parcel.warehouse, parcel.region))
+            self._warehouse_regions[parcel.warehouse] = parcel.region
             number = len(self._order.shipments) + 1
             shipment_id = ids.shipment_id(self._order.order_id, number)
             self._order.shipments.append(
@@ -1031,12 +1031,6 @@ class OrderWorkflow:
                         ),
                     )
                 return
-
-    def _region_of(self, warehouse: str) -> str:
-        for child_input in self._parcel_regions:
-            if child_input[0] == warehouse:
-                return child_input[1]
-        return ""
 
     async def _instruct_parcel(self, action: OpsAction) -> None:
         """Retry, reroute or skip aimed at a parcel: forwarded to the parcel that needs it."""

@@ -8,11 +8,11 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
-from api.problems import ProblemError
+from api.problems import ProblemError, problems_of
 from api.routers.warehouse import Accepted
 from api.temporal_calls import signal_workflow
 from domain import ids
-from domain.models import Problem, TrackingEvent
+from domain.models import TrackingEvent
 from store import projection, tracking
 
 router = APIRouter(tags=["carriers"])
@@ -48,8 +48,9 @@ async def carrier_event(
     try:
         event = TrackingEvent.model_validate_json(body)
     except ValidationError as error:
-        problems = [Problem(field=".".join(str(p) for p in e["loc"]) or "body", message=e["msg"]) for e in error.errors()]
-        raise ProblemError(422, "invalid tracking event", type_="/problems/invalid-request", errors=problems) from None
+        raise ProblemError(
+            422, "invalid tracking event", type_="/problems/invalid-request", errors=problems_of(error.errors())
+        ) from None
     shipment = await run_in_threadpool(projection.shipment_by_tracking, sessions, event.tracking_number)
     if shipment is None or shipment.carrier != carrier:
         raise ProblemError(404, f"unknown tracking number {event.tracking_number}")

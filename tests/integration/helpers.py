@@ -121,3 +121,15 @@ async def ship_to_carrier(api: httpx.AsyncClient, order_id: str) -> dict[str, An
     shipment = await wait_for_shipment(api, order_id, "picking")
     await confirm_pick(api, shipment["shipment_id"])
     return await wait_for_shipment(api, order_id, "label_created")
+
+
+async def flagged(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
+    """The order once it needs attention (for `eventually`), else None."""
+    current = await get_order(api, order_id)
+    return current if current["needs_attention"] else None
+
+
+async def cleared(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
+    """The order once it no longer needs attention, else None."""
+    current = await get_order(api, order_id)
+    return current if not current["needs_attention"] else None

@@ -17,7 +17,9 @@ from runtime.settings import Settings
 from store.models import NotificationOutboxRow, PaymentRow
 from tests.conftest import CLIENT, OPS, WAREHOUSE, eventually
 from tests.integration.helpers import (
+    cleared,
     confirm_pick,
+    flagged,
     get_order,
     new_sku,
     order_body,
@@ -212,11 +214,7 @@ async def test_undeliverable_postal_code_needs_attention_until_fixed_and_retried
     await confirm_pick(api, shipment["shipment_id"])
     await wait_for_shipment(api, order["order_id"], "exception")
 
-    async def flagged() -> dict[str, Any] | None:
-        current = await get_order(api, order["order_id"])
-        return current if current["needs_attention"] else None
-
-    stuck = await flagged() or await eventually(flagged)
+    stuck = await eventually(lambda: flagged(api, order["order_id"]))
     assert "000000" in stuck["attention_reason"]
     assert {"retry", "reroute", "cancel"} <= set(stuck["available_actions"])
     listed = (await api.get("/ops/orders?needs_attention=true", headers=OPS)).json()["items"]
@@ -237,15 +235,11 @@ async def test_undeliverable_postal_code_needs_attention_until_fixed_and_retried
     assert retried.status_code == 200, retried.text
     labelled = await wait_for_shipment(api, order["order_id"], "label_created")
     assert labelled["tracking_number"]
-    cleared = await eventually(lambda: _cleared(api, order["order_id"]))
-    assert cleared["shipping_address"]["postal_code"] == "310000"
+    settled = await eventually(lambda: cleared(api, order["order_id"]))
+    assert settled["shipping_address"]["postal_code"] == "310000"
     late = await api.patch(f"/orders/{order['order_id']}/shipping-address", headers=CLIENT, json=fixed)
     assert late.status_code == 409, "the address is locked once a label exists"
 
-
-async def _cleared(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
-    current = await get_order(api, order_id)
-    return current if not current["needs_attention"] else None
 
 
 async def test_reroute_to_another_carrier(api: httpx.AsyncClient) -> None:
@@ -256,7 +250,7 @@ async def test_reroute_to_another_carrier(api: httpx.AsyncClient) -> None:
     shipment = await wait_for_shipment(api, order["order_id"], "picking")
     await confirm_pick(api, shipment["shipment_id"])
     await wait_for_shipment(api, order["order_id"], "exception")
-    await eventually(lambda: _flagged(api, order["order_id"]))
+    await eventually(lambda: flagged(api, order["order_id"]))
     fixed = dict(body["shipping_address"], postal_code="310000")
     assert (await api.patch(f"/orders/{order['order_id']}/shipping-address", headers=CLIENT, json=fixed)).status_code == 200
     bad = await act(api, order["order_id"], "reroute")
@@ -266,9 +260,6 @@ async def test_reroute_to_another_carrier(api: httpx.AsyncClient) -> None:
     labelled = await wait_for_shipment(api, order["order_id"], "label_created")
     assert labelled["carrier"] == "swift", "a standard order would have gone economy"
 
-
-async def _flagged(api: httpx.AsyncClient, order_id: str) -> bool:
-    return bool((await get_order(api, order_id))["needs_attention"])
 
 
 async def test_pick_past_its_sla_needs_attention_and_ops_can_skip_the_wait(
@@ -280,21 +271,17 @@ async def test_pick_past_its_sla_needs_attention_and_ops_can_skip_the_wait(
     assert (await act(api, order["order_id"], "skip")).status_code == 409, "nothing to skip within the SLA"
     # Expedited: the 24h picking SLA is halved; 13 virtual hours breach it.
     await temporal_env.fast_forward(client.get_workflow_handle(f"shipment-{shipment['shipment_id']}"), timedelta(hours=13))
-    stuck = await eventually(lambda: _flagged_order(api, order["order_id"]))
+    stuck = await eventually(lambda: flagged(api, order["order_id"]))
     assert "picking over its SLA of 12:00:00" in stuck["attention_reason"]
     assert "skip" in stuck["available_actions"]
     skipped = await act(api, order["order_id"], "skip", note="picked, scanner broken")
     assert skipped.status_code == 200, skipped.text
     labelled = await wait_for_shipment(api, order["order_id"], "label_created")
     assert labelled["last_event"]
-    cleared = await eventually(lambda: _cleared(api, order["order_id"]))
-    events = [e["event"] for e in cleared["timeline"]]
+    settled = await eventually(lambda: cleared(api, order["order_id"]))
+    events = [e["event"] for e in settled["timeline"]]
     assert "ops.skip" in events
 
-
-async def _flagged_order(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
-    current = await get_order(api, order_id)
-    return current if current["needs_attention"] else None
 
 
 # --- actions that do not apply ---------------------------------------------------------
@@ -339,7 +326,7 @@ async def test_payment_out_of_retries_parks_until_ops_retry(
     async with await _impatient_api(settings, client, sessions) as impatient:
         sku = await new_sku(impatient, {"WH-EAST": 5})
         order = await submit(impatient, order_body(sku, payment={"method": "card", "token": "tok_flaky"}))
-    parked = await eventually(lambda: _flagged_order(api, order["order_id"]))
+    parked = await eventually(lambda: flagged(api, order["order_id"]))
     assert parked["status"] == "payment_pending"
     assert "payment authorization failed" in parked["attention_reason"]
     assert set(parked["available_actions"]) >= {"retry", "cancel"}
@@ -360,7 +347,7 @@ async def test_cancel_while_parked_voids_what_went_through(
     async with await _impatient_api(settings, client, sessions) as impatient:
         sku = await new_sku(impatient, {"WH-EAST": 5})
         order = await submit(impatient, order_body(sku, payment={"method": "card", "token": "tok_flaky"}))
-    await eventually(lambda: _flagged_order(api, order["order_id"]))
+    await eventually(lambda: flagged(api, order["order_id"]))
     response = await api.post(f"/orders/{order['order_id']}/cancel", headers=CLIENT, json={"reason": "too slow"})
     assert response.status_code == 200, response.text
     cancelled = response.json()

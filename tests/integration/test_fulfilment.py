@@ -16,6 +16,7 @@ from tests.conftest import CLIENT, eventually
 from tests.integration.helpers import (
     carrier_event,
     confirm_pick,
+    flagged,
     get_order,
     new_sku,
     order_body,
@@ -149,13 +150,9 @@ async def test_three_failed_attempts_return_the_parcel_to_sender(api: httpx.Asyn
         assert (await get_order(api, order["order_id"]))["needs_attention"] is False
     await carrier_event(api, parcel["carrier"], parcel["tracking_number"], "exception", "failed_attempt")
     await wait_for_shipment(api, order["order_id"], "returned_to_sender")
-    flagged = await eventually(lambda: _needs_attention(api, order["order_id"]))
-    assert "3 failed delivery attempts" in flagged["attention_reason"]
+    current = await eventually(lambda: flagged(api, order["order_id"]))
+    assert "3 failed delivery attempts" in current["attention_reason"]
 
-
-async def _needs_attention(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
-    current = await get_order(api, order_id)
-    return current if current["needs_attention"] else None
 
 
 async def test_delay_tells_the_customer_the_new_date(

@@ -12,6 +12,7 @@ from store.models import CarrierLabelRow, NotificationOutboxRow, PaymentRow
 from tests.conftest import CLIENT, eventually
 from tests.integration.helpers import (
     carrier_event,
+    flagged,
     get_order,
     new_sku,
     order_body,
@@ -154,11 +155,7 @@ async def test_parcel_returned_to_sender_keeps_the_order_open_and_flagged(api: h
     await carrier_event(api, "economy", shipment["tracking_number"], "returned_to_sender", "refused by recipient")
     await wait_for_shipment(api, order["order_id"], "returned_to_sender")
 
-    async def flagged() -> dict | None:  # type: ignore[type-arg]
-        current = await get_order(api, order["order_id"])
-        return current if current["needs_attention"] else None
-
-    current = await eventually(flagged)
+    current = await eventually(lambda: flagged(api, order["order_id"]))
     assert current["status"] == "shipped"
     assert "refused by recipient" in current["attention_reason"]
     listed = await api.get("/orders?needs_attention=true&limit=200", headers=CLIENT)

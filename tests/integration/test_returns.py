@@ -14,6 +14,7 @@ from store.models import NotificationOutboxRow, PaymentRow, StockAdjustmentRow
 from tests.conftest import CLIENT, OPS, WAREHOUSE, eventually
 from tests.integration.helpers import (
     carrier_event,
+    flagged,
     get_order,
     new_sku,
     order_body,
@@ -189,8 +190,8 @@ async def test_a_costly_return_waits_for_ops_approval(api: httpx.AsyncClient, se
     response = await open_return(api, order["order_id"], lines=[{"sku": sku, "quantity": 1}], reason="no_longer_needed")
     rma = response.json()["rma_id"]
     assert response.json()["awaiting_approval"] is True
-    flagged = await eventually(lambda: _flagged(api, order["order_id"]))
-    assert "approve" in flagged["available_actions"]
+    current = await eventually(lambda: flagged(api, order["order_id"]))
+    assert "approve" in current["available_actions"]
     approved = await api.post(
         f"/ops/orders/{order['order_id']}/actions", headers=OPS, json={"action": "approve", "params": {"rma_id": rma}}
     )
@@ -206,7 +207,3 @@ async def test_a_costly_return_waits_for_ops_approval(api: httpx.AsyncClient, se
 
     await eventually(told)
 
-
-async def _flagged(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:
-    current = await get_order(api, order_id)
-    return current if current["needs_attention"] else None
