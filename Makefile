@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev test lint format clean
+.PHONY: install dev test lint format clean histories
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,8 @@ format: $(STAMP)
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+# Re-record tests/histories/ (replayed by tests/integration/test_replay.py); see docs/versioning.md.
+histories: $(STAMP)
+	rm -f tests/histories/*.json
+	OMS_RECORD_HISTORIES=1 $(BIN)/python -m pytest -q $$($(BIN)/python -m tests.histories.recording)

@@ -91,6 +91,11 @@ def dev() -> None:
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": data_dir})
+    if not settings.codec_keys:
+        from runtime.codec import dev_codec_keys
+
+        # One key kept in the data dir, handed to every child, so history stays readable across restarts.
+        settings = settings.model_copy(update={"codec_keys": dev_codec_keys(data_dir)})
     sup = Supervisor()
 
     if port_open(
@@ -116,7 +121,8 @@ def dev() -> None:
                     err=True,
                 )
                 raise typer.Exit(1)
-            sup.add(Child("temporal", dev_server_command(settings), tier=0))
+            codec_endpoint = f"{api_base_url(settings)}/codec"
+            sup.add(Child("temporal", dev_server_command(settings, codec_endpoint=codec_endpoint), tier=0))
             if not sup.wait_until(
                 lambda: port_open("127.0.0.1", settings.temporal_port), timeout=60
             ):
@@ -134,6 +140,7 @@ def dev() -> None:
             OMS_TEMPORAL_ADDRESS=temporal_address,
             OMS_DATA_DIR=str(data_dir),
         )
+        env["OMS_CODEC_KEYS"] = settings.codec_keys or ""
         env.setdefault("OMS_API_ACCESS_LOG", "false")
         me = [sys.executable, "-m", "cli"]
         sup.add(Child("worker", [*me, "worker"], env=env))
@@ -190,6 +197,7 @@ def _print_banner(
     if started_temporal:
         lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
         lines.append(f"  Temporal db    {Path(settings.data_dir) / 'temporal.db'}")
+        lines.append(f"  UI codec       {api_url}/codec (ops key as Authorization: Bearer)")
     lines.append(f"  Database       {_mask_url(database_url)}")
     lines.append(
         f"  Simulator      {'on, speed ' + format(settings.simulator_speed, 'g') if settings.simulator else 'off'}"

@@ -27,6 +27,7 @@ from api.routers import (
     warehouse,
     webhooks,
 )
+from api.routers.codec import install_codec
 from runtime.settings import Settings
 
 
@@ -65,4 +66,5 @@ def create_app(
     install_limits(app)
     for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
+    install_codec(app, settings)
     return app

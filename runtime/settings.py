@@ -176,6 +176,15 @@ class Settings(BaseSettings):
     # appears unescaped in a URL; a secret must not contain `,` or `|`. Parsed (and rejected when
     # malformed) by adapters.notifications.delivery.parse_webhook_subscribers at worker start.
     notify_webhooks: str = ""
+    # Payload encryption (runtime.codec): `kid:base64key` entries separated by commas, 16/24/32-byte
+    # AES keys; the first encrypts, all decrypt (rotate by putting a new key first). Unset: payloads
+    # stay plaintext, except under `oms dev`, which generates a key and keeps it in OMS_DATA_DIR.
+    # Parsed by runtime.codec.parse_codec_keys when a client, worker or API starts (not here: pydantic's
+    # errors would quote the keys).
+    codec_keys: str | None = Field(default=None, repr=False)
+    # Browser origins allowed to call the codec endpoints (/codec/encode, /codec/decode), comma-
+    # separated; default the dev Temporal UI, http://localhost:<ui port> and http://127.0.0.1:<ui port>.
+    codec_cors_origins: str | None = None
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) of every entry configured with its plain key, for the tools that
@@ -222,6 +231,11 @@ class Settings(BaseSettings):
             activity_attempts=self.activity_attempts,
             ops_email=self.ops_email,
         )
+
+    def codec_allowed_origins(self) -> list[str]:
+        if self.codec_cors_origins is not None:
+            return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
+        return [f"http://localhost:{self.temporal_ui_port}", f"http://127.0.0.1:{self.temporal_ui_port}"]
 
     @property
     def temporal_target(self) -> str:

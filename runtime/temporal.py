@@ -1,7 +1,7 @@
 """The Temporal side of the runtime: the dev server's command line and the one client builder.
 
-Every client and worker is built with the pydantic data converter (DESIGN.md section 2), so
-`connect()` is the only place that calls `Client.connect`.
+Every client and worker is built with the pydantic data converter (DESIGN.md section 2) and the
+payload codec (runtime.codec), so `connect()` is the only place that calls `Client.connect`.
 """
 
 from __future__ import annotations
@@ -73,11 +73,13 @@ def dev_server_command(
     headless: bool = False,
     persistent: bool = True,
     extra_args: Sequence[str] = (),
+    codec_endpoint: str | None = None,
 ) -> list[str]:
     """`temporal server start-dev` for `oms dev`.
 
     The Web UI stays on (no `--headless`) so engineers can trace orders at :8233; tests pass
-    `headless=True`. The database file makes in-flight orders survive a restart.
+    `headless=True`. The database file makes in-flight orders survive a restart. With
+    `codec_endpoint` (our API's /codec) the UI decodes payloads there (runtime.codec).
     """
     cmd = [
         temporal_cli_path(),
@@ -94,6 +96,8 @@ def dev_server_command(
         cmd.append("--headless")
     else:
         cmd.append("--ui-disable-news-fetch")
+        if codec_endpoint:
+            cmd += ["--ui-codec-endpoint", codec_endpoint]
     if persistent:
         cmd += ["--db-filename", str(Path(settings.data_dir) / "temporal.db")]
     for pragma in SQLITE_PRAGMAS:
@@ -124,8 +128,10 @@ def wait_for_port(host: str, port: int, timeout: float = 60.0) -> bool:
 async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
     """Connect to `settings.temporal_target`, retrying for up to `timeout` seconds."""
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
 
+    from runtime.codec import data_converter_of
+
+    converter = data_converter_of(settings)
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
@@ -133,7 +139,7 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
             return await Client.connect(
                 settings.temporal_target,
                 namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
             )
         # RuntimeError from the core bridge, connection refused, ...
         except Exception as exc:

@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from api.app import create_app
+from runtime.codec import data_converter_for, parse_codec_keys
 from runtime.settings import Settings
 from runtime.temporal import TIME_SKIPPING_ARGS, temporal_cli_path
 from store.db import make_engine, make_session_factory, normalize_url
@@ -33,6 +33,13 @@ from worker import build_worker
 from workflows import search_attributes as sa
 
 TASK_QUEUE = "orders-test"
+
+# A fixed key for tests only, committed on purpose: tests/histories/ are recorded encrypted with it
+# and replay with it (docs/versioning.md). Set in the environment so that every Settings() of the
+# tests, and every `oms worker`/`oms api` a test starts as a subprocess, shares it.
+TEST_CODEC_KEYS = "test-1:W6rjhQpUOgVyNfk46Q14EmFdIlSbI8dSBoSkcLdH2OU="
+os.environ["OMS_CODEC_KEYS"] = TEST_CODEC_KEYS
+TEST_DATA_CONVERTER = data_converter_for(parse_codec_keys(TEST_CODEC_KEYS))
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +85,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_cli_path(),
         dev_server_extra_args=list(TIME_SKIPPING_ARGS),
         search_attributes=list(sa.ALL),
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_DATA_CONVERTER,
     )
     yield env
     await env.shutdown()
@@ -129,3 +136,8 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.05):  # t
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         await asyncio.sleep(interval)
+
+
+if os.environ.get("OMS_RECORD_HISTORIES"):
+    # `make histories`: the tests named in tests/histories/recording.py save their workflow histories.
+    from tests.histories.recording import record_histories  # noqa: F401  (an autouse fixture)

@@ -1,0 +1,167 @@
+"""The codec server the Temporal Web UI calls to show (and send) readable payloads.
+
+Temporal's remote codec protocol: `POST .../encode` and `POST .../decode`, each taking and
+returning `{"payloads": [...]}`, the protobuf JSON form of Payloads (metadata values and data in
+base64). The UI calls it from the browser, so:
+- it is behind ops auth: decoding shows personal data. The UI sends its credential as
+  `Authorization: Bearer <token>`, so the ops key is accepted there as well as in `X-API-Key`;
+- CORS is answered only on these paths and only for the UI's origins
+  (`Settings.codec_allowed_origins`), never `*`.
+Without `OMS_CODEC_KEYS` there is nothing to undo: both endpoints return the payloads unchanged.
+"""
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from google.protobuf import json_format
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload, Payloads
+
+from api.auth import Principal, RoleGuard
+from api.problems import ProblemError
+from runtime.codec import EncryptionCodec, PayloadDecryptionError, codec_keys_of
+from runtime.settings import Settings
+
+PREFIX = "/codec"
+
+router = APIRouter(prefix=PREFIX, tags=["codec"])
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+_bearer = HTTPBearer(auto_error=False)
+
+
+class KeyOrBearerGuard(RoleGuard):
+    """A RoleGuard that also reads the key from `Authorization: Bearer`, as the Temporal UI sends it.
+    `X-API-Key` wins when both are given."""
+
+    def __call__(
+        self,
+        request: Request,
+        api_key: Annotated[str | None, Depends(_api_key_header)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    ) -> Principal:
+        return super().__call__(request, api_key or (bearer.credentials if bearer else None))
+
+
+# RoleGuard always admits ops, and here no one else.
+OpsOnly = Annotated[Principal, Depends(KeyOrBearerGuard())]
+
+_BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+def _base64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise ValueError("not valid base64") from None
+
+
+class WirePayload(BaseModel):
+    """One Payload in protobuf JSON: metadata values and data as standard base64."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, str] = Field(default_factory=dict, json_schema_extra={"additionalProperties": {"type": "string", "pattern": _BASE64}})
+    data: str = Field(default="", pattern=_BASE64)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_base64(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, encoded in value.items():
+            try:
+                _base64(encoded)
+            except ValueError:
+                raise ValueError(f"metadata {name!r} is not valid base64") from None
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data_is_base64(cls, value: str) -> str:
+        _base64(value)
+        return value
+
+    def to_proto(self) -> Payload:
+        return Payload(metadata={k: _base64(v) for k, v in self.metadata.items()}, data=_base64(self.data))
+
+
+class WirePayloads(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payloads: list[WirePayload] = Field(max_length=1000)
+
+
+def _to_wire(payloads: list[Payload]) -> WirePayloads:
+    # Protobuf's own JSON form, as the protocol asks, then checked into our response model.
+    document = json_format.MessageToDict(Payloads(payloads=payloads))
+    return WirePayloads.model_validate({"payloads": document.get("payloads", [])})
+
+
+def _codec(request: Request) -> EncryptionCodec | None:
+    codec: EncryptionCodec | None = request.app.state.codec
+    return codec
+
+
+_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "no or unknown key"},
+    403: {"description": "not an ops key"},
+}
+
+
+@router.post("/encode", response_model=WirePayloads, responses=_RESPONSES)
+async def encode(body: WirePayloads, request: Request, _: OpsOnly) -> WirePayloads:
+    """Encrypt payloads with the current key (the UI uses this to send signals and updates)."""
+    codec = _codec(request)
+    payloads = [p.to_proto() for p in body.payloads]
+    return _to_wire(await codec.encode(payloads) if codec is not None else payloads)
+
+
+@router.post(
+    "/decode",
+    response_model=WirePayloads,
+    responses={**_RESPONSES, 422: {"description": "a payload is not valid base64, or cannot be decrypted"}},
+)
+async def decode(body: WirePayloads, request: Request, _: OpsOnly) -> WirePayloads:
+    """Decrypt payloads encrypted under any configured key; other payloads pass unchanged."""
+    codec = _codec(request)
+    payloads = [p.to_proto() for p in body.payloads]
+    if codec is None:
+        return _to_wire(payloads)
+    try:
+        return _to_wire(await codec.decode(payloads))
+    except PayloadDecryptionError as error:
+        raise ProblemError(422, str(error), type_="/problems/undecryptable-payload") from None
+
+
+class CodecCors:
+    """CORS for the codec paths only, for the Temporal UI's origins only; every other path of the
+    API stays without CORS (browsers keep refusing cross-origin calls to it)."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self._app = app
+        self._cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace", "X-API-Key"],
+            allow_credentials=True,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(PREFIX + "/"):
+            await self._cors(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+
+def install_codec(app: FastAPI, settings: Settings) -> None:
+    """The codec routes and their CORS (called by api.app.create_app)."""
+    keys = codec_keys_of(settings)  # a malformed OMS_CODEC_KEYS fails here, at start
+    app.state.codec = EncryptionCodec(keys) if keys is not None else None
+    app.include_router(router)
+    app.add_middleware(CodecCors, origins=settings.codec_allowed_origins())
