@@ -61,8 +61,14 @@ PATHS: dict[str, str] = {
 }
 
 
-def history_files() -> list[Path]:
+def recorded_files() -> list[Path]:
+    """What `make histories` records (and replaces)."""
     return sorted(HISTORIES_DIR.glob("*.json"))
+
+
+def history_files() -> list[Path]:
+    """Every history to replay: the recorded ones, and those kept from before a patch (kept/)."""
+    return recorded_files() + sorted((HISTORIES_DIR / "kept").glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:

@@ -20,7 +20,7 @@ from temporalio.workflow import NondeterminismError
 
 from domain.models import RateQuote, ShipmentInput, ShipmentView
 from tests.conftest import CLIENT, TEST_DATA_CONVERTER
-from tests.histories.recording import PATHS, history_files, load
+from tests.histories.recording import PATHS, history_files, load, recorded_files
 from tests.integration.helpers import (
     carrier_event,
     new_sku,
@@ -41,7 +41,7 @@ def _replayer(workflows: list[type]) -> Replayer:
 
 
 def test_histories_cover_every_recorded_path_and_workflow_type() -> None:
-    files = history_files()
+    files = recorded_files()
     paths = {f.name.split(".")[0] for f in files}
     assert paths == set(PATHS.values()), "run `make histories` (docs/versioning.md)"
     kinds = {f.name.split(".")[1] for f in files}
@@ -85,7 +85,7 @@ class ShipmentWorkflowWithAnExtraTimer(ShipmentWorkflow):
 
 
 def _happy_path_shipment() -> WorkflowHistory:
-    return load(next(f for f in history_files() if f.name == "happy-path-closed.ShipmentWorkflow.json"))
+    return load(next(f for f in recorded_files() if f.name == "happy-path-closed.ShipmentWorkflow.json"))
 
 
 async def test_replay_catches_a_non_deterministic_change() -> None:

@@ -1,0 +1,124 @@
+"""The payload codec on its own: encryption, key rotation, tampering, key configuration, `oms dev`'s key."""
+
+import base64
+import stat
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+
+from runtime.codec import (
+    ENCODING,
+    KEY_ID_METADATA,
+    EncryptionCodec,
+    PayloadDecryptionError,
+    dev_codec_keys,
+    format_codec_key,
+    parse_codec_keys,
+)
+from runtime.settings import Settings
+from runtime.temporal import dev_server_command
+
+OLD = format_codec_key("2025-a", b"\x01" * 32)
+NEW = format_codec_key("2026-b", b"\x02" * 32)
+PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"email":"li.lei@example.com"}')
+
+
+def codec(text: str) -> EncryptionCodec:
+    return EncryptionCodec(parse_codec_keys(text))
+
+
+async def test_a_payload_is_encrypted_under_the_first_key_and_decrypts_back() -> None:
+    [sealed] = await codec(f"{NEW},{OLD}").encode([PLAIN])
+    assert sealed.metadata["encoding"] == ENCODING
+    assert sealed.metadata[KEY_ID_METADATA] == b"2026-b"
+    assert b"li.lei" not in sealed.SerializeToString() and b"json/plain" not in sealed.SerializeToString()
+    assert await codec(f"{NEW},{OLD}").decode([sealed]) == [PLAIN]
+
+
+async def test_two_encryptions_of_one_payload_differ() -> None:
+    first, second = await codec(NEW).encode([PLAIN, PLAIN])
+    assert first.data != second.data  # a fresh nonce each time
+
+
+async def test_after_rotation_old_payloads_still_decrypt_and_new_ones_use_the_new_key() -> None:
+    [under_old] = await codec(OLD).encode([PLAIN])
+    rotated = codec(f"{NEW},{OLD}")
+    assert await rotated.decode([under_old]) == [PLAIN]
+    [under_new] = await rotated.encode([PLAIN])
+    assert under_new.metadata[KEY_ID_METADATA] == b"2026-b"
+    with pytest.raises(PayloadDecryptionError, match="unknown codec key '2026-b'"):
+        await codec(OLD).decode([under_new])  # the old ring cannot read what the new key wrote
+
+
+async def test_a_tampered_ciphertext_fails_clearly() -> None:
+    [sealed] = await codec(NEW).encode([PLAIN])
+    flipped = bytearray(sealed.data)
+    flipped[-20] ^= 0x01
+    tampered = Payload(metadata=dict(sealed.metadata), data=bytes(flipped))
+    with pytest.raises(PayloadDecryptionError, match="'2026-b' failed authentication"):
+        await codec(NEW).decode([tampered])
+
+
+async def test_the_key_id_cannot_be_swapped_for_another_key_of_the_ring() -> None:
+    # Both keys equal: only the key id, bound as associated data, tells the payloads apart.
+    same = base64.b64encode(b"\x03" * 32).decode()
+    ring = codec(f"a:{same},b:{same}")
+    [sealed] = await ring.encode([PLAIN])
+    relabelled = Payload(metadata={**sealed.metadata, KEY_ID_METADATA: b"b"}, data=sealed.data)
+    with pytest.raises(PayloadDecryptionError, match="failed authentication"):
+        await ring.decode([relabelled])
+
+
+async def test_payloads_that_are_not_encrypted_pass_through_decoding() -> None:
+    assert await codec(NEW).decode([PLAIN]) == [PLAIN]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no codec keys"),
+        ("nokey", "entry 1 is not kid:base64key"),
+        (":AAAA", "entry 1 is not kid:base64key"),
+        ("k1:not base64!", "'k1' is not valid base64"),
+        (f"k1:{base64.b64encode(b'short').decode()}", "'k1' has 5 bytes"),
+        (f"{NEW},{NEW}", "'2026-b' appears twice"),
+    ],
+)
+def test_bad_key_configuration_is_refused_without_quoting_the_key(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as refused:
+        parse_codec_keys(text)
+    assert NEW.split(":")[1] not in str(refused.value)
+
+
+def test_the_first_key_encrypts() -> None:
+    keys = parse_codec_keys(f" {NEW} , {OLD} ,")
+    assert keys.encrypting == "2026-b"
+    assert set(keys.keys) == {"2026-b", "2025-a"}
+    assert "\\x02" not in repr(keys)  # keys never end up in logs through repr
+
+
+def test_oms_dev_generates_one_private_key_and_keeps_it(tmp_path: Path) -> None:
+    first = dev_codec_keys(tmp_path)
+    assert parse_codec_keys(first).encrypting == "dev-1"
+    assert len(parse_codec_keys(first).keys["dev-1"]) == 32
+    assert stat.S_IMODE((tmp_path / "codec-keys").stat().st_mode) == 0o600
+    assert dev_codec_keys(tmp_path) == first  # a restart reads the same key
+
+
+def test_the_dev_ui_is_pointed_at_our_codec_endpoint(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    cmd = dev_server_command(settings, codec_endpoint="http://127.0.0.1:8000/codec")
+    assert cmd[cmd.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8000/codec"
+    assert "--ui-codec-endpoint" not in dev_server_command(settings, headless=True, codec_endpoint="x")
+
+
+def test_the_codec_origins_default_to_the_dev_ui() -> None:
+    assert Settings(temporal_ui_port=9999).codec_allowed_origins() == [
+        "http://localhost:9999",
+        "http://127.0.0.1:9999",
+    ]
+    assert Settings(codec_cors_origins="https://ui.example/, https://b.example").codec_allowed_origins() == [
+        "https://ui.example",
+        "https://b.example",
+    ]
