@@ -1,11 +1,19 @@
 """Personal data stays out of Temporal's history (issue 6, item 8), and the codec server lets the
 Temporal UI (and only ops, and only from the UI's origin) read it back."""
 
+import asyncio
+import base64
+import json
 import secrets
+import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest_asyncio
+import uvicorn
 from google.protobuf import json_format
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
@@ -13,7 +21,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
+from api.app import create_app
 from runtime.codec import ENCODING
+from runtime.settings import Settings
+from runtime.temporal import temporal_cli_path
 from tests.conftest import CLIENT, OPS, TEST_DATA_CONVERTER, WAREHOUSE, eventually
 from tests.integration.helpers import (
     confirm_pick,
@@ -198,3 +209,57 @@ async def test_bad_codec_requests_are_problems_naming_the_field(api: httpx.Async
     assert response.headers["content-type"] == "application/problem+json"
     assert "failed authentication" in response.json()["detail"]
 
+
+
+@pytest_asyncio.fixture(scope="module")
+async def codec_url(settings: Settings, client: Client, sessions: sessionmaker[Session]) -> AsyncIterator[str]:
+    """The API served over real HTTP on a free port, for a real Temporal client to call."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, client=client, sessions=sessions), host="127.0.0.1", port=port,
+            log_level="warning", access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started or serving.done(), timeout=30)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}/codec"
+    server.should_exit = True
+    await serving
+
+
+async def temporal_show(client: Client, workflow_id: str, *codec_args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        temporal_cli_path(), "workflow", "show", "--output", "json", "-w", workflow_id,
+        "--address", client.service_client.config.target_host, "--namespace", client.namespace, *codec_args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_the_temporal_cli_reads_history_through_the_codec_server(
+    api: httpx.AsyncClient, client: Client, codec_url: str
+) -> None:
+    """Temporal's own codec client (the CLI's, same protocol as the UI's) against our endpoint."""
+    sku = await new_sku(api, {"WH-EAST": 1})
+    body = personal_order(sku)
+    body["shipping_address"]["postal_code"] = "310000"
+    order = await submit(api, body)
+    email = body["customer"]["email"]
+
+    status, without = await temporal_show(client, order["workflow_id"])
+    assert status == 0, without
+    [sealed] = json.loads(without)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+    assert base64.b64decode(sealed["metadata"]["encoding"]) == ENCODING
+
+    status, decoded = await temporal_show(
+        client, order["workflow_id"], "--codec-endpoint", codec_url, "--codec-auth", "Bearer dev-ops-key"
+    )
+    assert status == 0, decoded
+    [payload] = json.loads(decoded)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+    assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
+    assert email.encode() in base64.b64decode(payload["data"])
