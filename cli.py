@@ -197,7 +197,7 @@ def _print_banner(
     if started_temporal:
         lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
         lines.append(f"  Temporal db    {Path(settings.data_dir) / 'temporal.db'}")
-        lines.append(f"  UI codec       {api_url}/codec (ops key as Authorization: Bearer)")
+        lines.append(f"  Codec server   {api_url}/codec (ops key; the UI uses it, see docs/versioning.md)")
     lines.append(f"  Database       {_mask_url(database_url)}")
     lines.append(
         f"  Simulator      {'on, speed ' + format(settings.simulator_speed, 'g') if settings.simulator else 'off'}"
