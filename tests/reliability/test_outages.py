@@ -3,17 +3,22 @@ PostgreSQL is stopped and restarted, while orders are in flight. No accepted ord
 worker and the API reconnect by themselves (neither is restarted), and /readyz answers 503 while
 an outage lasts and 200 after."""
 
+import asyncio
 import signal
 import time
 from typing import Any
 
 import httpx
 
+from tests.integration.helpers import order_body
 from tests.reliability.conftest import until
-from tests.reliability.orders import Submissions, assert_nothing_lost, stocked_sku, submit_orders
-from tests.reliability.stack import Stack
+from tests.reliability.orders import Submissions, assert_nothing_lost, stocked_sku, submit_one, submit_orders
+from tests.reliability.stack import CLIENT, Stack
 
 BATCH = 20
+# How long each outage is held. Long enough for the worker's polls and the API's calls to fail
+# many times over, so "reconnects by itself" is not a matter of a lucky retry.
+OUTAGE_SECONDS = 20.0
 ON_HAND = 3 * 3 * BATCH + 10
 
 
@@ -28,6 +33,7 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
     stack.start()
     seen = Submissions()
     outages: list[str] = []
+    refused_bodies: list[dict[str, Any]] = []  # submitted during an outage; the storefront repeats them
 
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api:
         sku = await stocked_sku(api, ON_HAND)
@@ -36,10 +42,23 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
             by_status = stack.statuses(list(seen.accepted))
             return sum(by_status.get(s, 0) for s in statuses)
 
-        async def down(component: str) -> None:
-            """/readyz names `component` down, and keeps saying so while the outage lasts."""
-            for _ in range(3):
-                await until(lambda: _down(api, component), 60, f"/readyz answering 503 with {component} down")
+        async def down(component: str) -> str:
+            """/readyz names `component` down, and keeps saying so while the outage lasts; an order
+            submitted meanwhile is refused with a problem (not accepted, so the client repeats it)."""
+            await until(lambda: _down(api, component), 60, f"/readyz answering 503 with {component} down")
+            refused = await api.post("/orders", headers=CLIENT, json=(body := order_body(sku)))
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert refused.json()["type"] == "/problems/service-unavailable"
+            assert refused.headers["retry-after"]
+            refused_bodies.append(body)
+            answers = 0
+            held_until = time.monotonic() + OUTAGE_SECONDS
+            while time.monotonic() < held_until:
+                assert await _down(api, component), f"/readyz must say {component} is down while it is"
+                answers += 1
+                await asyncio.sleep(0.5)
+            return f"{answers} x 503 over {OUTAGE_SECONDS:.0f}s, POST /orders meanwhile: {refused.status_code}"
 
         async def back() -> float:
             began = time.monotonic()
@@ -52,21 +71,23 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
         # Temporal: SIGKILL mid-run, restart on the same database file.
         in_flight = BATCH - count("closed")
         stack.temporal.kill(signal.SIGKILL)
-        await down("temporal")
+        during = await down("temporal")
         stack.start_temporal()
         recovered = await back()
-        outages.append(f"temporal SIGKILL with {in_flight} in flight, ready again {recovered:.1f}s after restart")
+        outages.append(f"temporal SIGKILL with {in_flight} in flight; {during}; ready {recovered:.1f}s after restart")
         await submit_orders(api, sku, BATCH, seen)
 
         # PostgreSQL: stopped (fast shutdown drops every connection) and started again.
         await until(lambda: count("fulfilling", "shipped", "delivered", "closed") >= BATCH, 300, "orders moving")
         in_flight = len(seen.accepted) - count("closed")
         stack.stop_postgres()
-        await down("database")
+        during = await down("database")
         stack.start_postgres()
         recovered = await back()
-        outages.append(f"postgres stop with {in_flight} in flight, ready again {recovered:.1f}s after restart")
+        outages.append(f"postgres stop with {in_flight} in flight; {during}; ready {recovered:.1f}s after restart")
         await submit_orders(api, sku, BATCH // 2, seen)
+        for body in refused_bodies:
+            await submit_one(api, body, seen)
 
         await until(lambda: count("closed") == len(seen.accepted), 900, "every accepted order closed")
 
