@@ -44,11 +44,14 @@ async def test_twenty_concurrent_duplicates_make_one_workflow_and_one_answer(
     sku = await new_sku(api, {"WH-EAST": 5})
     body = order_body(sku)
     order_id = body["order_id"]
-    responses = await asyncio.gather(*(api.post("/orders", headers=CLIENT, json=body) for _ in range(DUPLICATES)))
+    responses = await asyncio.gather(
+        *(api.post("/orders", headers=CLIENT, json=body) for _ in range(DUPLICATES))
+    )
     assert sorted(r.status_code for r in responses) == [200] * (DUPLICATES - 1) + [201]
     assert len({r.text for r in responses}) == 1, "every duplicate gets the first answer, byte for byte"
 
     await wait_for_status(api, order_id, "fulfilling")
+
     # One workflow run (visibility may lag, hence eventually); the rows below are the harder proof:
     # only one run could have reserved, authorized and recorded the order's first event.
     async def one_run() -> bool:
@@ -56,8 +59,13 @@ async def test_twenty_concurrent_duplicates_make_one_workflow_and_one_answer(
 
     await eventually(one_run)
     assert _count(sessions, ReservationRow, ReservationRow.order_id == order_id) == 1
-    assert _count(sessions, PaymentRow, PaymentRow.order_id == order_id, PaymentRow.operation == "authorize") == 1
-    received = _count(sessions, OrderEventRow, OrderEventRow.order_id == order_id, OrderEventRow.event == "order.received")
+    assert (
+        _count(sessions, PaymentRow, PaymentRow.order_id == order_id, PaymentRow.operation == "authorize")
+        == 1
+    )
+    received = _count(
+        sessions, OrderEventRow, OrderEventRow.order_id == order_id, OrderEventRow.event == "order.received"
+    )
     assert received == 1
     assert (await stock_of(api, sku))["reserved"] == 1
 
@@ -69,7 +77,9 @@ async def test_twenty_concurrent_submissions_under_one_idempotency_key_make_one_
     body = order_body(sku)
     del body["order_id"]  # the server names the order; the key alone must make the repeats one
     headers = {**CLIENT, "Idempotency-Key": secrets.token_hex(8)}
-    responses = await asyncio.gather(*(api.post("/orders", headers=headers, json=body) for _ in range(DUPLICATES)))
+    responses = await asyncio.gather(
+        *(api.post("/orders", headers=headers, json=body) for _ in range(DUPLICATES))
+    )
     assert sorted(r.status_code for r in responses) == [200] * (DUPLICATES - 1) + [201]
     assert len({r.json()["order_id"] for r in responses}) == 1
     await wait_for_status(api, responses[0].json()["order_id"], "fulfilling")

@@ -58,6 +58,7 @@ async def until(check: Callable[[], Awaitable[object] | object], timeout: float,
     """Poll `check` until truthy (its value is returned); errors while polling count as "not yet",
     since the tests poll through outages on purpose."""
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while True:
         try:
             result = check()
@@ -65,8 +66,8 @@ async def until(check: Callable[[], Awaitable[object] | object], timeout: float,
                 result = await result
             if result:
                 return result
-        except Exception:  # noqa: BLE001 - a store or API mid-outage answers with errors
-            pass
+        except Exception as error:  # noqa: BLE001 - a store or API mid-outage answers with errors
+            last_error = error
         if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout:.0f}s: {what}")
+            raise AssertionError(f"not reached within {timeout:.0f}s: {what} (last error: {last_error!r})")
         await asyncio.sleep(0.25)

@@ -57,7 +57,9 @@ async def main() -> None:
     assert settings.database_url, "OMS_DATABASE_URL is required"
     sessions = make_session_factory(make_engine(settings.database_url))
     payments = PaymentActivities(ExitAfterCommit(LedgerGateway(sessions), "capture", markers / "capture"))
-    carriers = CarrierActivities(ExitAfterCommit(BuiltinCarriers(sessions), "buy_label", markers / "buy_label"))
+    carriers = CarrierActivities(
+        ExitAfterCommit(BuiltinCarriers(sessions), "buy_label", markers / "buy_label")
+    )
     wrapped: dict[str, Callable[..., Any]] = {
         "capture_payment": payments.capture_payment,
         "buy_label": carriers.buy_label,

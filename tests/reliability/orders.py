@@ -19,7 +19,9 @@ class Submissions:
     repeats: int = 0
 
 
-async def submit_one(api: httpx.AsyncClient, body: dict[str, Any], seen: Submissions, attempts: int = 30) -> None:
+async def submit_one(
+    api: httpx.AsyncClient, body: dict[str, Any], seen: Submissions, attempts: int = 30
+) -> None:
     """POST until the order is accepted (201, or 200 for a repeat of an accepted one)."""
     for _ in range(attempts):
         try:
@@ -68,7 +70,8 @@ def assert_nothing_lost(stack: Stack, seen: Submissions, sku: str, on_hand: int)
     )
     assert captures == {order_id: 1 for order_id in ids}, "exactly one capture per order in the ledger"
     voids_or_refunds = stack.scalar(
-        "SELECT count(*) FROM payments WHERE operation IN ('void', 'refund') AND order_id = ANY(:ids)", ids=ids
+        "SELECT count(*) FROM payments WHERE operation IN ('void', 'refund') AND order_id = ANY(:ids)",
+        ids=ids,
     )
     assert voids_or_refunds == 0
     labels = stack.rows(
@@ -84,7 +87,8 @@ def assert_nothing_lost(stack: Stack, seen: Submissions, sku: str, on_hand: int)
     assert [tuple(row) for row in level] == [("WH-EAST", on_hand - ordered, 0)], "stock conserved"
     reservations = dict(
         stack.rows(
-            "SELECT status, sum(quantity) FROM reservations WHERE order_id = ANY(:ids) GROUP BY status", ids=ids
+            "SELECT status, sum(quantity) FROM reservations WHERE order_id = ANY(:ids) GROUP BY status",
+            ids=ids,
         )
     )
     assert reservations == {"shipped": ordered}, "every reserved unit shipped once, none left reserved"

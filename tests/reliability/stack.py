@@ -119,7 +119,10 @@ class Stack:
         self.engine: Engine = make_engine(self.database_url)
         seed_demo(make_session_factory(self.engine))
         self.settings = Settings(
-            data_dir=root, temporal_port=self.temporal_port, temporal_ui_port=free_port(), api_port=self.api_port
+            data_dir=root,
+            temporal_port=self.temporal_port,
+            temporal_ui_port=free_port(),
+            api_port=self.api_port,
         )
         env = {
             **os.environ,
@@ -209,6 +212,7 @@ class Stack:
     def statuses(self, order_ids: Sequence[str]) -> dict[str, int]:
         """How many of `order_ids` are in each status (the projection)."""
         rows = self.rows(
-            "SELECT status, count(*) FROM orders WHERE order_id = ANY(:ids) GROUP BY status", ids=list(order_ids)
+            "SELECT status, count(*) FROM orders WHERE order_id = ANY(:ids) GROUP BY status",
+            ids=list(order_ids),
         )
         return {status: count for status, count in rows}

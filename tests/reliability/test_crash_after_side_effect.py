@@ -44,7 +44,8 @@ async def test_side_effects_committed_before_a_crash_happen_once(stack: Stack) -
         assert crashing.wait(timeout=120) == CRASH_EXIT_CODE, crashing.tail()
         assert (markers / "capture").exists()
         captured = stack.rows(
-            "SELECT payment_id, idempotency_key FROM payments WHERE order_id = :o AND operation = 'capture'", o=order_id
+            "SELECT payment_id, idempotency_key FROM payments WHERE order_id = :o AND operation = 'capture'",
+            o=order_id,
         )
         assert len(captured) == 1, "the capture was committed before the crash"
 
@@ -54,7 +55,8 @@ async def test_side_effects_committed_before_a_crash_happen_once(stack: Stack) -
         assert crashing.wait(timeout=180) == CRASH_EXIT_CODE, crashing.tail()
         assert (markers / "buy_label").exists()
         labels = stack.rows(
-            "SELECT label_id, tracking_number FROM carrier_labels WHERE shipment_id LIKE :p", p=f"{order_id}-P%"
+            "SELECT label_id, tracking_number FROM carrier_labels WHERE shipment_id LIKE :p",
+            p=f"{order_id}-P%",
         )
         assert len(labels) == 1, "the label was committed before the crash"
 
@@ -64,13 +66,21 @@ async def test_side_effects_committed_before_a_crash_happen_once(stack: Stack) -
         order = (await api.get(f"/orders/{order_id}", headers={"X-API-Key": "dev-ops-key"})).json()
 
     figures = assert_nothing_lost(stack, seen, sku, 10)
-    assert stack.rows(
-        "SELECT payment_id, idempotency_key FROM payments WHERE order_id = :o AND operation = 'capture'", o=order_id
-    ) == captured, "one charge: the retried capture returned the stored one"
+    assert (
+        stack.rows(
+            "SELECT payment_id, idempotency_key FROM payments WHERE order_id = :o AND operation = 'capture'",
+            o=order_id,
+        )
+        == captured
+    ), "one charge: the retried capture returned the stored one"
     assert order["payment"]["status"] == "captured"
-    assert stack.rows(
-        "SELECT label_id, tracking_number FROM carrier_labels WHERE shipment_id LIKE :p", p=f"{order_id}-P%"
-    ) == labels, "one label: the retried purchase returned the stored one"
+    assert (
+        stack.rows(
+            "SELECT label_id, tracking_number FROM carrier_labels WHERE shipment_id LIKE :p",
+            p=f"{order_id}-P%",
+        )
+        == labels
+    ), "one label: the retried purchase returned the stored one"
     assert order["shipments"][0]["tracking_number"] == labels[0][1]
     print(
         f"RELIABILITY crash-after-side-effect: worker died 2x right after a commit (capture, label),"

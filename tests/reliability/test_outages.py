@@ -58,7 +58,9 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
                 assert await _down(api, component), f"/readyz must say {component} is down while it is"
                 answers += 1
                 await asyncio.sleep(0.5)
-            return f"{answers} x 503 over {OUTAGE_SECONDS:.0f}s, POST /orders meanwhile: {refused.status_code}"
+            return (
+                f"{answers} x 503 over {OUTAGE_SECONDS:.0f}s, POST /orders meanwhile: {refused.status_code}"
+            )
 
         async def back() -> float:
             began = time.monotonic()
@@ -66,7 +68,9 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
             return time.monotonic() - began
 
         await submit_orders(api, sku, BATCH, seen)
-        await until(lambda: count("fulfilling", "shipped", "delivered", "closed") >= BATCH // 2, 300, "orders moving")
+        await until(
+            lambda: count("fulfilling", "shipped", "delivered", "closed") >= BATCH // 2, 300, "orders moving"
+        )
 
         # Temporal: SIGKILL mid-run, restart on the same database file.
         in_flight = BATCH - count("closed")
@@ -74,17 +78,23 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
         during = await down("temporal")
         stack.start_temporal()
         recovered = await back()
-        outages.append(f"temporal SIGKILL with {in_flight} in flight; {during}; ready {recovered:.1f}s after restart")
+        outages.append(
+            f"temporal SIGKILL with {in_flight} in flight; {during}; ready {recovered:.1f}s after restart"
+        )
         await submit_orders(api, sku, BATCH, seen)
 
         # PostgreSQL: stopped (fast shutdown drops every connection) and started again.
-        await until(lambda: count("fulfilling", "shipped", "delivered", "closed") >= BATCH, 300, "orders moving")
+        await until(
+            lambda: count("fulfilling", "shipped", "delivered", "closed") >= BATCH, 300, "orders moving"
+        )
         in_flight = len(seen.accepted) - count("closed")
         stack.stop_postgres()
         during = await down("database")
         stack.start_postgres()
         recovered = await back()
-        outages.append(f"postgres stop with {in_flight} in flight; {during}; ready {recovered:.1f}s after restart")
+        outages.append(
+            f"postgres stop with {in_flight} in flight; {during}; ready {recovered:.1f}s after restart"
+        )
         await submit_orders(api, sku, BATCH // 2, seen)
         for body in refused_bodies:
             await submit_one(api, body, seen)
@@ -110,4 +120,3 @@ async def _down(api: httpx.AsyncClient, component: str) -> bool:
 async def _ready(api: httpx.AsyncClient) -> bool:
     code, _ = await readiness(api)
     return code == 200
-
