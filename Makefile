@@ -22,6 +22,12 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Slow reliability proofs (issue 6): the real processes SIGKILLed, stopped and restarted; left out
+# of `make test` by their marker (tests/reliability/conftest.py). -s shows each test's summary line.
+.PHONY: reliability
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -m reliability tests/reliability -q -s
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -6,12 +6,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import BusinessError
 from domain.models import Problem
 
 PROBLEM_JSON = "application/problem+json"
+
+# Temporal answers that mean "not reachable now", not "this request is wrong".
+_UNAVAILABLE_RPC = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+# Seconds a client should wait before repeating a request refused during an outage.
+OUTAGE_RETRY_AFTER = "2"
 
 _TITLES = {
     400: "Bad request",
@@ -122,3 +129,34 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    # An outage of Temporal or PostgreSQL (found by tests/reliability/test_outages.py) answered with a
+    # bare text/plain 500 and closed the connection. It is a 503 problem with Retry-After instead:
+    # nothing was accepted, and repeating the same request later is safe (submissions are idempotent).
+    @app.exception_handler(RPCError)
+    async def _temporal_error(_: Request, exc: RPCError) -> JSONResponse:
+        if exc.status in _UNAVAILABLE_RPC:
+            return _outage("Temporal")
+        return problem_response(500, "unexpected error from Temporal")
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or _is_connection_error(exc):
+            return _outage("the database")
+        return problem_response(500, "unexpected database error")
+
+
+def _outage(what: str) -> JSONResponse:
+    return problem_response(
+        503,
+        f"{what} is not reachable; nothing was changed, repeat the request later",
+        type_="/problems/service-unavailable",
+        headers={"Retry-After": OUTAGE_RETRY_AFTER},
+    )
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    """psycopg2 reports a refused or dropped connection as OperationalError (SQLSTATE class 08,
+    or none at all when no connection was made); other DB errors are real bugs (500)."""
+    code = getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, OperationalError) and (code is None or str(code).startswith(("08", "57P")))
