@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from api.console import install_console
 from api.limits import install_limits
 from api.metrics import install_metrics
 from api.problems import install_problem_handlers
@@ -65,4 +66,5 @@ def create_app(
     install_limits(app)
     for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
+    install_console(app)  # the ops console: HTML pages at /ops/ui (api/console)
     return app

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     # appears unescaped in a URL; a secret must not contain `,` or `|`. Parsed (and rejected when
     # malformed) by adapters.notifications.delivery.parse_webhook_subscribers at worker start.
     notify_webhooks: str = ""
+    # Ops console (/ops/ui): the key that signs its session cookies. Empty: a random key per API
+    # process (sessions end when it restarts; set one shared key when several API processes serve).
+    console_secret: str = ""
+    # How long a console login lasts without a new login.
+    console_session_ttl: Duration = timedelta(hours=8)
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) of every entry configured with its plain key, for the tools that
