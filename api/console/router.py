@@ -105,7 +105,7 @@ class Visit:
     session: ConsoleSession
     principal: Principal | None
 
-    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+    def render(self, template: str, http_status: int = 200, **context: Any) -> Response:
         context.update(
             user=self.principal.name if self.principal else None,
             csrf_field=CSRF_FIELD,
@@ -113,7 +113,7 @@ class Visit:
             messages=self.session.take_flash(),
             prefix=PREFIX,
         )
-        response = self.console.templates.TemplateResponse(self.request, template, context, status_code=status)
+        response = self.console.templates.TemplateResponse(self.request, template, context, status_code=http_status)
         return self._finish(response)
 
     def redirect(self, path: str) -> Response:
@@ -195,10 +195,10 @@ async def login(request: Request, found: AnyVisit) -> Response:
     key = _text(form, "api_key")
     principal = principal_of_key(found.console.keys, key) if key else None
     if principal is None:
-        return found.render("login.html", status=401, error="Unknown API key.")
+        return found.render("login.html", http_status=401, error="Unknown API key.")
     if principal.role is not Role.OPS:
         return found.render(
-            "login.html", status=403, error=f"The console is for ops keys; a {principal.role.value} key may not sign in."
+            "login.html", http_status=403, error=f"The console is for ops keys; a {principal.role.value} key may not sign in."
         )
     found.session.sign_in(principal.name)
     found.session.tell("ok", f"Signed in as {principal.name}.")
@@ -241,13 +241,13 @@ async def search(found: OpsVisit, request: Request) -> Response:
         "statuses": statuses, "order_id": order_id, "customer_id": customer_id, "status": status, "page": "orders", "when": _when
     }
     if errors:
-        return found.render("orders.html", status=422, errors=errors, orders=[], **context)
+        return found.render("orders.html", http_status=422, errors=errors, orders=[], **context)
     sessions = found.console.sessions
     if order_id:
         order = await run_in_threadpool(projection.get_order, sessions, order_id)
         if order is not None:
             return found.redirect(f"/orders/{quote(order_id, safe='')}")
-        return found.render("orders.html", status=404, errors=[f"order_id: no order {order_id}"], orders=[], **context)
+        return found.render("orders.html", http_status=404, errors=[f"order_id: no order {order_id}"], orders=[], **context)
     try:
         orders, next_cursor = await run_in_threadpool(
             lambda: projection.list_orders(
@@ -255,7 +255,7 @@ async def search(found: OpsVisit, request: Request) -> Response:
             )
         )
     except projection.InvalidCursor:
-        return found.render("orders.html", status=422, errors=["cursor: not a cursor of this list"], orders=[], **context)
+        return found.render("orders.html", http_status=422, errors=["cursor: not a cursor of this list"], orders=[], **context)
     next_url = None
     if next_cursor:
         query = {k: v for k, v in (("customer_id", customer_id), ("status", status)) if v}
@@ -356,7 +356,7 @@ async def dashboard(found: OpsVisit, request: Request) -> Response:
         errors.append("to: before from")
     context: dict[str, Any] = {"first": params.get("from", ""), "last": params.get("to", ""), "page": "dashboard"}
     if errors:
-        return found.render("dashboard.html", status=422, errors=errors, summary=None, charts={}, **context)
+        return found.render("dashboard.html", http_status=422, errors=errors, summary=None, charts={}, **context)
     since = datetime.combine(first, time(), UTC) if first else None
     until = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
     sessions = found.console.sessions
@@ -406,7 +406,7 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
 
     @console_app.exception_handler(StarletteHTTPException)
     async def error_page(request: Request, error: StarletteHTTPException) -> Response:
-        return visit(request).render("error.html", status=error.status_code, detail=error.detail)
+        return visit(request).render("error.html", http_status=error.status_code, detail=error.detail)
 
     return console_app
 
