@@ -37,23 +37,44 @@ def status_funnel(summary: Summary) -> dict[str, Any]:
     return _figure(fig, "Orders by status")
 
 
+def _time_unit(longest_seconds: float) -> tuple[str, float]:
+    """A unit that keeps the figures readable: (name, seconds per unit)."""
+    for name, seconds in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if longest_seconds >= 2 * seconds:
+            return name, seconds
+    return "seconds", 1.0
+
+
+def _no_data(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font={"size": 14, "color": "#616e7c"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+
+
 def step_durations(summary: Summary) -> dict[str, Any]:
-    """p50 and p95 time in each step, in hours."""
-    steps = [d.step for d in summary.step_durations]
+    """p50 and p95 time in each step, in a unit that suits the longest of them."""
+    durations = summary.step_durations
+    unit, per = _time_unit(max((d.p95_seconds for d in durations), default=0.0))
+    steps = [d.step for d in durations]
     fig = go.Figure(
         [
-            go.Bar(name="p50", x=steps, y=[d.p50_seconds / 3600 for d in summary.step_durations], marker_color=_BLUE),
-            go.Bar(name="p95", x=steps, y=[d.p95_seconds / 3600 for d in summary.step_durations], marker_color=_ORANGE),
+            go.Bar(name="p50", x=steps, y=[d.p50_seconds / per for d in durations], marker_color=_BLUE),
+            go.Bar(name="p95", x=steps, y=[d.p95_seconds / per for d in durations], marker_color=_ORANGE),
         ]
     )
-    fig.update_layout(barmode="group", yaxis_title="hours")
-    return _figure(fig, "Time in each step")
+    fig.update_layout(barmode="group", yaxis_title=unit)
+    if not durations:
+        _no_data(fig, "no order has left a step yet")
+    return _figure(fig, "Time in each step (p50, p95)")
 
 
 def sla_breaches(per_day: dict[date, int]) -> dict[str, Any]:
     days = [d.isoformat() for d in per_day]
     fig = go.Figure(go.Bar(x=days, y=list(per_day.values()), marker_color=_RED, name="breaches"))
-    fig.update_layout(yaxis_title="breaches", xaxis_type="category")
+    fig.update_layout(yaxis_title="breaches", xaxis_type="category", yaxis_rangemode="nonnegative")
+    if not per_day:
+        _no_data(fig, "no SLA breached in this period")
     return _figure(fig, "SLA breaches per day")
 
 
@@ -68,6 +89,8 @@ def return_rate(summary: Summary) -> dict[str, Any]:
             gauge={"axis": {"range": [0, 100]}, "bar": {"color": _ORANGE}},
         )
     )
+    if summary.return_rate is None:
+        return _figure(fig, "Return rate (nothing delivered yet)")
     return _figure(fig, "Return rate")
 
 

@@ -123,9 +123,8 @@ async def test_order_page_search_and_bad_input(page: Page, console_url: str, api
     await expect(page.locator("#timeline")).to_contain_text("on hold")
     await page.screenshot(path=screenshot_path("order"), full_page=True)
 
-    # An action that needs input, sent without it: a message naming the field, nothing done.
+    # A note over the limit (past the form's own maxlength): a message naming the field, nothing done.
     await page.select_option("form.stack select[name=action]", "cancel")
-    await page.fill("form.stack textarea[name=note]", "x" * 2001)  # over maxlength: the browser cuts it
     await page.evaluate("document.querySelector('form.stack textarea').removeAttribute('maxlength')")
     await page.fill("form.stack textarea[name=note]", "x" * 2001)
     await page.click("form.stack button[type=submit]")
@@ -182,7 +181,7 @@ async def test_dashboard_draws_its_charts(page: Page, console_url: str, api: htt
         await expect(page.locator(f"#{chart} svg.main-svg").first).to_be_visible()
     await expect(page.locator("#chart-funnel .funnellayer path")).not_to_have_count(0)  # the funnel's bars
     await expect(page.locator("#chart-funnel .gtitle")).to_have_text("Orders by status")
-    await expect(page.locator("#chart-returns .gtitle")).to_have_text("Return rate")
+    await expect(page.locator("#chart-returns .gtitle")).to_contain_text("Return rate")
     orders = int(await page.locator("#kpi-orders").inner_text())
     assert orders >= 1
     await page.screenshot(path=screenshot_path("dashboard"), full_page=True)
