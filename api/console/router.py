@@ -28,7 +28,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from api.auth import Principal
+from api.auth import Principal, RateLimiter
 from api.console import charts
 from api.console.session import (
     CSRF_FIELD,
@@ -49,6 +49,7 @@ from store.sla_breaches import breaches_per_day
 
 PREFIX = "/ops/ui"
 _HERE = Path(__file__).parent
+LOGIN_BURST, LOGIN_RETRY_SECONDS = 20, 3
 MAX_FIELD = 200  # longest search term or id accepted from a form
 # Actions a queue row offers as one click; the others need input (a carrier, a note): on the order page.
 ONE_CLICK = (OpsActionKind.APPROVE, OpsActionKind.REJECT, OpsActionKind.RETRY, OpsActionKind.SKIP, OpsActionKind.CANCEL)
@@ -75,6 +76,8 @@ class Console:
     keys: tuple[ApiKeyEntry, ...]
     codec: SessionCodec
     templates: Jinja2Templates
+    # Sign-in attempts per client address: LOGIN_BURST, then one per LOGIN_RETRY_SECONDS.
+    login_attempts: RateLimiter
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -192,6 +195,13 @@ async def login_page(found: AnyVisit) -> Response:
 
 async def login(request: Request, found: AnyVisit) -> Response:
     form = await _form(request, found)
+    # Every attempt takes a token before the key is looked at, so guessing stops at the limit.
+    address = request.client.host if request.client else "unknown"
+    wait = found.console.login_attempts.take(address)
+    if wait is not None:
+        response = found.render("login.html", http_status=429, error=f"Too many sign-in attempts: try again in {wait} s.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     key = _text(form, "api_key")
     principal = principal_of_key(found.console.keys, key) if key else None
     if principal is None:
@@ -379,7 +389,12 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
     console_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     console_app.state.console = Console(
-        api=api, settings=settings, keys=settings.api_key_entries(), codec=SessionCodec(settings), templates=templates
+        api=api,
+        settings=settings,
+        keys=settings.api_key_entries(),
+        codec=SessionCodec(settings),
+        templates=templates,
+        login_attempts=RateLimiter(1 / LOGIN_RETRY_SECONDS, LOGIN_BURST),
     )
     get, post = console_app.get, console_app.post
     get("/")(home)
