@@ -46,8 +46,15 @@ def _time_unit(longest_seconds: float) -> tuple[str, float]:
 
 
 def _no_data(fig: go.Figure, text: str) -> None:
-    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                       font={"size": 14, "color": "#616e7c"})
+    fig.add_annotation(
+        text=text,
+        showarrow=False,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        font={"size": 14, "color": "#616e7c"},
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
 

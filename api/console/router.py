@@ -52,7 +52,13 @@ _HERE = Path(__file__).parent
 LOGIN_BURST, LOGIN_RETRY_SECONDS = 20, 3
 MAX_FIELD = 200  # longest search term or id accepted from a form
 # Actions a queue row offers as one click; the others need input (a carrier, a note): on the order page.
-ONE_CLICK = (OpsActionKind.APPROVE, OpsActionKind.REJECT, OpsActionKind.RETRY, OpsActionKind.SKIP, OpsActionKind.CANCEL)
+ONE_CLICK = (
+    OpsActionKind.APPROVE,
+    OpsActionKind.REJECT,
+    OpsActionKind.RETRY,
+    OpsActionKind.SKIP,
+    OpsActionKind.CANCEL,
+)
 # plotly.js needs inline styles (it styles the SVG it draws); nothing needs inline script or eval.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -116,7 +122,9 @@ class Visit:
             messages=self.session.take_flash(),
             prefix=PREFIX,
         )
-        response = self.console.templates.TemplateResponse(self.request, template, context, status_code=http_status)
+        response = self.console.templates.TemplateResponse(
+            self.request, template, context, status_code=http_status
+        )
         return self._finish(response)
 
     def redirect(self, path: str) -> Response:
@@ -154,7 +162,9 @@ async def _form(request: Request, found: Visit) -> FormData:
     """The posted form, once its CSRF token matched the session's (else 403, nothing done)."""
     form = await request.form()
     if not found.session.csrf_ok(form.get(CSRF_FIELD)):
-        raise StarletteHTTPException(403, "This form was not sent by this console session. Reload the page and try again.")
+        raise StarletteHTTPException(
+            403, "This form was not sent by this console session. Reload the page and try again."
+        )
     return form
 
 
@@ -199,7 +209,9 @@ async def login(request: Request, found: AnyVisit) -> Response:
     address = request.client.host if request.client else "unknown"
     wait = found.console.login_attempts.take(address)
     if wait is not None:
-        response = found.render("login.html", http_status=429, error=f"Too many sign-in attempts: try again in {wait} s.")
+        response = found.render(
+            "login.html", http_status=429, error=f"Too many sign-in attempts: try again in {wait} s."
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     key = _text(form, "api_key")
@@ -208,7 +220,9 @@ async def login(request: Request, found: AnyVisit) -> Response:
         return found.render("login.html", http_status=401, error="Unknown API key.")
     if principal.role is not Role.OPS:
         return found.render(
-            "login.html", http_status=403, error=f"The console is for ops keys; a {principal.role.value} key may not sign in."
+            "login.html",
+            http_status=403,
+            error=f"The console is for ops keys; a {principal.role.value} key may not sign in.",
         )
     found.session.sign_in(principal.name)
     found.session.tell("ok", f"Signed in as {principal.name}.")
@@ -233,7 +247,7 @@ async def queue(found: OpsVisit) -> Response:
     orders = await run_in_threadpool(projection.ops_queue, found.console.sessions, limit=200)
     now = datetime.now(UTC)
     items = [queue_item(order, now) for order in orders]
-    return found.render("queue.html", items=items, one_click=ONE_CLICK, age=_age, when=_when, page="queue")
+    return found.render("queue.html", items=items, one_click=ONE_CLICK, page="queue")
 
 
 async def search(found: OpsVisit, request: Request) -> Response:
@@ -243,12 +257,19 @@ async def search(found: OpsVisit, request: Request) -> Response:
     status = params.get("status", "").strip()
     cursor = params.get("cursor", "").strip()
     statuses = [s.value for s in OrderStatus]
-    errors = [f"{name}: at most {MAX_FIELD} characters" for name, value in
-              (("order_id", order_id), ("customer_id", customer_id), ("cursor", cursor)) if len(value) > MAX_FIELD]
+    errors = [
+        f"{name}: at most {MAX_FIELD} characters"
+        for name, value in (("order_id", order_id), ("customer_id", customer_id), ("cursor", cursor))
+        if len(value) > MAX_FIELD
+    ]
     if status and status not in statuses:
         errors.append(f"status: must be one of {', '.join(statuses)}")
     context: dict[str, Any] = {
-        "statuses": statuses, "order_id": order_id, "customer_id": customer_id, "status": status, "page": "orders", "when": _when
+        "statuses": statuses,
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "status": status,
+        "page": "orders",
     }
     if errors:
         return found.render("orders.html", http_status=422, errors=errors, orders=[], **context)
@@ -257,15 +278,23 @@ async def search(found: OpsVisit, request: Request) -> Response:
         order = await run_in_threadpool(projection.get_order, sessions, order_id)
         if order is not None:
             return found.redirect(f"/orders/{quote(order_id, safe='')}")
-        return found.render("orders.html", http_status=404, errors=[f"order_id: no order {order_id}"], orders=[], **context)
+        return found.render(
+            "orders.html", http_status=404, errors=[f"order_id: no order {order_id}"], orders=[], **context
+        )
     try:
         orders, next_cursor = await run_in_threadpool(
             lambda: projection.list_orders(
-                sessions, status=status or None, customer_id=customer_id or None, limit=50, cursor=cursor or None
+                sessions,
+                status=status or None,
+                customer_id=customer_id or None,
+                limit=50,
+                cursor=cursor or None,
             )
         )
     except projection.InvalidCursor:
-        return found.render("orders.html", http_status=422, errors=["cursor: not a cursor of this list"], orders=[], **context)
+        return found.render(
+            "orders.html", http_status=422, errors=["cursor: not a cursor of this list"], orders=[], **context
+        )
     next_url = None
     if next_cursor:
         query = {k: v for k, v in (("customer_id", customer_id), ("status", status)) if v}
@@ -282,8 +311,6 @@ async def order_page(order_id: str, found: OpsVisit) -> Response:
         order=order,
         item=queue_item(order, datetime.now(UTC)),
         temporal_url=found.console.temporal_ui_url(order.workflow_id),
-        age=_age,
-        when=_when,
         page="orders",
     )
 
@@ -294,18 +321,27 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
     carrier = _text(form, "carrier")
     try:
         body = ActionBody.model_validate(
-            {"action": _text(form, "action"), "note": _text(form, "note") or None,
-             "params": {"carrier": carrier} if carrier else {}}
+            {
+                "action": _text(form, "action"),
+                "note": _text(form, "note") or None,
+                "params": {"carrier": carrier} if carrier else {},
+            }
         )
     except ValidationError as error:
         found.session.tell("error", f"Nothing done to {order_id}: {_validation_message(error)}")
         return found.redirect(back)
     assert found.principal is not None  # signed_in
     try:
-        after = await apply_action(found.console.client, found.console.sessions, order_id, body, found.principal.name)
+        after = await apply_action(
+            found.console.client, found.console.sessions, order_id, body, found.principal.name
+        )
     except ProblemError as problem:
         fields = "; ".join(f"{p.field}: {p.message}" for p in problem.errors or [])
-        found.session.tell("error", f"{body.action.value} on {order_id} refused: {problem.detail}" + (f" ({fields})" if fields else ""))
+        found.session.tell(
+            "error",
+            f"{body.action.value} on {order_id} refused: {problem.detail}"
+            + (f" ({fields})" if fields else ""),
+        )
         return found.redirect(back)
     found.session.tell("ok", f"{body.action.value} applied to {order_id}: it is {after.status.value} now.")
     return found.redirect(back)
@@ -326,7 +362,7 @@ async def complaints(found: OpsVisit, request: Request) -> Response:
     )
     now = datetime.now(UTC)
     items = [complaint_out(c, now) for c in found_complaints]
-    return found.render("complaints.html", items=items, wanted=wanted, age=_age, when=_when, page="complaints")
+    return found.render("complaints.html", items=items, wanted=wanted, page="complaints")
 
 
 async def resolve(complaint_id: str, request: Request, found: OpsVisit) -> Response:
@@ -338,7 +374,9 @@ async def resolve(complaint_id: str, request: Request, found: OpsVisit) -> Respo
         return found.redirect("/complaints")
     assert found.principal is not None  # signed_in
     try:
-        await run_in_threadpool(resolve_complaint, found.console.sessions, complaint_id, body, found.principal.name)
+        await run_in_threadpool(
+            resolve_complaint, found.console.sessions, complaint_id, body, found.principal.name
+        )
     except ProblemError as problem:
         found.session.tell("error", f"Complaint {complaint_id} not resolved: {problem.detail}")
         return found.redirect("/complaints")
@@ -364,9 +402,15 @@ async def dashboard(found: OpsVisit, request: Request) -> Response:
     first, last = _day(params, "from", errors), _day(params, "to", errors)
     if first and last and last < first:
         errors.append("to: before from")
-    context: dict[str, Any] = {"first": params.get("from", ""), "last": params.get("to", ""), "page": "dashboard"}
+    context: dict[str, Any] = {
+        "first": params.get("from", ""),
+        "last": params.get("to", ""),
+        "page": "dashboard",
+    }
     if errors:
-        return found.render("dashboard.html", http_status=422, errors=errors, summary=None, charts={}, **context)
+        return found.render(
+            "dashboard.html", http_status=422, errors=errors, summary=None, charts={}, **context
+        )
     since = datetime.combine(first, time(), UTC) if first else None
     until = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
     sessions = found.console.sessions
@@ -379,7 +423,9 @@ async def dashboard(found: OpsVisit, request: Request) -> Response:
 def plotly_js() -> FileResponse:
     """plotly.js as the plotly wheel ships it (pinned in pyproject.toml): no CDN, no vendored copy."""
     path = resources.files("plotly") / "package_data" / "plotly.min.js"
-    return FileResponse(str(path), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        str(path), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -388,6 +434,7 @@ def plotly_js() -> FileResponse:
 def build_console(api: FastAPI, settings: Settings) -> FastAPI:
     console_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.globals.update(age=_age, when=_when)
     console_app.state.console = Console(
         api=api,
         settings=settings,

@@ -46,9 +46,15 @@ class ConsoleSession:
         if not isinstance(payload, dict):
             return None
         csrf, user, flash = payload.get("csrf"), payload.get("user"), payload.get("flash", [])
-        if not isinstance(csrf, str) or not (user is None or isinstance(user, str)) or not isinstance(flash, list):
+        if (
+            not isinstance(csrf, str)
+            or not (user is None or isinstance(user, str))
+            or not isinstance(flash, list)
+        ):
             return None
-        messages = [(str(item[0]), str(item[1])) for item in flash if isinstance(item, list) and len(item) == 2]
+        messages = [
+            (str(item[0]), str(item[1])) for item in flash if isinstance(item, list) and len(item) == 2
+        ]
         return cls(csrf=csrf, user=user, flash=messages)
 
     def tell(self, level: str, text: str) -> None:

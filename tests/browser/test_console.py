@@ -128,7 +128,9 @@ async def test_order_page_search_and_bad_input(page: Page, console_url: str, api
     await page.evaluate("document.querySelector('form.stack textarea').removeAttribute('maxlength')")
     await page.fill("form.stack textarea[name=note]", "x" * 2001)
     await page.click("form.stack button[type=submit]")
-    await expect(page.locator(".flash.error")).to_contain_text("note: String should have at most 2000 characters")
+    await expect(page.locator(".flash.error")).to_contain_text(
+        "note: String should have at most 2000 characters"
+    )
     assert (await get_order(api, order_id))["status"] == "on_hold"
 
     await page.goto(f"{console_url}{UI}/orders?customer_id={customer}")
@@ -162,12 +164,18 @@ async def test_stock_alerts_and_complaints(page: Page, console_url: str, api: ht
     await expect(row).to_contain_text("the box was wet")
     await row.locator("input[name=note]").evaluate("input => input.removeAttribute('required')")
     await row.locator("button").click()
-    await expect(page.locator(".flash.error")).to_contain_text("note: String should have at least 1 character")
+    await expect(page.locator(".flash.error")).to_contain_text(
+        "note: String should have at least 1 character"
+    )
     await row.locator("input[name=note]").fill("sent a replacement")
     await row.locator("button").click()
     await expect(page.locator(".flash.ok")).to_contain_text(f"Complaint {complaint_id} resolved")
     resolved = (await api.get(f"/ops/complaints/{complaint_id}", headers=OPS)).json()
-    assert (resolved["status"], resolved["resolved_by"], resolved["note"]) == ("resolved", "dev-ops", "sent a replacement")
+    assert (resolved["status"], resolved["resolved_by"], resolved["note"]) == (
+        "resolved",
+        "dev-ops",
+        "sent a replacement",
+    )
 
 
 async def test_dashboard_draws_its_charts(page: Page, console_url: str, api: httpx.AsyncClient) -> None:
@@ -197,8 +205,14 @@ async def test_dashboard_draws_its_charts(page: Page, console_url: str, api: htt
 async def test_every_console_page_but_login_needs_a_session(console_url: str) -> None:
     async with httpx.AsyncClient(base_url=console_url, follow_redirects=False) as http:
         for method, path in [
-            ("GET", "/"), ("GET", "/queue"), ("GET", "/orders"), ("GET", "/orders/T-1"), ("GET", "/alerts"),
-            ("GET", "/complaints"), ("GET", "/dashboard"), ("POST", "/orders/T-1/actions"),
+            ("GET", "/"),
+            ("GET", "/queue"),
+            ("GET", "/orders"),
+            ("GET", "/orders/T-1"),
+            ("GET", "/alerts"),
+            ("GET", "/complaints"),
+            ("GET", "/dashboard"),
+            ("POST", "/orders/T-1/actions"),
             ("POST", "/complaints/C-1/resolve"),
         ]:
             response = await http.request(method, f"{UI}{path}", headers=OPS)  # an API key is no session

@@ -19,7 +19,9 @@ KEYS = "dev-ops:ops:dev-ops-key,dev-client:client:dev-client-key"
 
 
 @asynccontextmanager
-async def console(settings: Settings, client: Client, sessions: sessionmaker[Session]) -> AsyncIterator[httpx.AsyncClient]:
+async def console(
+    settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, client=client, sessions=sessions)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as http:
@@ -37,7 +39,9 @@ async def sign_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
     return await http.post(f"{UI}/login", data={"api_key": key, "csrf_token": await csrf(http)})
 
 
-async def test_sign_in_attempts_are_limited_per_address(client: Client, sessions: sessionmaker[Session]) -> None:
+async def test_sign_in_attempts_are_limited_per_address(
+    client: Client, sessions: sessionmaker[Session]
+) -> None:
     async with console(Settings(api_keys=KEYS), client, sessions) as http:
         statuses = [(await sign_in(http, "guess")).status_code for _ in range(LOGIN_BURST)]
         assert statuses == [401] * LOGIN_BURST
@@ -63,7 +67,9 @@ async def test_a_session_needs_its_signature_and_a_key_that_is_still_ops(
     demoted = Settings(api_keys="dev-ops:client:dev-ops-key", console_secret="shared-console-secret")
     async with console(demoted, client, sessions) as http:
         http.cookies.set(COOKIE, cookie, path=UI)
-        assert (await http.get(f"{UI}/queue")).status_code == 303, "the key is no longer ops: the session ended"
+        assert (await http.get(f"{UI}/queue")).status_code == 303, (
+            "the key is no longer ops: the session ended"
+        )
     async with console(settings, client, sessions) as http:
         http.cookies.set(COOKIE, cookie, path=UI)
         assert (await http.get(f"{UI}/queue")).status_code == 200, "same secret and key: the session holds"

@@ -41,7 +41,9 @@ def test_step_durations_in_hours_when_the_longest_is_hours() -> None:
     assert (p50["name"], p95["name"]) == ("p50", "p95")
     assert p50["y"] == [0.5, 2.0] and p95["y"] == [3.0, 10.0]
     assert figure["layout"]["yaxis"]["title"]["text"] == "hours"
-    short = charts.step_durations(summary(step_durations=[StepDuration(step="verifying", orders=1, p50_seconds=3, p95_seconds=90)]))
+    short = charts.step_durations(
+        summary(step_durations=[StepDuration(step="verifying", orders=1, p50_seconds=3, p95_seconds=90)])
+    )
     assert short["layout"]["yaxis"]["title"]["text"] == "seconds"
 
 
@@ -62,4 +64,9 @@ def test_return_rate_gauge_in_percent() -> None:
 
 
 def test_the_dashboard_has_its_four_charts() -> None:
-    assert list(charts.dashboard_charts(summary(), {})) == ["chart-funnel", "chart-steps", "chart-sla", "chart-returns"]
+    assert list(charts.dashboard_charts(summary(), {})) == [
+        "chart-funnel",
+        "chart-steps",
+        "chart-sla",
+        "chart-returns",
+    ]
