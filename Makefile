@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install dev test lint format clean histories
 
@@ -19,7 +20,7 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/oms dev
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 # Slow reliability proofs (issue 6): the real processes SIGKILLed, stopped and restarted; left out
@@ -35,6 +36,15 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The ops console's browser tests drive Debian's Chromium (never a browser download): installed
+# here when missing (as root, on Debian), a no-op once it is there.
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+.PHONY: chromium
+chromium: $(CHROMIUM)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis

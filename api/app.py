@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from api.console import install_console
 from api.limits import install_limits
 from api.metrics import install_metrics
 from api.problems import install_problem_handlers
@@ -67,4 +68,5 @@ def create_app(
     for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
     install_codec(app, settings)
+    install_console(app)  # the ops console: HTML pages at /ops/ui (api/console)
     return app

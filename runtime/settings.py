@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the codec endpoints (/codec/encode, /codec/decode), comma-
     # separated; default the dev Temporal UI, http://localhost:<ui port> and http://127.0.0.1:<ui port>.
     codec_cors_origins: str | None = None
+    # Ops console (/ops/ui): the key that signs its session cookies. Empty: a random key per API
+    # process (sessions end when it restarts; set one shared key when several API processes serve).
+    console_secret: str = ""
+    # How long a console login lasts without a new login.
+    console_session_ttl: Duration = timedelta(hours=8)
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) of every entry configured with its plain key, for the tools that

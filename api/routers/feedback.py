@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, forbid_other_customers, require
@@ -239,8 +240,16 @@ def ops_complaint(complaint_id: str, _: OpsRole, sessions: SessionsDep) -> Compl
 )
 def resolve(complaint_id: str, body: ResolveBody, principal: OpsRole, sessions: SessionsDep) -> ComplaintOut:
     """Resolve an open complaint, recording the ops key's name and the note; 409 when resolved already."""
+    return resolve_complaint(sessions, complaint_id, body, principal.name)
+
+
+def resolve_complaint(
+    sessions: sessionmaker[Session], complaint_id: str, body: ResolveBody, actor: str
+) -> ComplaintOut:
+    """The one path of resolving a complaint, for the API and the ops console. Raises ProblemError
+    (404 unknown, 409 resolved already)."""
     try:
-        complaint = store.resolve_complaint(sessions, complaint_id, actor=principal.name, note=body.note)
+        complaint = store.resolve_complaint(sessions, complaint_id, actor=actor, note=body.note)
     except store.ComplaintNotFound:
         raise ProblemError(404, f"no complaint {complaint_id}") from None
     except store.ComplaintAlreadyResolved as done:

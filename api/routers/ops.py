@@ -5,7 +5,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
 
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep
@@ -17,6 +19,7 @@ from store import projection
 
 router = APIRouter(tags=["operations"])
 OpsRole = Annotated[Principal, Depends(require(Role.OPS))]
+SessionFactory = sessionmaker[Session]
 
 
 class OpsQueueItem(BaseModel):
@@ -89,6 +92,27 @@ def _check_params(body: ActionBody) -> None:
             )
 
 
+async def apply_action(
+    client: Client, sessions: SessionFactory, order_id: str, body: ActionBody, actor: str
+) -> OrderView:
+    """The one path of an ops action, for the API and the console alike: check the params, 404 for an
+    unknown order, then the workflow's `ops_action` update (its validator refuses what does not
+    apply: 409); a finished workflow is a 409 too. Raises ProblemError."""
+    _check_params(body)
+    order = await run_in_threadpool(projection.get_order, sessions, order_id)
+    if order is None:
+        raise ProblemError(404, f"no order {order_id}")
+    action = OpsAction(action=body.action, note=body.note, params=body.params, actor=actor)
+    try:
+        return await ops_action(client, order_id, action)
+    except WorkflowGone:
+        raise ProblemError(
+            409,
+            f"order {order_id} is {order.status.value}: {body.action.value} does not apply",
+            type_="/problems/action-not-applicable",
+        ) from None
+
+
 @router.post(
     "/ops/orders/{order_id}/actions",
     response_model=OrderView,
@@ -99,16 +123,4 @@ async def act(
 ) -> OrderView:
     """Approve, reject, request info, retry, skip, reroute, cancel or annotate an order;
     the answer is the order after the action. 409 when the current state does not allow it."""
-    _check_params(body)
-    order = await run_in_threadpool(projection.get_order, sessions, order_id)
-    if order is None:
-        raise ProblemError(404, f"no order {order_id}")
-    action = OpsAction(action=body.action, note=body.note, params=body.params, actor=principal.name)
-    try:
-        return await ops_action(client, order_id, action)
-    except WorkflowGone:
-        raise ProblemError(
-            409,
-            f"order {order_id} is {order.status.value}: {body.action.value} does not apply",
-            type_="/problems/action-not-applicable",
-        ) from None
+    return await apply_action(client, sessions, order_id, body, principal.name)

@@ -1,0 +1,482 @@
+"""The ops console's pages and form posts, as a FastAPI app mounted at /ops/ui.
+
+A mounted app of its own because it speaks another dialect than the API: HTML pages and
+redirects instead of problem documents, a session cookie instead of `X-API-Key` (api.console.session),
+and routes that are no part of the API's OpenAPI contract. What it does goes through the API's own
+functions: ops actions through `api.routers.ops.apply_action` (a Temporal update on the order's
+workflow), complaint resolution through `api.routers.feedback.resolve_complaint`, the report through
+`api.routers.reports.build_summary`; it reads the projection and never calls an adapter.
+
+Every POST carries the session's CSRF token; a form with bad input shows a message and changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client
+
+from api.auth import Principal, RateLimiter
+from api.console import charts
+from api.console.session import (
+    CSRF_FIELD,
+    ConsoleSession,
+    SessionCodec,
+    ops_principal,
+    principal_of_key,
+)
+from api.problems import ProblemError
+from api.routers.feedback import ComplaintStatus, ResolveBody, complaint_out, resolve_complaint
+from api.routers.ops import ActionBody, apply_action, queue_item
+from api.routers.reports import build_summary
+from domain.enums import OpsActionKind, OrderStatus, Role
+from runtime.settings import ApiKeyEntry, Settings
+from store import feedback as feedback_store
+from store import projection
+from store.sla_breaches import breaches_per_day
+
+PREFIX = "/ops/ui"
+_HERE = Path(__file__).parent
+LOGIN_BURST, LOGIN_RETRY_SECONDS = 20, 3
+MAX_FIELD = 200  # longest search term or id accepted from a form
+# Actions a queue row offers as one click; the others need input (a carrier, a note): on the order page.
+ONE_CLICK = (
+    OpsActionKind.APPROVE,
+    OpsActionKind.REJECT,
+    OpsActionKind.RETRY,
+    OpsActionKind.SKIP,
+    OpsActionKind.CANCEL,
+)
+# plotly.js needs inline styles (it styles the SVG it draws); nothing needs inline script or eval.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",  # one-click actions must not be clickable through someone else's frame
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Console:
+    """What every console request needs. `api` is the API app: its sessions and Temporal client may
+    be connected only by its lifespan, after the console was built."""
+
+    api: FastAPI
+    settings: Settings
+    keys: tuple[ApiKeyEntry, ...]
+    codec: SessionCodec
+    templates: Jinja2Templates
+    # Sign-in attempts per client address: LOGIN_BURST, then one per LOGIN_RETRY_SECONDS.
+    login_attempts: RateLimiter
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        sessions: sessionmaker[Session] = self.api.state.sessions
+        return sessions
+
+    @property
+    def client(self) -> Client:
+        client: Client = self.api.state.temporal
+        return client
+
+    def temporal_ui_url(self, workflow_id: str) -> str:
+        ns = quote(self.settings.temporal_namespace, safe="")
+        return f"http://localhost:{self.settings.temporal_ui_port}/namespaces/{ns}/workflows/{quote(workflow_id, safe='')}"
+
+
+class LoginRequired(Exception):
+    """No signed-in ops session: the answer is the login page."""
+
+
+@dataclass
+class Visit:
+    """One request's console, session and (when signed in) principal; renders pages and redirects,
+    writing the session cookie back on each."""
+
+    request: Request
+    console: Console
+    session: ConsoleSession
+    principal: Principal | None
+
+    def render(self, template: str, http_status: int = 200, **context: Any) -> Response:
+        context.update(
+            user=self.principal.name if self.principal else None,
+            csrf_field=CSRF_FIELD,
+            csrf_token=self.session.csrf,
+            messages=self.session.take_flash(),
+            prefix=PREFIX,
+        )
+        response = self.console.templates.TemplateResponse(
+            self.request, template, context, status_code=http_status
+        )
+        return self._finish(response)
+
+    def redirect(self, path: str) -> Response:
+        return self._finish(RedirectResponse(PREFIX + path, status_code=303))
+
+    def _finish(self, response: Response) -> Response:
+        self.console.codec.store(self.request, response, self.session)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+def _console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def visit(request: Request) -> Visit:
+    console = _console(request)
+    session = console.codec.load(request)
+    return Visit(request, console, session, ops_principal(console.keys, session))
+
+
+def signed_in(request: Request) -> Visit:
+    found = visit(request)
+    if found.principal is None:
+        raise LoginRequired()
+    return found
+
+
+AnyVisit = Annotated[Visit, Depends(visit)]
+OpsVisit = Annotated[Visit, Depends(signed_in)]
+
+
+async def _form(request: Request, found: Visit) -> FormData:
+    """The posted form, once its CSRF token matched the session's (else 403, nothing done)."""
+    form = await request.form()
+    if not found.session.csrf_ok(form.get(CSRF_FIELD)):
+        raise StarletteHTTPException(
+            403, "This form was not sent by this console session. Reload the page and try again."
+        )
+    return form
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _validation_message(error: ValidationError) -> str:
+    """Every bad field named: `field: message; field: message`."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def _age(seconds: int) -> str:
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+
+
+# --- signing in and out -----------------------------------------------------------------------
+
+
+async def login_page(found: AnyVisit) -> Response:
+    if found.principal is not None:
+        return found.redirect("/queue")
+    return found.render("login.html")
+
+
+async def login(request: Request, found: AnyVisit) -> Response:
+    form = await _form(request, found)
+    # Every attempt takes a token before the key is looked at, so guessing stops at the limit.
+    address = request.client.host if request.client else "unknown"
+    wait = found.console.login_attempts.take(address)
+    if wait is not None:
+        response = found.render(
+            "login.html", http_status=429, error=f"Too many sign-in attempts: try again in {wait} s."
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    key = _text(form, "api_key")
+    principal = principal_of_key(found.console.keys, key) if key else None
+    if principal is None:
+        return found.render("login.html", http_status=401, error="Unknown API key.")
+    if principal.role is not Role.OPS:
+        return found.render(
+            "login.html",
+            http_status=403,
+            error=f"The console is for ops keys; a {principal.role.value} key may not sign in.",
+        )
+    found.session.sign_in(principal.name)
+    found.session.tell("ok", f"Signed in as {principal.name}.")
+    return found.redirect("/queue")
+
+
+async def logout(request: Request, found: AnyVisit) -> Response:
+    await _form(request, found)
+    found.session.sign_out()
+    found.session.tell("ok", "Signed out.")
+    return found.redirect("/login")
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+async def home(found: OpsVisit) -> Response:
+    return found.redirect("/queue")
+
+
+async def queue(found: OpsVisit) -> Response:
+    orders = await run_in_threadpool(projection.ops_queue, found.console.sessions, limit=200)
+    now = datetime.now(UTC)
+    items = [queue_item(order, now) for order in orders]
+    return found.render("queue.html", items=items, one_click=ONE_CLICK, page="queue")
+
+
+async def search(found: OpsVisit, request: Request) -> Response:
+    params = request.query_params
+    order_id = params.get("order_id", "").strip()
+    customer_id = params.get("customer_id", "").strip()
+    status = params.get("status", "").strip()
+    cursor = params.get("cursor", "").strip()
+    statuses = [s.value for s in OrderStatus]
+    errors = [
+        f"{name}: at most {MAX_FIELD} characters"
+        for name, value in (("order_id", order_id), ("customer_id", customer_id), ("cursor", cursor))
+        if len(value) > MAX_FIELD
+    ]
+    if status and status not in statuses:
+        errors.append(f"status: must be one of {', '.join(statuses)}")
+    context: dict[str, Any] = {
+        "statuses": statuses,
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "status": status,
+        "page": "orders",
+    }
+    if errors:
+        return found.render("orders.html", http_status=422, errors=errors, orders=[], **context)
+    sessions = found.console.sessions
+    if order_id:
+        order = await run_in_threadpool(projection.get_order, sessions, order_id)
+        if order is not None:
+            return found.redirect(f"/orders/{quote(order_id, safe='')}")
+        return found.render(
+            "orders.html", http_status=404, errors=[f"order_id: no order {order_id}"], orders=[], **context
+        )
+    try:
+        orders, next_cursor = await run_in_threadpool(
+            lambda: projection.list_orders(
+                sessions,
+                status=status or None,
+                customer_id=customer_id or None,
+                limit=50,
+                cursor=cursor or None,
+            )
+        )
+    except projection.InvalidCursor:
+        return found.render(
+            "orders.html", http_status=422, errors=["cursor: not a cursor of this list"], orders=[], **context
+        )
+    next_url = None
+    if next_cursor:
+        query = {k: v for k, v in (("customer_id", customer_id), ("status", status)) if v}
+        next_url = f"{PREFIX}/orders?{urlencode({**query, 'cursor': next_cursor})}"
+    return found.render("orders.html", orders=orders, next_url=next_url, errors=[], **context)
+
+
+async def order_page(order_id: str, found: OpsVisit) -> Response:
+    order = await run_in_threadpool(projection.get_order, found.console.sessions, order_id)
+    if order is None:
+        raise StarletteHTTPException(404, f"No order {order_id}.")
+    return found.render(
+        "order.html",
+        order=order,
+        item=queue_item(order, datetime.now(UTC)),
+        temporal_url=found.console.temporal_ui_url(order.workflow_id),
+        page="orders",
+    )
+
+
+async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
+    form = await _form(request, found)
+    back = "/queue" if _text(form, "next") == "queue" else f"/orders/{quote(order_id, safe='')}"
+    carrier = _text(form, "carrier")
+    try:
+        body = ActionBody.model_validate(
+            {
+                "action": _text(form, "action"),
+                "note": _text(form, "note") or None,
+                "params": {"carrier": carrier} if carrier else {},
+            }
+        )
+    except ValidationError as error:
+        found.session.tell("error", f"Nothing done to {order_id}: {_validation_message(error)}")
+        return found.redirect(back)
+    assert found.principal is not None  # signed_in
+    try:
+        after = await apply_action(
+            found.console.client, found.console.sessions, order_id, body, found.principal.name
+        )
+    except ProblemError as problem:
+        fields = "; ".join(f"{p.field}: {p.message}" for p in problem.errors or [])
+        found.session.tell(
+            "error",
+            f"{body.action.value} on {order_id} refused: {problem.detail}"
+            + (f" ({fields})" if fields else ""),
+        )
+        return found.redirect(back)
+    found.session.tell("ok", f"{body.action.value} applied to {order_id}: it is {after.status.value} now.")
+    return found.redirect(back)
+
+
+async def alerts(found: OpsVisit) -> Response:
+    levels = await run_in_threadpool(projection.stock_alerts, found.console.sessions)
+    return found.render("alerts.html", levels=levels, page="alerts")
+
+
+async def complaints(found: OpsVisit, request: Request) -> Response:
+    wanted = request.query_params.get("status", ComplaintStatus.OPEN.value)
+    if wanted not in {s.value for s in ComplaintStatus}:
+        found.session.tell("error", f"status: must be one of {', '.join(s.value for s in ComplaintStatus)}")
+        wanted = ComplaintStatus.OPEN.value
+    found_complaints = await run_in_threadpool(
+        lambda: feedback_store.list_complaints(found.console.sessions, status=wanted, limit=200)
+    )
+    now = datetime.now(UTC)
+    items = [complaint_out(c, now) for c in found_complaints]
+    return found.render("complaints.html", items=items, wanted=wanted, page="complaints")
+
+
+async def resolve(complaint_id: str, request: Request, found: OpsVisit) -> Response:
+    form = await _form(request, found)
+    try:
+        body = ResolveBody.model_validate({"note": _text(form, "note")})
+    except ValidationError as error:
+        found.session.tell("error", f"Complaint {complaint_id} not resolved: {_validation_message(error)}")
+        return found.redirect("/complaints")
+    assert found.principal is not None  # signed_in
+    try:
+        await run_in_threadpool(
+            resolve_complaint, found.console.sessions, complaint_id, body, found.principal.name
+        )
+    except ProblemError as problem:
+        found.session.tell("error", f"Complaint {complaint_id} not resolved: {problem.detail}")
+        return found.redirect("/complaints")
+    found.session.tell("ok", f"Complaint {complaint_id} resolved.")
+    return found.redirect("/complaints")
+
+
+def _day(params: dict[str, str], name: str, errors: list[str]) -> date | None:
+    raw = params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"{name}: not a date (YYYY-MM-DD)")
+        return None
+
+
+async def dashboard(found: OpsVisit, request: Request) -> Response:
+    """The report of orders created from `from` to `to` (days, both included), as charts."""
+    params = dict(request.query_params)
+    errors: list[str] = []
+    first, last = _day(params, "from", errors), _day(params, "to", errors)
+    if first and last and last < first:
+        errors.append("to: before from")
+    context: dict[str, Any] = {
+        "first": params.get("from", ""),
+        "last": params.get("to", ""),
+        "page": "dashboard",
+    }
+    if errors:
+        return found.render(
+            "dashboard.html", http_status=422, errors=errors, summary=None, charts={}, **context
+        )
+    since = datetime.combine(first, time(), UTC) if first else None
+    until = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
+    sessions = found.console.sessions
+    summary = await run_in_threadpool(build_summary, sessions, since, until)
+    per_day = await run_in_threadpool(breaches_per_day, sessions, since, until)
+    figures = charts.dashboard_charts(summary, per_day)
+    return found.render("dashboard.html", errors=[], summary=summary, charts=figures, **context)
+
+
+def plotly_js() -> FileResponse:
+    """plotly.js as the plotly wheel ships it (pinned in pyproject.toml): no CDN, no vendored copy."""
+    path = resources.files("plotly") / "package_data" / "plotly.min.js"
+    return FileResponse(
+        str(path), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def build_console(api: FastAPI, settings: Settings) -> FastAPI:
+    console_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.globals.update(age=_age, when=_when)
+    console_app.state.console = Console(
+        api=api,
+        settings=settings,
+        keys=settings.api_key_entries(),
+        codec=SessionCodec(settings),
+        templates=templates,
+        login_attempts=RateLimiter(1 / LOGIN_RETRY_SECONDS, LOGIN_BURST),
+    )
+    get, post = console_app.get, console_app.post
+    get("/")(home)
+    get("/login")(login_page)
+    post("/login")(login)
+    post("/logout")(logout)
+    get("/queue")(queue)
+    get("/orders")(search)
+    get("/orders/{order_id}")(order_page)
+    post("/orders/{order_id}/actions")(act)
+    get("/alerts")(alerts)
+    get("/complaints")(complaints)
+    post("/complaints/{complaint_id}/resolve")(resolve)
+    get("/dashboard")(dashboard)
+    get("/vendor/plotly.min.js")(plotly_js)
+    console_app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+
+    @console_app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _: LoginRequired) -> Response:
+        found = visit(request)
+        if request.method == "POST":
+            found.session.tell("error", "Your session ended: sign in again; nothing was done.")
+        return found.redirect("/login")
+
+    @console_app.exception_handler(StarletteHTTPException)
+    async def error_page(request: Request, error: StarletteHTTPException) -> Response:
+        return visit(request).render("error.html", http_status=error.status_code, detail=error.detail)
+
+    return console_app
+
+
+def install_console(api: FastAPI) -> None:
+    """Mount the console on the API app at /ops/ui (one line in `create_app`)."""
+    settings: Settings = api.state.settings
+    api.mount(PREFIX, build_console(api, settings), name="console")
+
+
+__all__ = ["build_console", "install_console"]
