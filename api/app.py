@@ -17,6 +17,7 @@ from api.metrics import install_metrics
 from api.problems import install_problem_handlers
 from api.routers import (
     catalog,
+    channels,
     feedback,
     health,
     ops,
@@ -65,4 +66,5 @@ def create_app(
     install_limits(app)
     for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
+    app.include_router(channels.router)
     return app

@@ -93,6 +93,16 @@ class RowGroup:
     rows: tuple[int, ...]
     order: MappedOrder | None
     problems: tuple[Problem, ...] = ()
+    cells: tuple[dict[str, str], ...] = ()  # the rows as read, to pass the order on as CSV
+
+    def as_csv(self) -> str:
+        """The header and this order's rows: the body of one order for POST /channels/marketplace/orders."""
+        columns = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if any(c in row for row in self.cells)]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.cells)
+        return out.getvalue()
 
 
 def cell(row: int, column: str) -> str:
@@ -208,6 +218,7 @@ def read_marketplace_csv(text: str) -> list[RowGroup]:
 def _group(key: str, rows: list[tuple[int, dict[str, str]]]) -> RowGroup:
     channel_order_id = "" if key.startswith("\0") else key
     numbers = tuple(number for number, _ in rows)
+    cells = tuple(raw for _, raw in rows)
     problems: list[Problem] = []
     parsed: list[tuple[int, dict[str, str], MarketplaceRow]] = []
     for number, raw in rows:
@@ -220,10 +231,10 @@ def _group(key: str, rows: list[tuple[int, dict[str, str]]]) -> RowGroup:
             problems.extend(_row_problems(number, error))
     if not problems:
         try:
-            return RowGroup(channel_order_id, numbers, _map_group(channel_order_id, parsed))
+            return RowGroup(channel_order_id, numbers, _map_group(channel_order_id, parsed), cells=cells)
         except ChannelFormatError as error:
             problems.extend(error.problems)
-    return RowGroup(channel_order_id, numbers, None, tuple(problems))
+    return RowGroup(channel_order_id, numbers, None, tuple(problems), cells)
 
 
 def map_marketplace(text: str) -> MappedOrder:
