@@ -6,7 +6,8 @@ report's indexes (migration 0005) are used. A measurement to read, never a test 
 Creates a throwaway database (embedded PostgreSQL unless OMS_DATABASE_URL), fills it with
 `--orders` orders of 10 events each over 100 days (5% with an SLA breach, 10% cancelled, 8%
 returned), runs the report for one week and for all time, then EXPLAIN (ANALYZE, BUFFERS) of each
-of the report's statements for the week. Drops the database afterwards.
+of the report's statements for the week; with `--compare`, drops migration 0005's indexes and times
+the report again. Drops the database afterwards.
 """
 
 import argparse
@@ -20,6 +21,8 @@ from sqlalchemy import event, text
 from store import reports
 from store.db import make_engine, make_session_factory
 from store.testing import temporary_database
+
+REPORT_INDEXES = ("ix_orders_created_at_covering", "ix_order_events_order_id_seq_covering", "ix_order_events_sla_breached")
 
 # Ten events per order: the happy path, with an SLA note in `fulfilling` for every 20th order,
 # a cancellation instead of shipping for every 10th and a return for every 12th.
@@ -64,6 +67,7 @@ FROM orders;
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000, help="orders to generate (10 events each)")
+    parser.add_argument("--compare", action="store_true", help="time the report again without 0005's indexes")
     args = parser.parse_args()
     with temporary_database(prefix="orderflow_bench") as url:
         engine = make_engine(url)
@@ -78,11 +82,7 @@ def main() -> None:
         print(f"generated {args.orders} orders, {events} events in {time.monotonic() - started:.1f}s")
 
         week = (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 8, tzinfo=UTC))
-        for label, (since, until) in (("one week", week), ("all time", (None, None))):
-            reports.summary(sessions, since, until)  # warm the cache once
-            started = time.monotonic()
-            figures = reports.summary(sessions, since, until)
-            print(f"report, {label}: {figures.orders} orders in {(time.monotonic() - started) * 1000:.0f} ms")
+        _time_report(sessions, week, "with the report indexes")
 
         captured: list[tuple[str, Any]] = []
 
@@ -102,7 +102,23 @@ def main() -> None:
                 print("  " + timing)
                 for scan in scans:
                     print("  " + scan)
+        if args.compare:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for index in REPORT_INDEXES:
+                    conn.exec_driver_sql(f"DROP INDEX {index}")
+                conn.exec_driver_sql("ANALYZE")
+            print()
+            _time_report(sessions, week, "without them")
         engine.dispose()
+
+
+def _time_report(sessions: Any, week: tuple[datetime, datetime], label: str) -> None:
+    for period, (since, until) in (("one week", week), ("all time", (None, None))):
+        reports.summary(sessions, since, until)  # warm the cache once
+        started = time.monotonic()
+        figures = reports.summary(sessions, since, until)
+        elapsed = (time.monotonic() - started) * 1000
+        print(f"report {label}, {period}: {figures.orders} orders in {elapsed:.0f} ms")
 
 
 if __name__ == "__main__":
