@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install dev test lint format clean histories
+.PHONY: install dev test lint format clean histories slow
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(STAMP) $(CHROMIUM)
 .PHONY: reliability
 reliability: $(STAMP)
 	$(BIN)/python -m pytest -m reliability tests/reliability -q -s
+# Full-size runs kept out of `make test` (the 1,000-row import).
+slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

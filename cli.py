@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -285,6 +285,49 @@ def temporal_cli_path_command() -> None:
     from runtime.temporal import temporal_cli_path
 
     typer.echo(temporal_cli_path())
+
+
+# `oms import FILE --channel NAME`: a shop's export through the HTTP API (runtime/importer.py).
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the export to import")],
+    channel: Annotated[str, typer.Option("--channel", help="the file's format: storefront | marketplace | social")],
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="orders in flight at once")] = 8,
+    output: Annotated[Path | None, typer.Option(help="write per-row results here (.json, else CSV)")] = None,
+    problems_only: Annotated[bool, typer.Option("--problems-only", help="print only rejected and failed rows")] = False,
+    api_url: Annotated[str | None, typer.Option(help="the API's base URL (default OMS_API_URL or OMS_API_HOST:PORT)")] = None,
+    api_key: Annotated[str | None, typer.Option(help="a client key (default OMS_CLIENT_KEY or the first client key)")] = None,
+) -> None:
+    """Import a storefront/social JSON list or a marketplace CSV: each order whole or not at all,
+    (channel, channel order id) never twice. Exit status 1 when any row was rejected or failed."""
+    from rich.console import Console
+
+    from domain.channels import ChannelFormat, ChannelFormatError
+    from runtime.importer import import_file, resolve_client_key
+    from runtime.ops_cli import resolve_base_url
+
+    formats = [f.value for f in ChannelFormat]
+    if channel not in formats:
+        raise typer.BadParameter(f"one of {', '.join(formats)}", param_hint="--channel")
+    settings = _settings()
+    console = Console()
+    try:
+        counts = import_file(
+            file,
+            ChannelFormat(channel),
+            base_url=resolve_base_url(api_url, settings),
+            api_key=resolve_client_key(api_key, settings, os.environ),
+            concurrency=concurrency,
+            output=output,
+            only_problems=problems_only,
+            console=console,
+        )
+    except ChannelFormatError as error:
+        for problem in error.problems:
+            console.print(f"[red]{problem.field}[/]: {problem.message}")
+        raise typer.Exit(2) from None
+    if counts["rejected"] or counts["failed"]:
+        raise typer.Exit(1)
 
 
 def _terminate_on_sigterm() -> None:

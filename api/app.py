@@ -18,6 +18,7 @@ from api.metrics import install_metrics
 from api.problems import install_problem_handlers
 from api.routers import (
     catalog,
+    channels,
     feedback,
     health,
     ops,
@@ -69,4 +70,5 @@ def create_app(
         app.include_router(module.router)
     install_codec(app, settings)
     install_console(app)  # the ops console: HTML pages at /ops/ui (api/console)
+    app.include_router(channels.router)
     return app

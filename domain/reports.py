@@ -1,19 +1,19 @@
-"""Management figures (R13) computed from orders and their timelines. Pure: views in, figures out."""
+"""Management figures (R13): the report's shape, and its flat form for spreadsheets. Pure.
 
-from collections import Counter, defaultdict
-from datetime import date, datetime
+The figures themselves are computed in SQL (store/reports.py), over the orders created in a period.
+"""
+
+from datetime import date
 from decimal import Decimal
-from itertools import pairwise
 
 from pydantic import BaseModel
 
-from domain.enums import OrderStatus, ShipmentStatus
-from domain.models import OrderView, TimelineEntry
-
 
 class StepDuration(BaseModel):
+    """Time spent in one status, from entering it to entering the next one (continuous percentiles)."""
+
     step: str
-    orders: int
+    orders: int  # stays in the step that ended; an order that came back to a step counts twice
     p50_seconds: float
     p95_seconds: float
 
@@ -22,75 +22,49 @@ class Summary(BaseModel):
     orders: int
     by_status: dict[str, int]
     by_channel: dict[str, int]
-    throughput_per_day: dict[date, int]
+    throughput_per_day: dict[date, int]  # orders created per UTC day
     step_durations: list[StepDuration]
     sla_breach_rate: float | None
     cancellation_rate: float | None
-    return_rate: float | None
+    return_rate: float | None  # of the orders that reached delivery
     refund_total: Decimal
-    on_time_delivery_rate: float | None
+    on_time_delivery_rate: float | None  # of the delivered parcels that had a promised date
     average_rating: float | None = None
     complaints: dict[str, int] = {}
+    sla_breaches_per_day: dict[date, int] = {}  # orders whose first SLA breach fell on that UTC day
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
+    """part/whole to four places; None when there is nothing to divide by."""
     return round(part / whole, 4) if whole else None
 
 
-def step_durations(timelines: list[list[TimelineEntry]]) -> list[StepDuration]:
-    """Time spent in each status: from entering it to entering the next one."""
-    spent: dict[str, list[float]] = defaultdict(list)
-    for timeline in timelines:
-        entered: list[tuple[OrderStatus, datetime]] = []
-        for entry in timeline:
-            if not entered or entered[-1][0] is not entry.status:
-                entered.append((entry.status, entry.at))
-        for (status, start), (_, end) in pairwise(entered):
-            spent[status.value].append((end - start).total_seconds())
-    return [
-        StepDuration(
-            step=step,
-            orders=len(values),
-            p50_seconds=_percentile(values, 0.5),
-            p95_seconds=_percentile(values, 0.95),
-        )
-        for step, values in sorted(spent.items())
-    ]
+def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
+    """The report flat, one (figure, key, value) row per number, for GET /reports/summary.csv.
+    `key` is the status, channel, day or step a figure is broken down by, empty for a single figure;
+    an undefined rate (nothing to divide by) is an empty value."""
 
+    def text(value: object) -> str:
+        return "" if value is None else str(value)
 
-def summarize(orders: list[OrderView], timelines: dict[str, list[TimelineEntry]]) -> Summary:
-    delivered_parcels = [
-        s
-        for o in orders
-        for s in o.shipments
-        if s.status is ShipmentStatus.DELIVERED and s.promised_by is not None
+    rows: list[tuple[str, str, str]] = [("orders", "", str(summary.orders))]
+    rows += [("by_status", status, str(n)) for status, n in sorted(summary.by_status.items())]
+    rows += [("by_channel", channel, str(n)) for channel, n in sorted(summary.by_channel.items())]
+    rows += [("throughput_per_day", day.isoformat(), str(n)) for day, n in sorted(summary.throughput_per_day.items())]
+    for step in summary.step_durations:
+        rows += [
+            ("step_orders", step.step, str(step.orders)),
+            ("step_p50_seconds", step.step, text(step.p50_seconds)),
+            ("step_p95_seconds", step.step, text(step.p95_seconds)),
+        ]
+    rows += [
+        ("sla_breach_rate", "", text(summary.sla_breach_rate)),
+        ("cancellation_rate", "", text(summary.cancellation_rate)),
+        ("return_rate", "", text(summary.return_rate)),
+        ("refund_total", "", str(summary.refund_total)),
+        ("on_time_delivery_rate", "", text(summary.on_time_delivery_rate)),
+        ("average_rating", "", text(summary.average_rating)),
     ]
-    on_time = [
-        s
-        for s in delivered_parcels
-        if s.updated_at is not None and s.promised_by is not None and s.updated_at.date() <= s.promised_by
-    ]
-    reached_delivery = [
-        o
-        for o in orders
-        if o.status in (OrderStatus.DELIVERED, OrderStatus.RETURNING, OrderStatus.CLOSED) or o.returns
-    ]
-    breached = [o for o in orders if any(e.event == "sla.breached" for e in timelines.get(o.order_id, []))]
-    return Summary(
-        orders=len(orders),
-        by_status=dict(Counter(o.status.value for o in orders)),
-        by_channel=dict(Counter(o.channel.value for o in orders)),
-        throughput_per_day=dict(sorted(Counter(o.created_at.date() for o in orders).items())),
-        step_durations=step_durations([timelines.get(o.order_id, []) for o in orders]),
-        sla_breach_rate=_rate(len(breached), len(orders)),
-        cancellation_rate=_rate(sum(o.status is OrderStatus.CANCELLED for o in orders), len(orders)),
-        return_rate=_rate(sum(bool(o.returns) for o in reached_delivery), len(reached_delivery)),
-        refund_total=sum((o.totals.refunded for o in orders), Decimal("0.00")),
-        on_time_delivery_rate=_rate(len(on_time), len(delivered_parcels)),
-    )
+    rows += [("complaints", status, str(n)) for status, n in sorted(summary.complaints.items())]
+    rows += [("sla_breaches_per_day", day.isoformat(), str(n)) for day, n in sorted(summary.sla_breaches_per_day.items())]
+    return rows

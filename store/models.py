@@ -235,6 +235,8 @@ class OrderRow(Base):
             "needs_attention",
             postgresql_where="needs_attention",
         ),
+        # The management report (migration 0005): counts by status/channel/day, index only.
+        Index("ix_orders_created_at_covering", "created_at", postgresql_include=["status", "channel"]),
     )
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -261,6 +263,9 @@ class OrderEventRow(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "seq"),
         Index("ix_order_events_at", "at"),
+        # The management report (migration 0005): step durations and SLA breaches.
+        Index("ix_order_events_order_id_seq_covering", "order_id", "seq", postgresql_include=["status", "at"]),
+        Index("ix_order_events_sla_breached", "order_id", "at", postgresql_where="event = 'sla.breached'"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -101,11 +101,11 @@ def return_rate(summary: Summary) -> dict[str, Any]:
     return _figure(fig, "Return rate")
 
 
-def dashboard_charts(summary: Summary, breaches_per_day: dict[date, int]) -> dict[str, dict[str, Any]]:
+def dashboard_charts(summary: Summary) -> dict[str, dict[str, Any]]:
     """Chart id -> figure, in page order."""
     return {
         "chart-funnel": status_funnel(summary),
         "chart-steps": step_durations(summary),
-        "chart-sla": sla_breaches(breaches_per_day),
+        "chart-sla": sla_breaches(summary.sla_breaches_per_day),
         "chart-returns": return_rate(summary),
     }

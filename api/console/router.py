@@ -5,7 +5,7 @@ redirects instead of problem documents, a session cookie instead of `X-API-Key` 
 and routes that are no part of the API's OpenAPI contract. What it does goes through the API's own
 functions: ops actions through `api.routers.ops.apply_action` (a Temporal update on the order's
 workflow), complaint resolution through `api.routers.feedback.resolve_complaint`, the report through
-`api.routers.reports.build_summary`; it reads the projection and never calls an adapter.
+`store.reports.summary` (as GET /reports/summary); it reads the projection and never calls an adapter.
 
 Every POST carries the session's CSRF token; a form with bad input shows a message and changes nothing.
 """
@@ -40,12 +40,10 @@ from api.console.session import (
 from api.problems import ProblemError
 from api.routers.feedback import ComplaintStatus, ResolveBody, complaint_out, resolve_complaint
 from api.routers.ops import ActionBody, apply_action, queue_item
-from api.routers.reports import build_summary
 from domain.enums import OpsActionKind, OrderStatus, Role
 from runtime.settings import ApiKeyEntry, Settings
 from store import feedback as feedback_store
-from store import projection
-from store.sla_breaches import breaches_per_day
+from store import projection, reports
 
 PREFIX = "/ops/ui"
 _HERE = Path(__file__).parent
@@ -414,9 +412,8 @@ async def dashboard(found: OpsVisit, request: Request) -> Response:
     since = datetime.combine(first, time(), UTC) if first else None
     until = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
     sessions = found.console.sessions
-    summary = await run_in_threadpool(build_summary, sessions, since, until)
-    per_day = await run_in_threadpool(breaches_per_day, sessions, since, until)
-    figures = charts.dashboard_charts(summary, per_day)
+    summary = await run_in_threadpool(reports.summary, sessions, since, until)
+    figures = charts.dashboard_charts(summary)
     return found.render("dashboard.html", errors=[], summary=summary, charts=figures, **context)
 
 

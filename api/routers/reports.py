@@ -1,40 +1,69 @@
-"""Management reports (R13): GET /reports/summary."""
+"""Management reports (R13): GET /reports/summary and its spreadsheet form GET /reports/summary.csv."""
 
+import csv
+import io
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi import APIRouter, Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
 from api.deps import SessionsDep
 from api.limits import UtcDatetime
 from domain.enums import Role
-from domain.reports import Summary, summarize
-from store import feedback, reports
+from domain.reports import Summary, summary_rows
+from store import reports
 
 router = APIRouter(tags=["reports"])
 OpsRole = Annotated[Principal, Depends(require(Role.OPS))]
-
-
-def build_summary(
-    sessions: sessionmaker[Session], since: datetime | None, until: datetime | None
-) -> Summary:
-    """The summary of orders created in [since, until): one place for the API and the ops console."""
-    orders, timelines = reports.orders_in_period(sessions, since, until)
-    figures = summarize(orders, timelines)
-    figures.average_rating = feedback.average_rating(sessions, since, until)
-    figures.complaints = feedback.complaint_counts(sessions)
-    return figures
+Since = Annotated[UtcDatetime | None, Query(alias="from")]
+Until = Annotated[UtcDatetime | None, Query(alias="to")]
 
 
 @router.get("/reports/summary", response_model=Summary)
-def summary(
-    _: OpsRole,
-    sessions: SessionsDep,
-    since: Annotated[UtcDatetime | None, Query(alias="from")] = None,
-    until: Annotated[UtcDatetime | None, Query(alias="to")] = None,
-) -> Summary:
+async def summary(_: OpsRole, sessions: SessionsDep, since: Since = None, until: Until = None) -> Summary:
     """Orders created in [from, to): by status and channel, throughput per day, time per step
-    (p50/p95), SLA breach, cancellation and return rates, refunds, on-time delivery, ratings."""
-    return build_summary(sessions, since, until)
+    (p50/p95), SLA breach, cancellation and return rates, refunds, on-time delivery, ratings.
+    Computed in PostgreSQL (store/reports.py)."""
+    return await run_in_threadpool(reports.summary, sessions, since, until)
+
+
+def _filename(since: datetime | None, until: datetime | None) -> str:
+    def part(moment: datetime | None) -> str:
+        return f"{moment:%Y%m%dT%H%M%SZ}" if moment is not None else "all"
+
+    return f"summary_{part(since)}_{part(until)}.csv"
+
+
+@router.get(
+    "/reports/summary.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per figure"}},
+)
+async def summary_csv(_: OpsRole, sessions: SessionsDep, since: Since = None, until: Until = None) -> Response:
+    """The same report for spreadsheets: `text/csv`, header `figure,key,value`, one row per number.
+
+    `key` is what a figure is broken down by (a status for `by_status`, a channel for `by_channel`,
+    a UTC day for `throughput_per_day` and `sla_breaches_per_day`, a step for `step_orders`,
+    `step_p50_seconds` and `step_p95_seconds`, a complaint status for `complaints`) and empty for
+    single figures (`orders`, the rates, `refund_total`, `average_rating`). An undefined rate
+    (nothing to divide by) has an empty value. Example:
+
+        figure,key,value
+        orders,,12
+        by_status,delivered,7
+        throughput_per_day,2026-11-26,12
+        step_p50_seconds,verifying,1.5
+        cancellation_rate,,0.0833
+    """
+    figures = await run_in_threadpool(reports.summary, sessions, since, until)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180, what spreadsheets expect
+    writer.writerow(("figure", "key", "value"))
+    writer.writerows(summary_rows(figures))
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(since, until)}"'},
+    )

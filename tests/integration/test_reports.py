@@ -1,5 +1,7 @@
 """Management report (R13) over real orders: statuses, rates, step durations, ratings."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -45,3 +47,29 @@ async def test_summary_counts_what_happened_in_the_period(api: httpx.AsyncClient
     empty = await api.get("/reports/summary", headers=OPS, params={"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"})
     assert empty.json()["orders"] == 0 and empty.json()["cancellation_rate"] is None
     assert (await api.get("/reports/summary", headers=CLIENT)).status_code == 403
+
+
+async def test_summary_csv_has_every_figure_of_the_json_report(api: httpx.AsyncClient) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    sku = await new_sku(api, {"WH-EAST": 2})
+    order = await submit(api, order_body(sku))
+    await wait_for_status(api, order["order_id"], "fulfilling")
+    params = {"from": start.isoformat(), "to": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()}
+
+    report = (await api.get("/reports/summary", headers=OPS, params=params)).json()
+    response = await api.get("/reports/summary.csv", headers=OPS, params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"].startswith('attachment; filename="summary_')
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["figure", "key", "value"]
+    figures = {(figure, key): value for figure, key, value in rows[1:]}
+    assert figures[("orders", "")] == str(report["orders"])
+    assert all(figures[("by_status", s)] == str(n) for s, n in report["by_status"].items())
+    assert all(figures[("throughput_per_day", d)] == str(n) for d, n in report["throughput_per_day"].items())
+    assert all(figures[("step_p95_seconds", s["step"])] == str(s["p95_seconds"]) for s in report["step_durations"])
+    assert figures[("cancellation_rate", "")] == str(report["cancellation_rate"])
+    assert figures[("return_rate", "")] == ("" if report["return_rate"] is None else str(report["return_rate"]))
+    assert (await api.get("/reports/summary.csv", headers=CLIENT)).status_code == 403
+    bad = await api.get("/reports/summary.csv", headers=OPS, params={"from": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"

@@ -64,7 +64,7 @@ def test_return_rate_gauge_in_percent() -> None:
 
 
 def test_the_dashboard_has_its_four_charts() -> None:
-    assert list(charts.dashboard_charts(summary(), {})) == [
+    assert list(charts.dashboard_charts(summary())) == [
         "chart-funnel",
         "chart-steps",
         "chart-sla",
