@@ -32,6 +32,7 @@ from api.auth import Principal, RateLimiter
 from api.console import charts
 from api.console.session import (
     CSRF_FIELD,
+    ConsoleLogins,
     ConsoleSession,
     SessionCodec,
     ops_principal,
@@ -130,6 +131,10 @@ class Visit:
 
     def _finish(self, response: Response) -> Response:
         self.console.codec.store(self.request, response, self.session)
+        # The Temporal UI's pass to /codec lives exactly while this browser is signed in: set or
+        # renewed with the session, deleted without one (api.console.session, "The codec pass").
+        signed_in_now = ops_principal(self.console.keys, self.session)  # a sign-in or sign-out just now
+        self.console.codec.store_codec_pass(self.request, response, signed_in_now)
         response.headers.update(SECURITY_HEADERS)
         return response
 
@@ -473,7 +478,11 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
 def install_console(api: FastAPI) -> None:
     """Mount the console on the API app at /ops/ui (one line in `create_app`)."""
     settings: Settings = api.state.settings
-    api.mount(PREFIX, build_console(api, settings), name="console")
+    console_app = build_console(api, settings)
+    api.mount(PREFIX, console_app, name="console")
+    # The codec server admits the console's signed-in ops users (api.routers.codec).
+    console: Console = console_app.state.console
+    api.state.console_logins = ConsoleLogins(sessions=console.codec, keys=console.keys)
 
 
 __all__ = ["build_console", "install_console"]

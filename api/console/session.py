@@ -10,6 +10,17 @@ The token is compared on every POST; signing in rotates it.
 
 The name is checked against the configured keys on every request, so removing a key or changing
 its role ends its console sessions at once.
+
+The codec pass: while a browser has a signed-in ops session, every console response also sets a
+second cookie, `oms_codec`, scoped to path /codec, so that the Temporal Web UI (which has no login
+in development) can call our codec server (api.routers.codec) with the browser's credentials. It
+is a cookie of its own rather than the session cookie with a wider path because:
+- cookies are not told apart by port: a session cookie at path / would go along to every service
+  on the same host (the Temporal UI's server, any other dev server), and to every API path;
+- it carries only the key's name: no CSRF token and no flash messages leave /ops/ui;
+- it is signed with another salt, so neither cookie can stand in for the other.
+It is set or renewed with the same TTL on each console response while signed in (so it ends when
+the console session would), and deleted on each console response without one (signing out included).
 """
 
 import hmac
@@ -29,6 +40,10 @@ COOKIE = "oms_console"
 COOKIE_PATH = "/ops/ui"
 CSRF_FIELD = "csrf_token"
 _SALT = "orderflow.console.session"
+CODEC_COOKIE = "oms_codec"
+# Where api.routers.codec serves (its PREFIX; that module imports this one, so not imported here).
+CODEC_COOKIE_PATH = "/codec"
+_CODEC_SALT = "orderflow.console.codec-pass"
 
 
 @dataclass
@@ -83,6 +98,7 @@ class SessionCodec:
     def __init__(self, settings: Settings) -> None:
         secret = settings.console_secret or secrets.token_urlsafe(32)
         self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
+        self._codec_serializer = URLSafeTimedSerializer(secret, salt=_CODEC_SALT)
         self.max_age = int(settings.console_session_ttl.total_seconds())
 
     def load(self, request: Request) -> ConsoleSession:
@@ -107,15 +123,64 @@ class SessionCodec:
             secure=request.url.scheme == "https",
         )
 
+    def store_codec_pass(self, request: Request, response: Response, principal: Principal | None) -> None:
+        """Set (renew) the codec pass of a signed-in ops `principal`, or delete it without one."""
+        secure = request.url.scheme == "https"
+        if principal is None:
+            response.delete_cookie(
+                CODEC_COOKIE, path=CODEC_COOKIE_PATH, httponly=True, samesite="strict", secure=secure
+            )
+            return
+        response.set_cookie(
+            CODEC_COOKIE,
+            self._codec_serializer.dumps({"user": principal.name}),
+            max_age=self.max_age,
+            path=CODEC_COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+
+    def codec_pass_user(self, request: Request) -> str | None:
+        """The key name in the request's codec pass, if it is one we signed and not expired."""
+        value = request.cookies.get(CODEC_COOKIE)
+        if not value:
+            return None
+        try:
+            payload = self._codec_serializer.loads(value, max_age=self.max_age)
+        except BadSignature:  # also SignatureExpired
+            return None
+        user = payload.get("user") if isinstance(payload, dict) else None
+        return user if isinstance(user, str) else None
+
+
+@dataclass(frozen=True)
+class ConsoleLogins:
+    """What the codec server needs of the console to admit its signed-in ops users: the cookie
+    signer and the configured keys (`api.state.console_logins`, set by install_console)."""
+
+    sessions: SessionCodec
+    keys: tuple[ApiKeyEntry, ...]
+
+    def codec_principal(self, request: Request) -> Principal | None:
+        """The ops principal of the request's codec pass, while its key is still an ops key."""
+        user = self.sessions.codec_pass_user(request)
+        return ops_principal_named(self.keys, user) if user is not None else None
+
+
+def ops_principal_named(entries: tuple[ApiKeyEntry, ...], name: str) -> Principal | None:
+    """The principal of the key called `name`, if it is configured with the ops role."""
+    for entry in entries:
+        if entry.name == name and entry.role == Role.OPS.value:
+            return Principal(name=entry.name, role=Role.OPS, customers=entry.customers)
+    return None
+
 
 def ops_principal(entries: tuple[ApiKeyEntry, ...], session: ConsoleSession) -> Principal | None:
     """The signed-in principal, while its key is still configured with the ops role."""
     if session.user is None:
         return None
-    for entry in entries:
-        if entry.name == session.user and entry.role == Role.OPS.value:
-            return Principal(name=entry.name, role=Role.OPS, customers=entry.customers)
-    return None
+    return ops_principal_named(entries, session.user)
 
 
 def principal_of_key(entries: tuple[ApiKeyEntry, ...], presented: str) -> Principal | None:

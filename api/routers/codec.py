@@ -5,8 +5,18 @@ returning `{"payloads": [...]}`, the protobuf JSON form of Payloads (metadata va
 base64). The UI calls it from the browser, so:
 - it is behind ops auth: decoding shows personal data. The UI sends its credential as
   `Authorization: Bearer <token>`, so the ops key is accepted there as well as in `X-API-Key`;
+- the dev UI has no login and so no token: a browser signed in to the ops console sends the
+  console's codec pass instead (a cookie scoped to /codec, api.console.session), when the UI's
+  "include cross-origin credentials" is on. The pass is honoured only on requests whose `Origin`
+  is one of the UI's, so another page of the same site (localhost on another port) can't use it;
 - CORS is answered only on these paths and only for the UI's origins
-  (`Settings.codec_allowed_origins`), never `*`.
+  (`Settings.codec_allowed_origins`), never `*`, with `Access-Control-Allow-Credentials: true`
+  so that the browser sends the pass and lets the UI read the answer.
+Cross-site request forgery: neither endpoint changes any state. Decode only reads, for the caller,
+and its answer is readable only by the UI's origins; encode only seals what it is given. A forged
+request could make us do the work but learn nothing and change nothing. The cookie is also
+SameSite=Strict (no other site's page sends it), and a JSON body needs a CORS preflight, which
+other origins fail.
 Without `OMS_CODEC_KEYS` there is nothing to undo: both endpoints return the payloads unchanged.
 """
 
@@ -23,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Principal, RoleGuard
+from api.console.session import ConsoleLogins
 from api.problems import ProblemError
 from runtime.codec import EncryptionCodec, PayloadDecryptionError, codec_keys_of
 from runtime.settings import Settings
@@ -36,8 +47,9 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 class KeyOrBearerGuard(RoleGuard):
-    """A RoleGuard that also reads the key from `Authorization: Bearer`, as the Temporal UI sends it.
-    `X-API-Key` wins when both are given."""
+    """A RoleGuard that also reads the key from `Authorization: Bearer`, as the Temporal UI sends it,
+    and, when no key is given at all, admits the ops console's codec pass from the UI's origins.
+    `X-API-Key` wins over a bearer key, and a key over the pass."""
 
     def __call__(
         self,
@@ -45,7 +57,31 @@ class KeyOrBearerGuard(RoleGuard):
         api_key: Annotated[str | None, Depends(_api_key_header)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     ) -> Principal:
-        return super().__call__(request, api_key or (bearer.credentials if bearer else None))
+        presented = api_key or (bearer.credentials if bearer else None)
+        if presented is None:
+            principal = _console_principal(request)
+            if principal is not None:
+                return principal
+        return super().__call__(request, presented)
+
+
+def _console_principal(request: Request) -> Principal | None:
+    """The ops user signed in to the console in this browser, by the codec pass it sent; 403 when
+    the pass comes from a page that is not the Temporal UI's. Not rate limited, like the console's
+    own pages: the limiter counts API keys, and the UI sends one decode per payload field."""
+    logins: ConsoleLogins | None = getattr(request.app.state, "console_logins", None)
+    principal = logins.codec_principal(request) if logins is not None else None
+    if principal is None:
+        return None
+    origin = request.headers.get("origin")
+    allowed: frozenset[str] = request.app.state.codec_origins
+    if origin not in allowed:
+        raise ProblemError(
+            403,
+            "a console sign-in is accepted here only from the Temporal UI's origins "
+            f"(OMS_CODEC_CORS_ORIGINS), not from {origin or 'a request without Origin'}",
+        )
+    return principal
 
 
 # RoleGuard always admits ops, and here no one else.
@@ -107,8 +143,8 @@ def _codec(request: Request) -> EncryptionCodec | None:
 
 
 _RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "no or unknown key"},
-    403: {"description": "not an ops key"},
+    401: {"description": "no or unknown key, and no valid console sign-in"},
+    403: {"description": "not an ops key, or a console sign-in sent from outside the Temporal UI"},
 }
 
 
@@ -139,7 +175,9 @@ async def decode(body: WirePayloads, request: Request, _: OpsOnly) -> WirePayloa
 
 class CodecCors:
     """CORS for the codec paths only, for the Temporal UI's origins only; every other path of the
-    API stays without CORS (browsers keep refusing cross-origin calls to it)."""
+    API stays without CORS (browsers keep refusing cross-origin calls to it). Credentialed: the
+    answer names the caller's origin (never `*`) and allows credentials, so that a browser sends
+    the console's codec pass with the UI's `credentials: 'include'` fetch and lets the UI read it."""
 
     def __init__(self, app: ASGIApp, origins: list[str]) -> None:
         self._app = app
@@ -163,5 +201,7 @@ def install_codec(app: FastAPI, settings: Settings) -> None:
     """The codec routes and their CORS (called by api.app.create_app)."""
     keys = codec_keys_of(settings)  # a malformed OMS_CODEC_KEYS fails here, at start
     app.state.codec = EncryptionCodec(keys) if keys is not None else None
+    origins = settings.codec_allowed_origins()
+    app.state.codec_origins = frozenset(origins)
     app.include_router(router)
-    app.add_middleware(CodecCors, origins=settings.codec_allowed_origins())
+    app.add_middleware(CodecCors, origins=origins)
