@@ -9,6 +9,10 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import re
+import time
+from collections.abc import Callable
+
 import httpx
 import pytest_asyncio
 import uvicorn
@@ -21,7 +25,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
 from api.app import create_app
+from api.console.session import _CODEC_SALT, CODEC_COOKIE, COOKIE
 from runtime.codec import ENCODING
 from runtime.settings import Settings
 from runtime.temporal import temporal_cli_path
@@ -179,10 +186,14 @@ async def test_cors_preflight_is_answered_only_for_the_ui_origin(api: httpx.Asyn
         assert allowed.headers["access-control-allow-origin"] == origin
         assert "POST" in allowed.headers["access-control-allow-methods"]
         assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        # Credentialed CORS (the console's codec pass): the origin named, never `*`.
+        assert allowed.headers["access-control-allow-credentials"] == "true"
 
     for origin in ("https://evil.example", "http://localhost:8234", "null"):
         refused = await preflight(origin)
         assert refused.status_code == 400, origin
+        # (Starlette sends its fixed Allow-Credentials even here; without Allow-Origin the browser
+        # fails the CORS check before it looks at it.)
         assert "access-control-allow-origin" not in refused.headers
 
     # The rest of the API gets no CORS at all, not even for the UI's origin.
@@ -263,3 +274,126 @@ async def test_the_temporal_cli_reads_history_through_the_codec_server(
     [payload] = json.loads(decoded)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
     assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
     assert email.encode() in base64.b64decode(payload["data"])
+
+
+# --- the ops console's sign-in as the Temporal UI's pass to the codec server ----------------------
+
+CONSOLE_SECRET = "test-console-secret"  # fixed, so that a test can forge an expired pass
+
+
+def make_console_api(settings: Settings, client: Client, sessions: sessionmaker[Session], **changes: Any) -> (
+    Callable[[], httpx.AsyncClient]
+):
+    """A factory of fresh HTTP clients (each with its own cookie jar) on one API app."""
+    app = create_app(
+        settings.model_copy(update={"console_secret": CONSOLE_SECRET, **changes}), client=client, sessions=sessions
+    )
+    return lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderflow.test")
+
+
+async def console_form(http: httpx.AsyncClient, path: str, **fields: str) -> httpx.Response:
+    """Post a console form the way its page does: with the session's CSRF token."""
+    page = await http.get("/ops/ui/login", follow_redirects=True)  # signed in: the queue, same token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    return await http.post(f"/ops/ui{path}", data={"csrf_token": token.group(1), **fields})
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """Set-Cookie headers of a response by cookie name (the whole header, attributes included)."""
+    return {h.split("=", 1)[0]: h for h in response.headers.get_list("set-cookie")}
+
+
+async def test_a_console_sign_in_lets_the_ui_origin_decode_until_sign_out(
+    api: httpx.AsyncClient, settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    sku = await new_sku(api, {"WH-EAST": 1})
+    body = personal_order(sku)
+    body["shipping_address"]["postal_code"] = "310000"
+    order = await submit(api, body)
+    history = await client.get_workflow_handle(order["workflow_id"]).fetch_history()
+    stored = wire(list(history.events[0].workflow_execution_started_event_attributes.input.payloads))
+    from_ui = {"Origin": UI_ORIGIN, "X-Namespace": "default"}
+    new_client = make_console_api(settings, client, sessions)
+
+    async with new_client() as http:
+        refused = await http.post("/codec/decode", json=stored, headers=from_ui)
+        assert refused.status_code == 401, "no sign-in, no key: refused"
+        assert refused.headers["access-control-allow-origin"] == UI_ORIGIN, "the UI can read the refusal"
+
+        signed_in = await console_form(http, "/login", api_key="dev-ops-key")
+        assert signed_in.status_code == 303, signed_in.text
+        codec_pass = set_cookies(signed_in)[CODEC_COOKIE].lower()
+        for attribute in ("path=/codec", "httponly", "samesite=strict", "max-age=28800"):
+            assert attribute in codec_pass, codec_pass
+        assert "dev-ops-key" not in codec_pass
+        assert "path=/ops/ui" in set_cookies(signed_in)[COOKIE].lower(), "the session cookie stays on /ops/ui"
+
+        decoded = await http.post("/codec/decode", json=stored, headers=from_ui)
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.headers["access-control-allow-origin"] == UI_ORIGIN
+        assert decoded.headers["access-control-allow-credentials"] == "true"
+        [payload] = unwire(decoded.json())
+        assert body["customer"]["email"].encode() in payload.data
+        encoded = await http.post("/codec/encode", json=wire([Payload(data=b"1")]), headers=from_ui)
+        assert encoded.status_code == 200, encoded.text
+
+        # The pass works only from the UI's origins: not from another page of the same site, nor
+        # from a client that sends no Origin at all.
+        for headers in ({"Origin": "http://localhost:3000"}, {}):
+            elsewhere = await http.post("/codec/decode", json=stored, headers=headers)
+            assert elsewhere.status_code == 403, (headers, elsewhere.text)
+            assert elsewhere.headers["content-type"] == "application/problem+json"
+            assert "only from the Temporal UI's origins" in elsewhere.json()["detail"]
+            assert "access-control-allow-origin" not in elsewhere.headers
+
+        # A key, when given, is what counts: a client key is refused even with the pass.
+        assert (await http.post("/codec/decode", json=stored, headers={**from_ui, **CLIENT})).status_code == 403
+
+        signed_out = await console_form(http, "/logout")
+        assert signed_out.status_code == 303, signed_out.text
+        assert "max-age=0" in set_cookies(signed_out)[CODEC_COOKIE].lower(), "signing out deletes the pass"
+        after = await http.post("/codec/decode", json=stored, headers=from_ui)
+        assert after.status_code == 401, after.text
+
+    async with new_client() as http:
+        refused_login = await console_form(http, "/login", api_key="dev-client-key")
+        assert refused_login.status_code == 403
+        assert CODEC_COOKIE not in http.cookies, "a refused sign-in gives no pass"
+
+
+async def test_a_forged_expired_or_revoked_pass_is_refused(
+    settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    document = wire([Payload(metadata={"encoding": b"json/plain"}, data=b"1")])
+    from_ui = {"Origin": UI_ORIGIN}
+    new_client = make_console_api(settings, client, sessions)
+    async with new_client() as http:
+        await console_form(http, "/login", api_key="dev-ops-key")
+        good_pass, session = http.cookies[CODEC_COOKIE], http.cookies[COOKIE]
+        assert (await http.post("/codec/decode", json=document, headers=from_ui)).status_code == 200
+
+    class Yesterday(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 24 * 3600  # past the 8 h OMS_CONSOLE_SESSION_TTL
+
+    expired = URLSafeTimedSerializer(CONSOLE_SECRET, salt=_CODEC_SALT, signer=Yesterday).dumps({"user": "dev-ops"})
+    forged = URLSafeTimedSerializer("not-our-secret", salt=_CODEC_SALT).dumps({"user": "dev-ops"})
+    for name, value in [("expired", expired), ("forged", forged), ("the session cookie", session)]:
+        async with new_client() as http:
+            http.cookies.set(CODEC_COOKIE, value, domain="orderflow.test", path="/codec")
+            response = await http.post("/codec/decode", json=document, headers=from_ui)
+            assert response.status_code == 401, (name, response.text)
+
+    # Nor does the pass open the console: it is signed for /codec only.
+    async with new_client() as http:
+        http.cookies.set(COOKIE, good_pass, domain="orderflow.test", path="/ops/ui")
+        queue = await http.get("/ops/ui/queue")
+        assert queue.status_code == 303 and queue.headers["location"].endswith("/ops/ui/login")
+
+    # The key's name is looked up on every request: removed, or no longer ops, its pass is void.
+    for api_keys in ("other:ops:other-ops-key", "dev-ops:client:dev-ops-key"):
+        async with make_console_api(settings, client, sessions, api_keys=api_keys)() as http:
+            http.cookies.set(CODEC_COOKIE, good_pass, domain="orderflow.test", path="/codec")
+            response = await http.post("/codec/decode", json=document, headers=from_ui)
+            assert response.status_code == 401, (api_keys, response.text)
