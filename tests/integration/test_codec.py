@@ -4,19 +4,18 @@ Temporal UI (and only ops, and only from the UI's origin) read it back."""
 import asyncio
 import base64
 import json
+import re
 import secrets
 import socket
-from collections.abc import AsyncIterator
-from typing import Any
-
-import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest_asyncio
 import uvicorn
 from google.protobuf import json_format
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
@@ -24,8 +23,6 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from api.app import create_app
 from api.console.session import _CODEC_SALT, CODEC_COOKIE, COOKIE
