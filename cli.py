@@ -84,7 +84,7 @@ def dev() -> None:
     from runtime.database import resolve_database_url, seed
     from runtime.simulator import api_base_url
     from runtime.supervisor import Child, Supervisor, install_interrupt_handlers
-    from runtime.temporal import dev_server_command, port_open
+    from runtime.temporal import dev_server_command, port_open, ui_codec_endpoint
 
     _configure_logging()
     settings = _settings()
@@ -121,7 +121,7 @@ def dev() -> None:
                     err=True,
                 )
                 raise typer.Exit(1)
-            codec_endpoint = f"{api_base_url(settings)}/codec"
+            codec_endpoint = ui_codec_endpoint(settings)
             sup.add(Child("temporal", dev_server_command(settings, codec_endpoint=codec_endpoint), tier=0))
             if not sup.wait_until(
                 lambda: port_open("127.0.0.1", settings.temporal_port), timeout=60
@@ -195,9 +195,13 @@ def _print_banner(
         f"  Temporal       {temporal_address} (namespace {settings.temporal_namespace})",
     ]
     if started_temporal:
-        lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
+        lines.append(f"  Temporal UI    http://localhost:{settings.temporal_ui_port}")
         lines.append(f"  Temporal db    {Path(settings.data_dir) / 'temporal.db'}")
         lines.append(f"  Codec server   {api_url}/codec (ops key; the UI uses it, see docs/versioning.md)")
+        lines.append(
+            f"  Decoded in UI  sign in at http://localhost:{settings.api_port}/ops/ui, then in the UI's"
+            " Data Encoder settings turn on 'Include cross-origin credentials'"
+        )
     lines.append(f"  Database       {_mask_url(database_url)}")
     lines.append(
         f"  Simulator      {'on, speed ' + format(settings.simulator_speed, 'g') if settings.simulator else 'off'}"

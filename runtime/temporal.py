@@ -108,6 +108,27 @@ def dev_server_command(
     return cmd
 
 
+# Addresses an API bound here is reached at from a browser on the same machine.
+_LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})
+
+
+def ui_codec_endpoint(settings: Settings) -> str:
+    """The codec server's URL for `--ui-codec-endpoint`: the Temporal UI's page calls it from the
+    browser. A local API is named `localhost`, not 127.0.0.1, because the UI decodes with the ops
+    console's sign-in (api.console.session, "The codec pass"): a cookie goes only to the host name
+    it was set for, and SameSite=Strict only within one site, so the console
+    (http://localhost:<api port>/ops/ui), the UI it links to (http://localhost:<ui port>) and this
+    endpoint must all say localhost."""
+    if settings.api_url:
+        return settings.api_url.rstrip("/") + "/codec"
+    host = settings.api_host
+    if host in _LOOPBACK_OR_ANY:
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api_port}/codec"
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

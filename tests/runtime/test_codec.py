@@ -17,7 +17,7 @@ from runtime.codec import (
     parse_codec_keys,
 )
 from runtime.settings import Settings
-from runtime.temporal import dev_server_command
+from runtime.temporal import dev_server_command, ui_codec_endpoint
 
 OLD = format_codec_key("2025-a", b"\x01" * 32)
 NEW = format_codec_key("2026-b", b"\x02" * 32)
@@ -111,6 +111,15 @@ def test_the_dev_ui_is_pointed_at_our_codec_endpoint(tmp_path: Path) -> None:
     cmd = dev_server_command(settings, codec_endpoint="http://127.0.0.1:8000/codec")
     assert cmd[cmd.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8000/codec"
     assert "--ui-codec-endpoint" not in dev_server_command(settings, headless=True, codec_endpoint="x")
+
+
+def test_the_ui_calls_a_local_codec_endpoint_at_localhost() -> None:
+    """The console's codec pass is a cookie for the host name it was set on (the console links to
+    the UI at localhost), so the UI must call the codec server at localhost too."""
+    assert ui_codec_endpoint(Settings(api_port=8123)) == "http://localhost:8123/codec"
+    assert ui_codec_endpoint(Settings(api_host="0.0.0.0")) == "http://localhost:8000/codec"
+    assert ui_codec_endpoint(Settings(api_host="10.0.0.5")) == "http://10.0.0.5:8000/codec"
+    assert ui_codec_endpoint(Settings(api_url="https://oms.example/")) == "https://oms.example/codec"
 
 
 def test_the_codec_origins_default_to_the_dev_ui() -> None:
