@@ -133,8 +133,9 @@ class Visit:
         self.console.codec.store(self.request, response, self.session)
         # The Temporal UI's pass to /codec lives exactly while this browser is signed in: set or
         # renewed with the session, deleted without one (api.console.session, "The codec pass").
-        signed_in_now = ops_principal(self.console.keys, self.session)  # a sign-in or sign-out just now
-        self.console.codec.store_codec_pass(self.request, response, signed_in_now)
+        # Asked again, not self.principal: that was read before this request's sign-in or sign-out.
+        signed_in = ops_principal(self.console.keys, self.session)
+        self.console.codec.store_codec_pass(self.request, response, signed_in)
         response.headers.update(SECURITY_HEADERS)
         return response
 
