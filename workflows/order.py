@@ -94,7 +94,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.returns import RETURN_CHANGED_SIGNAL, ReturnWorkflow
     from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
-    from workflows.supervision import bounded_retry, parked_on_failure, within_sla
+    from workflows.supervision import STEP_FAILURES, bounded_retry, parked_on_failure, within_sla
 
 T = TypeVar("T")
 
@@ -535,7 +535,7 @@ class OrderWorkflow:
                 )),
                 self._park,
             )
-        except ActivityError as error:
+        except STEP_FAILURES as error:
             if is_refusal(error, "OutOfStock"):
                 return None
             raise
@@ -588,7 +588,7 @@ class OrderWorkflow:
         self._authorize_in_doubt = True  # compensation registered before the step runs
         try:
             payment = await parked_on_failure("payment authorization", self._authorize, self._park)
-        except ActivityError as error:
+        except STEP_FAILURES as error:
             if is_refusal(error, "PaymentDeclined"):
                 self._authorize_in_doubt = False
                 self._order.payment.status = PaymentStatus.DECLINED
@@ -1137,7 +1137,7 @@ class OrderWorkflow:
             # whether the authorization exists, so it can be voided.
             try:
                 self._payment = await self._authorize(PAYMENT_RETRY)
-            except ActivityError:
+            except STEP_FAILURES:
                 return
         if self._payment is None:
             return
