@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     # appears unescaped in a URL; a secret must not contain `,` or `|`. Parsed (and rejected when
     # malformed) by adapters.notifications.delivery.parse_webhook_subscribers at worker start.
     notify_webhooks: str = ""
+    # Worker tuning (docs/performance.md). Workflows kept in the worker's sticky cache: bounds its
+    # memory however many orders are parked (an evicted order is replayed from history when it wakes).
+    max_cached_workflows: int = Field(default=1000, ge=0)
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) of every entry configured with its plain key, for the tools that
