@@ -245,6 +245,12 @@ def bench(
     processes: int = typer.Option(1, "--processes", min=1, help="Worker processes."),
     out: str = typer.Option("bench-results", "--out", help="Folder for bench.json and bench.png."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Run the bare baselines too."),
+    park: int = typer.Option(
+        0, "--park", min=0, help="Instead: drive this many orders to delivered, leave them parked, read worker RSS."
+    ),
+    max_cached_workflows: int | None = typer.Option(
+        None, "--max-cached-workflows", min=0, help="The worker's sticky cache size (OMS_MAX_CACHED_WORKFLOWS)."
+    ),
 ) -> None:
     """Benchmark the order lifecycle against a bare Temporal workflow and a bare insert route
     (starts its own Temporal and PostgreSQL unless OMS_TEMPORAL_ADDRESS / OMS_DATABASE_URL)."""
@@ -259,6 +265,8 @@ def bench(
             worker_processes=processes,
             out_dir=Path(out),
             skip_baselines=not baselines,
+            park=park,
+            max_cached_workflows=max_cached_workflows,
         )
     )
 

@@ -155,3 +155,26 @@ async def drive_bare_inserts(http: httpx.AsyncClient, count: int, concurrency: i
         return Outcome(sent, answered, answered, response.status_code == 201)
 
     return await bounded(count, concurrency, one)
+
+
+async def drive_to_delivered(http: httpx.AsyncClient, sku: str, count: int, concurrency: int, tick: Tick) -> list[Outcome]:
+    """Orders driven to `delivered` and left there, parked in their (long) return window."""
+
+    async def one(_: int) -> Outcome:
+        body = order_body(sku)
+        sent = time.monotonic()
+        response = await http.post("/orders", headers=CLIENT, json=body)
+        answered = time.monotonic()
+        ok = response.status_code == 201
+        while ok:
+            current = await http.get(f"/orders/{body['order_id']}", headers=CLIENT)
+            status = current.json().get("status") if current.status_code == 200 else None
+            if status == "delivered":
+                break
+            if status in ("cancelled", "closed"):
+                ok = False
+            await asyncio.sleep(0.5)
+        tick()
+        return Outcome(sent, answered, time.monotonic(), ok, body["order_id"])
+
+    return await bounded(count, concurrency, one)

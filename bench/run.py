@@ -27,6 +27,7 @@ from bench.drive import (
     drive_bare_inserts,
     drive_bare_workflows,
     drive_orders,
+    drive_to_delivered,
     one_order,
     prepare_sku,
 )
@@ -47,6 +48,10 @@ class BenchOptions:
     out_dir: Path = Path("bench-results")
     skip_baselines: bool = False
     show_progress: bool = True
+    # Instead of the lifecycle: this many orders driven to delivered and left parked in their
+    # return window (give a long --return-window), then the worker's memory is read.
+    park: int = 0
+    max_cached_workflows: int | None = None
 
 
 async def history_counts(client: Client, workflow_id: str) -> Counter[str]:
@@ -158,8 +163,11 @@ async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict
         httpx.AsyncClient(base_url=stack.api_url, timeout=120, limits=limits) as http,
         httpx.AsyncClient(base_url=stack.bare_api_url, timeout=120, limits=limits) as bare_http,
     ):
-        sku = await prepare_sku(http, options.orders + 100)
+        sku = await prepare_sku(http, options.orders + options.park + 100)
         stack.start_simulator()
+        if options.park:
+            results["parked"] = await park(stack, http, sku, options, console)
+            return results
         history, shape = await probe(client, http, sku)
         shape = shape.model_copy(update={"wait": _parse_window(options.return_window)})
         results["bare_shape"] = shape.model_dump(mode="json")
@@ -213,6 +221,39 @@ async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict
     return results
 
 
+async def park(stack: Stack, http: httpx.AsyncClient, sku: str, options: BenchOptions, console: Console) -> dict[str, Any]:
+    """Drive `options.park` orders to delivered, let the worker settle, read its memory."""
+    workers = stack.workers()
+    progress = Progress(
+        TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=not options.show_progress,
+    )
+    rss_curve: list[tuple[int, float]] = []
+    with progress:
+        task = progress.add_task("parking", total=options.park)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            progress.advance(task)
+            if done % max(1, options.park // 20) == 0:
+                rss_curve.append((done, round(sum(w.rss() for w in workers) / MIB, 1)))
+
+        outcomes = await drive_to_delivered(http, sku, options.park, options.concurrency, tick)
+    await asyncio.sleep(5)  # the last workflow tasks finish; the worker is idle
+    rss = [round(sum(w.rss() for w in workers) / MIB, 1) for _ in range(3)]
+    return {
+        "orders": options.park,
+        "delivered": sum(1 for o in outcomes if o.ok),
+        "throughput_to_delivered": round(throughput(outcomes), 3),
+        "max_cached_workflows": options.max_cached_workflows,
+        "worker_rss_mib_idle": rss[-1],
+        "worker_peak_rss_mib": round(sum(w.peak_rss for w in workers) / MIB, 1),
+        "rss_curve_mib": rss_curve,
+    }
+
+
 async def _bare_history(client: Client, shape: BareShape, workflow_id: str) -> int:
     """One more bare run, to count its history like the probe order's."""
     from bench.bare_workflow import BARE_TASK_QUEUE, BareWorkflow
@@ -241,6 +282,8 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
     options.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
         stack = Stack(settings, Path(tmp), worker_processes=options.worker_processes)
+        if options.max_cached_workflows is not None:
+            stack.extra_env["OMS_MAX_CACHED_WORKFLOWS"] = str(options.max_cached_workflows)
         try:
             stack.start(return_window=options.return_window)
             results = asyncio.run(measure(stack, options, console))
@@ -252,6 +295,8 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
         finally:
             stack.stop()
     write_json(results, options.out_dir / "bench.json")
+    if "parked" in results:
+        console.print(results["parked"])
     if "bare_workflow" in results:
         print_table(results, console)
     console.print(f"results: {options.out_dir / 'bench.json'}, chart: {options.out_dir / 'bench.png'}")

@@ -66,6 +66,7 @@ class Stack:
     work_dir: Path
     worker_processes: int = 1
     env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # OMS_* overrides for every child
     procs: dict[str, Proc] = field(default_factory=dict)
     api_url: str = ""
     bare_api_url: str = ""
@@ -130,6 +131,7 @@ class Stack:
             # The simulator at full speed: it acts as soon as it sees a parcel, polling 20x/s.
             "OMS_SIMULATOR_SPEED": "1e9",
             "OMS_SIMULATOR_POLL_INTERVAL": "0.05",
+            **self.extra_env,
         }
         me = [sys.executable, "-m"]
         for index in range(self.worker_processes):

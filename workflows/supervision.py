@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
@@ -68,7 +68,7 @@ async def within_sla(
 
 # What a failed activity raises in the workflow: ActivityError for a task-queue activity; a local
 # activity's failure arrives unwrapped (the ApplicationError, or a timeout).
-STEP_FAILURES: tuple[type[Exception], ...] = (ActivityError, ApplicationError, ActivityTimeoutError)
+STEP_FAILURES: tuple[type[FailureError], ...] = (ActivityError, ApplicationError, ActivityTimeoutError)
 
 
 async def parked_on_failure(

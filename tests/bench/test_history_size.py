@@ -11,7 +11,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tests.integration.helpers import carrier_event, new_sku, order_body, ship_to_carrier, submit, wait_for_status
+from tests.integration.helpers import (
+    carrier_event,
+    new_sku,
+    order_body,
+    ship_to_carrier,
+    submit,
+    wait_for_status,
+)
 
 # The target is 60 (issue 7); 78 is where it stands (docs/performance.md): this guards against
 # regressions until the remaining per-signal cost is cut.
