@@ -41,10 +41,20 @@ class BareWorkflow:
 
     @workflow.run
     async def run(self, shape: BareShape) -> int:
-        for step in range(shape.local_activities):
+        # Shaped like an order's first stretch: the submission is answered after a local
+        # activity, at the end of the workflow task that a task-queue activity closes; the rest
+        # of the steps follow.
+        local, remote = shape.local_activities, shape.activities
+        if local:
+            await workflow.execute_local_activity(bare_noop, 0, start_to_close_timeout=_TIMEOUT)
+            local -= 1
+        self._answered = True
+        if remote:
+            await workflow.execute_activity(bare_noop, 0, start_to_close_timeout=_TIMEOUT)
+            remote -= 1
+        for step in range(local):
             await workflow.execute_local_activity(bare_noop, step, start_to_close_timeout=_TIMEOUT)
-            self._answered = True
-        for step in range(shape.activities):
+        for step in range(remote):
             await workflow.execute_activity(bare_noop, step, start_to_close_timeout=_TIMEOUT)
         await workflow.wait_condition(lambda: self._signals >= shape.signals)
         await workflow.sleep(shape.wait)
