@@ -52,6 +52,19 @@ async def bounded(count: int, concurrency: int, one: Callable[[int], Awaitable[O
     return list(await asyncio.gather(*(guarded(i) for i in range(count))))
 
 
+async def request(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One HTTP call, retried on a dropped connection (a keep-alive connection the server closed
+    just as it was reused): safe here, every call is a read or an idempotent submission."""
+    for attempt in range(3):
+        try:
+            return await http.request(method, url, **kwargs)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def prepare_sku(http: httpx.AsyncClient, units: int) -> str:
     """A SKU of the bench's own with enough stock for every order (one unit each)."""
     sku = f"SKU-BENCH-{secrets.token_hex(3).upper()}"
@@ -96,7 +109,7 @@ def order_body(sku: str) -> dict[str, Any]:
 async def one_order(http: httpx.AsyncClient, client: Client, sku: str) -> Outcome:
     body = order_body(sku)
     sent = time.monotonic()
-    response = await http.post("/orders", headers=CLIENT, json=body)
+    response = await request(http, "POST", "/orders", headers=CLIENT, json=body)
     answered = time.monotonic()
     if response.status_code != 201:
         return Outcome(sent, answered, answered, False, body["order_id"])
@@ -149,7 +162,7 @@ async def drive_bare_workflows(
 async def drive_bare_inserts(http: httpx.AsyncClient, count: int, concurrency: int, tick: Tick) -> list[Outcome]:
     async def one(index: int) -> Outcome:
         sent = time.monotonic()
-        response = await http.post("/bare", json=order_body("SKU-BARE"))
+        response = await request(http, "POST", "/bare", json=order_body("SKU-BARE"))
         answered = time.monotonic()
         tick()
         return Outcome(sent, answered, answered, response.status_code == 201)
@@ -163,11 +176,11 @@ async def drive_to_delivered(http: httpx.AsyncClient, sku: str, count: int, conc
     async def one(_: int) -> Outcome:
         body = order_body(sku)
         sent = time.monotonic()
-        response = await http.post("/orders", headers=CLIENT, json=body)
+        response = await request(http, "POST", "/orders", headers=CLIENT, json=body)
         answered = time.monotonic()
         ok = response.status_code == 201
         while ok:
-            current = await http.get(f"/orders/{body['order_id']}", headers=CLIENT)
+            current = await request(http, "GET", f"/orders/{body['order_id']}", headers=CLIENT)
             status = current.json().get("status") if current.status_code == 200 else None
             if status == "delivered":
                 break
