@@ -220,13 +220,67 @@ def _print_banner(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="Worker processes to run side by side (one event loop each)."
+    ),
+) -> None:
     """Run a Temporal worker on the orders task queue until SIGTERM/SIGINT."""
     _configure_logging()
+    if processes > 1:
+        _run_worker_processes(processes)
+        return
     from worker import run_worker
 
     # run_worker resolves (and migrates) the database itself.
     _run_until_signalled(run_worker(_settings()))
+
+
+def _run_worker_processes(processes: int) -> None:
+    """A workflow worker is one asyncio loop: CPU-bound on one core. N processes, supervised
+    (restarted with backoff), share the task queue; the server balances them."""
+    from runtime.supervisor import Child, Supervisor
+
+    settings = _with_database(_settings())  # migrate once, before the children start
+    env = {**os.environ, "OMS_DATABASE_URL": settings.database_url or ""}
+    sup = Supervisor()
+    for index in range(processes):
+        sup.add(Child(f"worker{index + 1}", [sys.executable, "-m", "cli", "worker"], env=env))
+    sup.run_forever()
+
+
+@app.command()
+def bench(
+    orders: int = typer.Option(2000, "--orders", min=1, help="Orders to drive from submit to closed."),
+    concurrency: int = typer.Option(48, "--concurrency", min=1, help="Orders (and baseline runs) in flight."),
+    return_window: str = typer.Option("1s", "--return-window", help="The orders' return window, e.g. 1s."),
+    processes: int = typer.Option(1, "--processes", min=1, help="Worker processes."),
+    out: str = typer.Option("bench-results", "--out", help="Folder for bench.json and bench.png."),
+    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Run the bare baselines too."),
+    park: int = typer.Option(
+        0, "--park", min=0, help="Instead: drive this many orders to delivered, leave them parked, read worker RSS."
+    ),
+    max_cached_workflows: int | None = typer.Option(
+        None, "--max-cached-workflows", min=0, help="The worker's sticky cache size (OMS_MAX_CACHED_WORKFLOWS)."
+    ),
+) -> None:
+    """Benchmark the order lifecycle against a bare Temporal workflow and a bare insert route
+    (starts its own Temporal and PostgreSQL unless OMS_TEMPORAL_ADDRESS / OMS_DATABASE_URL)."""
+    from bench.run import BenchOptions, run_bench
+
+    _configure_logging()
+    run_bench(
+        BenchOptions(
+            orders=orders,
+            concurrency=concurrency,
+            return_window=return_window,
+            worker_processes=processes,
+            out_dir=Path(out),
+            skip_baselines=not baselines,
+            park=park,
+            max_cached_workflows=max_cached_workflows,
+        )
+    )
 
 
 @app.command()

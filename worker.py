@@ -118,6 +118,7 @@ def build_worker(
     executor: ThreadPoolExecutor,
     activity_slots: int,
     activities: Sequence[Callable[..., Any]] | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """Database activities are plain `def`s: they run on `executor`, keeping the event loop free."""
     return Worker(
@@ -128,6 +129,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=activity_slots,
         workflow_runner=sandbox_runner(),
+        max_cached_workflows=max_cached_workflows,
         # On SIGTERM, let running activities finish before they are cancelled and retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -154,5 +156,6 @@ async def run_worker(settings: Settings) -> None:
                 ops_email=settings.ops_email,
                 notifier=notifier_for(session_factory, settings),
             ),
+            max_cached_workflows=settings.max_cached_workflows,
         )
         await worker.run()

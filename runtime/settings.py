@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     console_secret: str = ""
     # How long a console login lasts without a new login.
     console_session_ttl: Duration = timedelta(hours=8)
+    # Worker tuning (docs/performance.md). Workflows kept in the worker's sticky cache: bounds its
+    # memory however many orders are parked (an evicted order is replayed from history when it wakes).
+    max_cached_workflows: int = Field(default=1000, ge=0)
 
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) of every entry configured with its plain key, for the tools that

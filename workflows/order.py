@@ -94,7 +94,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.returns import RETURN_CHANGED_SIGNAL, ReturnWorkflow
     from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
-    from workflows.supervision import bounded_retry, parked_on_failure, within_sla
+    from workflows.supervision import STEP_FAILURES, bounded_retry, parked_on_failure, within_sla
 
 T = TypeVar("T")
 
@@ -145,6 +145,7 @@ class OrderWorkflow:
         self._seq = 0
         self._unprojected: list[TransitionRecord] = []
         self._projected_seq = 0
+        self._local_steps = 0  # local activities of the run loop in flight (see `_locally`)
         self._alerts: list[Notification] = []
         self._alert_count = 0
         # Intake.
@@ -420,18 +421,18 @@ class OrderWorkflow:
         self._transition(OrderStatus.VERIFYING, "order.verifying")
         request = self._input.request
         # Short reads: local activities spare the submitter task-queue round trips.
-        catalog: list[CatalogItem] = await workflow.execute_local_activity_method(
+        catalog: list[CatalogItem] = await self._locally(workflow.execute_local_activity_method(
             InventoryActivities.load_catalog,
             [line.sku for line in request.lines],
             start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
             retry_policy=PERSISTENT_RETRY,
             summary=f"load catalog for {len(request.lines)} skus",
-        )
+        ))
         self._catalog = {item.sku: item for item in catalog}
         problems = verify_order(request, self._catalog)
         if problems:
             raise _Refused("verification failed", {"problems": [p.model_dump() for p in problems]})
-        recent_orders: int = await workflow.execute_local_activity_method(
+        recent_orders: int = await self._locally(workflow.execute_local_activity_method(
             ProjectionActivities.count_recent_orders,
             RecentOrdersQuery(
                 customer_id=request.customer.id,
@@ -441,7 +442,7 @@ class OrderWorkflow:
             start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
             retry_policy=PERSISTENT_RETRY,
             summary="count the customer's recent orders",
-        )
+        ))
         reasons = hold_reasons(request, self._order.totals, self._policy.risk, recent_orders)
         if reasons:
             self._order.hold = Hold(reason=describe(reasons), since=workflow.now(), codes=reasons)
@@ -517,22 +518,24 @@ class OrderWorkflow:
     async def _reserve(self, region: str) -> Allocation | None:
         self._reservation_attempted = True  # compensation registered before the step runs
         try:
+            # A short database write: a local activity keeps it inside the current workflow
+            # task (no task-queue round trip, no scheduled/started/completed events).
             return await parked_on_failure(
                 "stock reservation",
-                lambda: workflow.execute_activity_method(
+                lambda: self._locally(workflow.execute_local_activity_method(
                     InventoryActivities.reserve_stock,
                     ReserveRequest(
                         order_id=self._order.order_id,
                         lines=self._order.lines,
                         destination_region=region,
                     ),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
                     retry_policy=self._retry,
                     summary=f"reserve stock for {len(self._order.lines)} lines",
-                ),
+                )),
                 self._park,
             )
-        except ActivityError as error:
+        except STEP_FAILURES as error:
             if is_refusal(error, "OutOfStock"):
                 return None
             raise
@@ -585,7 +588,7 @@ class OrderWorkflow:
         self._authorize_in_doubt = True  # compensation registered before the step runs
         try:
             payment = await parked_on_failure("payment authorization", self._authorize, self._park)
-        except ActivityError as error:
+        except STEP_FAILURES as error:
             if is_refusal(error, "PaymentDeclined"):
                 self._authorize_in_doubt = False
                 self._order.payment.status = PaymentStatus.DECLINED
@@ -601,17 +604,17 @@ class OrderWorkflow:
         self._capture_in_doubt = True
         await parked_on_failure(
             "payment capture",
-            lambda: workflow.execute_activity_method(
+            lambda: self._locally(workflow.execute_local_activity_method(
                 PaymentActivities.capture_payment,
                 PaymentOperation(
                     idempotency_key=ids.payment_key(self._order.order_id, "capture"),
                     payment_id=payment.payment_id,
                     amount=self._order.totals.grand_total,
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
                 retry_policy=self._retry,
                 summary=f"capture {self._order.totals.grand_total} {self._order.currency}",
-            ),
+            )),
             self._park,
         )
         self._capture_in_doubt = False
@@ -620,7 +623,9 @@ class OrderWorkflow:
 
     async def _authorize(self, retry: RetryPolicy | None = None) -> PaymentResult:
         request = self._input.request
-        return await workflow.execute_activity_method(
+        # Authorize and capture are short, idempotent (keyed) calls: local activities, like the
+        # reservation, so the whole intake-to-fulfilment stretch is one or two workflow tasks.
+        return await self._locally(workflow.execute_local_activity_method(
             PaymentActivities.authorize_payment,
             AuthorizeRequest(
                 idempotency_key=ids.payment_key(self._order.order_id, "authorize"),
@@ -630,10 +635,10 @@ class OrderWorkflow:
                 method=request.payment.method,
                 token=request.payment.token,
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
             retry_policy=retry or self._retry,
             summary=f"authorize {self._order.totals.grand_total} {self._order.currency}",
-        )
+        ))
 
     async def _fulfil(self, allocation: Allocation) -> None:
         """One child workflow per parcel, in parallel; a parcel lost or damaged on the way is
@@ -1132,7 +1137,7 @@ class OrderWorkflow:
             # whether the authorization exists, so it can be voided.
             try:
                 self._payment = await self._authorize(PAYMENT_RETRY)
-            except ActivityError:
+            except STEP_FAILURES:
                 return
         if self._payment is None:
             return
@@ -1268,7 +1273,8 @@ class OrderWorkflow:
         if not self._attention:
             self._order.attention_since = None
         self._order.available_actions = self._available_actions()
-        self._upsert_search_attributes()
+        # Search attributes follow in `_project`, once per burst of transitions: each upsert is
+        # a history event, and a burst (received, verifying, allocating, ...) needs only the last.
         workflow.set_current_details(self._details(event))
         self._unprojected.append(
             TransitionRecord(order=self._order.model_copy(deep=True), entry=entry, seq=self._seq)
@@ -1313,13 +1319,28 @@ class OrderWorkflow:
             updates.append(sa.CARRIER.value_set(values[6]))
         workflow.upsert_search_attributes(updates)
 
+    async def _locally(self, call: Awaitable[T]) -> T:
+        """Run a local activity of the run loop's; while one runs, `_project` holds its writes.
+
+        A chain of local activities (catalog, risk, reservation, payment) runs inside one
+        workflow task, so writing the projection after each link would only add history
+        events (a marker each) and round trips: the burst is written once the chain pauses."""
+        self._local_steps += 1
+        try:
+            return await call
+        finally:
+            self._local_steps -= 1
+
     async def _project(self) -> None:
         """Write queued transitions to the projection in order (a burst in one call), then
         send queued ops alerts."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._unprojected) or bool(self._alerts))
+            await workflow.wait_condition(
+                lambda: (bool(self._unprojected) or bool(self._alerts)) and not self._local_steps
+            )
             if self._unprojected:
                 batch = list(self._unprojected)
+                self._upsert_search_attributes()
                 await workflow.execute_local_activity_method(
                     ProjectionActivities.record_transitions,
                     batch,

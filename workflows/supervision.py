@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import BUSINESS_ERRORS
@@ -65,6 +66,11 @@ async def within_sla(
     return task.result()
 
 
+# What a failed activity raises in the workflow: ActivityError for a task-queue activity; a local
+# activity's failure arrives unwrapped (the ApplicationError, or a timeout).
+STEP_FAILURES: tuple[type[FailureError], ...] = (ActivityError, ApplicationError, ActivityTimeoutError)
+
+
 async def parked_on_failure(
     step: str,
     call: Callable[[], Awaitable[T]],
@@ -75,7 +81,7 @@ async def parked_on_failure(
     while True:
         try:
             return await call()
-        except ActivityError as error:
+        except STEP_FAILURES as error:
             if is_business_refusal(error):
                 raise
             cause = error.cause if error.cause is not None else error

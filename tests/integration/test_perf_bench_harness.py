@@ -1,0 +1,29 @@
+"""The benchmark harness end to end at a tiny size, on the test session's Temporal server and
+database: it must drive orders to closed, run both baselines and write its files. No timing is
+asserted (speed is the benchmark's business, not a test's)."""
+
+import json
+from pathlib import Path
+
+from temporalio.client import Client
+
+from bench.run import BenchOptions, run_bench
+from runtime.settings import Settings
+
+
+def test_bench_runs_orders_and_baselines_end_to_end(client: Client, database_url: str, tmp_path: Path) -> None:
+    settings = Settings(temporal_address=client.service_client.config.target_host, database_url=database_url)
+    results = run_bench(
+        BenchOptions(orders=3, concurrency=3, out_dir=tmp_path, show_progress=False), settings=settings
+    )
+
+    assert results["orders"]["finished"] == 3 and results["orders"]["failed"] == 0
+    assert results["bare_workflow"]["finished"] == 3 and results["bare_insert"]["count"] == 3
+    shape = results["bare_shape"]
+    assert shape["activities"] + shape["local_activities"] > 0 and shape["signals"] > 0
+    history = results["orders"]["history"]
+    assert 0 < history["order"] < history["with_children"]
+    assert results["orders"]["worker_cpu_ms_per_order"] > 0
+    assert set(results["orders"]["latency_ms"]) == {"p50", "p95", "p99"}
+    assert json.loads((tmp_path / "bench.json").read_text())["orders"]["count"] == 3
+    assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,47 @@
+"""A structural property, not a timing: the history a single-parcel order leaves in Temporal.
+
+Every event is stored, replayed on each cache miss and counted against the 50k-event limit, so
+the order's history size is part of its cost. The count is deterministic for a given path.
+"""
+
+from datetime import timedelta
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from tests.integration.helpers import (
+    carrier_event,
+    new_sku,
+    order_body,
+    ship_to_carrier,
+    submit,
+    wait_for_status,
+)
+
+# The target is 60 (issue 7); 78 is where it stands (docs/performance.md): this guards against
+# regressions until the remaining per-signal cost is cut.
+MAX_ORDER_EVENTS = 78
+
+
+async def test_single_parcel_order_history_stays_small(
+    api: httpx.AsyncClient, client: Client, temporal_env: WorkflowEnvironment
+) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    order_id = order["order_id"]
+    shipment = await ship_to_carrier(api, order_id)
+    for status in ("in_transit", "out_for_delivery", "delivered"):
+        assert (await carrier_event(api, "economy", shipment["tracking_number"], status)).status_code == 202
+    await wait_for_status(api, order_id, "delivered")
+    handle = client.get_workflow_handle(f"order-{order_id}")
+    await temporal_env.fast_forward(handle, timedelta(days=31))
+    await wait_for_status(api, order_id, "closed")
+    await handle.result()
+
+    history = await handle.fetch_history()
+    types = [EventType.Name(event.event_type) for event in history.events]
+    counts = {name: types.count(name) for name in sorted(set(types))}
+    assert len(types) <= MAX_ORDER_EVENTS, f"{len(types)} events: {counts}"
+    assert types[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
