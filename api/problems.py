@@ -131,8 +131,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
     # An outage of Temporal or PostgreSQL (found by tests/reliability/test_outages.py) answered with a
-    # bare text/plain 500 and closed the connection. It is a 503 problem with Retry-After instead:
-    # nothing was accepted, and repeating the same request later is safe (submissions are idempotent).
+    # bare text/plain 500 and closed the connection. It is a 503 problem with Retry-After instead: a
+    # deadline may pass after Temporal took the request, so the answer does not promise that nothing
+    # changed, only that repeating the same request is safe (submissions are idempotent).
     @app.exception_handler(RPCError)
     async def _temporal_error(_: Request, exc: RPCError) -> JSONResponse:
         if exc.status in _UNAVAILABLE_RPC:
@@ -149,7 +150,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 def _outage(what: str) -> JSONResponse:
     return problem_response(
         503,
-        f"{what} is not reachable; nothing was changed, repeat the request later",
+        f"{what} is not reachable; repeat the same request later (repeating is safe)",
         type_="/problems/service-unavailable",
         headers={"Retry-After": OUTAGE_RETRY_AFTER},
     )
