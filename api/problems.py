@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import BusinessError
-from domain.models import Problem
+from domain.models import Problem, json_path
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -91,14 +91,15 @@ def _kebab(name: str) -> str:
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
-    path = ""
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
-    return path or str(loc[0] if loc else "body")
+    parts = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    return json_path(parts) or str(loc[0] if loc else "body")
+
+
+def invalid_request(problems: list[Problem]) -> ProblemError:
+    """The 422 for a request with bad fields, every one of them named."""
+    return ProblemError(
+        422, f"{len(problems)} invalid field(s)", type_="/problems/invalid-request", errors=problems
+    )
 
 
 def problems_of(errors: Any) -> list[Problem]:

@@ -5,7 +5,6 @@ so its CPU time and memory can be read on its own (psutil)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,7 @@ from pathlib import Path
 import psutil
 
 from runtime.settings import Settings
-from runtime.temporal import dev_server_command, port_open, wait_for_port
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from runtime.temporal import dev_server_command, free_port, wait_for_port
 
 
 @dataclass
@@ -174,4 +167,4 @@ class Stack:
             stop_embedded_postgres(self._own_postgres)
 
 
-__all__ = ["Proc", "Stack", "free_port", "port_open"]
+__all__ = ["Proc", "Stack"]

@@ -3,6 +3,7 @@
 Money is ``Decimal`` with two places and travels as a decimal string ("19.90"), never a float.
 """
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -423,6 +424,18 @@ class Problem(BaseModel):
 
     field: str
     message: str
+
+
+def json_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as a JSON path: ("lines", 0, "unit_price") -> lines[0].unit_price
+    ("" for an empty location)."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
 
 
 class Notification(BaseModel):

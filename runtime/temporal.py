@@ -129,6 +129,15 @@ def ui_codec_endpoint(settings: Settings) -> str:
     return f"http://{host}:{settings.api_port}/codec"
 
 
+def free_port() -> int:
+    """A local port nobody listens on right now, for a process about to be started on it (the
+    benchmark's and the reliability tests' stacks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
-from api.problems import ProblemError
+from api.problems import ProblemError, invalid_request
 from api.routers import orders
 from domain.channels import ChannelFormat, ChannelFormatError, MappedOrder, map_order
 from domain.enums import Role
@@ -28,24 +28,18 @@ from domain.models import OrderView, Problem
 router = APIRouter(tags=["channels"])
 ClientRole = Annotated[Principal, Depends(require(Role.CLIENT))]
 
-def _invalid(problems: list[Problem]) -> ProblemError:
-    return ProblemError(
-        422, f"{len(problems)} invalid field(s)", type_="/problems/invalid-request", errors=problems
-    )
-
-
 async def _payload(fmt: ChannelFormat, request: Request) -> Any:
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid([Problem(field="body", message="is not UTF-8 text")]) from None
+        raise invalid_request([Problem(field="body", message="is not UTF-8 text")]) from None
     if fmt.is_csv:
         return text
     try:
         return json.loads(text)
     except ValueError as error:
-        raise _invalid([Problem(field="body", message=f"is not JSON: {error}")]) from None
+        raise invalid_request([Problem(field="body", message=f"is not JSON: {error}")]) from None
 
 
 def channel_idempotency_key(fmt: ChannelFormat, channel_order_id: str) -> str:
@@ -78,7 +72,7 @@ async def intake(
     try:
         mapped: MappedOrder = await run_in_threadpool(map_order, channel, payload)
     except ChannelFormatError as error:
-        raise _invalid(error.problems) from None
+        raise invalid_request(error.problems) from None
     channel_order_id = mapped.request.channel_order_id or ""  # every format requires one
     try:
         return await orders.submit(
@@ -92,5 +86,5 @@ async def intake(
         )
     except ProblemError as problem:
         if problem.status == 422 and problem.errors:
-            raise _invalid(mapped.in_source_terms(problem.errors)) from None
+            raise invalid_request(mapped.in_source_terms(problem.errors)) from None
         raise

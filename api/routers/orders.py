@@ -11,7 +11,7 @@ from api.auth import Principal, forbid_other_customers, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.limits import UtcDatetime
 from api.metrics import ORDERS_SUBMITTED
-from api.problems import ProblemError
+from api.problems import ProblemError, invalid_request
 from api.temporal_calls import (
     WorkflowGone,
     cancel_order,
@@ -107,9 +107,7 @@ async def submit(
     problems = verify_order(request, known)
     if problems:
         ORDERS_SUBMITTED.labels("invalid").inc()
-        raise ProblemError(
-            422, f"{len(problems)} invalid field(s)", type_="/problems/invalid-request", errors=problems
-        )
+        raise invalid_request(problems)
     body_hash = request_hash(request)
     order_id = await run_in_threadpool(_claim_order_id, sessions, request, body_hash, principal, idempotency_key)
     await run_in_threadpool(_claim_channel_order, sessions, request, body_hash, order_id)
@@ -213,7 +211,7 @@ async def patch_shipping_address(
     problems = address_problems(address, path="")
     if problems:
         errors = [p.model_copy(update={"field": p.field.lstrip(".")}) for p in problems]
-        raise ProblemError(422, f"{len(errors)} invalid field(s)", type_="/problems/invalid-request", errors=errors)
+        raise invalid_request(errors)
     order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
     try:
         return await change_address(client, order_id, AddressChange(address=address, actor=principal.name))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from domain.models import OrderRequest, Problem
+from domain.models import OrderRequest, Problem, json_path
 
 # The postal code our Address accepts, checked in the channel's payload so it is named there.
 PostalCode = Annotated[str, StringConstraints(min_length=3, max_length=12, pattern=r"^[A-Za-z0-9 -]+$")]
@@ -55,13 +55,7 @@ def source_field(path: str, sources: Mapping[str, str]) -> str:
 
 def path_of(loc: Sequence[int | str]) -> str:
     """A pydantic error location as a JSON path: ("line_items", 0, "price") -> line_items[0].price."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
-    return path or "body"
+    return json_path(loc) or "body"
 
 
 def validation_problems(error: ValidationError, name: Any = path_of) -> list[Problem]:

@@ -7,7 +7,6 @@ outbox is a real PostgreSQL table.
 import hashlib
 import hmac
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,17 +30,11 @@ from adapters.notifications.delivery import (
     parse_webhook_subscribers,
 )
 from domain.models import Notification
+from runtime.temporal import free_port
 from store.models import NotificationOutboxRow
 
 SENDER = "orderflow@shop.example"
 SECRET = "hook-secret-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def note(key: str = "notify:ORD-1:accepted", **changes: Any) -> Notification:

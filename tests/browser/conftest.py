@@ -6,20 +6,18 @@ when missing). uvicorn runs as a task on the test session's event loop, beside t
 it shares; the browser talks to it over a socket like any browser would.
 """
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from playwright.async_api import BrowserContext, Page, async_playwright
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
 from runtime.settings import Settings
+from tests.serving import served
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -40,20 +38,8 @@ async def console_url(
     settings: Settings, client: Client, sessions: sessionmaker[Session], worker: None
 ) -> AsyncIterator[str]:
     """Base URL of the API (console included) served by uvicorn on a free local port."""
-    app = create_app(settings, client=client, sessions=sessions)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # uvicorn's own flag: the socket is listening
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
-    sock.close()
+    async with served(create_app(settings, client=client, sessions=sessions)) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -6,17 +6,13 @@ same site, so the SameSite=Strict codec pass goes along, as between localhost:82
 under `oms dev`.
 """
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from google.protobuf import json_format
 from playwright.async_api import Page, expect
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +20,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
@@ -33,6 +28,7 @@ from api.console.session import CODEC_COOKIE
 from runtime.settings import Settings
 from tests.browser.test_console import UI, sign_in
 from tests.integration.helpers import new_sku, order_body, submit
+from tests.serving import free_socket, origin_of, serving
 
 # What the Temporal UI's codec client does (its headers make the browser send a CORS preflight).
 CODEC_FETCH = """async ([url, body]) => {
@@ -55,34 +51,6 @@ class Origins:
     api: str  # the API and its console
     ui: str  # listed in OMS_CODEC_CORS_ORIGINS, as the Temporal UI's origin is
     other: str  # the same site (127.0.0.1), another port, not listed
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-def origin_of(sock: socket.socket) -> str:
-    return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-@asynccontextmanager
-async def serving(app: ASGIApp, *sockets: socket.socket) -> AsyncIterator[None]:
-    """`app` served by uvicorn on `sockets`, as a task on the test session's event loop."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    task = asyncio.create_task(server.serve(sockets=list(sockets)))
-    while not server.started:  # uvicorn's own flag: the sockets are listening
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
-        for sock in sockets:
-            sock.close()
 
 
 async def blank_page(_: Request) -> HTMLResponse:

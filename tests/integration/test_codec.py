@@ -6,14 +6,12 @@ import base64
 import json
 import re
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from google.protobuf import json_format
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +36,7 @@ from tests.integration.helpers import (
     submit,
     wait_for_shipment,
 )
+from tests.serving import served
 
 UI_ORIGIN = "http://localhost:8233"  # the dev UI at the default OMS_TEMPORAL_UI_PORT
 REFUSAL = "does not deliver to postal code"  # the label refusal's message quotes the address
@@ -222,21 +221,8 @@ async def test_bad_codec_requests_are_problems_naming_the_field(api: httpx.Async
 @pytest_asyncio.fixture(scope="module")
 async def codec_url(settings: Settings, client: Client, sessions: sessionmaker[Session]) -> AsyncIterator[str]:
     """The API served over real HTTP on a free port, for a real Temporal client to call."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, client=client, sessions=sessions), host="127.0.0.1", port=port,
-            log_level="warning", access_log=False,
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started or serving.done(), timeout=30)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}/codec"
-    server.should_exit = True
-    await serving
+    async with served(create_app(settings, client=client, sessions=sessions)) as url:
+        yield f"{url}/codec"
 
 
 async def temporal_show(client: Client, workflow_id: str, *codec_args: str) -> tuple[int, str]:

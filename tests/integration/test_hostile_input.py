@@ -18,7 +18,6 @@ import pytest
 import pytest_asyncio
 import requests
 import schemathesis
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
@@ -33,8 +32,9 @@ from api.app import create_app
 from api.limits import DEFAULT_MAX_BODY_BYTES, install_limits
 from domain import ids
 from runtime.settings import Settings
-from tests.conftest import CLIENT, OPS, eventually
+from tests.conftest import CLIENT, OPS
 from tests.integration.helpers import new_sku, order_body, stock_of
+from tests.serving import served as served_over_http
 
 PROBLEM_JSON = "application/problem+json"
 # Generated cases per operation and mode; keeps the whole run well under a minute on 2 cores.
@@ -42,13 +42,6 @@ MAX_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.Generatio
 # Seeded data other tests rely on: fuzzed writes must not touch it.
 SEEDED = {"WH-EAST", "WH-WEST", "SKU-RED-M", "SKU-BLUE-L", "SKU-MUG", "SKU-LAMP", "SKU-BOOK-ZH",
           "SKU-HEADSET", "SKU-TV", "SKU-RARE"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +64,8 @@ async def hostile(limited_app: FastAPI, worker: None) -> AsyncIterator[httpx.Asy
 
 @pytest_asyncio.fixture(scope="module")
 async def served(limited_app: FastAPI, worker: None) -> AsyncIterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        limited_app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started or serving.done(), timeout=30)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served_over_http(limited_app) as url:
+        yield url
 
 
 # --- schemathesis -------------------------------------------------------------------------------

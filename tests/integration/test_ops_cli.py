@@ -3,12 +3,10 @@
 test's event loop, next to the Temporal client it uses."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from click.testing import Result
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -26,31 +24,15 @@ from tests.integration.helpers import (
     wait_for_shipment,
     wait_for_status,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.serving import free_socket, origin_of, served
 
 
 @pytest_asyncio.fixture(scope="session")
 async def api_url(
     settings: Settings, client: Client, sessions: sessionmaker[Session], worker: None
 ) -> AsyncIterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, client=client, sessions=sessions), host="127.0.0.1", port=port,
-        log_level="warning", access_log=False, lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started or serving.done(), timeout=30)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served(create_app(settings, client=client, sessions=sessions)) as url:
+        yield url
 
 
 async def oms_ops(api_url: str, *args: str, key: str = "dev-ops-key") -> Result:
@@ -127,8 +109,9 @@ async def test_problems_are_printed_and_exit_1(api_url: str) -> None:
     assert "Invalid request (422)" in too_long.output
     assert "  note:" in too_long.output  # one line per bad field
 
-    unreachable = await asyncio.to_thread(
-        CliRunner().invoke, oms, ["ops", "list", "--api-url", f"http://127.0.0.1:{_free_port()}"]
-    )
+    with free_socket() as sock:  # bound, never listening: connections are refused
+        unreachable = await asyncio.to_thread(
+            CliRunner().invoke, oms, ["ops", "list", "--api-url", origin_of(sock)]
+        )
     assert unreachable.exit_code == 1
     assert "cannot reach the API" in unreachable.output

@@ -7,10 +7,10 @@ from temporalio.client import Client
 
 from api.app import create_app
 from runtime.settings import Settings
+from runtime.temporal import free_port
 from store.db import make_engine, make_session_factory
 from tests.conftest import CLIENT, OPS
 from tests.integration.helpers import order_body
-from tests.reliability.stack import free_port
 
 
 async def _problem_of(response: httpx.Response) -> dict[str, object]:

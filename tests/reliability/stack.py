@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 from runtime.settings import Settings
-from runtime.temporal import dev_server_command, wait_for_port
+from runtime.temporal import dev_server_command, free_port, wait_for_port
 from store.db import make_engine, make_session_factory
 from store.embedded import start_embedded_postgres, stop_embedded_postgres
 from store.migrate import upgrade
@@ -32,12 +31,6 @@ from store.seed import seed_demo
 OMS = str(Path(sys.executable).parent / "oms")
 OPS = {"X-API-Key": "dev-ops-key"}
 CLIENT = {"X-API-Key": "dev-client-key"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
