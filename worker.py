@@ -5,6 +5,9 @@ tests), so production and tests run the same wiring.
 """
 
 import asyncio
+import os
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -104,6 +107,24 @@ def activities_for(
     ]
 
 
+def keep_bytecode() -> None:
+    """Let the sandbox import the workflow modules from bytecode, not source.
+
+    The sandbox imports `workflows/*` afresh for every workflow instance it creates: each new
+    order and parcel, and each replay after a cache eviction. With PYTHONDONTWRITEBYTECODE set
+    (our Dockerfile sets it, as most container images do) no `.pyc` is ever written, so every
+    one of those imports compiles the source again: about 50 ms of CPU for workflows/order.py
+    alone, near a fifth of the worker's CPU per order (docs/performance.md). The worker writes
+    its bytecode under a cache folder of its own (`sys.pycache_prefix`), so the source tree, which
+    may be read-only, stays as it is. An explicit PYTHONPYCACHEPREFIX is respected.
+    """
+    if not sys.dont_write_bytecode:
+        return
+    if sys.pycache_prefix is None:
+        sys.pycache_prefix = os.path.join(tempfile.gettempdir(), f"orderflow-pycache-{os.getuid()}")
+    sys.dont_write_bytecode = False
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
@@ -121,6 +142,7 @@ def build_worker(
     max_cached_workflows: int = 1000,
 ) -> Worker:
     """Database activities are plain `def`s: they run on `executor`, keeping the event loop free."""
+    keep_bytecode()
     return Worker(
         client,
         task_queue=task_queue,

@@ -35,6 +35,24 @@ def fulfilment_status(shipments: list[ShipmentView]) -> OrderStatus:
     return OrderStatus.FULFILLING
 
 
+def order_news(shipment: ShipmentView) -> tuple[object, ...]:
+    """The part of a parcel its order acts on while the parcel runs: a bought label locks the
+    address, the hand-over locks cancellation and makes the order shipped, an exception or an
+    attention reason is for ops (the parcel-aimed ops actions).
+
+    A parcel signals its order only when this changes. Its other steps (picking, packed, out for
+    delivery, a delay) stay with the parcel, and the order's readers take them from the shipments
+    projection. Its end (delivered, returned to sender, lost or damaged, cancelled) reaches the
+    order with the parcel's result, as the parcel finishes right there. Each signal costs the
+    order a workflow task and about five history events (docs/performance.md)."""
+    return (
+        shipment.label_id is not None,
+        shipment.handed_over,
+        shipment.status is ShipmentStatus.EXCEPTION,
+        shipment.attention_reason,
+    )
+
+
 def cancel_refusal(order: OrderView) -> str | None:
     """Why the order can no longer be cancelled, or None if it can."""
     if order.status is OrderStatus.CLOSED:

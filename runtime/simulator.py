@@ -193,7 +193,9 @@ class Simulator:
         response.raise_for_status()
         return response.json()
 
-    def order_ids(self) -> Iterator[str]:
+    def open_orders(self) -> Iterator[dict[str, Any]]:
+        """The orders in each polled status, as the list pages give them: each item carries its
+        parcels as they are now, so one request reads a hundred orders' parcels."""
         for status in POLLED_ORDER_STATUSES:
             cursor: str | None = None
             for _page in range(20):
@@ -207,22 +209,18 @@ class Simulator:
                     break
                 for item in page.get("items", []):
                     if item.get("order_id"):
-                        yield str(item["order_id"])
+                        yield item
                 cursor = page.get("next_cursor")
                 if not cursor:
                     break
 
     def shipments(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
-        for order_id in self.order_ids():
+        for order in self.open_orders():
+            order_id = str(order["order_id"])
             if order_id in seen:
-                continue
+                continue  # moved to the next polled status while we paged
             seen.add(order_id)
-            try:
-                order = self._get(f"/orders/{order_id}")
-            except _ERRORS as exc:
-                log.warning("reading order %s failed: %s", order_id, exc)
-                continue
             for shipment in order.get("shipments") or []:
                 if shipment.get("shipment_id"):
                     yield shipment

@@ -221,6 +221,21 @@ class ShipmentRow(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class ShipmentEventRow(Base):
+    """Every change of a parcel, as the parcel recorded it (version by version). The order's
+    timeline shows the ones the parcel did not signal to the order (domain.lifecycle.order_news)."""
+
+    __tablename__ = "shipment_events"
+    __table_args__ = (Index("ix_shipment_events_order_id_at", "order_id", "at"),)
+
+    shipment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    event: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 class OrderRow(Base):
     """Projection of the order workflow's state; the workflow stays the source of truth."""
 

@@ -27,7 +27,7 @@ from store.catalog import (  # re-exported: admin functions live beside the proj
     upsert_catalog_item,
     upsert_warehouse,
 )
-from store.models import ApiIdempotencyRow, OrderEventRow, OrderRow, ShipmentRow
+from store.models import ApiIdempotencyRow, OrderEventRow, OrderRow, ShipmentEventRow, ShipmentRow
 
 __all__ = [
     "InvalidCursor",
@@ -122,12 +122,77 @@ def entry_of(row: OrderEventRow) -> TimelineEntry:
 
 
 def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
+    """The order's own entries, with its parcels' steps that the order was not told about
+    (a parcel signals only what the order acts on: domain.lifecycle.order_news) merged in by
+    time. Such a step shows the status the order had then."""
     rows = s.scalars(
         select(OrderEventRow)
         .where(OrderEventRow.order_id == order_id)
         .order_by(OrderEventRow.seq)
     ).all()
-    return [entry_of(row) for row in rows]
+    entries = [entry_of(row) for row in rows]
+    told = {
+        (entry.detail.get("shipment_id"), entry.detail.get("version"))
+        for entry in entries
+        if entry.event.startswith("shipment.")
+    }
+    parcel_steps = [
+        step
+        for step in s.scalars(
+            select(ShipmentEventRow)
+            .where(ShipmentEventRow.order_id == order_id)
+            .order_by(ShipmentEventRow.at, ShipmentEventRow.shipment_id, ShipmentEventRow.version)
+        ).all()
+        if (step.shipment_id, step.version) not in told
+    ]
+    if not parcel_steps:
+        return entries
+    merged: list[TimelineEntry] = []
+    position = 0
+    for step in parcel_steps:
+        # The order's entries up to this step's time come first (a parcel's step comes before
+        # the order's entry made at the same instant: the order hears of it later).
+        while position < len(entries) and entries[position].at < step.at:
+            merged.append(entries[position])
+            position += 1
+        status = merged[-1].status if merged else (entries[0].status if entries else OrderStatus.FULFILLING)
+        merged.append(
+            TimelineEntry(
+                at=step.at,
+                status=status,
+                event=f"shipment.{step.status}",
+                actor="system",
+                detail={"shipment_id": step.shipment_id, "event": step.event, "version": step.version},
+            )
+        )
+    merged.extend(entries[position:])
+    return merged
+
+
+def _with_current_parcels(s: Session, orders: list[OrderView]) -> list[OrderView]:
+    """Each order's parcels as the parcels last recorded them. The order's own document holds a
+    parcel as the order last heard of it, which is only when something the order acts on changed
+    (domain.lifecycle.order_news): a newer version from the shipments projection wins."""
+    if not orders:
+        return orders
+    documents = s.scalars(
+        select(ShipmentRow.document).where(ShipmentRow.order_id.in_([o.order_id for o in orders]))
+    ).all()
+    recorded: dict[str, list[ShipmentView]] = {}
+    for doc in sorted(documents, key=lambda doc: str(doc["shipment_id"])):
+        parcel = ShipmentView.model_validate(doc)
+        recorded.setdefault(parcel.order_id, []).append(parcel)
+    for order in orders:
+        latest = {known.shipment_id: known for known in order.shipments}
+        for parcel in recorded.get(order.order_id, []):
+            known = latest.get(parcel.shipment_id)
+            if known is None:
+                latest[parcel.shipment_id] = parcel
+            elif parcel.version > known.version:
+                # The outcome (reshipped, refunded) is the order's to write, never the parcel's.
+                latest[parcel.shipment_id] = parcel.model_copy(update={"outcome": known.outcome})
+        order.shipments = list(latest.values())  # the order's own order first, then newer parcels
+    return orders
 
 
 def timeline(sf: SessionFactory, order_id: str) -> list[TimelineEntry]:
@@ -144,7 +209,7 @@ def get_order(sf: SessionFactory, order_id: str) -> OrderView | None:
             return None
         order = OrderView.model_validate(document)
         order.timeline = _timeline(s, order_id)
-        return order
+        return _with_current_parcels(s, [order])[0]
 
 
 def _encode_cursor(created_at: datetime, order_id: str) -> str:
@@ -204,8 +269,8 @@ def list_orders(
     )
     with sf() as s:
         rows = s.execute(query).all()
-    page = rows[:limit]
-    items = [OrderView.model_validate(row.document) for row in page]
+        page = rows[:limit]
+        items = _with_current_parcels(s, [OrderView.model_validate(row.document) for row in page])
     next_cursor = (
         _encode_cursor(page[-1].created_at, page[-1].order_id)
         if len(rows) > limit
@@ -237,7 +302,7 @@ def ops_queue(
     query = query.order_by(OrderRow.created_at.asc(), OrderRow.order_id.asc()).limit(limit)
     with sf() as s:
         documents = s.scalars(query).all()
-    return [OrderView.model_validate(doc) for doc in documents]
+        return _with_current_parcels(s, [OrderView.model_validate(doc) for doc in documents])
 
 
 def backordered_orders(sf: SessionFactory, sku: str) -> list[str]:
@@ -268,7 +333,8 @@ def recent_order_count(
 
 
 def record_shipment(sf: SessionFactory, shipment: ShipmentView) -> None:
-    """Upsert; an older snapshot (earlier `updated_at`) does not overwrite a newer one."""
+    """Upsert; an older snapshot (earlier `updated_at`) does not overwrite a newer one. The
+    change itself goes to the parcel's event log once (by version)."""
     values = {
         "shipment_id": shipment.shipment_id,
         "order_id": shipment.order_id,
@@ -287,8 +353,21 @@ def record_shipment(sf: SessionFactory, shipment: ShipmentView) -> None:
         set_={k: stmt.excluded[k] for k in values if k != "shipment_id"},
         where=ShipmentRow.updated_at <= stmt.excluded.updated_at,
     )
+    step = (
+        insert(ShipmentEventRow)
+        .values(
+            shipment_id=shipment.shipment_id,
+            version=shipment.version,
+            order_id=shipment.order_id,
+            at=values["updated_at"],
+            status=shipment.status.value,
+            event=shipment.last_event or shipment.status.value,
+        )
+        .on_conflict_do_nothing(index_elements=[ShipmentEventRow.shipment_id, ShipmentEventRow.version])
+    )
     with sf.begin() as s:
         s.execute(stmt)
+        s.execute(step)
 
 
 def shipment_by_id(sf: SessionFactory, shipment_id: str) -> ShipmentView | None:

@@ -1244,7 +1244,12 @@ class OrderWorkflow:
         self._transition(
             status,
             f"shipment.{shipment.status.value}",
-            detail={"shipment_id": shipment.shipment_id, "event": shipment.last_event},
+            # The version tells the timeline's reader which of the parcel's steps the order saw.
+            detail={
+                "shipment_id": shipment.shipment_id,
+                "event": shipment.last_event,
+                "version": shipment.version,
+            },
         )
 
     def _transition(

@@ -6,7 +6,8 @@ label_created (stock moves from reserved to shipped) -> in_transit (hand-over) -
 the order resolves (reship or refund); `failed_attempt` three times ends it returned_to_sender;
 `delayed` tells the customer the new date.
 
-Every change is written to the shipments projection and signalled to the parent order. Each
+Every change is written to the shipments projection (and its event log); the parent order is
+signalled only when the part it acts on changes (`domain.lifecycle.order_news`). Each
 phase has an SLA (picking, label, delivery); past it the parcel carries an attention reason that
 the order shows to ops. A refused label or a step out of retries parks the parcel until ops send
 an instruction through the order. Cancelled before hand-over, the parcel voids its label.
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import ids
     from domain.carriers import choose_quote
     from domain.enums import CarrierIssue, OpsActionKind, ShipmentStatus, TrackingStatus
-    from domain.lifecycle import SHIPMENT_PROGRESS
+    from domain.lifecycle import SHIPMENT_PROGRESS, order_news
     from domain.models import (
         Address,
         Label,
@@ -51,8 +52,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.supervision import bounded_retry, parked_on_failure, within_sla
 
-# The parent's signal that receives every change of this parcel.
+# The parent's signal that receives this parcel's news.
 SHIPMENT_CHANGED_SIGNAL = "shipment_changed"
+
+# Patch (docs/versioning.md): parcels started before it signalled the order on every change.
+ORDER_NEWS_ONLY_PATCH = "shipment-order-news-only-20261127"
 
 _TRACKING_TO_SHIPMENT = {
     TrackingStatus.IN_TRANSIT: ShipmentStatus.IN_TRANSIT,
@@ -95,10 +99,13 @@ class ShipmentWorkflow:
         self._attention: dict[str, str] = {}
         self._delays = 0
         self._seen_events: set[tuple[str, str, str]] = set()
+        self._told_order: tuple[object, ...] = order_news(self._view)  # what the order knows
+        self._news_only = False  # set in `run` (a patch is decided in the workflow's first task)
         self._view.reservation_key = inp.reservation_key or inp.order_id
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentView:
+        self._news_only = workflow.patched(ORDER_NEWS_ONLY_PATCH)
         slas = inp.slas
         try:
             await within_sla("picking", slas.picking, self._picking(), *self._sla_hooks("picking"))
@@ -434,7 +441,7 @@ class ShipmentWorkflow:
         await self._set(self._view.status, event)
 
     async def _set(self, status: ShipmentStatus, event: str) -> None:
-        """The one door for this parcel's changes: state, projection row, parent signal."""
+        """The one door for this parcel's changes: state, projection row, the order's news."""
         self._view.status = status
         self._view.last_event = event
         self._view.version += 1
@@ -448,6 +455,10 @@ class ShipmentWorkflow:
             retry_policy=PERSISTENT_RETRY,
             summary=f"shipment {status.value}",
         )
+        news = order_news(snapshot)
+        if self._news_only and news == self._told_order:
+            return  # nothing the order acts on: its readers see this step in the projection
+        self._told_order = news
         parent = workflow.info().parent
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(

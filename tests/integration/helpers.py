@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +122,20 @@ async def ship_to_carrier(api: httpx.AsyncClient, order_id: str) -> dict[str, An
     shipment = await wait_for_shipment(api, order_id, "picking")
     await confirm_pick(api, shipment["shipment_id"])
     return await wait_for_shipment(api, order_id, "label_created")
+
+
+async def order_once(
+    api: httpx.AsyncClient, order_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The order once `ready(order)` holds. A parcel's own steps show at once; what the order
+    makes of them (its status, attention, outcomes) follows when the order has taken them in."""
+
+    async def check() -> dict[str, Any] | None:
+        current = await get_order(api, order_id)
+        return current if ready(current) else None
+
+    result: dict[str, Any] = await eventually(check)
+    return result
 
 
 async def flagged(api: httpx.AsyncClient, order_id: str) -> dict[str, Any] | None:

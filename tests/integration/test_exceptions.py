@@ -23,6 +23,7 @@ from tests.integration.helpers import (
     get_order,
     new_sku,
     order_body,
+    order_once,
     ship_to_carrier,
     stock_of,
     submit,
@@ -69,7 +70,7 @@ async def test_high_value_order_is_held_listed_and_approved(
     approved = await act(api, held["order_id"], "approve", note="called the customer")
     assert approved.status_code == 200, approved.text
     await wait_for_shipment(api, held["order_id"], "picking")
-    order = await get_order(api, held["order_id"])
+    order = await order_once(api, held["order_id"], lambda o: o["status"] == "fulfilling")
     approval = next(e for e in order["timeline"] if e["event"] == "ops.approve")
     assert approval["actor"] == "dev-ops"
     assert approval["detail"]["note"] == "called the customer"

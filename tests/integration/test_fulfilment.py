@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     get_order,
     new_sku,
     order_body,
+    order_once,
     ship_to_carrier,
     stock_of,
     submit,
@@ -73,7 +74,7 @@ async def test_lost_parcel_is_reshipped_with_stock_reserved_again(api: httpx.Asy
     await carrier_event(api, lost["carrier"], lost["tracking_number"], "exception", "lost")
 
     replacement = await wait_for_shipment(api, order["order_id"], "picking", 1)
-    current = await get_order(api, order["order_id"])
+    current = await order_once(api, order["order_id"], lambda o: o["shipments"][0]["outcome"] is not None)
     assert current["shipments"][0]["outcome"] == f"reshipped as {replacement['shipment_id']}"
     assert current["needs_attention"] is False
     level = await stock_of(api, sku)

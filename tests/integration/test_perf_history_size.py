@@ -20,9 +20,10 @@ from tests.integration.helpers import (
     wait_for_status,
 )
 
-# The target is 60 (issue 7); 78 is where it stands (docs/performance.md): this guards against
-# regressions until the remaining per-signal cost is cut.
-MAX_ORDER_EVENTS = 78
+# The target is at most 60 on a real server (issue 7). The order takes 57 there: the time-skipping
+# test server adds two events of its own (options updated, time skipping transitioned), so 59
+# here. Pinned where it stands, so that any growth is a decision (docs/performance.md).
+MAX_ORDER_EVENTS = 59
 
 
 async def test_single_parcel_order_history_stays_small(

@@ -18,6 +18,7 @@ from tests.integration.helpers import (
     get_order,
     new_sku,
     order_body,
+    order_once,
     ship_to_carrier,
     stock_of,
     submit,
@@ -128,7 +129,7 @@ async def test_exchange_ships_a_replacement(api: httpx.AsyncClient, sessions: se
     await wait_for_return(api, order["order_id"], rma, "in_transit")
     await receive(api, rma, sku, 1, "resellable")
     replacement = await wait_for_shipment(api, order["order_id"], "picking", 1)
-    current = await get_order(api, order["order_id"])
+    current = await order_once(api, order["order_id"], lambda o: o["returns"][0]["exchange_shipment_id"] is not None)
     assert current["returns"][0]["exchange_shipment_id"] == replacement["shipment_id"]
     assert current["status"] == "returning", "open while the replacement is on its way"
     assert refunds(sessions, order["order_id"]) == [], "an exchange refunds nothing"

@@ -167,7 +167,8 @@ def test_api_base_url() -> None:
 
 
 def test_tick_against_a_fake_api() -> None:
-    """The loop polls each open status, reads orders, and posts signed webhooks; errors are tolerated."""
+    """The loop polls each open status, reads the parcels off the list pages, and posts signed
+    webhooks; errors are tolerated."""
     posted: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -176,12 +177,10 @@ def test_tick_against_a_fake_api() -> None:
             status = request.url.params["status"]
             if status == "partially_shipped":
                 return httpx.Response(500, json={"title": "boom"})
-            items = [{"order_id": "O1"}] if status == "shipped" else []
+            # List items carry their parcels: no order is read one by one.
+            items = [{"order_id": "O1", "shipments": [shipment("in_transit")]}] if status == "shipped" else []
             return httpx.Response(200, json={"items": items, "next_cursor": None})
-        if request.method == "GET" and request.url.path == "/orders/O1":
-            return httpx.Response(
-                200, json={"order_id": "O1", "shipments": [shipment("in_transit")]}
-            )
+        assert request.method == "POST", f"unexpected {request.method} {request.url.path}"
         posted.append(request)
         return httpx.Response(202)
 

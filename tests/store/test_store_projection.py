@@ -25,12 +25,13 @@ from domain.models import (
     TimelineEntry,
     Totals,
 )
-from store.models import OrderEventRow
+from store.models import OrderEventRow, ShipmentEventRow
 from store.projection import (
     InvalidCursor,
     claim_idempotency_key,
     get_order,
     list_orders,
+    ops_queue,
     record_shipment,
     record_transition,
     shipment_by_id,
@@ -199,6 +200,81 @@ def test_shipments_upsert_and_read(session_factory: SF) -> None:
     assert shipment_by_id(session_factory, "ORD-1-P1") == newer
     assert shipment_by_tracking(session_factory, "SW0000000001") == newer
     assert shipment_by_id(session_factory, "nope") is None
+
+
+def test_order_reads_show_the_parcel_steps_the_order_was_not_told(session_factory: SF) -> None:
+    """A parcel signals its order only what the order acts on (here: the hand-over); its other
+    steps reach the order's readers from the shipments projection, in time order."""
+    pending = ShipmentView(shipment_id="ORD-1-P1", order_id="ORD-1", warehouse="WH-EAST")
+    fulfilling = order(version=2, status=OrderStatus.FULFILLING, needs_attention=True)
+    fulfilling.shipments = [pending]
+    record_transition(session_factory, order(version=1), entry(OrderStatus.RECEIVED, "order.received", 0), 1)
+    record_transition(session_factory, fulfilling, entry(OrderStatus.FULFILLING, "fulfilment.started", 1), 2)
+    steps = [
+        (ShipmentStatus.PICKING, "pick task sent to the warehouse", None),
+        (ShipmentStatus.PACKED, "picked by ann", None),
+        (ShipmentStatus.LABEL_CREATED, "swift express 12.00", None),
+        (ShipmentStatus.IN_TRANSIT, "picked up", T0 + timedelta(minutes=5)),
+    ]
+    parcel = pending
+    for version, (status, event, handed_over_at) in enumerate(steps, start=1):
+        parcel = parcel.model_copy(
+            update={
+                "status": status,
+                "last_event": event,
+                "version": version,
+                "handed_over_at": handed_over_at,
+                "tracking_number": "SW0000000001" if version >= 3 else None,
+                "updated_at": T0 + timedelta(minutes=1 + version),
+            }
+        )
+        record_shipment(session_factory, parcel)
+    record_shipment(session_factory, parcel)  # a retried write logs the step once
+    shipped = order(version=3, status=OrderStatus.SHIPPED, needs_attention=True)
+    shipped.shipments = [parcel]
+    told = TimelineEntry(
+        at=T0 + timedelta(minutes=6),
+        status=OrderStatus.SHIPPED,
+        event="shipment.in_transit",
+        actor="system",
+        detail={"shipment_id": "ORD-1-P1", "event": "picked up", "version": 4},
+    )
+    record_transition(session_factory, shipped, told, 3)
+
+    stored = get_order(session_factory, "ORD-1")
+    assert stored is not None
+    assert [(e.event, e.status) for e in stored.timeline] == [
+        ("order.received", OrderStatus.RECEIVED),
+        ("fulfilment.started", OrderStatus.FULFILLING),
+        ("shipment.picking", OrderStatus.FULFILLING),
+        ("shipment.packed", OrderStatus.FULFILLING),
+        ("shipment.label_created", OrderStatus.FULFILLING),
+        ("shipment.in_transit", OrderStatus.SHIPPED),  # the order's own entry, not the parcel's copy
+    ]
+    assert stored.timeline[4].detail == {"shipment_id": "ORD-1-P1", "event": "swift express 12.00", "version": 3}
+    assert timeline(session_factory, "ORD-1") == stored.timeline
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(ShipmentEventRow)) == 4
+
+    # An order that has heard nothing since its parcel started: its document holds the pending
+    # parcel, yet every read shows the parcel as the parcel last recorded it.
+    other = order("ORD-2", version=2, status=OrderStatus.FULFILLING, needs_attention=True)
+    other.shipments = [pending.model_copy(update={"shipment_id": "ORD-2-P1", "order_id": "ORD-2"})]
+    record_transition(session_factory, other, entry(OrderStatus.FULFILLING, "fulfilment.started", 1), 2)
+    labelled = parcel.model_copy(
+        update={"shipment_id": "ORD-2-P1", "order_id": "ORD-2", "status": ShipmentStatus.LABEL_CREATED, "version": 3}
+    )
+    record_shipment(session_factory, labelled)
+    current = get_order(session_factory, "ORD-2")
+    assert current is not None and current.status is OrderStatus.FULFILLING
+    assert [(s.status, s.tracking_number, s.version) for s in current.shipments] == [
+        (ShipmentStatus.LABEL_CREATED, "SW0000000001", 3)
+    ]
+    listed, _ = list_orders(session_factory, customer_id="cust-1", status="fulfilling")
+    assert [o.shipments for o in listed] == [current.shipments]
+    assert [o.shipments for o in ops_queue(session_factory, status="fulfilling")] == [current.shipments]
+    # A parcel row no newer than what the order holds leaves the order's copy.
+    assert get_order(session_factory, "ORD-1").shipments == [parcel]  # type: ignore[union-attr]
 
 
 def test_idempotency_keys_first_claim_wins(session_factory: SF) -> None:

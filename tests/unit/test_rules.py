@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from domain import ids
 from domain.carriers import RATE_CARDS, choose_quote
 from domain.enums import OrderStatus, Priority, ShipmentStatus, ShippingSpeed
-from domain.lifecycle import fulfilment_status
+from domain.lifecycle import fulfilment_status, order_news
 from domain.models import CatalogItem, OrderLine, OrderRequest, ShipmentView
 from domain.pricing import order_totals
 from domain.verification import verify_order
@@ -92,6 +92,33 @@ def test_order_status_follows_its_parcels() -> None:
     assert fulfilment_status([delivered, _shipment(ShipmentStatus.CANCELLED)]) is OrderStatus.DELIVERED
     refused_label = _shipment(ShipmentStatus.EXCEPTION)
     assert fulfilment_status([refused_label]) is OrderStatus.FULFILLING
+
+
+def test_a_parcel_tells_its_order_only_what_the_order_acts_on() -> None:
+    """Picking, packing, out for delivery and a delay change nothing the order acts on; a label
+    (address lock), the hand-over (cancel lock, shipped), an exception and attention do."""
+    at = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    parcel = ShipmentView(shipment_id="O-1-P1", order_id="O-1", warehouse="WH-EAST")
+    start = order_news(parcel)
+    quiet = [
+        {"status": ShipmentStatus.PICKING},
+        {"status": ShipmentStatus.PACKED, "last_event": "picked by ann"},
+        {"promised_by": date(2026, 12, 1)},
+        {"version": 9},
+    ]
+    for change in quiet:
+        assert order_news(parcel.model_copy(update=change)) == start, change
+    labelled = parcel.model_copy(update={"status": ShipmentStatus.LABEL_CREATED, "label_id": "L-1"})
+    moving = labelled.model_copy(update={"status": ShipmentStatus.IN_TRANSIT, "handed_over_at": at})
+    news = [
+        labelled,
+        moving,
+        moving.model_copy(update={"status": ShipmentStatus.EXCEPTION}),
+        parcel.model_copy(update={"attention_reason": "picking over its SLA of 1 day"}),
+    ]
+    assert len({order_news(p) for p in [parcel, *news]}) == 5, "each of these is news"
+    out_for_delivery = moving.model_copy(update={"status": ShipmentStatus.OUT_FOR_DELIVERY})
+    assert order_news(out_for_delivery) == order_news(moving)
 
 
 def test_generated_order_ids_are_well_formed_and_distinct() -> None:
