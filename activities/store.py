@@ -17,9 +17,13 @@ class ProjectionActivities:
 
     @activity.defn(name="record_transitions")
     def record_transitions(self, records: list[TransitionRecord]) -> None:
-        """Transitions queued since the last write, oldest first (one round trip for a burst)."""
-        for record in records:
-            projection.record_transition(self._session_factory, record.order, record.entry, record.seq)
+        """Transitions queued since the last write, oldest first: their entries and the order as
+        the newest left it, in one transaction."""
+        if records:
+            newest = max(records, key=lambda record: record.seq)
+            projection.record_transitions(
+                self._session_factory, newest.order, [(record.seq, record.entry) for record in records]
+            )
 
     @activity.defn(name="count_recent_orders")
     def count_recent_orders(self, query: RecentOrdersQuery) -> int:

@@ -59,6 +59,8 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, Any, Any, float 
                  ratio(o["worker_cpu_ms_per_order"], b["worker_cpu_ms_per_order"]), ""))
     rows.append(("server CPU ms / order", o["server_cpu_ms_per_order"], b["server_cpu_ms_per_order"],
                  ratio(o["server_cpu_ms_per_order"], b["server_cpu_ms_per_order"]), ""))
+    ours_all, bare_all = o.get("cpu_ms_per_order", {}).get("all"), b.get("cpu_ms_per_order", {}).get("all")
+    rows.append(("CPU ms / order, whole stack", ours_all, bare_all, ratio(ours_all or math.nan, bare_all or math.nan), ""))
     rows.append(("worker peak RSS (MiB)", o["worker_peak_rss_mib"], b["worker_peak_rss_mib"],
                  ratio(o["worker_peak_rss_mib"], b["worker_peak_rss_mib"]), ""))
     rows.append(("Temporal server peak RSS (MiB)", results.get("server_peak_rss_mib"), None, None, ""))

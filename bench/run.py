@@ -108,6 +108,34 @@ def cpu_of(procs: list[Proc]) -> float:
     return sum(p.cpu_seconds() for p in procs)
 
 
+def stack_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each process of the stack (worker processes summed), PostgreSQL too."""
+    parts: dict[str, float] = {}
+    for name, proc in stack.procs.items():
+        part = "worker" if name.startswith("worker") else name
+        parts[part] = parts.get(part, 0.0) + proc.cpu_seconds()
+    postgres = stack.postgres_cpu_seconds()
+    if postgres is not None:
+        parts["postgres"] = postgres
+    return parts
+
+
+def cpu_per_order(before: dict[str, float], after: dict[str, float], parts: tuple[str, ...], done: int) -> dict[str, float]:
+    """CPU milliseconds per finished item of each of `parts` over a phase, and their sum (`all`):
+    the whole cost of an order on this machine, not only the worker's."""
+    per = {
+        part: round((after[part] - before.get(part, 0.0)) * 1000 / max(done, 1), 2) for part in parts if part in after
+    }
+    per["all"] = round(sum(per.values()), 2)
+    return per
+
+
+# The processes that do the work of each phase: ours needs all of them; the bare workflow only its
+# worker and the Temporal server (the driver is this process, in both phases).
+OUR_PARTS = ("worker", "temporal", "api", "simulator", "postgres")
+BARE_PARTS = ("bare_worker", "temporal")
+
+
 def reset_peaks(procs: list[Proc]) -> None:
     for proc in procs:
         proc.peak_rss = proc.rss()
@@ -182,22 +210,28 @@ async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict
         with progress, Sampler(stack):
             task = progress.add_task("orders", total=options.orders)
             reset_peaks(workers)
-            cpu0, srv0 = cpu_of(workers), cpu_of(server)
+            cpu0, srv0, all0 = cpu_of(workers), cpu_of(server), stack_cpu(stack)
             ours = await drive_orders(
                 http, client, sku, options.orders, options.concurrency, lambda: progress.advance(task)
             )
             results["orders"] = phase_figures(ours, cpu_of(workers) - cpu0, cpu_of(server) - srv0, workers)
+            results["orders"]["cpu_ms_per_order"] = cpu_per_order(
+                all0, stack_cpu(stack), OUR_PARTS, results["orders"]["finished"]
+            )
             results["orders"]["history"] = history
             phases["orders"] = ours
             if not options.skip_baselines:
                 task = progress.add_task("bare workflow", total=options.orders)
                 reset_peaks(bare_worker)
-                cpu0, srv0 = cpu_of(bare_worker), cpu_of(server)
+                cpu0, srv0, all0 = cpu_of(bare_worker), cpu_of(server), stack_cpu(stack)
                 bare = await drive_bare_workflows(
                     client, shape, options.orders, options.concurrency, lambda: progress.advance(task)
                 )
                 results["bare_workflow"] = phase_figures(
                     bare, cpu_of(bare_worker) - cpu0, cpu_of(server) - srv0, bare_worker
+                )
+                results["bare_workflow"]["cpu_ms_per_order"] = cpu_per_order(
+                    all0, stack_cpu(stack), BARE_PARTS, results["bare_workflow"]["finished"]
                 )
                 bare_id = "bench-bare-history"
                 results["bare_workflow"]["history"] = await _bare_history(client, shape, bare_id)

@@ -139,6 +139,22 @@ class Stack:
     def start_simulator(self) -> None:
         self.spawn("simulator", [sys.executable, "-m", "cli", "simulate"])
 
+    def postgres_cpu_seconds(self) -> float | None:
+        """CPU of our own embedded PostgreSQL (postmaster and its backends); None when the
+        database is someone else's (OMS_DATABASE_URL)."""
+        if self._own_postgres is None:
+            return None
+        try:
+            pid = int((self._own_postgres / "postmaster.pid").read_text().split()[0])
+            postmaster = psutil.Process(pid)
+            total = 0.0
+            for proc in [postmaster, *postmaster.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            return total
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return None
+
     def workers(self) -> list[Proc]:
         return [p for name, p in self.procs.items() if name.startswith("worker")]
 

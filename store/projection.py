@@ -44,6 +44,7 @@ __all__ = [
     "record_count",
     "record_shipment",
     "record_transition",
+    "record_transitions",
     "set_stock_level",
     "shipment_by_id",
     "shipment_by_tracking",
@@ -72,6 +73,15 @@ def _order_document(order: OrderView) -> dict[str, Any]:
 def record_transition(
     sf: SessionFactory, order: OrderView, entry: TimelineEntry, seq: int
 ) -> None:
+    record_transitions(sf, order, [(seq, entry)])
+
+
+def record_transitions(
+    sf: SessionFactory, order: OrderView, entries: list[tuple[int, TimelineEntry]]
+) -> None:
+    """The order as it is after `entries` (seq, entry), and the entries, in one transaction: a
+    burst of transitions costs one commit. Safe to repeat and out of order: an older
+    `order.version` never overwrites a newer row, an entry already written is kept."""
     values = {
         "order_id": order.order_id,
         "status": order.status.value,
@@ -91,24 +101,27 @@ def record_transition(
         set_={k: upsert.excluded[k] for k in values if k != "order_id"},
         where=OrderRow.version < upsert.excluded.version,
     )
-    event = (
-        insert(OrderEventRow)
-        .values(
-            order_id=order.order_id,
-            seq=seq,
-            at=entry.at,
-            status=entry.status.value,
-            event=entry.event,
-            actor=entry.actor,
-            detail=json.loads(json.dumps(entry.detail, default=str)),
-        )
-        .on_conflict_do_nothing(
-            index_elements=[OrderEventRow.order_id, OrderEventRow.seq]
-        )
-    )
     with sf.begin() as s:
         s.execute(upsert)
-        s.execute(event)
+        if entries:
+            s.execute(
+                insert(OrderEventRow)
+                .values(
+                    [
+                        {
+                            "order_id": order.order_id,
+                            "seq": seq,
+                            "at": entry.at,
+                            "status": entry.status.value,
+                            "event": entry.event,
+                            "actor": entry.actor,
+                            "detail": json.loads(json.dumps(entry.detail, default=str)),
+                        }
+                        for seq, entry in entries
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=[OrderEventRow.order_id, OrderEventRow.seq])
+            )
 
 
 def entry_of(row: OrderEventRow) -> TimelineEntry:

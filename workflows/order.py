@@ -1281,9 +1281,10 @@ class OrderWorkflow:
         # Search attributes follow in `_project`, once per burst of transitions: each upsert is
         # a history event, and a burst (received, verifying, allocating, ...) needs only the last.
         workflow.set_current_details(self._details(event))
-        self._unprojected.append(
-            TransitionRecord(order=self._order.model_copy(deep=True), entry=entry, seq=self._seq)
-        )
+        # The projection keeps the timeline as rows of its own (the entries), so the snapshot
+        # leaves it out: copying and sending it whole on every transition grows with the order.
+        snapshot = self._order.model_copy(update={"timeline": []}).model_copy(deep=True)
+        self._unprojected.append(TransitionRecord(order=snapshot, entry=entry, seq=self._seq))
         if self._verdict is None and previous in _INTAKE and status not in _INTAKE:
             self._verdict = self._order.model_copy(deep=True)
             self._verdict_seq = self._seq

@@ -24,6 +24,12 @@ def test_bench_runs_orders_and_baselines_end_to_end(client: Client, database_url
     history = results["orders"]["history"]
     assert 0 < history["order"] < history["with_children"]
     assert results["orders"]["worker_cpu_ms_per_order"] > 0
+    # The whole stack's CPU per order: each part measured, summed (the Temporal server and the
+    # database given here are not the bench's own processes, so they are left out).
+    ours = results["orders"]["cpu_ms_per_order"]
+    assert set(ours) == {"worker", "api", "simulator", "all"} and ours["worker"] > 0 and ours["api"] > 0
+    assert ours["all"] == round(sum(v for k, v in ours.items() if k != "all"), 2)
+    assert set(results["bare_workflow"]["cpu_ms_per_order"]) == {"bare_worker", "all"}
     assert set(results["orders"]["latency_ms"]) == {"p50", "p95", "p99"}
     assert json.loads((tmp_path / "bench.json").read_text())["orders"]["count"] == 3
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
