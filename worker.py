@@ -16,10 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import (
-    SandboxedWorkflowRunner,
-    SandboxRestrictions,
-)
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.carriers import CarrierActivities
 from activities.inventory import InventoryActivities
@@ -37,6 +34,7 @@ from adapters.notifications.delivery import (
 )
 from adapters.notifications.outbox import OutboxNotifier
 from adapters.payments.ledger import LedgerGateway
+from runtime.sandbox import FastContextRunner
 from runtime.settings import Settings
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
@@ -125,8 +123,8 @@ def keep_bytecode() -> None:
     sys.dont_write_bytecode = False
 
 
-def sandbox_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
+def sandbox_runner() -> FastContextRunner:
+    return FastContextRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 
