@@ -37,6 +37,8 @@ from domain import ids
 from runtime.settings import Settings
 
 MIB = 1024 * 1024
+# How many parked orders `--park` wakes with a query after parking them, spread over the run.
+PARK_WAKE_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict
         sku = await prepare_sku(http, options.orders + options.park + 100)
         stack.start_simulator()
         if options.park:
-            results["parked"] = await park(stack, http, sku, options, console)
+            results["parked"] = await park(stack, client, http, sku, options, console)
             return results
         history, shape = await probe(client, http, sku)
         shape = shape.model_copy(update={"wait": _parse_window(options.return_window)})
@@ -255,8 +257,12 @@ async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict
     return results
 
 
-async def park(stack: Stack, http: httpx.AsyncClient, sku: str, options: BenchOptions, console: Console) -> dict[str, Any]:
-    """Drive `options.park` orders to delivered, let the worker settle, read its memory."""
+async def park(
+    stack: Stack, client: Client, http: httpx.AsyncClient, sku: str, options: BenchOptions, console: Console
+) -> dict[str, Any]:
+    """Drive `options.park` orders to delivered, let the worker settle, read its memory; then
+    wake a sample of them (a query brings an evicted order back into the worker by replaying its
+    history) and read it again."""
     workers = stack.workers()
     progress = Progress(
         TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -273,12 +279,30 @@ async def park(stack: Stack, http: httpx.AsyncClient, sku: str, options: BenchOp
             progress.advance(task)
             if done % max(1, options.park // 20) == 0:
                 rss_curve.append((done, round(sum(w.rss() for w in workers) / MIB, 1)))
+                # Printed as it goes too: a long run stopped early still leaves its curve.
+                console.print(f"parked {done}: worker RSS {rss_curve[-1][1]} MiB")
 
         outcomes = await drive_to_delivered(http, sku, options.park, options.concurrency, tick)
     await asyncio.sleep(5)  # the last workflow tasks finish; the worker is idle
     rss = [round(sum(w.rss() for w in workers) / MIB, 1) for _ in range(3)]
+    open_orders = (await client.count_workflows("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running'")).count
+    parked = [o.key for o in outcomes if o.ok]
+    sample = parked[:: max(1, len(parked) // PARK_WAKE_SAMPLE)][:PARK_WAKE_SAMPLE]
+    gate = asyncio.Semaphore(16)
+
+    async def wake(order_id: str) -> None:
+        async with gate:
+            await client.get_workflow_handle(ids.order_workflow_id(order_id)).query("state")
+
+    started = time.monotonic()
+    await asyncio.gather(*(wake(order_id) for order_id in sample))
+    woken_in = time.monotonic() - started
     return {
         "orders": options.park,
+        "open_order_workflows": open_orders,
+        "woken_sample": len(sample),
+        "woken_ms_per_order": round(woken_in * 1000 / max(len(sample), 1), 1),
+        "worker_rss_mib_after_waking": round(sum(w.rss() for w in workers) / MIB, 1),
         "delivered": sum(1 for o in outcomes if o.ok),
         "throughput_to_delivered": round(throughput(outcomes), 3),
         "max_cached_workflows": options.max_cached_workflows,

@@ -33,3 +33,20 @@ def test_bench_runs_orders_and_baselines_end_to_end(client: Client, database_url
     assert set(results["orders"]["latency_ms"]) == {"p50", "p95", "p99"}
     assert json.loads((tmp_path / "bench.json").read_text())["orders"]["count"] == 3
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_parks_orders_and_wakes_them(client: Client, database_url: str, tmp_path: Path) -> None:
+    """`--park`: orders left delivered in a long return window stay open on the server, and a
+    query wakes each of them in the worker (a replay when it was evicted from the cache)."""
+    settings = Settings(temporal_address=client.service_client.config.target_host, database_url=database_url)
+    results = run_bench(
+        BenchOptions(
+            park=3, concurrency=3, return_window="30d", max_cached_workflows=1, out_dir=tmp_path, show_progress=False
+        ),
+        settings=settings,
+    )
+
+    parked = results["parked"]
+    assert parked["delivered"] == 3 and parked["woken_sample"] == 3
+    assert parked["open_order_workflows"] >= 3, "parked orders are still running"
+    assert parked["worker_rss_mib_after_waking"] > 0 and parked["max_cached_workflows"] == 1
