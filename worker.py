@@ -6,11 +6,13 @@ tests), so production and tests run the same wiring.
 
 import asyncio
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,14 +114,24 @@ def keep_bytecode() -> None:
     order and parcel, and each replay after a cache eviction. With PYTHONDONTWRITEBYTECODE set
     (our Dockerfile sets it, as most container images do) no `.pyc` is ever written, so every
     one of those imports compiles the source again: about 50 ms of CPU for workflows/order.py
-    alone, near a fifth of the worker's CPU per order (docs/performance.md). The worker writes
-    its bytecode under a cache folder of its own (`sys.pycache_prefix`), so the source tree, which
-    may be read-only, stays as it is. An explicit PYTHONPYCACHEPREFIX is respected.
+    and 15 ms for workflows/shipment.py (docs/performance.md). The worker writes its bytecode
+    under a folder of its own (`sys.pycache_prefix`), so the source tree, which may be
+    read-only, stays as it is. An explicit PYTHONPYCACHEPREFIX is respected. The folder must be
+    ours alone: bytecode planted by someone else would run as our code, so a folder owned by
+    another user, or writable by others, means no bytecode (as before) rather than theirs.
     """
     if not sys.dont_write_bytecode:
         return
     if sys.pycache_prefix is None:
-        sys.pycache_prefix = os.path.join(tempfile.gettempdir(), f"orderflow-pycache-{os.getuid()}")
+        folder = Path(tempfile.gettempdir()) / f"orderflow-pycache-{os.getuid()}"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            info = folder.lstat()
+        except OSError:
+            return
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return
+        sys.pycache_prefix = str(folder)
     sys.dont_write_bytecode = False
 
 

@@ -1,6 +1,14 @@
-"""runtime/sandbox.py reads serialization contexts from the in-sandbox instance directly. These
-tests pin the SDK internals that relies on: if temporalio changes them, this fails first."""
+"""How the worker runs the sandbox: runtime/sandbox.py reads serialization contexts from the
+in-sandbox instance directly (these tests pin the SDK internals that relies on: if temporalio
+changes them, this fails first), and the worker keeps the workflow modules' bytecode."""
 
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 import temporalio.converter
 import temporalio.workflow
 from temporalio.api.common.v1 import Payloads
@@ -12,7 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _fake_info
 
 from runtime.sandbox import FastContextRunner
-from worker import sandbox_runner
+from worker import keep_bytecode, sandbox_runner
 from workflows.shipment import ShipmentWorkflow
 
 
@@ -52,3 +60,26 @@ async def test_the_worker_reads_contexts_as_the_sdk_sandbox_does() -> None:
             namespace=_fake_info.namespace, workflow_id=_fake_info.workflow_id
         )
         assert fast.get_external_store_context(command) == sdk.get_external_store_context(command)
+
+
+def test_the_worker_keeps_bytecode_in_a_folder_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PYTHONDONTWRITEBYTECODE set, the worker still writes bytecode (the sandbox imports
+    the workflow modules for every instance), in a folder only it may write."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    keep_bytecode()
+    folder = tmp_path / f"orderflow-pycache-{os.getuid()}"
+    assert sys.pycache_prefix == str(folder) and sys.dont_write_bytecode is False
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_folder_others_may_write_is_not_used_for_bytecode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / f"orderflow-pycache-{os.getuid()}"
+    folder.mkdir()
+    folder.chmod(0o777)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    keep_bytecode()
+    assert sys.pycache_prefix is None and sys.dont_write_bytecode is True
