@@ -1,5 +1,6 @@
 """RFC 9457 problem details: the one shape of every error the API returns."""
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +16,13 @@ from domain.models import Problem, json_path
 
 PROBLEM_JSON = "application/problem+json"
 
-# Temporal answers that mean "not reachable now", not "this request is wrong".
-_UNAVAILABLE_RPC = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+log = logging.getLogger(__name__)
+
+# Temporal answers that mean "not reachable now", not "this request is wrong": down, too slow to
+# answer in time, or shedding load. All pass, and a repeat is safe.
+_UNAVAILABLE_RPC = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
 # Seconds a client should wait before repeating a request refused during an outage.
 OUTAGE_RETRY_AFTER = "2"
 
@@ -139,6 +145,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _temporal_error(_: Request, exc: RPCError) -> JSONResponse:
         if exc.status in _UNAVAILABLE_RPC:
             return _outage("Temporal")
+        log.error("unexpected error from Temporal: %s %s", exc.status.name if exc.status else None, exc.message)
         return problem_response(500, "unexpected error from Temporal")
 
     @app.exception_handler(DBAPIError)

@@ -30,3 +30,26 @@ async def test_unreachable_database_answers_503(settings: Settings, client: Clie
         await _problem_of(await down.post("/orders", headers=CLIENT, json=order_body("SKU-ANY")))
         ready = await down.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"] == {"database": "down", "temporal": "up"}
+
+
+async def test_temporal_shedding_load_is_a_503_and_a_real_fault_a_500() -> None:
+    """Temporal refusing for now (down, past the deadline, out of capacity) passes: 503 with
+    Retry-After. Anything else from Temporal is our fault to look at: 500, logged."""
+    from fastapi import FastAPI
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from api.problems import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/fails/{status}")
+    async def fails(status: str) -> None:
+        raise RPCError("from the test", RPCStatusCode[status], b"")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t.test") as http:
+        for status in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"):
+            await _problem_of(await http.get(f"/fails/{status}"))
+        internal = await http.get("/fails/INTERNAL")
+        assert internal.status_code == 500
+        assert internal.json()["detail"] == "unexpected error from Temporal"
