@@ -189,10 +189,12 @@ def _with_current_parcels(s: Session, orders: list[OrderView]) -> list[OrderView
     if not orders:
         return orders
     documents = s.scalars(
-        select(ShipmentRow.document).where(ShipmentRow.order_id.in_([o.order_id for o in orders]))
+        select(ShipmentRow.document)
+        .where(ShipmentRow.order_id.in_([o.order_id for o in orders]))
+        .order_by(ShipmentRow.shipment_id)
     ).all()
     recorded: dict[str, list[ShipmentView]] = {}
-    for doc in sorted(documents, key=lambda doc: str(doc["shipment_id"])):
+    for doc in documents:
         parcel = ShipmentView.model_validate(doc)
         recorded.setdefault(parcel.order_id, []).append(parcel)
     for order in orders:
