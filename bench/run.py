@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import platform
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -338,6 +340,10 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
     console = console or Console()
     settings = settings or Settings()
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    # A bench stopped with SIGTERM (kill, a CI timeout) must still stop the servers it started:
+    # as SystemExit the signal unwinds through the `finally` below.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
         stack = Stack(settings, Path(tmp), worker_processes=options.worker_processes)
         if options.max_cached_workflows is not None:
