@@ -23,12 +23,12 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
@@ -138,13 +138,47 @@ class EncryptionCodec(PayloadCodec):
         return decrypted
 
 
+@final
+class SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """Temporal's pydantic payload converter, built once per process.
+
+    temporalio (1.35) builds a new payload converter for each workflow activation and each
+    workflow instance (`payload_converter_class()`), and a new pydantic converter starts with an
+    empty cache of pydantic TypeAdapters, so every activation built its converters and adapters
+    again: about 7 % of the worker's CPU under the bench (docs/performance.md). Apart from that
+    cache (keyed by type, thread-safe) the converter keeps no state, and with `domain` and
+    pydantic passed through the sandbox the types are the same objects everywhere, so one shared
+    instance gives exactly the answers a fresh one would.
+    """
+
+    _shared: ClassVar[SharedPydanticPayloadConverter | None] = None
+
+    def __new__(cls) -> SharedPydanticPayloadConverter:
+        shared = cls._shared
+        if shared is None:
+            # Two threads racing here build two; one is kept, both convert alike.
+            shared = super().__new__(cls)
+            PydanticPayloadConverter.__init__(shared)
+            cls._shared = shared
+        return shared
+
+    def __init__(self) -> None:
+        """Built once, in `__new__`."""
+
+
+# pydantic_data_converter with the shared payload converter.
+shared_pydantic_data_converter = dataclasses.replace(
+    pydantic_data_converter, payload_converter_class=SharedPydanticPayloadConverter
+)
+
+
 def data_converter_for(keys: CodecKeys | None) -> DataConverter:
     """The pydantic data converter (DESIGN.md section 2), with the codec and encoded failure
     messages when there are keys."""
     if keys is None:
-        return pydantic_data_converter
+        return shared_pydantic_data_converter
     return dataclasses.replace(
-        pydantic_data_converter,
+        shared_pydantic_data_converter,
         payload_codec=EncryptionCodec(keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -6,11 +6,11 @@ The workflow stays the source of truth; writes here are idempotent and safe out 
 
 import base64
 import json
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import OrderStatus
@@ -60,6 +60,47 @@ SessionFactory = sessionmaker[Session]
 MAX_PAGE = 500
 
 
+# The projection's write statements, built once. Built per call, each upsert assembled its
+# `excluded` column collection again, a measurable part of the worker's CPU (docs/performance.md);
+# built once, they also compile once (SQLAlchemy's statement cache). Core tables, not the ORM
+# entities: rows go in as parameters, without the ORM's bulk-insert bookkeeping.
+def _upsert_if_newer(table: Table, key: str, columns: tuple[str, ...], newer: str, strictly: bool) -> Insert:
+    """INSERT ... ON CONFLICT (key) DO UPDATE `columns`, only where the incoming row's `newer`
+    column is later (or, not strictly, not earlier) than the stored one."""
+    stmt = insert(table)
+    stored, incoming = table.c[newer], stmt.excluded[newer]
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[key]],
+        set_={name: stmt.excluded[name] for name in columns},
+        where=stored < incoming if strictly else stored <= incoming,
+    )
+
+
+def _insert_once(table: Table, *key: str) -> Insert:
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c[k] for k in key])
+
+
+_ORDER_UPSERT = _upsert_if_newer(
+    cast(Table, OrderRow.__table__),
+    "order_id",
+    (
+        "status", "customer_id", "channel", "channel_order_id", "needs_attention", "total",
+        "created_at", "updated_at", "version", "document",
+    ),
+    newer="version",
+    strictly=True,
+)
+_ORDER_EVENT_INSERT = _insert_once(cast(Table, OrderEventRow.__table__), "order_id", "seq")
+_SHIPMENT_UPSERT = _upsert_if_newer(
+    cast(Table, ShipmentRow.__table__),
+    "shipment_id",
+    ("order_id", "warehouse", "status", "carrier", "tracking_number", "document", "updated_at"),
+    newer="updated_at",
+    strictly=False,
+)
+_SHIPMENT_EVENT_INSERT = _insert_once(cast(Table, ShipmentEventRow.__table__), "shipment_id", "version")
+
+
 class InvalidCursor(ValueError):
     """A pagination cursor that this module did not issue."""
 
@@ -82,7 +123,7 @@ def record_transitions(
     """The order as it is after `entries` (seq, entry), and the entries, in one transaction: a
     burst of transitions costs one commit. Safe to repeat and out of order: an older
     `order.version` never overwrites a newer row, an entry already written is kept."""
-    values = {
+    row = {
         "order_id": order.order_id,
         "status": order.status.value,
         "customer_id": order.customer.id,
@@ -95,32 +136,23 @@ def record_transitions(
         "version": order.version,
         "document": _order_document(order),
     }
-    upsert = insert(OrderRow).values(**values)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[OrderRow.order_id],
-        set_={k: upsert.excluded[k] for k in values if k != "order_id"},
-        where=OrderRow.version < upsert.excluded.version,
-    )
     with sf.begin() as s:
-        s.execute(upsert)
+        s.execute(_ORDER_UPSERT, row)
         if entries:
             s.execute(
-                insert(OrderEventRow)
-                .values(
-                    [
-                        {
-                            "order_id": order.order_id,
-                            "seq": seq,
-                            "at": entry.at,
-                            "status": entry.status.value,
-                            "event": entry.event,
-                            "actor": entry.actor,
-                            "detail": json.loads(json.dumps(entry.detail, default=str)),
-                        }
-                        for seq, entry in entries
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=[OrderEventRow.order_id, OrderEventRow.seq])
+                _ORDER_EVENT_INSERT,
+                [
+                    {
+                        "order_id": order.order_id,
+                        "seq": seq,
+                        "at": entry.at,
+                        "status": entry.status.value,
+                        "event": entry.event,
+                        "actor": entry.actor,
+                        "detail": json.loads(json.dumps(entry.detail, default=str)),
+                    }
+                    for seq, entry in entries
+                ],
             )
 
 
@@ -350,39 +382,32 @@ def recent_order_count(
 def record_shipment(sf: SessionFactory, shipment: ShipmentView) -> None:
     """Upsert; an older snapshot (earlier `updated_at`) does not overwrite a newer one. The
     change itself goes to the parcel's event log once (by version)."""
-    values = {
-        "shipment_id": shipment.shipment_id,
-        "order_id": shipment.order_id,
-        "warehouse": shipment.warehouse,
-        "status": shipment.status.value,
-        "carrier": shipment.carrier,
-        "tracking_number": shipment.tracking_number,
-        "document": shipment.model_dump(mode="json"),
-        "updated_at": shipment.updated_at
-        if shipment.updated_at is not None
-        else func.now(),
-    }
-    stmt = insert(ShipmentRow).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ShipmentRow.shipment_id],
-        set_={k: stmt.excluded[k] for k in values if k != "shipment_id"},
-        where=ShipmentRow.updated_at <= stmt.excluded.updated_at,
-    )
-    step = (
-        insert(ShipmentEventRow)
-        .values(
-            shipment_id=shipment.shipment_id,
-            version=shipment.version,
-            order_id=shipment.order_id,
-            at=values["updated_at"],
-            status=shipment.status.value,
-            event=shipment.last_event or shipment.status.value,
-        )
-        .on_conflict_do_nothing(index_elements=[ShipmentEventRow.shipment_id, ShipmentEventRow.version])
-    )
+    at = shipment.updated_at if shipment.updated_at is not None else datetime.now(UTC)
     with sf.begin() as s:
-        s.execute(stmt)
-        s.execute(step)
+        s.execute(
+            _SHIPMENT_UPSERT,
+            {
+                "shipment_id": shipment.shipment_id,
+                "order_id": shipment.order_id,
+                "warehouse": shipment.warehouse,
+                "status": shipment.status.value,
+                "carrier": shipment.carrier,
+                "tracking_number": shipment.tracking_number,
+                "document": shipment.model_dump(mode="json"),
+                "updated_at": at,
+            },
+        )
+        s.execute(
+            _SHIPMENT_EVENT_INSERT,
+            {
+                "shipment_id": shipment.shipment_id,
+                "version": shipment.version,
+                "order_id": shipment.order_id,
+                "at": at,
+                "status": shipment.status.value,
+                "event": shipment.last_event or shipment.status.value,
+            },
+        )
 
 
 def shipment_by_id(sf: SessionFactory, shipment_id: str) -> ShipmentView | None:

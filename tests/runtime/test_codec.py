@@ -1,17 +1,25 @@
 """The payload codec on its own: encryption, key rotation, tampering, key configuration, `oms dev`'s key."""
 
 import base64
+import dataclasses
 import stat
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
 
+from domain.enums import ShippingSpeed
+from domain.models import RateQuote
 from runtime.codec import (
     ENCODING,
     KEY_ID_METADATA,
     EncryptionCodec,
     PayloadDecryptionError,
+    SharedPydanticPayloadConverter,
+    data_converter_for,
     dev_codec_keys,
     format_codec_key,
     parse_codec_keys,
@@ -131,3 +139,24 @@ def test_the_codec_origins_default_to_the_dev_ui() -> None:
         "https://ui.example",
         "https://b.example",
     ]
+
+
+def test_the_converters_the_sdk_builds_per_activation_share_one_pydantic_converter_and_its_adapters() -> None:
+    # The SDK rebuilds the data converter per workflow activation (a dataclass copy, which makes
+    # a new payload converter); ours must then reuse the one converter and its TypeAdapter cache.
+    first, second = (dataclasses.replace(data_converter_for(None)) for _ in range(2))
+    shared = SharedPydanticPayloadConverter()
+    assert first.payload_converter._inner_payload_converter is shared  # type: ignore[attr-defined]
+    assert second.payload_converter._inner_payload_converter is shared  # type: ignore[attr-defined]
+    adapters = shared.converters[b"json/plain"]._type_adapter
+
+    quote = RateQuote(
+        carrier="SF", service=ShippingSpeed.STANDARD, price=Decimal("12.50"), transit_days=2, promised_by=date(2026, 12, 1)
+    )
+    [payload] = first.payload_converter.to_payloads([quote])
+    assert payload == pydantic_data_converter.payload_converter.to_payloads([quote])[0]
+    first.payload_converter.from_payloads([payload], [RateQuote])
+    hits = adapters.cache_info().hits
+    [decoded] = second.payload_converter.from_payloads([payload], [RateQuote])
+    assert decoded == quote
+    assert adapters.cache_info().hits == hits + 1  # the second converter used the first one's adapter
