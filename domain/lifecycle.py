@@ -53,6 +53,14 @@ def order_news(shipment: ShipmentView) -> tuple[object, ...]:
     )
 
 
+ADDRESS_LOCKED = "a shipping label has been bought: the address can no longer change"
+
+
+def address_locked(order: OrderView) -> bool:
+    """A label bought for any parcel fixes the address it goes to."""
+    return any(s.label_id or s.tracking_number for s in order.shipments)
+
+
 def cancel_refusal(order: OrderView) -> str | None:
     """Why the order can no longer be cancelled, or None if it can."""
     if order.status is OrderStatus.CLOSED:

@@ -46,7 +46,13 @@ with workflow.unsafe.imports_passed_through():
         ShipmentStatus,
     )
     from domain.geography import region_of
-    from domain.lifecycle import FULFILMENT_STATUSES, cancel_refusal, fulfilment_status
+    from domain.lifecycle import (
+        ADDRESS_LOCKED,
+        FULFILMENT_STATUSES,
+        address_locked,
+        cancel_refusal,
+        fulfilment_status,
+    )
     from domain.models import (
         AddressChange,
         Allocation,
@@ -290,11 +296,8 @@ class OrderWorkflow:
     def _validate_change_address(self, change: AddressChange) -> None:
         if self._order.status.terminal:
             raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
-        if any(s.label_id or s.tracking_number for s in self._order.shipments):
-            raise ApplicationError(
-                "a shipping label has been bought: the address can no longer change",
-                type="AddressLocked",
-            )
+        if address_locked(self._order):
+            raise ApplicationError(ADDRESS_LOCKED, type="AddressLocked")
 
     @workflow.update
     async def stock_arrived(self, arrival: StockArrival) -> AllocationAttempt:

@@ -16,9 +16,9 @@ an instruction through the order. Cancelled before hand-over, the parcel voids i
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.carriers import CarrierActivities
@@ -50,13 +50,16 @@ with workflow.unsafe.imports_passed_through():
         LOCAL_ACTIVITY_TIMEOUT,
         PERSISTENT_RETRY,
     )
-    from workflows.supervision import bounded_retry, parked_on_failure, within_sla
+    from workflows.supervision import STEP_FAILURES, bounded_retry, parked_on_failure, within_sla
 
 # The parent's signal that receives this parcel's news.
 SHIPMENT_CHANGED_SIGNAL = "shipment_changed"
 
 # Patch (docs/versioning.md): parcels started before it signalled the order on every change.
 ORDER_NEWS_ONLY_PATCH = "shipment-order-news-only-20261127"
+# Patch: parcels started before it ran rate shopping, the label purchase, the stock hand-over and
+# the customer notifications as (remote) activities, each a round trip through the server.
+LOCAL_STEPS_PATCH = "shipment-local-steps-20261127"
 
 _TRACKING_TO_SHIPMENT = {
     TrackingStatus.IN_TRANSIT: ShipmentStatus.IN_TRANSIT,
@@ -101,11 +104,13 @@ class ShipmentWorkflow:
         self._seen_events: set[tuple[str, str, str]] = set()
         self._told_order: tuple[object, ...] = order_news(self._view)  # what the order knows
         self._news_only = False  # set in `run` (a patch is decided in the workflow's first task)
+        self._local_steps = False  # likewise
         self._view.reservation_key = inp.reservation_key or inp.order_id
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentView:
         self._news_only = workflow.patched(ORDER_NEWS_ONLY_PATCH)
+        self._local_steps = workflow.patched(LOCAL_STEPS_PATCH)
         slas = inp.slas
         try:
             await within_sla("picking", slas.picking, self._picking(), *self._sla_hooks("picking"))
@@ -172,7 +177,7 @@ class ShipmentWorkflow:
             try:
                 self._label = await parked_on_failure("label purchase", self._buy_label, self._park)
                 break
-            except ActivityError as error:
+            except STEP_FAILURES as error:
                 if not is_refusal(error, "UndeliverableAddress"):
                     raise
                 self._label_in_doubt = False
@@ -265,7 +270,7 @@ class ShipmentWorkflow:
             # same key (idempotent) to learn the label, then void it.
             try:
                 self._label = await self._buy_label()
-            except ActivityError:
+            except STEP_FAILURES:
                 self._label = None
         if self._stock_shipped:
             await workflow.execute_activity_method(
@@ -291,7 +296,7 @@ class ShipmentWorkflow:
 
     async def _shop_rates(self) -> RateQuote:
         workflow.set_current_details("Rate shopping")
-        quotes = await workflow.execute_activity_method(
+        quotes: list[RateQuote] = await self._step(
             CarrierActivities.quote_rates,
             QuoteRequest(
                 origin_region=self._input.parcel.region,
@@ -300,9 +305,7 @@ class ShipmentWorkflow:
                 speed=self._input.shipping_speed,
                 today=workflow.now().date(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=self._retry,
-            summary=f"quote {self._input.shipping_speed.value} from {self._input.parcel.region}",
+            f"quote {self._input.shipping_speed.value} from {self._input.parcel.region}",
         )
         self._view.quotes = quotes
         if self._carrier_override is not None:
@@ -317,7 +320,7 @@ class ShipmentWorkflow:
     async def _buy_label(self) -> Label:
         assert self._chosen is not None
         choice = self._chosen
-        return await workflow.execute_activity_method(
+        label: Label = await self._step(
             CarrierActivities.buy_label,
             LabelRequest(
                 shipment_id=self._input.shipment_id,
@@ -327,10 +330,9 @@ class ShipmentWorkflow:
                 destination=self._destination,
                 weight_grams=self._input.weight_grams,
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=self._retry,
-            summary=f"buy {choice.carrier} {choice.service.value} label",
+            f"buy {choice.carrier} {choice.service.value} label",
         )
+        return label
 
     async def _poll_tracking(self) -> list[TrackingEvent]:
         assert self._view.carrier is not None and self._view.tracking_number is not None
@@ -342,6 +344,28 @@ class ShipmentWorkflow:
             summary=f"poll {self._view.carrier} for {self._view.tracking_number}",
         )
 
+    async def _step(self, activity: Callable[[Any, Any], Any], arg: object, summary: str) -> Any:
+        """One of the parcel's short steps (rates, label, stock hand-over, notifications), with
+        the parcel's retry policy. A local activity: the worker runs it inside the workflow task,
+        so a chain of them (packed -> rates -> label -> stock -> label_created) is one workflow
+        task, without an activity task's round trips through the server. Parcels started before
+        LOCAL_STEPS_PATCH ran them as activities and replay that way."""
+        if self._local_steps:
+            return await workflow.execute_local_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry,
+                summary=summary,
+            )
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=self._retry,
+            summary=summary,
+        )
+
     def _stock_request(self) -> ShipStockRequest:
         return ShipStockRequest(
             order_id=self._input.reservation_key or self._input.order_id,
@@ -349,25 +373,21 @@ class ShipmentWorkflow:
         )
 
     async def _ship_stock(self) -> int:
-        return await workflow.execute_activity_method(
+        moved: int = await self._step(
             InventoryActivities.ship_stock,
             self._stock_request(),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=self._retry,
-            summary=f"stock leaves {self._input.parcel.warehouse}",
+            f"stock leaves {self._input.parcel.warehouse}",
         )
+        return moved
 
     async def _notify(self, kind: str, occurrence: int = 0) -> None:
         notification = shipment_notification(self._input, self._view, kind, occurrence)
 
         async def send() -> bool:
-            return await workflow.execute_activity_method(
-                NotifyActivities.send_notification,
-                notification,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=self._retry,
-                summary=f"notify customer: parcel {kind}",
+            sent: bool = await self._step(
+                NotifyActivities.send_notification, notification, f"notify customer: parcel {kind}"
             )
+            return sent
 
         await parked_on_failure(f"{kind} notification", send, self._park_skippable)
 

@@ -11,7 +11,7 @@ from api.auth import Principal, forbid_other_customers, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.limits import UtcDatetime
 from api.metrics import ORDERS_SUBMITTED
-from api.problems import ProblemError, invalid_request
+from api.problems import ProblemError, invalid_request, refusal_problem
 from api.temporal_calls import (
     WorkflowGone,
     cancel_order,
@@ -21,6 +21,8 @@ from api.temporal_calls import (
 )
 from domain import ids
 from domain.enums import Channel, OrderStatus, Role
+from domain.errors import AddressLocked
+from domain.lifecycle import ADDRESS_LOCKED, address_locked
 from domain.models import (
     Address,
     AddressChange,
@@ -213,6 +215,11 @@ async def patch_shipping_address(
         errors = [p.model_copy(update={"field": p.field.lstrip(".")}) for p in problems]
         raise invalid_request(errors)
     order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
+    if address_locked(order):
+        # The parcel records its label before its order hears of it (a signal, moments later):
+        # refuse from the parcel's own record rather than let the order accept an address
+        # the label no longer goes to.
+        raise refusal_problem("AddressLocked", ADDRESS_LOCKED, AddressLocked.http_status)
     try:
         return await change_address(client, order_id, AddressChange(address=address, actor=principal.name))
     except WorkflowGone:
