@@ -91,9 +91,14 @@ async def test_raw_history_holds_no_personal_data_not_even_in_a_failure_message(
         assert not leaks, f"{history.workflow_id}: {leaks} readable in history"
 
     # The failure is there, its message encoded; our codec reads it back, address and all.
-    failed = [e for e in histories[1].events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    # (The label purchase is a local activity: its failure is kept in its marker.)
+    failed = [
+        e.marker_recorded_event_attributes.failure
+        for e in histories[1].events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and e.marker_recorded_event_attributes.HasField("failure")
+    ]
     assert failed, "the refused label purchase left no failure in the shipment's history"
-    failure = failed[0].activity_task_failed_event_attributes.failure
+    failure = failed[0]
     assert failure.message == "Encoded failure" and failure.HasField("encoded_attributes")
     error = await TEST_DATA_CONVERTER.decode_failure(failure)
     assert isinstance(error, ApplicationError) and REFUSAL in error.message and "000000" in error.message
