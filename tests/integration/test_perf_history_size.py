@@ -31,6 +31,13 @@ MAX_ORDER_EVENTS = 55
 MAX_PARCEL_EVENTS = 58
 
 
+def structural_size(types: list[str]) -> int:
+    """The history's size without workflow tasks that timed out. On a loaded machine a workflow
+    task can outlast its 10 s timeout; the server then schedules it again (3 events more: the
+    machine's doing, not the workflow's)."""
+    return len(types) - 3 * types.count("EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT")
+
+
 async def test_single_parcel_order_history_stays_small(
     api: httpx.AsyncClient, client: Client, temporal_env: WorkflowEnvironment
 ) -> None:
@@ -49,12 +56,12 @@ async def test_single_parcel_order_history_stays_small(
     history = await handle.fetch_history()
     types = [EventType.Name(event.event_type) for event in history.events]
     counts = {name: types.count(name) for name in sorted(set(types))}
-    assert len(types) <= MAX_ORDER_EVENTS, f"{len(types)} events: {counts}"
+    assert structural_size(types) <= MAX_ORDER_EVENTS, f"{len(types)} events: {counts}"
     assert types[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
 
     parcel = await client.get_workflow_handle(ids.shipment_workflow_id(shipment["shipment_id"])).fetch_history()
     parcel_types = [EventType.Name(event.event_type) for event in parcel.events]
     parcel_counts = {name: parcel_types.count(name) for name in sorted(set(parcel_types))}
-    assert len(parcel_types) <= MAX_PARCEL_EVENTS, f"{len(parcel_types)} events: {parcel_counts}"
+    assert structural_size(parcel_types) <= MAX_PARCEL_EVENTS, f"{len(parcel_types)} events: {parcel_counts}"
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in parcel_counts, parcel_counts
     assert parcel_types[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
