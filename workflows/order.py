@@ -106,10 +106,6 @@ T = TypeVar("T")
 
 _INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING)
 
-# Patch (docs/versioning.md): orders started before it sent customer notifications as (remote)
-# activities, each a round trip through the server and a workflow task of its own.
-LOCAL_NOTIFICATIONS_PATCH = "order-local-notifications-20261127"
-
 
 class _CancelRequested(Exception):
     """Raised inside the run loop when a cancellation has been accepted."""
@@ -156,7 +152,6 @@ class OrderWorkflow:
         self._unprojected: list[TransitionRecord] = []
         self._projected_seq = 0
         self._local_steps = 0  # local activities of the run loop in flight (see `_locally`)
-        self._local_notifications = False  # set in `run` (a patch is decided in the first task)
         self._alerts: list[Notification] = []
         self._alert_count = 0
         # Intake.
@@ -195,7 +190,6 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
-        self._local_notifications = workflow.patched(LOCAL_NOTIFICATIONS_PATCH)
         projector = asyncio.create_task(self._project())
         self._transition(
             OrderStatus.RECEIVED,
@@ -1380,29 +1374,13 @@ class OrderWorkflow:
     ) -> None:
         notification = order_notification(self._order, kind, reason, occurrence, **values)
 
-        retry = self._retry if parkable else PERSISTENT_RETRY
-        summary = f"notify customer: {kind}"
-
         async def send() -> bool:
-            if self._local_notifications:
-                # A local activity: it runs within the workflow task, so "accepted" no longer
-                # splits intake (verify -> notify -> reserve -> pay -> parcel) in two tasks.
-                sent: bool = await self._locally(
-                    workflow.execute_local_activity_method(
-                        NotifyActivities.send_notification,
-                        notification,
-                        start_to_close_timeout=ACTIVITY_TIMEOUT,
-                        retry_policy=retry,
-                        summary=summary,
-                    )
-                )
-                return sent
             return await workflow.execute_activity_method(
                 NotifyActivities.send_notification,
                 notification,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=retry,
-                summary=summary,
+                retry_policy=self._retry if parkable else PERSISTENT_RETRY,
+                summary=f"notify customer: {kind}",
             )
 
         if parkable:
