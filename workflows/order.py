@@ -393,6 +393,10 @@ class OrderWorkflow:
             if self._order.hold is not None:
                 await self._hold()
             self._transition(OrderStatus.ALLOCATING, "order.accepted")
+            # A regular activity on purpose: waiting on it ends this workflow task, and the answer
+            # to POST /orders (the submit update) leaves only when its task completes. As a local
+            # activity the task would run on through reservation and payment before answering
+            # (tried and reverted, docs/performance.md).
             await self._notify("accepted")
             self._checkpoint()
             allocation = await within_sla(
