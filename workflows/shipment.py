@@ -350,15 +350,8 @@ class ShipmentWorkflow:
         so a chain of them (packed -> rates -> label -> stock -> label_created) is one workflow
         task, without an activity task's round trips through the server. Parcels started before
         LOCAL_STEPS_PATCH ran them as activities and replay that way."""
-        if self._local_steps:
-            return await workflow.execute_local_activity_method(
-                activity,
-                arg,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=self._retry,
-                summary=summary,
-            )
-        return await workflow.execute_activity_method(
+        execute = workflow.execute_local_activity_method if self._local_steps else workflow.execute_activity_method
+        return await execute(
             activity,
             arg,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
