@@ -231,3 +231,24 @@ async def test_oms_ops_complaints_and_resolve(api: httpx.AsyncClient, api_url: s
     assert history.exit_code == 0, history.output
     assert cid in history.output and "sent a replacement" in history.output
     assert cid not in (await oms_ops(api_url, "complaints", "--limit", "500")).output
+
+
+async def test_markup_in_a_complaint_is_printed_literally_by_oms_ops(api: httpx.AsyncClient, api_url: str) -> None:  # noqa: F811
+    """A complaint comment full of Rich markup crashed `oms ops complaints` (MarkupError): it is
+    printed as the customer typed it, and so is a resolution note."""
+    comment = "[/] [bold red]refund NOW[/bold red] [link=http://evil.example]here[/link] [/bold]"
+    order = await fulfilling_order(api)
+    complaint = (await feedback(api, order["order_id"], rating=1, kind="complaint", comment=comment)).json()
+    cid = complaint["complaint_id"]
+
+    listed = await oms_ops(api_url, "complaints", "--limit", "500")
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if cid in line)
+    assert comment in row
+
+    resolved = await oms_ops(api_url, "resolve-complaint", cid, "--note", "[/] [red]done")
+    assert resolved.exit_code == 0, resolved.output
+    history = await oms_ops(api_url, "complaints", "--resolved", "--limit", "500")
+    assert history.exit_code == 0, history.output
+    row = next(line for line in history.output.splitlines() if cid in line)
+    assert comment in row and "[/] [red]done" in row
