@@ -43,7 +43,7 @@ COMPLAINT_STATUSES: Final = (OPEN, RESOLVED)
 # The window of the per-customer cap: any 24 hours (rolling, so no burst around midnight).
 COMPLAINT_WINDOW: Final = timedelta(hours=24)
 # The advisory lock class of complaint submission (the key is the customer id), as two int4 keys
-# like adapters.notifications.delivery's, so the two never share a lock.
+# like adapters.notifications.delivery's: the class keeps the two kinds of lock apart.
 _COMPLAINT_LOCK_CLASS: Final = "complaint-submission"
 
 
@@ -218,7 +218,7 @@ def add_feedback(
     False for an idempotent repeat. `order_reviewable` says whether the order is far enough along
     (delivered) for a plain review. Raises a `FeedbackRefused` when the rules refuse it, and
     `TooManyComplaints` when a complaint passes `complaint_limits` (None: no caps). An idempotent
-    repeat of a complaint is returned even when the caps are reached since: it opens nothing."""
+    repeat of a complaint is returned even when the caps have been reached since (it opens nothing)."""
     if kind not in KINDS:
         raise ValueError(f"unknown feedback kind {kind!r}")
     if not 1 <= rating <= 5:
