@@ -363,6 +363,7 @@ def import_command(
     from domain.channels import ChannelFormat, ChannelFormatError
     from runtime.importer import import_file, resolve_client_key
     from runtime.ops_cli import resolve_base_url
+    from runtime.terminal import literal
 
     formats = [f.value for f in ChannelFormat]
     if channel not in formats:
@@ -382,7 +383,8 @@ def import_command(
         )
     except ChannelFormatError as error:
         for problem in error.problems:
-            console.print(f"[red]{problem.field}[/]: {problem.message}")
+            # The field and message quote the file: literal text, not markup (runtime.terminal).
+            console.print(literal(problem.field, style="red") + literal(f": {problem.message}"))
         raise typer.Exit(2) from None
     if counts["rejected"] or counts["failed"]:
         raise typer.Exit(1)

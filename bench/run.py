@@ -37,6 +37,7 @@ from bench.report import latencies_ms, print_table, throughput, write_chart, wri
 from bench.stack import Proc, Stack
 from domain import ids
 from runtime.settings import Settings
+from runtime.terminal import literal
 
 MIB = 1024 * 1024
 # How many parked orders `--park` wakes with a query after parking them, spread over the run.
@@ -353,8 +354,9 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
             results = asyncio.run(measure(stack, options, console))
         except BaseException:
             for log in sorted(Path(tmp).glob("*.log")):
-                console.print(f"[dim]--- {log.name} (tail)[/dim]")
-                console.print(log.read_text(errors="replace")[-2000:], markup=False)
+                console.print(literal(f"--- {log.name} (tail)", style="dim"))
+                # The logs quote requests (names, addresses): literal, control characters shown.
+                console.print(literal(log.read_text(errors="replace")[-2000:]))
             raise
         finally:
             stack.stop()
@@ -363,5 +365,5 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
         console.print(results["parked"])
     if "bare_workflow" in results:
         print_table(results, console)
-    console.print(f"results: {options.out_dir / 'bench.json'}, chart: {options.out_dir / 'bench.png'}")
+    console.print(literal(f"results: {options.out_dir / 'bench.json'}, chart: {options.out_dir / 'bench.png'}"))
     return results

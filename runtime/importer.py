@@ -28,8 +28,10 @@ from rich.table import Table
 
 from domain.channels import ChannelFormat, ChannelFormatError, map_order, read_marketplace_csv
 from domain.models import Problem
+from domain.spreadsheet import safe_row
 from runtime.settings import Settings
 from runtime.simulator import first_key_with_role
+from runtime.terminal import literal
 
 # Answers worth another try, and how often: the API sheds load with 429/503 and a Retry-After.
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -184,7 +186,9 @@ def tally(results: Iterable[RowResult]) -> dict[str, int]:
 
 
 def write_results(results: Sequence[RowResult], path: Path) -> None:
-    """Per-row results as JSON (`.json`) or CSV (anything else; reasons joined by ` | `)."""
+    """Per-row results as JSON (`.json`) or CSV (anything else; reasons joined by ` | `). The CSV
+    echoes the shop's cells (order ids, reasons quoting values) and is opened in spreadsheets, so
+    every cell is made formula-safe (domain.spreadsheet)."""
     if path.suffix.lower() == ".json":
         document = [{**asdict(r), "outcome": r.outcome.value} for r in results]
         path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -193,22 +197,23 @@ def write_results(results: Sequence[RowResult], path: Path) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["row", "channel_order_id", "outcome", "order_id", "reasons"])
     for r in results:
-        writer.writerow([r.row, r.channel_order_id, r.outcome.value, r.order_id or "", " | ".join(r.reasons)])
+        writer.writerow(safe_row([r.row, r.channel_order_id, r.outcome.value, r.order_id, " | ".join(r.reasons)]))
     path.write_text(out.getvalue(), encoding="utf-8")
 
 
 def results_table(results: Sequence[RowResult], *, only_problems: bool = False) -> Table:
+    """The results for the terminal; order ids and reasons are the shop's text, shown literally."""
     table = Table("row", "channel order", "outcome", "order", "reasons", title="import results")
     styles = {Outcome.CREATED: "green", Outcome.DUPLICATE: "yellow", Outcome.REJECTED: "red", Outcome.FAILED: "red"}
     for r in results:
         if only_problems and r.outcome in (Outcome.CREATED, Outcome.DUPLICATE):
             continue
         table.add_row(
-            str(r.row),
-            r.channel_order_id,
-            f"[{styles[r.outcome]}]{r.outcome.value}[/]",
-            r.order_id or "",
-            "\n".join(r.reasons),
+            literal(r.row),
+            literal(r.channel_order_id),
+            literal(r.outcome.value, style=styles[r.outcome]),
+            literal(r.order_id),
+            literal("\n".join(r.reasons)),
         )
     return table
 
@@ -263,5 +268,5 @@ def import_file(
     console.print(", ".join(f"{count} {outcome}" for outcome, count in counts.items()) + f" of {len(results)} rows")
     if output is not None:
         write_results(results, output)
-        console.print(f"results written to {output}")
+        console.print(literal(f"results written to {output}"))
     return counts

@@ -2,7 +2,8 @@
 
 The commands talk to `/ops/orders`, `/ops/complaints` and `/orders/{id}` with an ops key, like any
 other client: nothing here touches Temporal or the database. Rendering is pure (JSON in, rich renderables out)
-so it is testable on real API answers.
+so it is testable on real API answers. Every value from the API reaches Rich through
+`runtime.terminal.literal`: comments, notes and names are customers' and operators' text, never markup.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from runtime.settings import Settings
 from runtime.simulator import api_base_url, first_key_with_role
+from runtime.terminal import literal, visible_controls
 
 Json = dict[str, Any]
 
@@ -144,13 +146,19 @@ def format_time(value: str | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _add_row(table: Table, *cells: object) -> None:
+    """A row of data: each cell literal (runtime.terminal), never parsed as markup."""
+    table.add_row(*(literal(cell) for cell in cells))
+
+
 def queue_table(items: Sequence[Json]) -> Table:
     table = Table(title=f"Ops queue: {len(items)} order(s), oldest first", title_justify="left")
     for column in ("order", "status", "attention", "reason", "since (UTC)", "age", "actions", "customer"):
         table.add_column(column, no_wrap=column in ("order", "since (UTC)"))
     table.add_column("total", justify="right")
     for item in items:
-        table.add_row(
+        _add_row(
+            table,
             item["order_id"],
             item["status"],
             "yes" if item["needs_attention"] else "",
@@ -185,12 +193,12 @@ def complaints_table(items: Sequence[Json], *, resolved: bool = False) -> Table:
         if resolved:
             rating = item.get("service_rating")
             row += [item.get("resolved_by") or "-", item.get("note") or "-", "-" if rating is None else str(rating)]
-        table.add_row(*row)
+        _add_row(table, *row)
     return table
 
 
 def order_summary(order: Json) -> Table:
-    table = Table(title=f"Order {order['order_id']}", show_header=False, title_justify="left")
+    table = Table(title=literal(f"Order {order['order_id']}"), show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
     hold = order.get("hold")
@@ -217,7 +225,7 @@ def order_summary(order: Json) -> Table:
             (f"parcel {shipment['shipment_id']}", f"{shipment['status']} from {shipment['warehouse']} {carrier}".strip())
         )
     for label, value in rows:
-        table.add_row(label, value)
+        _add_row(table, label, value)
     return table
 
 
@@ -236,7 +244,8 @@ def timeline_table(entries: Sequence[Json]) -> Table:
     table.add_column("actor")
     table.add_column("detail")
     for entry in entries:
-        table.add_row(
+        _add_row(
+            table,
             format_time(entry.get("at")),
             entry.get("status", ""),
             entry.get("event", ""),
@@ -298,7 +307,7 @@ def _api(api_url: str | None, api_key: str | None) -> Iterator[OpsApi]:
         with OpsApi.connect(base_url, resolve_api_key(api_key, settings)) as api:
             yield api
     except ApiProblem as problem:
-        typer.echo(problem_text(problem.status, problem.problem), err=True)
+        typer.echo(visible_controls(problem_text(problem.status, problem.problem)), err=True)
         raise typer.Exit(1) from None
     except httpx.HTTPError as error:
         typer.echo(f"cannot reach the API at {base_url}: {error}", err=True)
@@ -332,7 +341,7 @@ def _act(
 ) -> None:
     with _api(api_url, api_key) as api:
         order = api.act(order_id, action, note=note, params=params)
-    _console().print(f"{action}: order {order['order_id']} is now {order['status']}")
+    _console().print(literal(f"{action}: order {order['order_id']} is now {order['status']}"))
     _console().print(order_summary(order))
 
 
@@ -409,5 +418,7 @@ def resolve_complaint_command(
     with _api(api_url, api_key) as api:
         complaint = api.resolve_complaint(complaint_id, note)
     _console().print(
-        f"complaint {complaint['complaint_id']} (order {complaint['order_id']}) resolved by {complaint['resolved_by']}"
+        literal(
+            f"complaint {complaint['complaint_id']} (order {complaint['order_id']}) resolved by {complaint['resolved_by']}"
+        )
     )

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     tracking_poll_interval: Duration = timedelta(hours=12)
     activity_attempts: int = Field(default=8, ge=1)
     ops_email: str = "ops@orderflow.local"
+    # Complaint caps (R11), counted in PostgreSQL so they hold across API processes (store.feedback):
+    # complaints open at once on one order, and complaints one customer may open in any 24 hours.
+    # Beyond either: 429 /problems/too-many-complaints. Reviews are not capped (one per order).
+    complaints_open_per_order: int = Field(default=3, ge=1)
+    complaints_per_customer_per_day: int = Field(default=5, ge=1)
     sla_verifying: Duration = timedelta(minutes=15)
     sla_allocating: Duration = timedelta(hours=1)
     sla_payment: Duration = timedelta(hours=1)

@@ -9,13 +9,22 @@ Rules kept here (the API decides only whether the order itself may be reviewed y
 - one plain review per order (a second one is `AlreadyReviewed`);
 - one service rating per resolved complaint;
 - an `Idempotency-Key` names one feedback: a repeat with the same request returns it, a repeat
-  with another request is an `IdempotencyConflict`.
+  with another request is an `IdempotencyConflict`;
+- complaints are capped (`ComplaintLimits`, from the settings): so many open at once on one order,
+  so many per customer in any 24 hours over all their orders; beyond, `TooManyComplaints`. Reviews
+  need no cap: one per order, and one per resolved complaint.
+
+The caps are counted here, in PostgreSQL, because several API processes take complaints. Two
+complaints of one customer at once must not both take the last slot, so a complaint first takes a
+transaction-level advisory lock on its customer (one customer's complaints queue behind each other;
+an order has one customer, so this serialises both counts) and counts after it, in READ COMMITTED:
+each count sees the complaints committed by whoever held the lock before.
 """
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Final, Literal
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +40,19 @@ OPEN: Final = "open"
 RESOLVED: Final = "resolved"
 KINDS: Final = (REVIEW, COMPLAINT)
 COMPLAINT_STATUSES: Final = (OPEN, RESOLVED)
+# The window of the per-customer cap: any 24 hours (rolling, so no burst around midnight).
+COMPLAINT_WINDOW: Final = timedelta(hours=24)
+# The advisory lock class of complaint submission (the key is the customer id), as two int4 keys
+# like adapters.notifications.delivery's: the class keeps the two kinds of lock apart.
+_COMPLAINT_LOCK_CLASS: Final = "complaint-submission"
+
+
+@dataclass(frozen=True)
+class ComplaintLimits:
+    """How many complaints may be open at once on one order, and opened per customer in any 24 hours."""
+
+    open_per_order: int
+    per_customer_per_day: int
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,26 @@ class AlreadyReviewed(FeedbackRefused):
 
 class IdempotencyConflict(FeedbackRefused):
     """The Idempotency-Key named another request before."""
+
+
+class TooManyComplaints(Exception):
+    """A complaint beyond a cap (the API answers 429). `scope` says which cap: the order's open
+    complaints (a slot frees when ops resolve one: `retry_at` and `retry_after` None) or the
+    customer's complaints of the last 24 hours (a slot frees at `retry_at`, which is `retry_after`
+    from now, both by the database's clock)."""
+
+    def __init__(
+        self,
+        scope: Literal["order", "customer"],
+        limit: int,
+        retry_at: datetime | None = None,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        super().__init__(f"complaint cap of the {scope} reached ({limit})")
+        self.scope = scope
+        self.limit = limit
+        self.retry_at = retry_at
+        self.retry_after = retry_after
 
 
 class ComplaintNotFound(LookupError):
@@ -134,6 +176,30 @@ def _unrated_resolved_complaint(s: Session, order_id: str) -> str | None:
     )
 
 
+def _check_complaint_limits(s: Session, order_id: str, customer_id: str, limits: ComplaintLimits) -> None:
+    """Raise TooManyComplaints when one more complaint would pass a cap. The caller holds the
+    customer's advisory lock, so nothing of this customer commits between these counts and the insert."""
+    open_on_order = s.scalar(
+        select(func.count()).where(ComplaintRow.order_id == order_id, ComplaintRow.status == OPEN)
+    )
+    if (open_on_order or 0) >= limits.open_per_order:
+        raise TooManyComplaints("order", limits.open_per_order)
+    # The customer's newest `limit` complaints: when the oldest of them is inside the window, the
+    # window holds `limit` already, and a slot frees when that one leaves it.
+    newest = (
+        select(FeedbackRow.created_at)
+        .where(FeedbackRow.customer_id == customer_id, FeedbackRow.kind == COMPLAINT)
+        .where(FeedbackRow.created_at > func.now() - COMPLAINT_WINDOW)
+        .order_by(FeedbackRow.created_at.desc())
+        .limit(limits.per_customer_per_day)
+        .subquery()
+    )
+    count, oldest, now = s.execute(select(func.count(), func.min(newest.c.created_at), func.clock_timestamp())).one()
+    if count >= limits.per_customer_per_day:
+        retry_at = oldest + COMPLAINT_WINDOW
+        raise TooManyComplaints("customer", limits.per_customer_per_day, retry_at, retry_at - now)
+
+
 def add_feedback(
     sf: SessionFactory,
     *,
@@ -146,22 +212,33 @@ def add_feedback(
     order_reviewable: bool,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    complaint_limits: ComplaintLimits | None = None,
 ) -> tuple[Feedback, bool]:
     """Record feedback; a complaint opens a queue item. Returns (feedback, created): created is
     False for an idempotent repeat. `order_reviewable` says whether the order is far enough along
-    (delivered) for a plain review. Raises a `FeedbackRefused` when the rules refuse it."""
+    (delivered) for a plain review. Raises a `FeedbackRefused` when the rules refuse it, and
+    `TooManyComplaints` when a complaint passes `complaint_limits` (None: no caps). An idempotent
+    repeat of a complaint is returned even when the caps have been reached since (it opens nothing)."""
     if kind not in KINDS:
         raise ValueError(f"unknown feedback kind {kind!r}")
     if not 1 <= rating <= 5:
         raise ValueError(f"rating {rating} is not within 1-5")
     try:
         with sf.begin() as s:
+            if kind == COMPLAINT and complaint_limits is not None:
+                # First the lock, then every read: a request that waited for it sees what the
+                # holder committed (its complaint, or the same Idempotency-Key).
+                s.execute(
+                    select(func.pg_advisory_xact_lock(func.hashtext(_COMPLAINT_LOCK_CLASS), func.hashtext(customer_id)))
+                )
             if idempotency_key is not None:
                 repeat = _by_idempotency_key(s, idempotency_key, request_hash)
                 if repeat is not None:
                     return repeat, False
             complaint_id: str | None = None
             if kind == COMPLAINT:
+                if complaint_limits is not None:
+                    _check_complaint_limits(s, order_id, customer_id, complaint_limits)
                 complaint_id = new_complaint_id()
                 s.add(ComplaintRow(complaint_id=complaint_id, order_id=order_id, status=OPEN))
                 s.flush()

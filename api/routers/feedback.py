@@ -4,10 +4,13 @@ Customers rate an order (`review`) or complain (`complaint`). A review needs the
 (any parcel delivered, or the order delivered, returning or closed); a complaint is welcome at
 any time after submission. A complaint opens an item in the ops complaints queue until ops
 resolve it; the customer's next review of that order then rates the after-sales service.
+Complaints are capped (settings `complaints_open_per_order`, `complaints_per_customer_per_day`,
+counted by store.feedback): beyond, 429 /problems/too-many-complaints.
 """
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -18,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, forbid_other_customers, require
-from api.deps import SessionsDep
+from api.deps import SessionsDep, SettingsDep
 from api.problems import ProblemError
 from domain.enums import OrderStatus, Role, ShipmentStatus
 from domain.models import OrderView, Problem, Strict
@@ -128,8 +131,37 @@ def _feedback_hash(order_id: str, body: FeedbackBody) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _too_many_complaints(order_id: str, customer_id: str, capped: store.TooManyComplaints) -> ProblemError:
+    """The 429 of a complaint past a cap: which cap, its limit, and when another one is possible."""
+    extra = {"scope": capped.scope, "limit": capped.limit}
+    if capped.retry_at is None or capped.retry_after is None:
+        # An order's open complaints: a slot frees when ops resolve one, at no time we can name.
+        return ProblemError(
+            429,
+            f"order {order_id} has {capped.limit} open complaints, the most one order may have; "
+            "another can be opened once one of them is resolved",
+            type_="/problems/too-many-complaints",
+            extra=extra,
+        )
+    seconds = max(1, math.ceil(capped.retry_after.total_seconds()))
+    retry_at = capped.retry_at.astimezone(UTC).isoformat()
+    return ProblemError(
+        429,
+        f"customer {customer_id} opened {capped.limit} complaints in the last 24 hours, the most allowed; "
+        f"the next one can be opened from {retry_at} (in {seconds} s)",
+        type_="/problems/too-many-complaints",
+        extra={**extra, "retry_at": retry_at},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def _record(
-    sessions: SessionsDep, order_id: str, body: FeedbackBody, principal: Principal, idempotency_key: str | None
+    sessions: SessionsDep,
+    order_id: str,
+    body: FeedbackBody,
+    principal: Principal,
+    idempotency_key: str | None,
+    limits: store.ComplaintLimits,
 ) -> tuple[store.Feedback, bool]:
     order = projection.get_order(sessions, order_id)
     if order is None:
@@ -154,7 +186,10 @@ def _record(
             order_reviewable=reviewable(order),
             idempotency_key=f"{principal.name}:{idempotency_key}" if idempotency_key is not None else None,
             request_hash=_feedback_hash(order_id, body),
+            complaint_limits=limits,
         )
+    except store.TooManyComplaints as capped:
+        raise _too_many_complaints(order_id, order.customer.id, capped) from None
     except store.ReviewNotAllowed:
         raise ProblemError(
             409,
@@ -177,6 +212,7 @@ def _record(
         200: {"model": FeedbackOut, "description": "an idempotent repeat (same Idempotency-Key and body)"},
         404: {"description": "unknown order"},
         409: {"description": "review before delivery, second review, or an idempotency key reused"},
+        429: {"description": "a complaint past a cap: the order's open complaints, or the customer's in 24 hours"},
     },
 )
 async def post_feedback(
@@ -185,12 +221,17 @@ async def post_feedback(
     response: Response,
     principal: ClientRole,
     sessions: SessionsDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> FeedbackOut:
     """Rate the order (`review`, once something was delivered) or complain about it (`complaint`,
     any time; opens an item in the ops complaints queue). After a complaint is resolved, the next
-    review rates the after-sales service (its `complaint_id` names the complaint)."""
-    fb, created = await run_in_threadpool(_record, sessions, order_id, body, principal, idempotency_key)
+    review rates the after-sales service (its `complaint_id` names the complaint). Complaints are
+    capped: so many open at once on one order (`OMS_COMPLAINTS_OPEN_PER_ORDER`), so many per
+    customer in any 24 hours (`OMS_COMPLAINTS_PER_CUSTOMER_PER_DAY`); beyond, 429
+    `/problems/too-many-complaints` (with `Retry-After` when the 24-hour cap is the one reached)."""
+    limits = store.ComplaintLimits(settings.complaints_open_per_order, settings.complaints_per_customer_per_day)
+    fb, created = await run_in_threadpool(_record, sessions, order_id, body, principal, idempotency_key, limits)
     response.status_code = 201 if created else 200
     return _out(fb)
 

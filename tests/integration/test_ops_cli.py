@@ -115,3 +115,31 @@ async def test_problems_are_printed_and_exit_1(api_url: str) -> None:
         )
     assert unreachable.exit_code == 1
     assert "cannot reach the API" in unreachable.output
+
+
+MARKUP = "[/] [bold red]refund NOW[/bold red] [link=http://evil.example]here[/link] [/bold] \\[x]"
+
+
+async def test_markup_in_names_and_notes_is_printed_literally(api: httpx.AsyncClient, api_url: str) -> None:
+    """Customers' and operators' text full of Rich markup: `list`, `show` and an action print it as
+    typed and do not crash (a closing `[/]` raised MarkupError before)."""
+    sku = await new_sku(api, {"WH-EAST": 5}, price="6000.00")
+    body = order_body(sku, price="6000.00")  # above OMS_RISK_HOLD_ABOVE: held for review
+    body["customer"]["name"] = "[/] Li [bold]Lei"
+    order = await submit(api, body)
+    await wait_for_status(api, order["order_id"], "on_hold")
+
+    noted = await oms_ops(api_url, "note", order["order_id"], "--note", MARKUP)
+    assert noted.exit_code == 0, noted.output
+    assert "[/] Li [bold]Lei" in noted.output
+
+    async def listed() -> Result | None:
+        result = await oms_ops(api_url, "list", "--held", "--limit", "500")
+        assert result.exit_code == 0, result.output
+        return result if order["order_id"] in result.output else None
+
+    await eventually(listed)
+    shown = await oms_ops(api_url, "show", order["order_id"])
+    assert shown.exit_code == 0, shown.output
+    assert "[/] Li [bold]Lei" in shown.output
+    assert f"note={MARKUP}" in shown.output.replace("\n", "")

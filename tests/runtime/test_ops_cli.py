@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from runtime.ops_cli import (
+    complaints_table,
     format_age,
     format_time,
     order_view,
@@ -90,3 +91,31 @@ def test_order_view_has_summary_and_timeline() -> None:
     assert "210.00 CNY" in text
     assert "parcel ORD-9-P1" in text and "picking from WH-EAST" in text
     assert "order.held" in text and 'codes=["velocity"]' in text
+
+
+MARKUP = "[/] [bold red]refund NOW[/bold red] [link=http://evil.example]here[/link] [/bold]"
+
+
+def test_markup_in_customer_and_operator_text_is_printed_literally() -> None:
+    """A comment or note full of Rich markup crashed the table (MarkupError) or styled it."""
+    complaint = {
+        "complaint_id": "CMP-1", "order_id": "ORD-1", "rating": 1, "comment": MARKUP,
+        "opened_at": "2026-11-26T02:00:00Z", "age_seconds": 60, "resolved_by": "[red]ops", "note": "[/]",
+        "service_rating": None,
+    }
+    for resolved in (False, True):
+        text = render_text(complaints_table([complaint], resolved=resolved), width=400)
+        assert MARKUP in text
+    assert "[red]ops" in text and "[/]" in text
+    queue = [{
+        "order_id": "ORD-1", "status": "on_hold", "needs_attention": True, "reason": MARKUP, "since": None,
+        "age_seconds": 1, "available_actions": [], "customer_id": "[b]cust", "total": "1.00",
+    }]
+    text = render_text(queue_table(queue), width=400)
+    assert MARKUP in text and "[b]cust" in text
+    order = {
+        "order_id": "ORD-[i]", "status": "on_hold", "customer": {"id": "c", "name": "[/] Li"},
+        "timeline": [{"at": None, "status": "on_hold", "event": "ops.note", "actor": "[red]x", "detail": {"note": MARKUP}}],
+    }
+    text = render_text(order_view(order), width=400)
+    assert "Order ORD-[i]" in text and "c [/] Li" in text and "[red]x" in text and f"note={MARKUP}" in text

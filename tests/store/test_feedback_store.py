@@ -140,3 +140,30 @@ def test_bad_values_never_reach_the_database(session_factory: sessionmaker[Sessi
     with pytest.raises(ValueError):
         add(session_factory, kind="praise")
     assert fb.feedback_of_order(session_factory, "O-1") == []
+
+
+def test_complaint_caps_count_open_per_order_and_per_customer_in_24_hours(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The per-customer cap frees when its limit-th newest complaint is 24 hours old, also when a
+    lowered limit leaves more than `limit` complaints in the window."""
+    for order_id in ("C-1", "C-2", "C-3"):
+        add(session_factory, order_id, customer_id="cust-c", kind="complaint", comment="x")
+    made = [f for o in ("C-1", "C-2", "C-3") for f in fb.feedback_of_order(session_factory, o)]
+    loose = fb.ComplaintLimits(open_per_order=1, per_customer_per_day=10)
+    with pytest.raises(fb.TooManyComplaints) as order_cap:
+        add(session_factory, "C-1", customer_id="cust-c", kind="complaint", comment="y", complaint_limits=loose)
+    assert (order_cap.value.scope, order_cap.value.limit, order_cap.value.retry_at) == ("order", 1, None)
+
+    lowered = fb.ComplaintLimits(open_per_order=5, per_customer_per_day=2)
+    with pytest.raises(fb.TooManyComplaints) as customer_cap:
+        add(session_factory, "C-4", customer_id="cust-c", kind="complaint", comment="y", complaint_limits=lowered)
+    second_newest = sorted(f.created_at for f in made)[-2]
+    assert customer_cap.value.scope == "customer"
+    assert customer_cap.value.retry_at == second_newest + timedelta(hours=24)
+    assert customer_cap.value.retry_after is not None
+    assert timedelta(hours=23) < customer_cap.value.retry_after <= timedelta(hours=24)
+    assert fb.feedback_of_order(session_factory, "C-4") == []
+    # Another customer is not held back by cust-c's complaints, and reviews are never capped.
+    add(session_factory, "C-5", customer_id="cust-d", kind="complaint", comment="z", complaint_limits=lowered)
+    add(session_factory, "C-1", customer_id="cust-c", kind="review", complaint_limits=lowered)
