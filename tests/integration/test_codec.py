@@ -462,9 +462,14 @@ async def test_loopback_open_lets_the_local_ui_decode_without_credentials(
             refused = await http.post("/codec/decode", json=stored, headers=headers)
             assert refused.status_code == 401, (headers, refused.text)
 
-    # Nor from another machine, nor when the UI's origins are another machine's.
+    # Nor from another machine, nor on a connection to a non-loopback address of ours, nor when the
+    # UI's origins are another machine's.
     async with policy_api(settings, client, sessions, "loopback-open", peer="10.0.0.5") as http:
         refused = await http.post("/codec/decode", json=stored, headers=from_ui)
+        assert refused.status_code == 401, refused.text
+    async with policy_api(settings, client, sessions, "loopback-open") as http:
+        http.base_url = httpx.URL("http://192.0.2.10:8000")  # the server address ASGI reports
+        refused = await http.post("/codec/decode", json=stored, headers={**from_ui, "Host": "localhost:8000"})
         assert refused.status_code == 401, refused.text
     app = create_app(
         settings.model_copy(update={"codec_access": "loopback-open", "codec_cors_origins": "https://ui.example"}),
