@@ -202,7 +202,7 @@ def _print_banner(
     if started_temporal:
         lines.append(f"  Temporal UI    http://localhost:{settings.temporal_ui_port}")
         lines.append(f"  Temporal db    {Path(settings.data_dir) / 'temporal.db'}")
-        lines.append(f"  Codec server   {api_url}/codec (ops key; the UI uses it, see docs/versioning.md)")
+        lines.append(f"  Codec server   {api_url}/codec (the UI uses it; others need an ops key, see docs/versioning.md)")
         if settings.codec_access == "loopback-open":
             lines.append("  Decoded in UI  as it opens, from this machine (OMS_CODEC_ACCESS=loopback-open)")
         else:
