@@ -84,7 +84,7 @@ def dev() -> None:
     from runtime.database import resolve_database_url, seed
     from runtime.simulator import api_base_url
     from runtime.supervisor import Child, Supervisor, install_interrupt_handlers
-    from runtime.temporal import dev_server_command, port_open, ui_codec_endpoint
+    from runtime.temporal import dev_codec_access, dev_server_command, port_open, ui_codec_endpoint
 
     _configure_logging()
     settings = _settings()
@@ -141,6 +141,11 @@ def dev() -> None:
             OMS_DATA_DIR=str(data_dir),
         )
         env["OMS_CODEC_KEYS"] = settings.codec_keys or ""
+        if "OMS_CODEC_ACCESS" not in os.environ:  # an explicit choice stands (the API checks it)
+            settings = settings.model_copy(
+                update={"codec_access": dev_codec_access(settings, started_temporal=started_temporal)}
+            )
+        env["OMS_CODEC_ACCESS"] = settings.codec_access
         env.setdefault("OMS_API_ACCESS_LOG", "false")
         me = [sys.executable, "-m", "cli"]
         sup.add(Child("worker", [*me, "worker"], env=env))
@@ -197,11 +202,14 @@ def _print_banner(
     if started_temporal:
         lines.append(f"  Temporal UI    http://localhost:{settings.temporal_ui_port}")
         lines.append(f"  Temporal db    {Path(settings.data_dir) / 'temporal.db'}")
-        lines.append(f"  Codec server   {api_url}/codec (ops key; the UI uses it, see docs/versioning.md)")
-        lines.append(
-            f"  Decoded in UI  sign in at http://localhost:{settings.api_port}/ops/ui, then in the UI's"
-            " Data Encoder settings turn on 'Include cross-origin credentials'"
-        )
+        lines.append(f"  Codec server   {api_url}/codec (the UI uses it; others need an ops key, see docs/versioning.md)")
+        if settings.codec_access == "loopback-open":
+            lines.append("  Decoded in UI  as it opens, from this machine (OMS_CODEC_ACCESS=loopback-open)")
+        else:
+            lines.append(
+                f"  Decoded in UI  sign in at http://localhost:{settings.api_port}/ops/ui, then in the UI's"
+                " Data Encoder settings turn on 'Include cross-origin credentials'"
+            )
     lines.append(f"  Database       {_mask_url(database_url)}")
     lines.append(
         f"  Simulator      {'on, speed ' + format(settings.simulator_speed, 'g') if settings.simulator else 'off'}"

@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -190,6 +190,11 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the codec endpoints (/codec/encode, /codec/decode), comma-
     # separated; default the dev Temporal UI, http://localhost:<ui port> and http://127.0.0.1:<ui port>.
     codec_cors_origins: str | None = None
+    # Who may call the codec endpoints (api.routers.codec, "Access policy"). "authenticated": an ops
+    # key or an ops console sign-in, everywhere by default. "loopback-open": besides, the Temporal UI
+    # decodes with no credential when the browser, the UI's page and the API are all on this machine;
+    # only `oms dev` turns it on, and the API refuses it at start unless OMS_API_HOST is loopback.
+    codec_access: Literal["authenticated", "loopback-open"] = "authenticated"
     # Ops console (/ops/ui): the key that signs its session cookies. Empty: a random key per API
     # process (sessions end when it restarts; set one shared key when several API processes serve).
     console_secret: str = ""

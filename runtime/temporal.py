@@ -7,6 +7,7 @@ payload codec (runtime.codec), so `connect()` is the only place that calls `Clie
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import shutil
 import socket
@@ -127,6 +128,33 @@ def ui_codec_endpoint(settings: Settings) -> str:
     elif ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{settings.api_port}/codec"
+
+
+def is_loopback(host: str | None) -> bool:
+    """`localhost`, or an address of the loopback network: 127.0.0.0/8 (also mapped into IPv6), ::1.
+    Not 0.0.0.0 or ::, which listen on every interface."""
+    if not host:
+        return False
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def dev_codec_access(settings: Settings, *, started_temporal: bool) -> str:
+    """The codec access policy (OMS_CODEC_ACCESS, api.routers.codec) `oms dev` gives its API:
+    loopback-open, so that its own Temporal UI decodes on first open with no sign-in, when it started
+    that UI and the API listens on loopback only; otherwise authenticated (an ops key or a console
+    sign-in), as everywhere else. The API itself refuses loopback-open on a non-loopback host."""
+    if started_temporal and is_loopback(settings.api_host):
+        return "loopback-open"
+    return "authenticated"
 
 
 def free_port() -> int:

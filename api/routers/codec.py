@@ -18,11 +18,17 @@ request could make us do the work but learn nothing and change nothing. The cook
 SameSite=Strict (no other site's page sends it), and a JSON body needs a CORS preflight, which
 other origins fail.
 Without `OMS_CODEC_KEYS` there is nothing to undo: both endpoints return the payloads unchanged.
+
+Access policy (`OMS_CODEC_ACCESS`, see `loopback_opens`): "authenticated", the default everywhere,
+admits only the callers above. "loopback-open", which only `oms dev` sets, also admits the dev UI's
+page with no credential at all, when everything is on this machine: the dev UI has no login, and
+needing a sign-in plus a browser setting left engineers reading ciphertext.
 """
 
 import base64
 import binascii
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -35,8 +41,10 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.auth import Principal, RoleGuard
 from api.console.session import ConsoleLogins
 from api.problems import ProblemError
+from domain.enums import Role
 from runtime.codec import EncryptionCodec, PayloadDecryptionError, codec_keys_of
 from runtime.settings import Settings
+from runtime.temporal import is_loopback
 
 PREFIX = "/codec"
 
@@ -58,6 +66,8 @@ class KeyOrBearerGuard(RoleGuard):
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     ) -> Principal:
         presented = api_key or (bearer.credentials if bearer else None)
+        if presented is None and loopback_opens(request):
+            return LOOPBACK_UI
         if presented is None:
             principal = _console_principal(request)
             if principal is not None:
@@ -82,6 +92,58 @@ def _console_principal(request: Request) -> Principal | None:
             f"(OMS_CODEC_CORS_ORIGINS), not from {origin or 'a request without Origin'}",
         )
     return principal
+
+
+# --- the access policy: OMS_CODEC_ACCESS ----------------------------------------------------------
+
+LOOPBACK_OPEN = "loopback-open"
+# Who a request admitted by loopback-open is (it has no key, so no key's name).
+LOOPBACK_UI = Principal(name="loopback-dev-ui", role=Role.OPS)
+# A request that passed through a proxy is not the local browser's, whatever address it came from.
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+def loopback_open_at_start(settings: Settings) -> bool:
+    """Whether this API runs the loopback-open policy. Refuses to start with it on an API bound
+    elsewhere than loopback: there, "this machine" is not where the callers are."""
+    if settings.codec_access != LOOPBACK_OPEN:
+        return False
+    if not is_loopback(settings.api_host):
+        raise ValueError(
+            f"OMS_CODEC_ACCESS={LOOPBACK_OPEN} lets the codec server decode without credentials, so it is "
+            f"allowed only on an API bound to a loopback host (127.0.0.1, ::1 or localhost), and OMS_API_HOST "
+            f"is {settings.api_host!r}: bind the API to 127.0.0.1, or unset OMS_CODEC_ACCESS (the default, "
+            "authenticated, admits an ops key or an ops console sign-in)"
+        )
+    return True
+
+
+def loopback_opens(request: Request) -> bool:
+    """Under loopback-open, whether this request is the dev Temporal UI's, on this machine, and so
+    decodes with no credential. All of these must hold:
+    - it arrived from a loopback address (the TCP peer, after uvicorn's trusted proxy headers) on a
+      loopback address of ours, and carries no proxy header: a proxy on this machine is not a
+      browser on this machine;
+    - its Host names a loopback host: a page of another site whose name was rebound to 127.0.0.1
+      (DNS rebinding) calls us with its own name;
+    - its Origin is one of the UI's origins (OMS_CODEC_CORS_ORIGINS) and a loopback one: no other
+      page in the browser, not even another local one. A request with no Origin is no browser's
+      (browsers send it on every cross-origin call): the CLI and scripts use the ops key.
+    Anything else falls back to the authenticated policy (so, without a key, 401)."""
+    if not getattr(request.app.state, "codec_loopback_open", False):
+        return False
+    server = request.scope.get("server")
+    if request.client is None or not is_loopback(request.client.host):
+        return False
+    if not server or not is_loopback(str(server[0])):
+        return False
+    if any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    if not is_loopback(urlsplit("//" + request.headers.get("host", "")).hostname):
+        return False
+    origin = request.headers.get("origin")
+    allowed: frozenset[str] = request.app.state.codec_origins
+    return origin is not None and origin in allowed and is_loopback(urlsplit(origin).hostname)
 
 
 # RoleGuard always admits ops, and here no one else.
@@ -203,5 +265,6 @@ def install_codec(app: FastAPI, settings: Settings) -> None:
     app.state.codec = EncryptionCodec(keys) if keys is not None else None
     origins = settings.codec_allowed_origins()
     app.state.codec_origins = frozenset(origins)
+    app.state.codec_loopback_open = loopback_open_at_start(settings)  # a non-loopback OMS_API_HOST fails here
     app.include_router(router)
     app.add_middleware(CodecCors, origins=origins)

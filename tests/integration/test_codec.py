@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 from google.protobuf import json_format
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -385,3 +386,108 @@ async def test_a_forged_expired_or_revoked_pass_is_refused(
             http.cookies.set(CODEC_COOKIE, good_pass, domain="orderflow.test", path="/codec")
             response = await http.post("/codec/decode", json=document, headers=from_ui)
             assert response.status_code == 401, (api_keys, response.text)
+
+
+# --- the access policy (OMS_CODEC_ACCESS) --------------------------------------------------------
+
+LOCAL_API = "http://localhost:8000"  # how the dev UI names the API: Host localhost, a loopback server address
+
+
+def policy_api(
+    settings: Settings, client: Client, sessions: sessionmaker[Session], access: str, peer: str = "127.0.0.1"
+) -> httpx.AsyncClient:
+    """The API under `access`, called over a connection from `peer` (the TCP client address)."""
+    app = create_app(settings.model_copy(update={"codec_access": access}), client=client, sessions=sessions)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(peer, 51234)), base_url=LOCAL_API)
+
+
+async def stored_input(api: httpx.AsyncClient, client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An order's body and its workflow input as stored (encrypted), in the codec's wire form."""
+    body = personal_order(await new_sku(api, {"WH-EAST": 1}))
+    body["shipping_address"]["postal_code"] = "310000"
+    order = await submit(api, body)
+    history = await client.get_workflow_handle(order["workflow_id"]).fetch_history()
+    return body, wire(list(history.events[0].workflow_execution_started_event_attributes.input.payloads))
+
+
+async def test_by_default_the_codec_admits_no_one_without_credentials_even_from_loopback(
+    api: httpx.AsyncClient, settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    _, stored = await stored_input(api, client)
+    async with policy_api(settings, client, sessions, "authenticated") as http:
+        for path in ("/codec/decode", "/codec/encode"):
+            refused = await http.post(path, json=stored, headers={"Origin": UI_ORIGIN, "X-Namespace": "default"})
+            assert refused.status_code == 401, (path, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+    assert Settings().codec_access == "authenticated", "the default, unless OMS_CODEC_ACCESS says otherwise"
+
+
+async def test_loopback_open_lets_the_local_ui_decode_without_credentials(
+    api: httpx.AsyncClient, settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    body, stored = await stored_input(api, client)
+    from_ui = {"Origin": UI_ORIGIN, "X-Namespace": "default"}  # what the UI sends without credentials
+    async with policy_api(settings, client, sessions, "loopback-open") as http:
+        # The UI's preflight (its JSON body and X-Namespace make one) and its call, no key, no cookie.
+        preflight = await http.options(
+            "/codec/decode",
+            headers={"Origin": UI_ORIGIN, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type,x-namespace"},
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == UI_ORIGIN
+        decoded = await http.post("/codec/decode", json=stored, headers=from_ui)
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.headers["access-control-allow-origin"] == UI_ORIGIN
+        [payload] = unwire(decoded.json())
+        assert body["customer"]["name"].encode() in payload.data
+        from_other_ui_origin = {**from_ui, "Origin": "http://127.0.0.1:8233"}
+        encoded = await http.post("/codec/encode", json=wire([Payload(data=b"1")]), headers=from_other_ui_origin)
+        assert encoded.status_code == 200, encoded.text
+
+        # Only what no key is given for: a key, when given, is what counts.
+        assert (await http.post("/codec/decode", json=stored, headers={**from_ui, **CLIENT})).status_code == 403
+        assert (await http.post("/codec/decode", json=stored, headers={**from_ui, **OPS})).status_code == 200
+
+        # Not from another page in the browser, local or not, nor from a client without Origin, nor
+        # through a proxy, nor for a page of another site whose name resolves to 127.0.0.1.
+        for headers in (
+            {"Origin": "http://localhost:3000"},
+            {"Origin": "https://evil.example"},
+            {},
+            {**from_ui, "X-Forwarded-For": "203.0.113.7"},
+            {**from_ui, "Forwarded": "for=203.0.113.7"},
+            {**from_ui, "Host": "rebound.evil.example:8000"},
+        ):
+            refused = await http.post("/codec/decode", json=stored, headers=headers)
+            assert refused.status_code == 401, (headers, refused.text)
+
+    # Nor from another machine, nor on a connection to a non-loopback address of ours, nor when the
+    # UI's origins are another machine's.
+    async with policy_api(settings, client, sessions, "loopback-open", peer="10.0.0.5") as http:
+        refused = await http.post("/codec/decode", json=stored, headers=from_ui)
+        assert refused.status_code == 401, refused.text
+    async with policy_api(settings, client, sessions, "loopback-open") as http:
+        http.base_url = httpx.URL("http://192.0.2.10:8000")  # the server address ASGI reports
+        refused = await http.post("/codec/decode", json=stored, headers={**from_ui, "Host": "localhost:8000"})
+        assert refused.status_code == 401, refused.text
+    app = create_app(
+        settings.model_copy(update={"codec_access": "loopback-open", "codec_cors_origins": "https://ui.example"}),
+        client=client, sessions=sessions,
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_API) as http:
+        refused = await http.post("/codec/decode", json=stored, headers={**from_ui, "Origin": "https://ui.example"})
+        assert refused.status_code == 401, refused.text
+
+
+async def test_loopback_open_refuses_to_start_on_an_api_bound_beyond_loopback(
+    settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    for host in ("0.0.0.0", "::", "10.0.0.5", "oms.example"):
+        changed = settings.model_copy(update={"codec_access": "loopback-open", "api_host": host})
+        with pytest.raises(ValueError, match="OMS_CODEC_ACCESS=loopback-open") as refused:
+            create_app(changed, client=client, sessions=sessions)
+        assert f"OMS_API_HOST is {host!r}" in str(refused.value)
+    for host in ("127.0.0.1", "::1", "localhost"):
+        create_app(settings.model_copy(update={"codec_access": "loopback-open", "api_host": host}),
+                   client=client, sessions=sessions)

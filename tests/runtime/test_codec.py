@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -25,7 +26,7 @@ from runtime.codec import (
     parse_codec_keys,
 )
 from runtime.settings import Settings
-from runtime.temporal import dev_server_command, ui_codec_endpoint
+from runtime.temporal import dev_codec_access, dev_server_command, is_loopback, ui_codec_endpoint
 
 OLD = format_codec_key("2025-a", b"\x01" * 32)
 NEW = format_codec_key("2026-b", b"\x02" * 32)
@@ -139,6 +140,34 @@ def test_the_codec_origins_default_to_the_dev_ui() -> None:
         "https://ui.example",
         "https://b.example",
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True), ("localhost", True),
+        ("LocalHost", True), ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False), ("::", False), ("", False), (None, False), ("10.0.0.5", False),
+        ("::ffff:10.0.0.5", False), ("localhost.evil.example", False), ("oms.example", False),
+    ],
+)
+def test_what_counts_as_loopback(host: str | None, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_oms_dev_opens_the_codec_to_its_own_ui_only_on_loopback() -> None:
+    assert dev_codec_access(Settings(), started_temporal=True) == "loopback-open"
+    assert dev_codec_access(Settings(api_host="localhost"), started_temporal=True) == "loopback-open"
+    # Listening beyond this machine, or beside a Temporal (and UI) it did not start: as everywhere.
+    assert dev_codec_access(Settings(api_host="0.0.0.0"), started_temporal=True) == "authenticated"
+    assert dev_codec_access(Settings(), started_temporal=False) == "authenticated"
+
+
+def test_the_codec_access_policy_is_authenticated_unless_set_and_only_a_known_value() -> None:
+    assert Settings().codec_access == "authenticated"
+    assert Settings(codec_access="loopback-open").codec_access == "loopback-open"
+    with pytest.raises(ValidationError, match="codec_access"):
+        Settings(codec_access="open")
 
 
 def test_the_converters_the_sdk_builds_per_activation_share_one_pydantic_converter_and_its_adapters() -> None:
