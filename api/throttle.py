@@ -15,11 +15,16 @@ that would be forgotten soonest (the smallest `full_at`): the name that failed l
 ago. So a flood of fresh names (new addresses, new guessed keys: one failure each) evicts only other
 fresh names, and the counter of a name that is throttled, which refills last, goes only once every
 other kept name would be remembered longer than it, that is once the attacker has made about
-`max_entries` x `burst` failed attempts under distinct names inside one refill window. The price
-of that choice: while the table is full, a fresh name may be forgotten after its first failure
-(and then counted again from zero), so bursts spread over more than `max_entries` names at once
-get one attempt per name more than the limit. Failing closed instead (refusing new names while the
-table is full) would let the same flood lock everyone out.
+`max_entries` x `burst` failed attempts under distinct names inside one refill window: more
+attempts than flushing the one counter wins back. The price of that choice: a flood of more than
+`max_entries` fresh names within one `retry_seconds` forgets the oldest of them after a failure or
+two (they count from zero again), so an attacker with that many names gets a little more than
+`burst` attempts per name. Failing closed instead (refusing new names while the table is full)
+would let the same flood lock everyone out.
+
+`wait` and `fail` are two steps: requests of one name in flight at the same moment (threads of the
+pool) may all pass `wait` before any `fail`, so the limit can be exceeded by the number of requests
+in flight at once, never more.
 
 The state is this process's: with several API processes each limits on its own.
 """
