@@ -11,6 +11,15 @@ Each principal (key name) has a token bucket of `rate_limit_burst` requests refi
 `rate_limit_per_second`; an empty bucket answers 429 with `Retry-After`. The buckets live in this
 API process: with several API processes, each one limits on its own (the effective limit is
 multiplied by the number of processes).
+
+Unknown keys are throttled per client address (`request.client.host`: the peer, or the address
+uvicorn takes from X-Forwarded-For when started with --proxy-headers behind a trusted proxy):
+FAILED_KEY_BURST unknown keys, then one per FAILED_KEY_RETRY_SECONDS; past that, every request
+from the address that presents a key answers 429 with `Retry-After`, the right key included (else
+a guess would still be told right from wrong). A request without any key is not counted: it
+guesses nothing. The counts live in this API process, in at most FAILED_KEY_ADDRESSES addresses
+(api.throttle: a flood of new addresses cannot flush a throttled one cheaply). The price: clients
+sharing one address (a NAT, a proxy without --proxy-headers) are throttled together.
 """
 
 import hmac
@@ -24,10 +33,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import APIKeyHeader
 
 from api.problems import ProblemError
+from api.throttle import FailureLimiter
 from domain.enums import Role
 from runtime.settings import ApiKeyEntry, Settings, api_key_digest
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+FAILED_KEY_BURST, FAILED_KEY_RETRY_SECONDS, FAILED_KEY_ADDRESSES = 20, 3, 10_000
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,18 @@ def _rate_limiter(app: FastAPI) -> RateLimiter:
     return limiter
 
 
+def _failed_keys(app: FastAPI) -> FailureLimiter:
+    """Unknown keys per client address (`app.state.failed_key_limiter`; a test app may set its own)."""
+    limiter: FailureLimiter | None = getattr(app.state, "failed_key_limiter", None)
+    if limiter is None:
+        with _state_lock:
+            limiter = getattr(app.state, "failed_key_limiter", None)
+            if limiter is None:
+                limiter = FailureLimiter(FAILED_KEY_BURST, FAILED_KEY_RETRY_SECONDS, FAILED_KEY_ADDRESSES)
+                app.state.failed_key_limiter = limiter
+    return limiter
+
+
 def lookup(entries: tuple[ApiKeyEntry, ...], presented: str) -> Principal | None:
     """The principal of `presented`, comparing its digest with every entry (constant time)."""
     digest = api_key_digest(presented)
@@ -116,7 +140,8 @@ def lookup(entries: tuple[ApiKeyEntry, ...], presented: str) -> Principal | None
 
 class RoleGuard:
     """The dependency admitting `allowed_roles` (ops is always among them): 401 without a known
-    key, 429 when the key's bucket is empty, 403 for another role. `allowed_roles` is public so that
+    key, 429 when the key's bucket is empty or the address sent too many unknown keys, 403 for
+    another role. `allowed_roles` is public so that
     tests can check every route against it."""
 
     def __init__(self, *roles: Role) -> None:
@@ -125,8 +150,19 @@ class RoleGuard:
     def __call__(self, request: Request, api_key: str | None = Depends(_api_key_header)) -> Principal:
         if not api_key:
             raise ProblemError(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
+        address = request.client.host if request.client else "unknown"
+        failed = _failed_keys(request.app)
+        wait = failed.wait(address)
+        if wait is not None:
+            raise ProblemError(
+                429,
+                "too many unknown API keys from this address",
+                type_="/problems/rate-limited",
+                headers={"Retry-After": str(wait)},
+            )
         principal = lookup(_key_entries(request.app), api_key)
         if principal is None:
+            failed.fail(address)
             raise ProblemError(401, "unknown API key", headers={"WWW-Authenticate": "ApiKey"})
         retry_after = _rate_limiter(request.app).take(principal.name)
         if retry_after is not None:

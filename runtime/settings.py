@@ -200,6 +200,8 @@ class Settings(BaseSettings):
     console_secret: str = ""
     # How long a console login lasts without a new login.
     console_session_ttl: Duration = timedelta(hours=8)
+    # How long a console login lasts at most, however active: a refreshed cookie never outlives it.
+    console_session_max_age: Duration = timedelta(hours=12)
     # Worker tuning (docs/performance.md). Workflows kept in the worker's sticky cache: bounds its
     # memory however many orders are parked (an evicted order is replayed from history when it wakes).
     max_cached_workflows: int = Field(default=1000, ge=0)

@@ -394,3 +394,18 @@ class FeedbackRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = _now()
+
+
+class ConsoleSessionRow(Base):
+    """One sign-in to the ops console (store.console_sessions): the cookie names it by
+    `session_id`, and it is good while not revoked, not past `expires_at` (the absolute lifetime)
+    and while the key it was signed in with (`key_digest`, hex SHA-256) is still configured as ops."""
+
+    __tablename__ = "console_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(200), nullable=False)
+    key_digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -28,27 +28,32 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from api.auth import Principal, RateLimiter
+from api.auth import Principal
 from api.console import charts
 from api.console.session import (
     CSRF_FIELD,
     ConsoleLogins,
     ConsoleSession,
     SessionCodec,
-    ops_principal,
     principal_of_key,
 )
 from api.problems import ProblemError
 from api.routers.feedback import ComplaintStatus, ResolveBody, complaint_out, resolve_complaint
 from api.routers.ops import ActionBody, apply_action, queue_item
+from api.throttle import FailureLimiter
 from domain.enums import OpsActionKind, OrderStatus, Role
-from runtime.settings import ApiKeyEntry, Settings
+from runtime.settings import ApiKeyEntry, Settings, api_key_digest
 from store import feedback as feedback_store
 from store import projection, reports
 
 PREFIX = "/ops/ui"
 _HERE = Path(__file__).parent
+# Failed sign-ins (api.throttle): per client address LOGIN_BURST, then one per LOGIN_RETRY_SECONDS;
+# per presented key (by digest) LOGIN_KEY_BURST, then one per LOGIN_KEY_RETRY_SECONDS, which stops
+# one key being tried from many addresses. Each table keeps at most LOGIN_TABLE_SIZE names.
 LOGIN_BURST, LOGIN_RETRY_SECONDS = 20, 3
+LOGIN_KEY_BURST, LOGIN_KEY_RETRY_SECONDS = 10, 30
+LOGIN_TABLE_SIZE = 10_000
 MAX_FIELD = 200  # longest search term or id accepted from a form
 # Actions a queue row offers as one click; the others need input (a carrier, a note): on the order page.
 ONE_CLICK = (
@@ -80,9 +85,10 @@ class Console:
     settings: Settings
     keys: tuple[ApiKeyEntry, ...]
     codec: SessionCodec
+    logins: ConsoleLogins
     templates: Jinja2Templates
-    # Sign-in attempts per client address: LOGIN_BURST, then one per LOGIN_RETRY_SECONDS.
-    login_attempts: RateLimiter
+    failed_logins_by_address: FailureLimiter
+    failed_logins_by_key: FailureLimiter
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -133,9 +139,9 @@ class Visit:
         self.console.codec.store(self.request, response, self.session)
         # The Temporal UI's pass to /codec lives exactly while this browser is signed in: set or
         # renewed with the session, deleted without one (api.console.session, "The codec pass").
-        # Asked again, not self.principal: that was read before this request's sign-in or sign-out.
-        signed_in = ops_principal(self.console.keys, self.session)
-        self.console.codec.store_codec_pass(self.request, response, signed_in)
+        # By the session as it is now, not self.principal: that was read before this request's
+        # sign-in or sign-out.
+        self.console.codec.store_codec_pass(self.request, response, self.session)
         response.headers.update(SECURITY_HEADERS)
         return response
 
@@ -146,9 +152,11 @@ def _console(request: Request) -> Console:
 
 
 def visit(request: Request) -> Visit:
+    """Blocking (one database read for a signed-in cookie): a sync dependency, so FastAPI runs it
+    in the thread pool; the exception handlers call it through run_in_threadpool."""
     console = _console(request)
     session = console.codec.load(request)
-    return Visit(request, console, session, ops_principal(console.keys, session))
+    return Visit(request, console, session, console.logins.principal(session))
 
 
 def signed_in(request: Request) -> Visit:
@@ -209,17 +217,27 @@ async def login_page(found: AnyVisit) -> Response:
 
 async def login(request: Request, found: AnyVisit) -> Response:
     form = await _form(request, found)
-    # Every attempt takes a token before the key is looked at, so guessing stops at the limit.
+    console = found.console
     address = request.client.host if request.client else "unknown"
-    wait = found.console.login_attempts.take(address)
+    key = _text(form, "api_key")
+    digest = api_key_digest(key).hex() if key else None  # the key itself is never kept
+    # Asked before the key is looked at: past either limit even the right key waits, so guessing
+    # stops there. Only failures are counted (the login form and a good sign-in cost nothing).
+    waits = [console.failed_logins_by_address.wait(address)]
+    if digest is not None:
+        waits.append(console.failed_logins_by_key.wait(digest))
+    wait = max((w for w in waits if w is not None), default=None)
     if wait is not None:
         response = found.render(
-            "login.html", http_status=429, error=f"Too many sign-in attempts: try again in {wait} s."
+            "login.html", http_status=429, error=f"Too many failed sign-ins: try again in {wait} s."
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    key = _text(form, "api_key")
-    principal = principal_of_key(found.console.keys, key) if key else None
+    principal = principal_of_key(console.keys, key) if key else None
+    if principal is None or principal.role is not Role.OPS:
+        console.failed_logins_by_address.fail(address)
+        if digest is not None:
+            console.failed_logins_by_key.fail(digest)
     if principal is None:
         return found.render("login.html", http_status=401, error="Unknown API key.")
     if principal.role is not Role.OPS:
@@ -228,14 +246,14 @@ async def login(request: Request, found: AnyVisit) -> Response:
             http_status=403,
             error=f"The console is for ops keys; a {principal.role.value} key may not sign in.",
         )
-    found.session.sign_in(principal.name)
+    await run_in_threadpool(console.logins.sign_in, found.session, principal, key)
     found.session.tell("ok", f"Signed in as {principal.name}.")
     return found.redirect("/queue")
 
 
 async def logout(request: Request, found: AnyVisit) -> Response:
     await _form(request, found)
-    found.session.sign_out()
+    await run_in_threadpool(found.console.logins.sign_out, found.session)
     found.session.tell("ok", "Signed out.")
     return found.redirect("/login")
 
@@ -438,13 +456,24 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
     console_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(age=_age, when=_when)
+    keys = settings.api_key_entries()
+    codec = SessionCodec(settings)
+
+    def database() -> sessionmaker[Session]:
+        sessions: sessionmaker[Session] = api.state.sessions  # connected by the API's lifespan
+        return sessions
+
     console_app.state.console = Console(
         api=api,
         settings=settings,
-        keys=settings.api_key_entries(),
-        codec=SessionCodec(settings),
+        keys=keys,
+        codec=codec,
+        logins=ConsoleLogins(
+            cookies=codec, keys=keys, database=database, lifetime=settings.console_session_max_age
+        ),
         templates=templates,
-        login_attempts=RateLimiter(1 / LOGIN_RETRY_SECONDS, LOGIN_BURST),
+        failed_logins_by_address=FailureLimiter(LOGIN_BURST, LOGIN_RETRY_SECONDS, LOGIN_TABLE_SIZE),
+        failed_logins_by_key=FailureLimiter(LOGIN_KEY_BURST, LOGIN_KEY_RETRY_SECONDS, LOGIN_TABLE_SIZE),
     )
     get, post = console_app.get, console_app.post
     get("/")(home)
@@ -464,14 +493,15 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
 
     @console_app.exception_handler(LoginRequired)
     async def to_login(request: Request, _: LoginRequired) -> Response:
-        found = visit(request)
+        found = await run_in_threadpool(visit, request)
         if request.method == "POST":
             found.session.tell("error", "Your session ended: sign in again; nothing was done.")
         return found.redirect("/login")
 
     @console_app.exception_handler(StarletteHTTPException)
     async def error_page(request: Request, error: StarletteHTTPException) -> Response:
-        return visit(request).render("error.html", http_status=error.status_code, detail=error.detail)
+        found = await run_in_threadpool(visit, request)
+        return found.render("error.html", http_status=error.status_code, detail=error.detail)
 
     return console_app
 
@@ -483,7 +513,7 @@ def install_console(api: FastAPI) -> None:
     api.mount(PREFIX, console_app, name="console")
     # The codec server admits the console's signed-in ops users (api.routers.codec).
     console: Console = console_app.state.console
-    api.state.console_logins = ConsoleLogins(sessions=console.codec, keys=console.keys)
+    api.state.console_logins = console.logins
 
 
 __all__ = ["build_console", "install_console"]

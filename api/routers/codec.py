@@ -76,8 +76,9 @@ class KeyOrBearerGuard(RoleGuard):
 
 
 def _console_principal(request: Request) -> Principal | None:
-    """The ops user signed in to the console in this browser, by the codec pass it sent; 403 when
-    the pass comes from a page that is not the Temporal UI's. Not rate limited, like the console's
+    """The ops user signed in to the console in this browser, by the codec pass it sent (it names
+    the console's server-side session: signing out ends it); 403 when the pass comes from a page
+    that is not the Temporal UI's. Not rate limited, like the console's
     own pages: the limiter counts API keys, and the UI sends one decode per payload field."""
     logins: ConsoleLogins | None = getattr(request.app.state, "console_logins", None)
     principal = logins.codec_principal(request) if logins is not None else None

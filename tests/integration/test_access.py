@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from api.auth import RoleGuard
+from api.auth import FAILED_KEY_BURST, RoleGuard
+from api.throttle import FailureLimiter
 from domain.enums import Role
 from runtime.settings import DEV_API_KEYS, Settings
 from tests.conftest import CLIENT, OPS, TASK_QUEUE, WAREHOUSE
@@ -40,7 +41,11 @@ def access_settings(**overrides: Any) -> Settings:
 
 @pytest_asyncio.fixture(scope="module")
 async def app(client: Client, sessions: sessionmaker[Session], worker: None) -> FastAPI:
-    return create_app(access_settings(), client=client, sessions=sessions)
+    app = create_app(access_settings(), client=client, sessions=sessions)
+    # The route walks present a wrong key to every guarded route from one address: far more than
+    # the unknown-key throttle allows (its own test, below, runs on an app with the defaults).
+    app.state.failed_key_limiter = FailureLimiter(burst=100_000, retry_seconds=1, max_entries=10)
+    return app
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -171,3 +176,38 @@ async def test_rate_limit_answers_429_with_retry_after(client: Client, sessions:
         assert (await h.get("/orders/anything", headers=CLIENT)).status_code == 429
         assert (await h.get("/warehouses", headers=OPS)).status_code == 200, "each key has its own bucket"
         assert (await h.get("/healthz")).status_code == 200
+
+
+async def test_unknown_keys_from_one_address_are_throttled(
+    client: Client, sessions: sessionmaker[Session], worker: None
+) -> None:
+    """After FAILED_KEY_BURST unknown keys (X-API-Key, or Bearer on /codec) an address gets 429 with
+    Retry-After for any key, the right one too; other addresses, and requests without a key, are
+    not affected."""
+    app = create_app(access_settings(), client=client, sessions=sessions)  # the default throttle
+
+    def caller(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://orderflow.test", timeout=60)
+
+    async with caller("203.0.113.7") as guesser, caller("203.0.113.8") as bearer, caller("203.0.113.9") as other:
+        for _ in range(FAILED_KEY_BURST + 5):  # no key at all guesses nothing: not counted
+            assert (await guesser.get("/orders")).status_code == 401
+        for n in range(FAILED_KEY_BURST):
+            wrong = await guesser.get("/orders", headers={"X-API-Key": f"guess-{n}"})
+            assert wrong.status_code == 401, (n, wrong.text)
+        for headers in ({"X-API-Key": "guess-more"}, OPS):
+            limited = await guesser.get("/orders", headers=headers)
+            assert limited.status_code == 429, (headers, limited.text)
+            assert int(limited.headers["Retry-After"]) >= 1
+            assert limited.headers["content-type"] == "application/problem+json"
+            assert limited.json()["type"].endswith("/problems/rate-limited")
+
+        document = {"payloads": []}
+        for n in range(FAILED_KEY_BURST):
+            wrong = await bearer.post("/codec/decode", json=document, headers={"Authorization": f"Bearer guess-{n}"})
+            assert wrong.status_code == 401, (n, wrong.text)
+        limited = await bearer.post("/codec/decode", json=document, headers={"Authorization": "Bearer dev-ops-key"})
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+        assert (await other.get("/orders", headers=OPS)).status_code == 200, "another address is not held back"

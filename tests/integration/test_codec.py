@@ -366,8 +366,11 @@ async def test_a_forged_expired_or_revoked_pass_is_refused(
         def get_timestamp(self) -> int:
             return int(time.time()) - 24 * 3600  # past the 8 h OMS_CONSOLE_SESSION_TTL
 
-    expired = URLSafeTimedSerializer(CONSOLE_SECRET, salt=_CODEC_SALT, signer=Yesterday).dumps({"user": "dev-ops"})
-    forged = URLSafeTimedSerializer("not-our-secret", salt=_CODEC_SALT).dumps({"user": "dev-ops"})
+    # The pass names the server-side session; forge ones naming that same, live session.
+    payload = URLSafeTimedSerializer(CONSOLE_SECRET, salt=_CODEC_SALT).loads(good_pass)
+    assert set(payload) == {"sid"}, "the pass carries the session id only"
+    expired = URLSafeTimedSerializer(CONSOLE_SECRET, salt=_CODEC_SALT, signer=Yesterday).dumps(payload)
+    forged = URLSafeTimedSerializer("not-our-secret", salt=_CODEC_SALT).dumps(payload)
     for name, value in [("expired", expired), ("forged", forged), ("the session cookie", session)]:
         async with new_client() as http:
             http.cookies.set(CODEC_COOKIE, value, domain="orderflow.test", path="/codec")
@@ -380,8 +383,9 @@ async def test_a_forged_expired_or_revoked_pass_is_refused(
         queue = await http.get("/ops/ui/queue")
         assert queue.status_code == 303 and queue.headers["location"].endswith("/ops/ui/login")
 
-    # The key's name is looked up on every request: removed, or no longer ops, its pass is void.
-    for api_keys in ("other:ops:other-ops-key", "dev-ops:client:dev-ops-key"):
+    # The session's key is looked up on every request: removed, replaced under its name, or no
+    # longer ops, its pass is void.
+    for api_keys in ("other:ops:other-ops-key", "dev-ops:ops:a-new-dev-ops-key", "dev-ops:client:dev-ops-key"):
         async with make_console_api(settings, client, sessions, api_keys=api_keys)() as http:
             http.cookies.set(CODEC_COOKIE, good_pass, domain="orderflow.test", path="/codec")
             response = await http.post("/codec/decode", json=document, headers=from_ui)
@@ -491,3 +495,21 @@ async def test_loopback_open_refuses_to_start_on_an_api_bound_beyond_loopback(
     for host in ("127.0.0.1", "::1", "localhost"):
         create_app(settings.model_copy(update={"codec_access": "loopback-open", "api_host": host}),
                    client=client, sessions=sessions)
+
+
+async def test_a_copied_pass_is_refused_after_sign_out(
+    settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    """Signing out ends the server-side session the pass names: a copy of the pass (kept by
+    another browser, or by anyone who read it) is refused at once, not when its cookie expires."""
+    document = wire([Payload(metadata={"encoding": b"json/plain"}, data=b"1")])
+    from_ui = {"Origin": UI_ORIGIN}
+    new_client = make_console_api(settings, client, sessions)
+    async with new_client() as owner, new_client() as thief:
+        await console_form(owner, "/login", api_key="dev-ops-key")
+        thief.cookies.set(CODEC_COOKIE, owner.cookies[CODEC_COOKIE], domain="orderflow.test", path="/codec")
+        assert (await thief.post("/codec/decode", json=document, headers=from_ui)).status_code == 200
+
+        assert (await console_form(owner, "/logout")).status_code == 303
+        refused = await thief.post("/codec/decode", json=document, headers=from_ui)
+        assert refused.status_code == 401, refused.text
