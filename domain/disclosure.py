@@ -101,11 +101,16 @@ def in_words(status: str) -> str:
     return status.replace("_", " ")
 
 
+_LABELS = frozenset({SYSTEM_ACTOR, *(role.value for role in Role)})
+
+
 def client_actor(actor: str, viewer: Viewer) -> str:
     if actor == viewer.name:
         return actor
     role = viewer.key_roles.get(actor)
-    return role.value if role is not None else SYSTEM_ACTOR
+    if role is not None:
+        return role.value
+    return actor if actor in _LABELS else SYSTEM_ACTOR  # a label stays (redacting twice changes nothing)
 
 
 def _visible_codes(codes: Iterable[Any]) -> list[HoldReason]:
