@@ -6,6 +6,7 @@ Over the real API, worker, Temporal and PostgreSQL, with a key bound to a custom
 import json
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ CUST_A = f"cust-a-{secrets.token_hex(4)}"
 STORE_CUSTOMER = secrets.randbelow(10**9)  # the storefront maps its customer 123 to `shop-123`
 BOUND = {"X-API-Key": "leaks-shop-a-key"}
 NOTE = f"ops-only-note-{secrets.token_hex(4)}"
+STOREFRONT_ORDER = (Path(__file__).parents[1] / "data" / "storefront_order.json").read_text(encoding="utf-8")
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -128,7 +130,7 @@ async def test_a_bound_key_cannot_block_the_shops_later_channel_order(http: http
 
 async def test_channel_intake_from_a_bound_key_neither_learns_nor_blocks(http: httpx.AsyncClient) -> None:
     sku = await new_sku(http, {"WH-EAST": 5})
-    payload = json.loads(open("tests/data/storefront_order.json", encoding="utf-8").read())
+    payload = json.loads(STOREFRONT_ORDER)
     payload["id"] = secrets.randbelow(10**12)
     payload["customer"]["id"] = STORE_CUSTOMER
     payload["line_items"] = [{"sku": sku, "quantity": 1, "price": "99.00"}]
