@@ -11,11 +11,14 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
+from domain import ids
 from runtime.settings import DEV_API_KEYS, Settings
+from store.models import ApiIdempotencyRow
 from tests.conftest import CLIENT, OPS, TASK_QUEUE, eventually
 from tests.integration.helpers import new_sku, order_body
 
@@ -93,6 +96,45 @@ async def test_naming_a_running_order_id_blocks_neither_the_order_nor_its_owner(
     again = await http.post("/orders", headers=CLIENT, json={**body, "order_id": victim["order_id"]})
     assert again.status_code == 200, again.text
     assert again.json()["order_id"] == victim["order_id"]
+
+
+def forget_claim(sessions: sessionmaker[Session], order_id: str) -> None:
+    """Make the order look like one from before every order held its id's claim."""
+    with sessions.begin() as session:
+        session.execute(delete(ApiIdempotencyRow).where(ApiIdempotencyRow.key == ids.api_order_key(order_id)))
+
+
+def claim_of(sessions: sessionmaker[Session], order_id: str) -> str | None:
+    with sessions() as session:
+        return session.scalar(
+            select(ApiIdempotencyRow.request_hash).where(ApiIdempotencyRow.key == ids.api_order_key(order_id))
+        )
+
+
+async def test_orders_from_before_the_claims_are_neither_read_nor_blocked(
+    http: httpx.AsyncClient, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    """No claim row to meet: the workflow (while it runs) or the customer check (once it ended)
+    refuses the probe, and the probe's own claim is dropped again."""
+    sku = await new_sku(http, {"WH-EAST": 5})
+    running, finished = order_body(sku), order_body(sku)
+    for body in (running, finished):
+        del body["order_id"]
+    orders = []
+    for body in (running, finished):
+        response = await http.post("/orders", headers={**CLIENT, "Idempotency-Key": secrets.token_hex(8)}, json=body)
+        assert response.status_code == 201, response.text
+        orders.append(response.json())
+    await ended(http, client, orders[1])
+    for body, order in zip((running, finished), orders, strict=True):
+        forget_claim(sessions, order["order_id"])
+        probe = await http.post("/orders", headers=BOUND, json=mine(sku, order_id=order["order_id"]))
+        assert probe.status_code == 409, probe.text
+        assert_tells_nothing_of(probe, order)
+        assert claim_of(sessions, order["order_id"]) is None, "the probe's claim was dropped"
+        again = await http.post("/orders", headers=CLIENT, json={**body, "order_id": order["order_id"]})
+        assert again.status_code == 200, again.text
+        assert again.json()["order_id"] == order["order_id"]
 
 
 # --- finding 2: a 409 names nothing of another's, and no one blocks another's channel --------
