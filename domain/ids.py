@@ -59,7 +59,9 @@ def notification_key(order_id: str, kind: str, scope: str = "") -> str:
 
 
 def api_order_key(order_id: str) -> str:
-    """Idempotency row of a client-chosen order id."""
+    """Idempotency row of an order id: every order the API starts holds it (a generated id as
+    well as a client-chosen one), so that a later submission naming the id is compared with the
+    first body before anything else happens. Global: an order id names one order."""
     return f"order:{order_id}"
 
 
@@ -68,5 +70,11 @@ def api_idempotency_key(client: str, key: str) -> str:
     return f"idem:{client}:{key}"
 
 
-def api_channel_key(channel: str, channel_order_id: str) -> str:
-    return f"channel:{channel}:{channel_order_id}"
+def api_channel_key(channel: str, channel_order_id: str, scope: str | None = None) -> str:
+    """Claim row of a channel order id, unique within a claim scope: None is the shop's own scope
+    (keys that see every order: unbound client keys and ops), else the name of a key bound to
+    customers, which claims only in a scope of its own. Key names never contain `:`, so the two
+    forms cannot meet."""
+    if scope is None:
+        return f"channel:{channel}:{channel_order_id}"
+    return f"channel@{scope}:{channel}:{channel_order_id}"

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select, tuple_
+from sqlalchemy import Table, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -460,3 +460,16 @@ def claim_idempotency_key(
             )
         ).one()
         return False, row.request_hash, row.order_id
+
+
+def release_idempotency_key(sf: SessionFactory, key: str, request_hash: str, order_id: str) -> None:
+    """Drop a claim made by a submission that turned out not to own the order (the order existed
+    before any claim of its id): only that exact claim, so that it blocks no one's later repeat."""
+    with sf.begin() as s:
+        s.execute(
+            delete(ApiIdempotencyRow).where(
+                ApiIdempotencyRow.key == key,
+                ApiIdempotencyRow.request_hash == request_hash,
+                ApiIdempotencyRow.order_id == order_id,
+            )
+        )

@@ -8,7 +8,9 @@ order starts. Problems are named in the channel's own terms (`line_items[0].pric
 
 Repeats: a channel order is its own idempotency key (`channel:<format>:<channel order id>`), so
 the same order posted again answers 200 with the same order, and a changed payload under the same
-id is 409. A channel order already submitted by another key is 409 duplicate-channel-order.
+id is 409. A channel order already submitted by another key of the same claim scope is 409
+duplicate-channel-order (orders.claim_scope: keys that see every order share the shop's scope, a
+key bound to customers has its own, so it neither learns the shop's order ids nor blocks them).
 """
 
 import json
@@ -18,6 +20,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
+from api.client_views import KeyRolesDep
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, invalid_request
 from api.routers import orders
@@ -65,6 +68,7 @@ async def intake(
     client: ClientDep,
     sessions: SessionsDep,
     settings: SettingsDep,
+    roles: KeyRolesDep,
 ) -> OrderView:
     """Map a shop's order (storefront JSON, marketplace CSV, social-shop JSON) and start it.
     201 with the order; 200 for a repeat; 422 naming every bad field in the shop's terms."""
@@ -82,6 +86,7 @@ async def intake(
             client=client,
             sessions=sessions,
             settings=settings,
+            roles=roles,
             idempotency_key=channel_idempotency_key(channel, channel_order_id),
         )
     except ProblemError as problem:

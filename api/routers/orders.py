@@ -1,5 +1,10 @@
-"""Orders: submit, read, list, timeline, cancel, address change (API.md "Orders")."""
+"""Orders: submit, read, list, timeline, cancel, address change (API.md "Orders").
 
+Every answer that carries an order leaves through api.client_views (a client key reads it without
+ops' notes, other keys' names, risk codes or internal reasons), and only after the customer check
+of a bound key, repeats of a submission included."""
+
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -8,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, forbid_other_customers, require
+from api.client_views import KeyRolesDep, order_for, orders_for, timeline_for
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.limits import UtcDatetime
 from api.metrics import ORDERS_SUBMITTED
@@ -49,41 +55,83 @@ class CancelBody(Strict):
     reason: Annotated[str, Field(max_length=500)] = "customer request"
 
 
+def _idempotency_conflict() -> ProblemError:
+    # Names nothing but what the caller sent: the same answer whether the first body was the
+    # caller's own or another caller's order under an id it named.
+    return ProblemError(
+        409,
+        "this idempotency key was used before with a different request body",
+        type_="/problems/idempotency-conflict",
+    )
+
+
+@dataclass(frozen=True)
+class _OrderIdClaim:
+    """The order id of a submission and its claim row (`first`: this submission made the row)."""
+
+    order_id: str
+    key: str
+    first: bool
+
+
 def _claim_order_id(
     sessions: SessionsDep, request: OrderRequest, body_hash: str, principal: Principal, idempotency_key: str | None
-) -> str:
-    """The order id of this submission, recording the idempotency key that names it.
+) -> _OrderIdClaim:
+    """The order id of this submission, recording the idempotency keys that name it: the
+    `Idempotency-Key` header's (scoped to the calling key), then the order id's own. Every order
+    the API starts holds its id's claim, generated ids too: an id is public once answered, and a
+    later submission naming it (by anyone) must meet the first body here, not take the claim.
     A key seen before with a different body is a conflict (409)."""
     if request.order_id is not None:
-        key, order_id = ids.api_order_key(request.order_id), request.order_id
-    elif idempotency_key is not None:
-        key = ids.api_idempotency_key(principal.name, idempotency_key)
-        order_id = ids.new_order_id(datetime.now(UTC))
+        order_id = request.order_id
     else:
-        return ids.new_order_id(datetime.now(UTC))
-    _, stored_hash, stored_order_id = projection.claim_idempotency_key(sessions, key, body_hash, order_id)
+        order_id = ids.new_order_id(datetime.now(UTC))
+        if idempotency_key is not None:
+            key = ids.api_idempotency_key(principal.name, idempotency_key)
+            _, stored_hash, order_id = projection.claim_idempotency_key(sessions, key, body_hash, order_id)
+            if stored_hash != body_hash:
+                raise _idempotency_conflict()
+    key = ids.api_order_key(order_id)
+    first, stored_hash, _ = projection.claim_idempotency_key(sessions, key, body_hash, order_id)
     if stored_hash != body_hash:
-        raise ProblemError(
-            409,
-            "this idempotency key was used before with a different request body",
-            type_="/problems/idempotency-conflict",
-        )
-    return stored_order_id
+        raise _idempotency_conflict()
+    return _OrderIdClaim(order_id=order_id, key=key, first=first)
 
 
-def _claim_channel_order(sessions: SessionsDep, request: OrderRequest, body_hash: str, order_id: str) -> None:
-    """(channel, channel_order_id) identifies one order: a second order under it is a duplicate (R1)."""
+def claim_scope(principal: Principal) -> str | None:
+    """Where a caller's channel order ids are unique (ids.api_channel_key). Keys that see every
+    order share the shop's scope: one channel order is one order, whichever of them sends it, and
+    none learns anything it could not read. A key bound to customers claims in a scope of its
+    own, so it can neither learn the shop's order ids by a 409 nor block a channel order id the
+    shop's intake will send later."""
+    return None if principal.customers is None else principal.name
+
+
+def _claim_channel_order(
+    sessions: SessionsDep, request: OrderRequest, body_hash: str, order_id: str, principal: Principal
+) -> None:
+    """(channel, channel_order_id) identifies one order within the caller's claim scope: a second
+    order under it is a duplicate (R1), 409. The answer names the first order only when the
+    caller may read it (within a scope it always may, unless its key's binding changed)."""
     if request.channel_order_id is None:
         return
-    key = ids.api_channel_key(request.channel.value, request.channel_order_id)
+    key = ids.api_channel_key(request.channel.value, request.channel_order_id, claim_scope(principal))
     _, _, owner = projection.claim_idempotency_key(sessions, key, body_hash, order_id)
-    if owner != order_id:
+    if owner == order_id:
+        return
+    owner_order = projection.get_order(sessions, owner)  # None while the first is still starting
+    if owner_order is not None and not principal.may_access(owner_order.customer.id):
         raise ProblemError(
             409,
-            f"{request.channel.value} order {request.channel_order_id} is already order {owner}",
+            f"{request.channel.value} order {request.channel_order_id} was submitted before",
             type_="/problems/duplicate-channel-order",
-            extra={"order_id": owner},
         )
+    raise ProblemError(
+        409,
+        f"{request.channel.value} order {request.channel_order_id} is already order {owner}",
+        type_="/problems/duplicate-channel-order",
+        extra={"order_id": owner},
+    )
 
 
 @router.post(
@@ -99,6 +147,7 @@ async def submit(
     client: ClientDep,
     sessions: SessionsDep,
     settings: SettingsDep,
+    roles: KeyRolesDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> OrderView:
     """Verify and start an order in one round trip; the answer is the verified outcome.
@@ -111,8 +160,9 @@ async def submit(
         ORDERS_SUBMITTED.labels("invalid").inc()
         raise invalid_request(problems)
     body_hash = request_hash(request)
-    order_id = await run_in_threadpool(_claim_order_id, sessions, request, body_hash, principal, idempotency_key)
-    await run_in_threadpool(_claim_channel_order, sessions, request, body_hash, order_id)
+    claim = await run_in_threadpool(_claim_order_id, sessions, request, body_hash, principal, idempotency_key)
+    order_id = claim.order_id
+    await run_in_threadpool(_claim_channel_order, sessions, request, body_hash, order_id, principal)
     inp = OrderInput(
         order_id=order_id,
         request=request.model_copy(update={"order_id": order_id}),
@@ -124,22 +174,43 @@ async def submit(
     try:
         result = await submit_order(client, settings.task_queue, inp)
     except WorkflowGone:
-        # The order ran to its end already; this is a repeat of it.
+        # The order ran to its end already; this is a repeat of it, or a submission naming an id
+        # it does not own. Either way the caller gets the order only if it may read it.
+        if claim.first:
+            await run_in_threadpool(_release_foreign_claim, sessions, claim, body_hash)
         existing = await run_in_threadpool(projection.get_order, sessions, order_id)
         if existing is None:
             raise ProblemError(409, f"order {order_id} cannot be resubmitted") from None
+        if not principal.may_access(existing.customer.id):
+            raise _idempotency_conflict() from None
         response.status_code = 200
         ORDERS_SUBMITTED.labels("repeat").inc()
-        return existing
+        return order_for(principal, roles, existing)
+    except ProblemError as problem:
+        if claim.first and problem.type == "/problems/idempotency-conflict":
+            await run_in_threadpool(_release_foreign_claim, sessions, claim, body_hash)
+        raise
+    if not principal.may_access(result.order.customer.id):
+        # A repeat answers with the first submission's order: the same body, so the same customer,
+        # unless the key's binding changed since. Checked all the same, like every read.
+        raise _idempotency_conflict()
     response.status_code = 201 if result.created else 200
     ORDERS_SUBMITTED.labels("created" if result.created else "repeat").inc()
-    return result.order
+    return order_for(principal, roles, result.order)
+
+
+def _release_foreign_claim(sessions: SessionsDep, claim: _OrderIdClaim, body_hash: str) -> None:
+    """This submission claimed an order id first although its order was started without a claim
+    (an order from before every order held one): its body was never the order's, so the claim
+    goes, and blocks no one's later repeat."""
+    projection.release_idempotency_key(sessions, claim.key, body_hash, claim.order_id)
 
 
 @router.get("/orders", response_model=OrderPage)
 def list_orders(
     principal: ClientRole,
     sessions: SessionsDep,
+    roles: KeyRolesDep,
     status: OrderStatus | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     channel: Channel | None = None,
@@ -164,7 +235,7 @@ def list_orders(
         )
     except projection.InvalidCursor:
         raise ProblemError(422, "invalid cursor", type_="/problems/invalid-request") from None
-    return OrderPage(items=items, next_cursor=next_cursor)
+    return OrderPage(items=orders_for(principal, roles, items), next_cursor=next_cursor)
 
 
 def _order_or_404(sessions: SessionsDep, order_id: str, principal: Principal) -> OrderView:
@@ -177,27 +248,35 @@ def _order_or_404(sessions: SessionsDep, order_id: str, principal: Principal) ->
 
 
 @router.get("/orders/{order_id}", response_model=OrderView)
-def get_order(order_id: str, principal: ClientRole, sessions: SessionsDep) -> OrderView:
-    return _order_or_404(sessions, order_id, principal)
+def get_order(order_id: str, principal: ClientRole, sessions: SessionsDep, roles: KeyRolesDep) -> OrderView:
+    return order_for(principal, roles, _order_or_404(sessions, order_id, principal))
 
 
 @router.get("/orders/{order_id}/timeline", response_model=list[TimelineEntry])
-def get_timeline(order_id: str, principal: ClientRole, sessions: SessionsDep) -> list[TimelineEntry]:
+def get_timeline(
+    order_id: str, principal: ClientRole, sessions: SessionsDep, roles: KeyRolesDep
+) -> list[TimelineEntry]:
     _order_or_404(sessions, order_id, principal)
-    return projection.timeline(sessions, order_id)
+    return timeline_for(principal, roles, projection.timeline(sessions, order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderView)
 async def cancel(
-    order_id: str, body: CancelBody, principal: ClientRole, client: ClientDep, sessions: SessionsDep
+    order_id: str,
+    body: CancelBody,
+    principal: ClientRole,
+    client: ClientDep,
+    sessions: SessionsDep,
+    roles: KeyRolesDep,
 ) -> OrderView:
     """Cancel with compensations (void or refund, release stock, void labels); 409 after hand-over."""
     order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
     try:
-        return await cancel_order(client, order_id, CancelRequest(reason=body.reason, actor=principal.name))
+        cancelled = await cancel_order(client, order_id, CancelRequest(reason=body.reason, actor=principal.name))
+        return order_for(principal, roles, cancelled)
     except WorkflowGone:
         if order.status is OrderStatus.CANCELLED:
-            return order
+            return order_for(principal, roles, order)
         raise ProblemError(409, f"order {order_id} is {order.status.value}", type_="/problems/too-late-to-cancel") from None
 
 
@@ -207,7 +286,12 @@ async def cancel(
     responses={404: {"description": "unknown order"}, 409: {"description": "a label exists, or the order is over"}},
 )
 async def patch_shipping_address(
-    order_id: str, address: Address, principal: ClientRole, client: ClientDep, sessions: SessionsDep
+    order_id: str,
+    address: Address,
+    principal: ClientRole,
+    client: ClientDep,
+    sessions: SessionsDep,
+    roles: KeyRolesDep,
 ) -> OrderView:
     """Ship to another address; possible until a parcel's label is bought (then 409)."""
     problems = address_problems(address, path="")
@@ -221,7 +305,8 @@ async def patch_shipping_address(
         # the label no longer goes to.
         raise refusal_problem("AddressLocked", ADDRESS_LOCKED, AddressLocked.http_status)
     try:
-        return await change_address(client, order_id, AddressChange(address=address, actor=principal.name))
+        changed = await change_address(client, order_id, AddressChange(address=address, actor=principal.name))
+        return order_for(principal, roles, changed)
     except WorkflowGone:
         raise ProblemError(
             409,

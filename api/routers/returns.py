@@ -7,6 +7,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, forbid_other_customers, require
+from api.client_views import return_for
 from api.deps import ClientDep, SessionsDep
 from api.problems import ProblemError
 from api.routers.warehouse import Accepted
@@ -52,7 +53,7 @@ async def open_return(
         actor=principal.name,
     )
     try:
-        return await request_return(client, order_id, request)
+        return return_for(principal, await request_return(client, order_id, request))
     except WorkflowGone:
         raise ProblemError(
             409, f"order {order_id} is {order.status.value}: the return window is over",

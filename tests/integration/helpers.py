@@ -50,15 +50,17 @@ def order_body(sku: str, quantity: int = 1, price: str = "99.00", **overrides: A
     return body
 
 
+# The helpers that read an order read it as ops do, whole (hold codes, attention reasons, quotes):
+# tests use them as their oracle. What a client key reads is tests/integration/test_access_leaks.py's.
 async def get_order(api: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
-    response = await api.get(f"/orders/{order_id}", headers=CLIENT)
+    response = await api.get(f"/orders/{order_id}", headers=OPS)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 async def wait_for_status(api: httpx.AsyncClient, order_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
-        response = await api.get(f"/orders/{order_id}", headers=CLIENT)
+        response = await api.get(f"/orders/{order_id}", headers=OPS)
         if response.status_code == 200 and response.json()["status"] == status:
             return response.json()
         return None
@@ -70,7 +72,7 @@ async def wait_for_shipment(
     api: httpx.AsyncClient, order_id: str, status: str, index: int = 0
 ) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
-        response = await api.get(f"/orders/{order_id}", headers=CLIENT)
+        response = await api.get(f"/orders/{order_id}", headers=OPS)
         if response.status_code != 200:
             return None
         shipments = response.json()["shipments"]

@@ -134,7 +134,7 @@ async def test_note_goes_into_the_timeline_with_the_ops_actor(api: httpx.AsyncCl
     assert after["status"] == "fulfilling"
 
     async def noted() -> dict[str, Any] | None:
-        entries = (await api.get(f"/orders/{order['order_id']}/timeline", headers=CLIENT)).json()
+        entries = (await api.get(f"/orders/{order['order_id']}/timeline", headers=OPS)).json()
         return next((e for e in entries if e["actor"] == "dev-ops"), None)
 
     entry = await eventually(noted)
