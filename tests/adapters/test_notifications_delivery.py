@@ -116,6 +116,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.answer = 204
+        self.location: str | None = None  # sent as Location with the answer (a redirect)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,6 +127,8 @@ class Receiver:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status)
                 )
                 self.send_response(status)
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -283,6 +286,27 @@ def test_failing_webhook_raises_leaves_row_unsent_and_retry_delivers_exactly_onc
     assert status_of(session_factory, n.dedupe_key) == "sent"
     # Each attempt posted the same bytes, under the same signature.
     assert len({(r.body, r.headers["x-signature"]) for r in receiver.requests}) == 1
+
+
+def test_a_webhook_that_redirects_is_not_followed(
+    session_factory: sessionmaker[Session], receiver: Receiver
+) -> None:
+    """Server-side request forgery: a subscriber (or whoever took over its host) that answers with a
+    redirect cannot make the worker post signed order news to another address, an internal one
+    included. The redirect is a failed delivery, retried against the configured URL only."""
+    elsewhere = Receiver()
+    try:
+        notifier = DeliveringNotifier(
+            session_factory, smtp=None, webhooks=[WebhookSubscriber(receiver.url, SECRET)]
+        )
+        for status in (302, 307, 308):
+            receiver.answer, receiver.location = status, elsewhere.url
+            with pytest.raises(DeliveryError, match=str(status)):
+                notifier.send(note(key=f"notify:ORD-1:redirect-{status}"))
+        assert elsewhere.requests == []
+        assert len(receiver.requests) == 3
+    finally:
+        elsewhere.close()
 
 
 def test_unreachable_webhook_raises_retryable(session_factory: sessionmaker[Session]) -> None:
