@@ -176,7 +176,8 @@ class Settings(BaseSettings):
     risk_velocity_limit: int = Field(default=5, ge=1)
     risk_velocity_window: Duration = timedelta(hours=1)
     # E-mail addresses and phone numbers whose orders are held for review, comma-separated.
-    risk_blocklist: str = ""
+    # Customers' contacts: out of the repr, like the secrets.
+    risk_blocklist: str = Field(default="", repr=False)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
     tracking_poll_interval: Duration = timedelta(hours=12)

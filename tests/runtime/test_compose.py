@@ -53,3 +53,13 @@ def test_no_development_key_or_secret_appears(compose: dict[str, Any]) -> None:
         assert secret not in text, secret
     for name in OURS:
         assert "OMS_DEV_STACK" not in compose["services"][name]["environment"]
+
+
+def test_the_image_sets_no_key_and_no_dev_switch() -> None:
+    """The Dockerfile's ENV could quietly undo the above: it sets none of the keys or secrets,
+    and never OMS_DEV_STACK (which would let the image run on the development defaults)."""
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    for variable in (*REQUIRED, "OMS_DEV_STACK"):
+        assert f"{variable}=" not in dockerfile, variable
+    for secret in (*DEV_KEYS, *DEV_SECRETS):
+        assert secret not in dockerfile, secret

@@ -162,6 +162,7 @@ def test_repr_and_str_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         "OMS_CODEC_KEYS": "k1:Y29kZWMta2V5LXZhbHVlLTE2Ynl0ZXM=",
         "OMS_NOTIFY_WEBHOOKS": "https://hooks.example/in|webhook-secret-value",
         "OMS_DATABASE_URL": "postgresql+psycopg2://oms:database-password@db:5432/oms",
+        "OMS_RISK_BLOCKLIST": "blocked-customer@example.com",  # customers' contacts, not a secret
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -178,6 +179,7 @@ def test_repr_and_str_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         "Y29kZWMta2V5",
         "webhook-secret-value",
         "database-password",
+        "blocked-customer",
     ):
         assert needle not in shown, needle
     # ...while the callers still read them
