@@ -91,9 +91,9 @@ def parse_api_keys(text: str, *, min_key_length: int = 0) -> tuple[ApiKeyEntry, 
       take no binding and their key is everything after the role, colons included.
     - Whitespace around entries and empty entries are ignored. Roles must be client, ops or
       warehouse; names, keys and customer ids must be non-empty; two entries may not share a key.
-    - A plain key shorter than `min_key_length` is refused (Settings passes MIN_API_KEY_LENGTH),
-      except the built-in development keys (DEV_KEYS); digests are not measured.
       Anything else raises ValueError naming the entry (by name, never by key).
+    - A plain key shorter than `min_key_length` raises ValueError too (Settings passes
+      MIN_API_KEY_LENGTH), except the built-in development keys (DEV_KEYS); digests are not measured.
     """
     entries: list[ApiKeyEntry] = []
     seen: set[bytes] = set()
@@ -206,9 +206,9 @@ class Settings(BaseSettings):
     notify_webhooks: SecretStr = SecretStr("")
     # Payload encryption (runtime.codec): `kid:base64key` entries separated by commas, 16/24/32-byte
     # AES keys; the first encrypts, all decrypt (rotate by putting a new key first). Unset: payloads
-    # stay plaintext, except under `oms dev`, which generates a key and keeps it in OMS_DATA_DIR.
-    # Parsed by runtime.codec.parse_codec_keys when a client, worker or API starts (not here: pydantic's
-    # errors would quote the keys).
+    # would stay plaintext, so `oms api`/`oms worker` refuse to start without it outside the dev stack;
+    # `oms dev` generates a key and keeps it in OMS_DATA_DIR. Parsed by runtime.codec.parse_codec_keys
+    # when a client, worker or API starts.
     codec_keys: SecretStr | None = None
     # Browser origins allowed to call the codec endpoints (/codec/encode, /codec/decode), comma-
     # separated; default the dev Temporal UI, http://localhost:<ui port> and http://127.0.0.1:<ui port>.
@@ -235,7 +235,8 @@ class Settings(BaseSettings):
         present a key themselves (`oms dev` prints them, the simulator and `oms ops` use them).
         Entries configured as `sha256$<hex>` have no plain key here and are left out. The API
         itself never keeps this table: it authenticates with `api_key_entries()` (digests only)."""
-        return {entry.key: (entry.name, entry.role) for entry in parse_api_keys(self.api_keys.get_secret_value()) if entry.key is not None}
+        entries = parse_api_keys(self.api_keys.get_secret_value())
+        return {entry.key: (entry.name, entry.role) for entry in entries if entry.key is not None}
 
     def api_key_entries(self) -> tuple["ApiKeyEntry", ...]:
         """The configured keys as SHA-256 digests, without the plain keys (see `parse_api_keys`)."""
