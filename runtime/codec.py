@@ -188,7 +188,7 @@ def codec_keys_of(settings: Settings) -> CodecKeys | None:
     """The key ring `OMS_CODEC_KEYS` configures, or None (payloads then stay plaintext)."""
     if not settings.codec_keys:
         return None
-    return parse_codec_keys(settings.codec_keys)
+    return parse_codec_keys(settings.codec_keys.get_secret_value())
 
 
 def data_converter_of(settings: Settings) -> DataConverter:

@@ -1,6 +1,10 @@
 """All configuration, read once from `OMS_*` environment variables (API.md "Configuration").
 
 Defaults are the embedded development stack; every deployment differs only in these variables.
+The development keys and secrets are defaults only: `oms api` and `oms worker` refuse to start
+with them outside the dev stack (runtime/production_guard.py). Every secret is a `SecretStr` (or
+kept out of the repr), so printing or logging the settings shows none of them, and validation
+errors never quote an input (`hide_input_in_errors`), since the input may be a key.
 """
 
 import hashlib
@@ -12,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import BackorderPolicy, DamagedPolicy
@@ -38,6 +42,16 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 DEV_API_KEYS = "dev-client:client:dev-client-key,dev-ops:ops:dev-ops-key,dev-warehouse:warehouse:dev-warehouse-key"
 DEV_CARRIER_SECRETS = "swift:dev-swift-secret,economy:dev-economy-secret"
+# The plain development keys and carrier secrets above, which the production guard looks for.
+DEV_KEYS = frozenset({"dev-client-key", "dev-ops-key", "dev-warehouse-key"})
+DEV_SECRETS = frozenset({"dev-swift-secret", "dev-economy-secret"})
+
+# The shortest plain API key OMS_API_KEYS accepts: `secrets.token_urlsafe(32)` gives 43 characters;
+# 24 random URL-safe characters are 144 bits, far beyond guessing. A `sha256$<hex>` digest cannot be
+# measured and is accepted as given (whoever hashes a key vouches for its length). The built-in
+# development keys are exempt: they are public whatever their length, and the production guard
+# refuses them outside the dev stack.
+MIN_API_KEY_LENGTH = 24
 
 
 HASHED_KEY_PREFIX = "sha256$"
@@ -65,7 +79,7 @@ def api_key_digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def parse_api_keys(text: str) -> tuple[ApiKeyEntry, ...]:
+def parse_api_keys(text: str, *, min_key_length: int = 0) -> tuple[ApiKeyEntry, ...]:
     """Parse `OMS_API_KEYS`: comma-separated `name:role:key` entries (API.md "Configuration").
 
     - `key` may be written as `sha256$<64 hex digits>`, the SHA-256 of the UTF-8 key, so that the
@@ -78,6 +92,8 @@ def parse_api_keys(text: str) -> tuple[ApiKeyEntry, ...]:
     - Whitespace around entries and empty entries are ignored. Roles must be client, ops or
       warehouse; names, keys and customer ids must be non-empty; two entries may not share a key.
       Anything else raises ValueError naming the entry (by name, never by key).
+    - A plain key shorter than `min_key_length` raises ValueError too (Settings passes
+      MIN_API_KEY_LENGTH), except the built-in development keys (DEV_KEYS); digests are not measured.
     """
     entries: list[ApiKeyEntry] = []
     seen: set[bytes] = set()
@@ -108,6 +124,11 @@ def parse_api_keys(text: str) -> tuple[ApiKeyEntry, ...]:
                 raise ValueError(f"API key {name!r}: {HASHED_KEY_PREFIX} must be followed by 64 hex digits")
             digest, plain = bytes.fromhex(hexdigest), None
         else:
+            if len(key) < min_key_length and key not in DEV_KEYS:
+                raise ValueError(
+                    f"API key {name!r} is {len(key)} characters long; use at least {min_key_length}"
+                    " (e.g. python -c \"import secrets; print(secrets.token_urlsafe(32))\")"
+                )
             digest = api_key_digest(key)
         if digest in seen:
             raise ValueError(f"API key {name!r} repeats the key of an earlier entry")
@@ -117,10 +138,15 @@ def parse_api_keys(text: str) -> tuple[ApiKeyEntry, ...]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore", hide_input_in_errors=True)
 
+    # Set (to 1) only by the dev stack for the processes it starts: `oms dev`, the test and bench
+    # stacks. It lets `oms api`/`oms worker` run on the development keys and secrets; without it
+    # they refuse to (runtime/production_guard.py). Production sets nothing.
+    dev_stack: bool = False
     data_dir: Path = Path(".oms")
-    database_url: str | None = None
+    # Out of the repr: a URL may carry the database password.
+    database_url: str | None = Field(default=None, repr=False)
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "orders"
@@ -128,8 +154,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
-    api_keys: str = DEV_API_KEYS
-    carrier_secrets: str = DEV_CARRIER_SECRETS
+    # The defaults are the development keys and secrets (never validated, so never measured).
+    api_keys: SecretStr = SecretStr(DEV_API_KEYS)
+    carrier_secrets: SecretStr = SecretStr(DEV_CARRIER_SECRETS)
     # Requests per second each API key may make on average, and how many it may make in a burst
     # (a token bucket per key name, per API process; api.auth). 0 in either turns limiting off.
     rate_limit_per_second: float = Field(default=50.0, ge=0)
@@ -149,7 +176,8 @@ class Settings(BaseSettings):
     risk_velocity_limit: int = Field(default=5, ge=1)
     risk_velocity_window: Duration = timedelta(hours=1)
     # E-mail addresses and phone numbers whose orders are held for review, comma-separated.
-    risk_blocklist: str = ""
+    # Customers' contacts: out of the repr, like the secrets.
+    risk_blocklist: str = Field(default="", repr=False)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
     tracking_poll_interval: Duration = timedelta(hours=12)
@@ -175,18 +203,18 @@ class Settings(BaseSettings):
     smtp_from: str = "orderflow@localhost"
     smtp_starttls: bool = False
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     # Webhook subscribers that receive every notification, signed: `url|secret` entries separated
     # by commas, e.g. `https://crm.example/hook|s3cret,https://chat.example/in|other`. `|` never
     # appears unescaped in a URL; a secret must not contain `,` or `|`. Parsed (and rejected when
     # malformed) by adapters.notifications.delivery.parse_webhook_subscribers at worker start.
-    notify_webhooks: str = ""
+    notify_webhooks: SecretStr = SecretStr("")
     # Payload encryption (runtime.codec): `kid:base64key` entries separated by commas, 16/24/32-byte
     # AES keys; the first encrypts, all decrypt (rotate by putting a new key first). Unset: payloads
-    # stay plaintext, except under `oms dev`, which generates a key and keeps it in OMS_DATA_DIR.
-    # Parsed by runtime.codec.parse_codec_keys when a client, worker or API starts (not here: pydantic's
-    # errors would quote the keys).
-    codec_keys: str | None = Field(default=None, repr=False)
+    # would stay plaintext, so `oms api`/`oms worker` refuse to start without it outside the dev stack;
+    # `oms dev` generates a key and keeps it in OMS_DATA_DIR. Parsed by runtime.codec.parse_codec_keys
+    # when a client, worker or API starts.
+    codec_keys: SecretStr | None = None
     # Browser origins allowed to call the codec endpoints (/codec/encode, /codec/decode), comma-
     # separated; default the dev Temporal UI, http://localhost:<ui port> and http://127.0.0.1:<ui port>.
     codec_cors_origins: str | None = None
@@ -197,7 +225,8 @@ class Settings(BaseSettings):
     codec_access: Literal["authenticated", "loopback-open"] = "authenticated"
     # Ops console (/ops/ui): the key that signs its session cookies. Empty: a random key per API
     # process (sessions end when it restarts; set one shared key when several API processes serve).
-    console_secret: str = ""
+    # A plain str kept out of the repr (api/console reads it as a str).
+    console_secret: str = Field(default="", repr=False)
     # How long a console login lasts without a new login.
     console_session_ttl: Duration = timedelta(hours=8)
     # How long a console login lasts at most, however active: a refreshed cookie never outlives it.
@@ -206,20 +235,28 @@ class Settings(BaseSettings):
     # memory however many orders are parked (an evicted order is replayed from history when it wakes).
     max_cached_workflows: int = Field(default=1000, ge=0)
 
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_are_well_formed(cls, value: SecretStr) -> SecretStr:
+        """A malformed OMS_API_KEYS, or a key that is too short, stops the process at start-up."""
+        parse_api_keys(value.get_secret_value(), min_key_length=MIN_API_KEY_LENGTH)
+        return value
+
     def api_key_table(self) -> dict[str, tuple[str, str]]:
         """key -> (name, role) of every entry configured with its plain key, for the tools that
         present a key themselves (`oms dev` prints them, the simulator and `oms ops` use them).
         Entries configured as `sha256$<hex>` have no plain key here and are left out. The API
         itself never keeps this table: it authenticates with `api_key_entries()` (digests only)."""
-        return {entry.key: (entry.name, entry.role) for entry in parse_api_keys(self.api_keys) if entry.key is not None}
+        entries = parse_api_keys(self.api_keys.get_secret_value())
+        return {entry.key: (entry.name, entry.role) for entry in entries if entry.key is not None}
 
     def api_key_entries(self) -> tuple["ApiKeyEntry", ...]:
         """The configured keys as SHA-256 digests, without the plain keys (see `parse_api_keys`)."""
-        return tuple(entry.without_key() for entry in parse_api_keys(self.api_keys))
+        return tuple(entry.without_key() for entry in parse_api_keys(self.api_keys.get_secret_value()))
 
     def carrier_secret_table(self) -> dict[str, str]:
         table: dict[str, str] = {}
-        for entry in filter(None, (e.strip() for e in self.carrier_secrets.split(","))):
+        for entry in filter(None, (e.strip() for e in self.carrier_secrets.get_secret_value().split(","))):
             carrier, secret = entry.split(":", 1)
             table[carrier] = secret
         return table

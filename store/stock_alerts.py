@@ -91,7 +91,6 @@ def note_stock_change(
         "notification.sent",
         order_id=NO_ORDER,
         kind=LOW_STOCK_KIND,
-        recipient=recipient,
         subject=subject,
         dedupe_key=dedupe_key,
     )

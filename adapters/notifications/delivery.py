@@ -209,7 +209,7 @@ class DeliveringNotifier:
             "notification.sent",
             order_id=notification.order_id,
             kind=notification.kind,
-            recipient=notification.recipient,
+            # Never the recipient: a log carries ids, not a customer's address.
             subject=notification.subject,
             dedupe_key=key,
             emailed=self._smtp is not None,
@@ -268,8 +268,8 @@ class DeliveringNotifier:
                 client.send_message(msg)
         except (smtplib.SMTPException, OSError) as error:
             raise DeliveryError(
-                f"e-mail for {notification.dedupe_key} via {smtp.host}:{smtp.port} failed: {error!r}"
-            ) from error
+                f"e-mail for {notification.dedupe_key} via {smtp.host}:{smtp.port} failed: {_smtp_failure(error)}"
+            ) from None  # the cause names the recipient; this message travels to Temporal and its logs
 
     def _post(self, notification: Notification, subscriber: WebhookSubscriber) -> None:
         body = webhook_body(notification)
@@ -290,6 +290,17 @@ class DeliveringNotifier:
             raise DeliveryError(
                 f"webhook {target} for {notification.dedupe_key} answered {response.status_code}"
             )
+
+
+def _smtp_failure(error: Exception) -> str:
+    """What went wrong, never to whom: a refused-recipients error maps each address to the server's
+    reply, and a server's reply often quotes the address (`550 5.1.1 <li@example.com>: ...`)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({str(code) for code, _reply in error.recipients.values()})
+        return f"SMTPRecipientsRefused (recipient refused with {', '.join(codes)})"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{type(error).__name__} (SMTP {error.smtp_code})"
+    return repr(error)  # network errors and disconnections name no one
 
 
 def _redacted(url: str) -> str:

@@ -38,7 +38,7 @@ class OutboxNotifier:
             "notification.sent",
             order_id=notification.order_id,
             kind=notification.kind,
-            recipient=notification.recipient,
+            # Never the recipient: a log carries ids, not a customer's address.
             subject=notification.subject,
             dedupe_key=notification.dedupe_key,
         )

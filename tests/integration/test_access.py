@@ -27,13 +27,13 @@ OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
 SIGNED_PREFIX = "/webhooks/"  # carrier webhooks authenticate by X-Signature, not by key
 HASHED_KEY = f"hashed-{secrets.token_hex(8)}"
 CUST_A, CUST_B = f"cust-a-{secrets.token_hex(4)}", f"cust-b-{secrets.token_hex(4)}"
-BOUND = {"X-API-Key": "shop-a-key"}
+BOUND = {"X-API-Key": "shop-a-key-of-24-characters"}
 HASHED = {"X-API-Key": HASHED_KEY}
 
 
 def access_settings(**overrides: Any) -> Settings:
     keys = (
-        f"{DEV_API_KEYS},shop-a:client:shop-a-key:{CUST_A}|{CUST_B},"
+        f"{DEV_API_KEYS},shop-a:client:shop-a-key-of-24-characters:{CUST_A}|{CUST_B},"
         f"hashed-ops:ops:sha256${hashlib.sha256(HASHED_KEY.encode()).hexdigest()}"
     )
     return Settings(task_queue=TASK_QUEUE, api_keys=keys, **{"rate_limit_per_second": 0, **overrides})

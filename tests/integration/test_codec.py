@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf import json_format
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
@@ -386,7 +387,7 @@ async def test_a_forged_expired_or_revoked_pass_is_refused(
     # The session's key is looked up on every request: removed, replaced under its name, or no
     # longer ops, its pass is void.
     for api_keys in ("other:ops:other-ops-key", "dev-ops:ops:a-new-dev-ops-key", "dev-ops:client:dev-ops-key"):
-        async with make_console_api(settings, client, sessions, api_keys=api_keys)() as http:
+        async with make_console_api(settings, client, sessions, api_keys=SecretStr(api_keys))() as http:
             http.cookies.set(CODEC_COOKIE, good_pass, domain="orderflow.test", path="/codec")
             response = await http.post("/codec/decode", json=document, headers=from_ui)
             assert response.status_code == 401, (api_keys, response.text)

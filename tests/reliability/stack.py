@@ -119,6 +119,8 @@ class Stack:
         )
         env = {
             **os.environ,
+            # A dev stack: `oms worker`/`oms api` may run on the development keys (runtime/production_guard.py).
+            "OMS_DEV_STACK": "1",
             "OMS_DATABASE_URL": self.database_url,
             "OMS_TEMPORAL_PORT": str(self.temporal_port),
             "OMS_API_PORT": str(self.api_port),

@@ -23,11 +23,12 @@ def test_base_url_option_then_settings() -> None:
 
 
 def test_key_option_then_env_then_first_ops_key() -> None:
-    settings = Settings(api_keys="a:client:k1,boss:ops:k2,night:ops:k3")
+    k1, k2, k3 = (f"k{n}-at-least-24-characters-long" for n in (1, 2, 3))
+    settings = Settings(api_keys=f"a:client:{k1},boss:ops:{k2},night:ops:{k3}")
     assert resolve_api_key("given", settings, {"OMS_OPS_KEY": "env"}) == "given"
     assert resolve_api_key(None, settings, {"OMS_OPS_KEY": "env"}) == "env"
-    assert resolve_api_key(None, settings, {}) == "k2"
-    assert resolve_api_key(None, Settings(api_keys="a:client:k1"), {}) is None
+    assert resolve_api_key(None, settings, {}) == k2
+    assert resolve_api_key(None, Settings(api_keys=f"a:client:{k1}"), {}) is None
 
 
 def test_ages_and_times() -> None:

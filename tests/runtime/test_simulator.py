@@ -150,11 +150,12 @@ def test_pick_body_keeps_sku_and_quantity() -> None:
 
 
 def test_keys_by_role() -> None:
+    k1, k2, k3, k4 = (f"k{n}-at-least-24-characters-long" for n in (1, 2, 3, 4))
     table = Settings(
-        api_keys="a:client:k1,b:ops:k2,c:ops:k3,d:warehouse:k4"
+        api_keys=f"a:client:{k1},b:ops:{k2},c:ops:{k3},d:warehouse:{k4}"
     ).api_key_table()
-    assert first_key_with_role(table, "ops") == "k2"
-    assert first_key_with_role(table, "warehouse") == "k4"
+    assert first_key_with_role(table, "ops") == k2
+    assert first_key_with_role(table, "warehouse") == k4
     assert first_key_with_role(table, "nobody") is None
 
 
@@ -166,6 +167,9 @@ def test_api_base_url() -> None:
     assert api_base_url(Settings(api_url="http://api:8000/")) == "http://api:8000"
 
 
+OPS_KEY = "ops-key-at-least-24-characters"
+
+
 def test_tick_against_a_fake_api() -> None:
     """The loop polls each open status, reads the parcels off the list pages, and posts signed
     webhooks; errors are tolerated."""
@@ -173,7 +177,7 @@ def test_tick_against_a_fake_api() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET" and request.url.path == "/orders":
-            assert request.headers["X-API-Key"] == "ops-k"
+            assert request.headers["X-API-Key"] == OPS_KEY
             status = request.url.params["status"]
             if status == "partially_shipped":
                 return httpx.Response(500, json={"title": "boom"})
@@ -185,7 +189,7 @@ def test_tick_against_a_fake_api() -> None:
         return httpx.Response(202)
 
     settings = Settings(
-        api_keys="c:client:client-k,o:ops:ops-k,w:warehouse:wh-k",
+        api_keys=f"c:client:client-key-{'x' * 24},o:ops:{OPS_KEY},w:warehouse:wh-key-{'x' * 24}",
         carrier_secrets="swift:sek",
         simulator_speed=3600,
     )
