@@ -105,6 +105,39 @@ async def test_every_api_route_is_in_the_served_openapi_document(app: FastAPI, h
     assert {path for _method, path in hidden if not path.startswith("/ops/ui")} == set(), sorted(hidden)
 
 
+async def test_no_operation_takes_an_address_to_fetch(http: httpx.AsyncClient) -> None:
+    """Server-side request forgery (OWASP API7) needs a caller-supplied address that we then fetch.
+    The outside addresses we call (SMTP, notification webhooks, the Temporal frontend) come from
+    settings only: no parameter or body field of any operation is a URL or names a host to call."""
+    document = (await http.get("/openapi.json")).json()
+    suspicious = re.compile(r"url|uri|href|callback|webhook_to|host", re.IGNORECASE)
+    found: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("format") in {"uri", "url", "iri", "hostname", "idn-hostname"}:
+                found.append(where)
+            for name, child in (node.get("properties") or {}).items():
+                if suspicious.search(name):
+                    found.append(f"{where}.{name}")
+            for key, child in node.items():
+                walk(child, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{where}[{index}]")
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if suspicious.search(parameter["name"]):
+                    found.append(f"{method} {path} parameter {parameter['name']}")
+            walk(operation.get("requestBody", {}), f"{method} {path} body")
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        if "Problem" not in name and "Error" not in name:  # answers only: `type` is a URI reference
+            walk(schema, name)
+    assert found == [], found
+
+
 async def test_docs_and_openapi_are_open(http: httpx.AsyncClient) -> None:
     for url in ("/docs", "/openapi.json"):
         assert (await http.get(url)).status_code == 200, url
