@@ -24,14 +24,14 @@ from tests.integration.helpers import new_sku, order_body
 
 CUST_A = f"cust-a-{secrets.token_hex(4)}"
 STORE_CUSTOMER = secrets.randbelow(10**9)  # the storefront maps its customer 123 to `shop-123`
-BOUND = {"X-API-Key": "leaks-shop-a-key"}
+BOUND = {"X-API-Key": "leaks-shop-a-key-0123456789ab"}
 NOTE = f"ops-only-note-{secrets.token_hex(4)}"
 STOREFRONT_ORDER = (Path(__file__).parents[1] / "data" / "storefront_order.json").read_text(encoding="utf-8")
 
 
 @pytest_asyncio.fixture(scope="module")
 async def http(client: Client, sessions: sessionmaker[Session], worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    keys = f"{DEV_API_KEYS},leaks-shop-a:client:leaks-shop-a-key:{CUST_A}|shop-{STORE_CUSTOMER}"
+    keys = f"{DEV_API_KEYS},leaks-shop-a:client:leaks-shop-a-key-0123456789ab:{CUST_A}|shop-{STORE_CUSTOMER}"
     app = create_app(Settings(task_queue=TASK_QUEUE, api_keys=keys, rate_limit_per_second=0), client=client, sessions=sessions)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderflow.test", timeout=60) as h:
         yield h
