@@ -198,8 +198,8 @@ async def test_a_session_ends_when_its_key_is_no_longer_configured(
         assert (await sign_in(http, "dev-ops-key")).status_code == 303
         cookie = http.cookies[COOKIE]
     for api_keys in (
-        "other:ops:other-ops-key",  # the key removed
-        "dev-ops:ops:a-new-dev-ops-key",  # the key replaced under the same name
+        "other:ops:other-ops-key-0123456789abcdef",  # the key removed
+        "dev-ops:ops:a-new-dev-ops-key-0123456789ab",  # the key replaced under the same name
     ):
         async with console(Settings(api_keys=api_keys, console_secret=SECRET), client, sessions) as http:
             http.cookies.set(COOKIE, cookie, path=UI)
