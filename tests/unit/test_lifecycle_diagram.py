@@ -100,7 +100,7 @@ def test_blocks_are_rendered_for_the_tables_that_exist():
 
 
 def test_the_script_redraws_a_file_and_check_catches_a_stale_one(tmp_path, monkeypatch):
-    import domain.lifecycle as lifecycle
+    from domain import lifecycle
 
     for table in ("ORDER_MOVES", "SHIPMENT_MOVES", "RETURN_MOVES"):
         monkeypatch.setattr(lifecycle, table, SAMPLE, raising=False)
