@@ -55,17 +55,18 @@ def _ordered(states: set[S]) -> list[S]:
 def mermaid(moves: Mapping[S, frozenset[S]], title: str) -> str:
     """A Mermaid stateDiagram-v2 of an allowed-moves table.
 
-    A state no move leads to is where the machine starts (`[*] --> state`); a state with no move
-    out is where it ends (`state --> [*]`). Every line ends with a newline."""
+    A state no other state moves to is where the machine starts (`[*] --> state`); a state with no
+    move out to another state is where it ends (`state --> [*]`). A move from a state to itself is
+    drawn like any other, and makes it neither. Every line ends with a newline."""
     states = set(moves) | {target for targets in moves.values() for target in targets}
     ordered = _ordered(states)
-    targets = {target for targets in moves.values() for target in targets}
+    entered = {target for source, targets in moves.items() for target in targets if target != source}
     lines = ["---", f"title: {title}", "---", "stateDiagram-v2"]
-    lines += [f"    [*] --> {state_name(s)}" for s in ordered if s not in targets]
+    lines += [f"    [*] --> {state_name(s)}" for s in ordered if s not in entered]
     for source in ordered:
         for target in _ordered(set(moves.get(source, frozenset()))):
             lines.append(f"    {state_name(source)} --> {state_name(target)}")
-    lines += [f"    {state_name(s)} --> [*]" for s in ordered if not moves.get(s)]
+    lines += [f"    {state_name(s)} --> [*]" for s in ordered if not moves.get(s, frozenset()) - {s}]
     return "\n".join(lines) + "\n"
 
 

@@ -114,3 +114,14 @@ def test_the_script_redraws_a_file_and_check_catches_a_stale_one(tmp_path, monke
     assert main(["--write", str(doc)]) == 0
     assert main(["--check", str(doc)]) == 0
     assert block_of(doc.read_text(encoding="utf-8"), "shipment") == fenced(mermaid(SAMPLE, "Shipment (one per parcel)"))
+
+
+def test_a_move_to_itself_is_drawn_and_makes_a_state_neither_a_start_nor_an_end():
+    table = {Door.SHUT: frozenset({Door.SHUT, Door.OPEN}), Door.OPEN: frozenset({Door.OPEN})}
+    assert mermaid(table, "Door").splitlines()[4:] == [
+        "    [*] --> shut",
+        "    shut --> shut",
+        "    shut --> open",
+        "    open --> open",
+        "    open --> [*]",
+    ]
