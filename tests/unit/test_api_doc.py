@@ -77,3 +77,10 @@ def test_every_order_status_is_in_the_doc():
         if f"`{status.value}`" not in text
     ]
     assert missing == []
+
+
+def test_every_setting_is_in_the_doc():
+    """Each field of the settings class is an OMS_* variable that docs/api.md's configuration names."""
+    text = DOC.read_text(encoding="utf-8")
+    missing = [f"OMS_{name.upper()}" for name in Settings.model_fields if f"`OMS_{name.upper()}`" not in text]
+    assert missing == []
