@@ -84,3 +84,21 @@ def test_every_setting_is_in_the_doc():
     text = DOC.read_text(encoding="utf-8")
     missing = [f"OMS_{name.upper()}" for name in Settings.model_fields if f"`OMS_{name.upper()}`" not in text]
     assert missing == []
+
+
+def test_every_problem_type_the_api_answers_is_in_the_doc():
+    """The problem types routes name, and those of the refusals workflow validators raise."""
+    root = DOC.parents[1]
+    literal = {
+        found
+        for path in (root / "api").rglob("*.py")
+        for found in re.findall(r'"(/problems/[a-z-]+)"', path.read_text(encoding="utf-8"))
+    }
+    refusals = {
+        "/problems/" + re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+        for path in (root / "workflows").rglob("*.py")
+        for name in re.findall(r'type="([A-Z][A-Za-z]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert len(literal) > 10 and "/problems/too-late-to-cancel" in refusals
+    text = DOC.read_text(encoding="utf-8")
+    assert sorted(t for t in literal | refusals if f"`{t}`" not in text) == []
