@@ -30,7 +30,7 @@ from api.routers import (
     webhooks,
 )
 from api.routers.codec import install_codec
-from runtime.settings import Settings
+from config.settings import Settings
 
 
 def create_app(
@@ -42,13 +42,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sessions is None:
-            from runtime.database import resolve_database_url
+            from config.database import resolve_database_url
             from store.db import make_engine, make_session_factory
 
             url = await run_in_threadpool(resolve_database_url, settings)
             app.state.sessions = make_session_factory(make_engine(url))
         if client is None:
-            from runtime.temporal import connect
+            from config.temporal import connect
 
             app.state.temporal = await connect(settings)
         yield

@@ -30,8 +30,8 @@ from temporalio.service import RPCError
 
 from api.app import create_app
 from api.limits import DEFAULT_MAX_BODY_BYTES, install_limits
+from config.settings import Settings
 from domain import ids
-from runtime.settings import Settings
 from tests.conftest import CLIENT, OPS
 from tests.integration.helpers import new_sku, order_body, stock_of
 from tests.serving import served as served_over_http

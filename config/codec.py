@@ -36,7 +36,7 @@ from temporalio.converter import (
 )
 
 if TYPE_CHECKING:
-    from runtime.settings import Settings
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
