@@ -11,7 +11,6 @@ the same order posted again answers 200 with the same order, and a changed paylo
 id is 409. A channel order already submitted by another key is 409 duplicate-channel-order.
 """
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.hygiene import parse_json_body
 from api.problems import ProblemError, invalid_request
 from api.routers import orders
 from domain.channels import ChannelFormat, ChannelFormatError, MappedOrder, map_order
@@ -30,16 +30,12 @@ ClientRole = Annotated[Principal, Depends(require(Role.CLIENT))]
 
 async def _payload(fmt: ChannelFormat, request: Request) -> Any:
     raw = await request.body()
+    if not fmt.is_csv:
+        return parse_json_body(raw)  # 422 for non-UTF-8, non-JSON and too deeply nested bodies
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid_request([Problem(field="body", message="is not UTF-8 text")]) from None
-    if fmt.is_csv:
-        return text
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise invalid_request([Problem(field="body", message=f"is not JSON: {error}")]) from None
 
 
 def channel_idempotency_key(fmt: ChannelFormat, channel_order_id: str) -> str:

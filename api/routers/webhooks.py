@@ -43,7 +43,11 @@ async def carrier_event(
 ) -> Accepted:
     body = await request.body()
     secret = settings.carrier_secret_table().get(carrier)
-    if secret is None or x_signature is None or not hmac.compare_digest(signature_of(secret, body), x_signature):
+    # Compared as bytes: compare_digest refuses text with non-ASCII letters (a TypeError, a 500
+    # before), and a header's bytes read as latin-1 may hold any of them.
+    if secret is None or x_signature is None or not hmac.compare_digest(
+        signature_of(secret, body).encode(), x_signature.encode("utf-8", "replace")
+    ):
         raise ProblemError(401, "missing or bad X-Signature")
     try:
         event = TrackingEvent.model_validate_json(body)
