@@ -1,5 +1,6 @@
 """Input hygiene outside the request models: control characters in path, query and header
-parameters, and the JSON bodies that routes parse themselves (channel intake).
+parameters (and overlong path parameters), and the JSON bodies that routes parse themselves
+(channel intake).
 
 Request bodies are checked by their models (domain.models.CleanText names the bad field). The
 parameters are checked here, once for every route, by an app-wide dependency, so that a route
@@ -27,6 +28,12 @@ from domain.models import Problem, forbidden_character
 _FORBIDDEN_IN_HEADERS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
+# Path parameters are ids (orders, SKUs, returns, complaints, carriers), none longer than 128
+# characters. A longer one names nothing, and as part of a Temporal workflow id it is refused by
+# Temporal (INVALID_ARGUMENT past its id length limit: a 500 before), so it is refused here.
+MAX_PATH_PARAMETER_CHARS = 256
+
+
 def _message(problem: str) -> str:
     return f"must not contain control characters: {problem}"
 
@@ -35,9 +42,13 @@ def parameter_problems(request: Request) -> list[Problem]:
     """One Problem per path, query or header parameter holding a forbidden character."""
     problems: list[Problem] = []
     for name, value in request.path_params.items():
-        problem = forbidden_character(value) if isinstance(value, str) else None
+        if not isinstance(value, str):
+            continue
+        problem = forbidden_character(value)
         if problem is not None:
             problems.append(Problem(field=name, message=_message(problem)))
+        elif len(value) > MAX_PATH_PARAMETER_CHARS:
+            problems.append(Problem(field=name, message=f"is longer than {MAX_PATH_PARAMETER_CHARS} characters"))
     for name, value in request.query_params.multi_items():
         problem = forbidden_character(name) or forbidden_character(value)
         if problem is not None:
@@ -50,7 +61,8 @@ def parameter_problems(request: Request) -> list[Problem]:
 
 
 async def refuse_control_characters(request: Request) -> None:
-    """The app-wide dependency: 422 naming every parameter that holds a control character."""
+    """The app-wide dependency: 422 naming every parameter that holds a control character, and
+    every path parameter too long to be an id."""
     problems = parameter_problems(request)
     if problems:
         raise invalid_request(problems)

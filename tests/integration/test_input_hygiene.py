@@ -79,6 +79,23 @@ async def test_a_control_character_in_a_path_parameter_is_422_naming_it(
 
 
 @pytest.mark.parametrize(
+    ("path", "headers", "parameter"),
+    [
+        ("/returns/" + "%E2%80%AE" * 5_000 + "/received", WAREHOUSE, "rma_id"),  # found by the hostile run
+        ("/orders/" + "A" * 2_000, CLIENT, "order_id"),
+    ],
+)
+async def test_a_path_parameter_too_long_to_be_an_id_is_422_naming_it(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str], parameter: str
+) -> None:
+    # A 5,000-character return id became part of a workflow id longer than Temporal allows: a 500.
+    method = "POST" if path.endswith("/received") else "GET"
+    body = {"lines": [{"sku": "SKU-MUG", "quantity": 1, "condition": "resellable"}]}
+    problem = _problem(await http.request(method, path, headers=headers, json=body if method == "POST" else None), 422)
+    assert _fields(problem) == [parameter], problem
+
+
+@pytest.mark.parametrize(
     ("path", "params"),
     [
         ("/orders", {"customer_id": "cust\x00"}),

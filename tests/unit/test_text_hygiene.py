@@ -1,0 +1,116 @@
+"""The text every input model takes (domain.models.CleanText): control characters and lone
+surrogates refused, naming the field; free text keeps tabs and line breaks; all else passes."""
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import Field, ValidationError
+
+from domain.channels.social import SocialOrder
+from domain.models import (
+    FREE_TEXT_FIELDS,
+    Address,
+    OrderRequest,
+    Strict,
+    forbidden_character,
+    forbidden_character_in,
+)
+
+CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
+LINE_BREAKS = ["\t", "\n", "\r"]
+SURROGATES = st.integers(0xD800, 0xDFFF).map(chr)
+# Any text without control characters or surrogates: letters of every script, marks, emoji,
+# bidirectional overrides (U+202E), zero-width joiners, the replacement character.
+CLEAN = st.text(st.characters(exclude_categories=("Cc", "Cs")))
+FORBIDDEN = st.sampled_from(CONTROLS) | SURROGATES
+
+
+class Note(Strict):
+    title: str | None = None
+    note: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+@given(CLEAN)
+def test_clean_text_passes_everywhere(text: str) -> None:
+    assert forbidden_character(text) is None
+    assert Note(title=text, note=text, tags=[text], params={text: [text, {"k": text}]}).title == text
+
+
+@given(CLEAN, FORBIDDEN, CLEAN)
+def test_a_forbidden_character_is_found_and_named_by_code_point_and_position(
+    before: str, bad: str, after: str
+) -> None:
+    assert forbidden_character(before + bad + after) == f"U+{ord(bad):04X} at position {len(before)}"
+    with pytest.raises(ValidationError) as refused:
+        Note(tags=["fine", before + bad + after])
+    assert [e["loc"] for e in refused.value.errors()] == [("tags",)]
+    assert f"U+{ord(bad):04X} at position {len(before)} in [1]" in refused.value.errors()[0]["msg"]
+
+
+@given(CLEAN, st.sampled_from(LINE_BREAKS), CLEAN)
+def test_free_text_keeps_tabs_and_line_breaks(before: str, kept: str, after: str) -> None:
+    assert forbidden_character(before + kept + after, free_text=True) is None
+    assert Note(note=before + kept + after).note == before + kept + after
+    with pytest.raises(ValidationError) as refused:
+        Note(title=before + kept + after)
+    assert [e["loc"] for e in refused.value.errors()] == [("title",)]
+
+
+@given(CLEAN, st.sampled_from([c for c in CONTROLS if c not in LINE_BREAKS]), CLEAN)
+def test_free_text_refuses_the_other_controls(before: str, bad: str, after: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Note(note=before + bad + after)
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("note",)
+    assert f"U+{ord(bad):04X} at position {len(before)}" in error["msg"]
+
+
+@given(FORBIDDEN, st.integers(0, 3))
+def test_texts_inside_lists_and_dicts_are_checked_keys_too(bad: str, where: int) -> None:
+    values: list[dict[str, Any]] = [
+        {"tags": ["ok", f"x{bad}"]},
+        {"params": {"carrier": f"x{bad}"}},
+        {"params": {f"x{bad}": 1}},
+        {"params": {"a": [{"b": [f"x{bad}"]}]}},
+    ]
+    with pytest.raises(ValidationError) as refused:
+        Note(**values[where])
+    assert len(refused.value.errors()) == 1
+
+
+def test_deep_nesting_is_walked_without_recursion() -> None:
+    value: Any = "x\x00"
+    for _ in range(10_000):
+        value = [value]
+    assert forbidden_character_in(value) == "U+0000 at position 1 in " + "[0]" * 10_000
+
+
+def test_nested_models_name_the_field_by_its_path() -> None:
+    body = {
+        "channel": "web",
+        "customer": {"id": "c1", "email": "a@b.cn", "name": "Li\x00Lei"},
+        "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"}],
+        "currency": "CNY",
+        "shipping_address": {
+            "name": "Li", "line1": "1 Road\x1b[2J", "city": "Hangzhou", "region": "ZJ",
+            "postal_code": "310000", "country": "CN",
+        },
+        "payment": {"method": "card"},
+        "notes": "line one\r\nline two\ttabbed",
+    }
+    with pytest.raises(ValidationError) as refused:
+        OrderRequest.model_validate(body)
+    assert sorted(e["loc"] for e in refused.value.errors()) == [("customer", "name"), ("shipping_address", "line1")]
+
+
+def test_one_line_fields_of_an_address_refuse_line_breaks() -> None:
+    with pytest.raises(ValidationError):
+        Address(name="Li", line1="1 Road\n2 Road", city="Hangzhou", region="ZJ", postal_code="310000", country="CN")
+
+
+def test_channel_models_have_their_own_free_text() -> None:
+    assert SocialOrder.free_text_fields == FREE_TEXT_FIELDS | {"buyer_words"}
