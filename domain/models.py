@@ -92,42 +92,51 @@ def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
     return f"U+{ord(found.group()):04X} at position {found.start()}"
 
 
-def forbidden_character_in(value: object, *, free_text: bool = False) -> str | None:
-    """forbidden_character over a field's value: a text, or the texts (keys too) of the lists and
-    dicts it holds, at any depth. Nested models are skipped: an input model checks its own
-    fields. Walked with a stack, not recursion: a deeply nested JSON value must not raise
-    RecursionError here."""
-    pending: list[tuple[object, str, bool]] = [(value, "", False)]  # (item, where it is, is a key)
+# Lists and dicts inside one field (an ops action's `params`) nest at most this deep. Deeper
+# values passed validation but not the JSON serializer of Temporal payloads (pydantic stops at
+# about 250 levels: an ops action with such params answered 500); no input needs more than a few.
+MAX_NESTING = 32
+
+
+def value_problem(value: object, *, free_text: bool = False) -> str | None:
+    """What is wrong with a field's value from outside, or None: a forbidden character in a text,
+    or in the texts (keys too) of the lists and dicts it holds, or nesting beyond MAX_NESTING.
+    Nested models are skipped: an input model checks its own fields. Walked with a stack, not
+    recursion, so that a deeply nested value cannot raise RecursionError here."""
+    pending: list[tuple[object, str, int, bool]] = [(value, "", 0, False)]  # (item, path, depth, is a key)
     while pending:
-        item, path, is_key = pending.pop()
+        item, path, depth, is_key = pending.pop()
         if isinstance(item, str):
             problem = forbidden_character(item, free_text=free_text)
             if problem is not None:
-                if is_key:
-                    return f"{problem} of a key in {path or 'it'}"
-                return f"{problem} in {path}" if path else problem
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                pending.append((key, path, True))
-                pending.append((inner, f"{path}[{key!r}]", False))
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            pending.extend((inner, f"{path}[{index}]", False) for index, inner in enumerate(item))
+                where = f" of a key in {path or 'it'}" if is_key else (f" in {path}" if path else "")
+                return f"must not contain control characters: {problem}{where}"
+        elif isinstance(item, (dict, list, tuple, set, frozenset)):
+            if depth >= MAX_NESTING:
+                return f"must not nest lists and objects more than {MAX_NESTING} levels deep"
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    pending.append((key, path, depth + 1, True))
+                    pending.append((inner, f"{path}[{key!r}]", depth + 1, False))
+            else:
+                pending.extend((inner, f"{path}[{index}]", depth + 1, False) for index, inner in enumerate(item))
     return None
 
 
 class CleanText(BaseModel):
     """Base of every model that takes outside input: no text in any of its fields, present or
-    future, holds a forbidden character (see forbidden_character); the fields named in
-    `free_text_fields` may hold tabs and line breaks. The 422 names the field."""
+    future, holds a forbidden character (see forbidden_character), and no field nests deeper
+    than MAX_NESTING (value_problem); the fields named in `free_text_fields` may hold tabs and
+    line breaks. The 422 names the field."""
 
     free_text_fields: ClassVar[frozenset[str]] = FREE_TEXT_FIELDS
 
     @field_validator("*")
     @classmethod
     def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
-        problem = forbidden_character_in(value, free_text=info.field_name in cls.free_text_fields)
+        problem = value_problem(value, free_text=info.field_name in cls.free_text_fields)
         if problem is not None:
-            raise ValueError(f"must not contain control characters: {problem}")
+            raise ValueError(problem)
         return value
 
 

@@ -294,3 +294,18 @@ async def test_a_cursor_time_with_any_offset_pages_on(http: httpx.AsyncClient, w
     # compared in UTC, so the page after it is answered (a time without offset is UTC).
     response = await http.get("/orders", headers=OPS, params={"cursor": _cursor([when, "T"])})
     assert response.status_code == 200, response.text
+
+
+async def test_deeply_nested_action_params_are_422(http: httpx.AsyncClient) -> None:
+    # 300 levels passed validation, then the payload serializer of the update refused them: a 500.
+    sku = await new_sku(http, {"WH-EAST": 5})
+    body = order_body(sku)
+    assert (await http.post("/orders", headers=CLIENT, json=body)).status_code == 201
+    params = '{"a":' * 300 + "1" + "}" * 300
+    response = await http.post(
+        f"/ops/orders/{body['order_id']}/actions",
+        headers={**OPS, "Content-Type": "application/json"},
+        content='{"action": "note", "note": "deep", "params": ' + params + "}",
+    )
+    problem = _problem(response, 422)
+    assert _fields(problem) == ["params"], problem
