@@ -30,8 +30,9 @@ _FORBIDDEN_IN_HEADERS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 # Path parameters are ids (orders, SKUs, returns, complaints, carriers), none longer than 128
 # characters. A longer one names nothing, and as part of a Temporal workflow id it is refused by
-# Temporal (INVALID_ARGUMENT past its id length limit: a 500 before), so it is refused here.
-MAX_PATH_PARAMETER_CHARS = 256
+# Temporal (INVALID_ARGUMENT past its id limit of 1,000 bytes: a 500 before), so it is refused
+# here. Counted in UTF-8 bytes, as Temporal counts: 256 emoji would be 1,024.
+MAX_PATH_PARAMETER_BYTES = 256
 
 
 def _message(problem: str) -> str:
@@ -47,8 +48,8 @@ def parameter_problems(request: Request) -> list[Problem]:
         problem = forbidden_character(value)
         if problem is not None:
             problems.append(Problem(field=name, message=_message(problem)))
-        elif len(value) > MAX_PATH_PARAMETER_CHARS:
-            problems.append(Problem(field=name, message=f"is longer than {MAX_PATH_PARAMETER_CHARS} characters"))
+        elif len(value.encode()) > MAX_PATH_PARAMETER_BYTES:
+            problems.append(Problem(field=name, message=f"is longer than {MAX_PATH_PARAMETER_BYTES} bytes (UTF-8)"))
     for name, value in request.query_params.multi_items():
         problem = forbidden_character(name) or forbidden_character(value)
         if problem is not None:

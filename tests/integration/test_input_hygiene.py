@@ -82,6 +82,7 @@ async def test_a_control_character_in_a_path_parameter_is_422_naming_it(
     ("path", "headers", "parameter"),
     [
         ("/returns/" + "%E2%80%AE" * 5_000 + "/received", WAREHOUSE, "rma_id"),  # found by the hostile run
+        ("/returns/" + "%F0%9F%98%80" * 65 + "/received", WAREHOUSE, "rma_id"),  # 65 emoji: 260 bytes
         ("/orders/" + "A" * 2_000, CLIENT, "order_id"),
     ],
 )
