@@ -20,12 +20,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.app import create_app
+from api.routers.webhooks import signature_of
 from domain import ids
 from runtime.codec import ENCODING, KEY_ID_METADATA
 from runtime.settings import Settings
 from tests.conftest import CLIENT, OPS, WAREHOUSE
 from tests.data.marketplace_orders import marketplace_csv
-from tests.integration.helpers import new_sku, order_body
+from tests.integration.helpers import CARRIER_SECRETS, new_sku, order_body
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -132,6 +133,27 @@ async def test_a_non_ascii_signature_is_401(http: httpx.AsyncClient, signature: 
         headers={"Content-Type": "application/json", "X-Signature": signature.encode("latin-1")},  # type: ignore[dict-item]
     )
     _problem(response, 401)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"tracking_number": "SW\x001", "status": "in_transit", "at": "2026-01-01T00:00:00Z"}, "tracking_number"),
+        ({"tracking_number": "SW1", "status": "in_transit", "detail": "\x1b[2J", "at": "2026-01-01T00:00:00Z"}, "detail"),
+    ],
+)
+async def test_a_control_character_in_a_signed_carrier_event_is_422(
+    http: httpx.AsyncClient, event: dict[str, Any], field: str
+) -> None:
+    # Signed, so past the signature check: the NUL reached PostgreSQL's lookup of the parcel (a 500).
+    body = json.dumps(event).encode()
+    response = await http.post(
+        "/webhooks/carriers/swift",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Signature": signature_of(CARRIER_SECRETS["swift"], body)},
+    )
+    problem = _problem(response, 422)
+    assert _fields(problem) == [field], problem
 
 
 # --- request bodies ------------------------------------------------------------------------------
