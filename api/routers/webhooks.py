@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from pydantic import ValidationError
@@ -23,6 +24,26 @@ class CarrierEvent(CleanText, TrackingEvent):
     with a NUL in its tracking number reached PostgreSQL, which refuses it (a 500)."""
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` put in place: in the OpenAPI document `#/$defs/...`
+    would point at the document's root, where nothing is, and no client (schemathesis included)
+    could build a body from it."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def signature_of(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -34,7 +55,7 @@ def signature_of(secret: str, body: bytes) -> str:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": TrackingEvent.model_json_schema()}},
+            "content": {"application/json": {"schema": _inlined(TrackingEvent.model_json_schema())}},
         }
     },
 )

@@ -30,6 +30,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -175,6 +176,7 @@ HOSTILE_CHARACTERS = [
 ]
 _HOSTILE_CHARACTER = st.sampled_from(HOSTILE_CHARACTERS)
 HOSTILE_TEXT = st.one_of(
+    st.builds(lambda char: f"SKU-{char}1", _HOSTILE_CHARACTER),  # one bad character in a plausible value
     st.lists(_HOSTILE_CHARACTER | st.characters(), max_size=30).map("".join),
     st.builds(lambda char, count: char * count, _HOSTILE_CHARACTER, st.sampled_from([300, 5_000, 70_000])),
 )
@@ -198,6 +200,12 @@ def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
             yield from _leaves(inner, (*path, index))
 
 
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
 def _replaced(document: Any, path: tuple[Any, ...], new: Any) -> Any:
     if not path:
         return new
@@ -217,7 +225,7 @@ def hostile_requests(draw: st.DrawFn, case_strategy: st.SearchStrategy[schemathe
     path_parameters = {k: str(v) for k, v in (case.path_parameters or {}).items()}
     query: dict[str, Any] = dict(case.query or {})
     headers: dict[str, Any] = {**{k: str(v) for k, v in (case.headers or {}).items()}, **OPS}
-    body = case.body
+    body = None if isinstance(case.body, NotSet) else case.body
     content: bytes | None = None
     kind = ""
     places = ["query", "header", "body"] + (["path"] * 2 if path_parameters else [])
@@ -234,8 +242,10 @@ def hostile_requests(draw: st.DrawFn, case_strategy: st.SearchStrategy[schemathe
     if place == "body" or body is not None:
         document = body if place != "body" or draw(st.booleans()) else {}
         if place == "body":
-            target = draw(st.sampled_from(list(_leaves(document))))
-            kind = draw(st.sampled_from(["text", "number", "deep-list", "deep-object", "bad-utf8"]))
+            leaves = list(_leaves(document))
+            texts = [leaf for leaf in leaves if isinstance(_at(document, leaf), str)]
+            target = draw(st.sampled_from(texts) if texts and draw(st.booleans()) else st.sampled_from(leaves))
+            kind = draw(st.sampled_from(["text", "text", "text", "number", "deep-list", "deep-object", "bad-utf8"]))
             if kind == "text":
                 document = _replaced(document, target, draw(HOSTILE_TEXT))
             elif kind == "number":

@@ -332,3 +332,11 @@ async def test_deeply_nested_action_params_are_422(http: httpx.AsyncClient) -> N
     )
     problem = _problem(response, 422)
     assert _fields(problem) == ["params"], problem
+
+
+async def test_the_carrier_webhook_body_schema_resolves_in_the_openapi_document(http: httpx.AsyncClient) -> None:
+    # Its `#/$defs/...` references pointed at the document's root: schemathesis built no body for it.
+    document = (await http.get("/openapi.json")).json()
+    schema = document["paths"]["/webhooks/carriers/{carrier}"]["post"]["requestBody"]["content"]["application/json"]
+    assert "$defs" not in json.dumps(schema)
+    assert schema["schema"]["properties"]["status"]["enum"][0] == "in_transit"
