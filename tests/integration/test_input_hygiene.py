@@ -340,3 +340,19 @@ async def test_the_carrier_webhook_body_schema_resolves_in_the_openapi_document(
     schema = document["paths"]["/webhooks/carriers/{carrier}"]["post"]["requestBody"]["content"]["application/json"]
     assert "$defs" not in json.dumps(schema)
     assert schema["schema"]["properties"]["status"]["enum"][0] == "in_transit"
+
+
+async def test_an_unexpected_error_is_a_problem_document_too(
+    settings: Settings, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    # Starlette answered a bug with a bare text/plain 500; the contract is problem+json everywhere.
+    app = create_app(settings, client=client, sessions=sessions)
+
+    @app.get("/test-only/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://orderflow.test") as api:
+        problem = _problem(await api.get("/test-only/boom"), 500)
+    assert "secret detail" not in json.dumps(problem)
