@@ -74,10 +74,11 @@ Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()-]{
 # JSON answer holding it fails; the others are terminal escapes (ESC, CSI), log-line forgery (CR,
 # LF) and invisible differences in names and ids. DEL and C1 are refused with C0: no name,
 # address or id has a use for them, and terminals obey C1 CSI as they obey ESC [.
-# Free text (FREE_TEXT_FIELDS) keeps tab and line breaks: CR too, as an HTML form's textarea sends
-# CRLF. Bidirectional marks (U+202E) are letters' business and stay allowed; they are not controls.
+# Free text (FREE_TEXT_FIELDS) keeps tab and newline (LF). A CRLF line break there is taken as LF
+# (an HTML form's textarea sends CRLF, and the ops console posts forms); a lone CR is refused.
+# Bidirectional marks (U+202E) are letters' business and stay allowed; they are not controls.
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_FORBIDDEN_IN_FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_FORBIDDEN_IN_FREE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # Fields of input models that hold a person's free text, by name (notes of an order, ops' notes,
 # a customer's comment); every other text field is one line.
 FREE_TEXT_FIELDS = frozenset({"notes", "note", "comment"})
@@ -127,9 +128,16 @@ class CleanText(BaseModel):
     """Base of every model that takes outside input: no text in any of its fields, present or
     future, holds a forbidden character (see forbidden_character), and no field nests deeper
     than MAX_NESTING (value_problem); the fields named in `free_text_fields` may hold tabs and
-    line breaks. The 422 names the field."""
+    newlines (CRLF taken as LF). The 422 names the field."""
 
     free_text_fields: ClassVar[frozenset[str]] = FREE_TEXT_FIELDS
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _crlf_is_a_newline(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and info.field_name in cls.free_text_fields:
+            return value.replace("\r\n", "\n")
+        return value
 
     @field_validator("*")
     @classmethod

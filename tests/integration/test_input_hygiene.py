@@ -191,7 +191,7 @@ async def test_a_nul_in_an_order_is_422_at_once(
 
 async def test_free_text_keeps_its_line_breaks_and_tabs(http: httpx.AsyncClient) -> None:
     sku = await new_sku(http, {"WH-EAST": 5})
-    body = order_body(sku, notes="ring twice\r\n\tthen wait")
+    body = order_body(sku, notes="ring twice\r\n\tthen wait")  # CRLF: taken as a newline
     response = await http.post("/orders", headers=CLIENT, json=body)
     assert response.status_code == 201, response.text
     assert response.json()["order_id"] == body["order_id"]

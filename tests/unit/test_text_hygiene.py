@@ -1,5 +1,6 @@
 """The text every input model takes (domain.models.CleanText): control characters and lone
-surrogates refused, naming the field; free text keeps tabs and line breaks; all else passes."""
+surrogates refused, naming the field; free text keeps tabs and newlines (CRLF taken as LF); all
+else passes."""
 
 from typing import Any
 
@@ -20,7 +21,7 @@ from domain.models import (
 )
 
 CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
-LINE_BREAKS = ["\t", "\n", "\r"]
+LINE_BREAKS = ["\t", "\n"]
 SURROGATES = st.integers(0xD800, 0xDFFF).map(chr)
 # Any text without control characters or surrogates: letters of every script, marks, emoji,
 # bidirectional overrides (U+202E), zero-width joiners, the replacement character.
@@ -130,6 +131,15 @@ def test_nested_models_name_the_field_by_its_path() -> None:
 def test_one_line_fields_of_an_address_refuse_line_breaks() -> None:
     with pytest.raises(ValidationError):
         Address(name="Li", line1="1 Road\n2 Road", city="Hangzhou", region="ZJ", postal_code="310000", country="CN")
+
+
+@given(CLEAN, CLEAN)
+def test_free_text_takes_crlf_as_a_newline_and_refuses_a_lone_cr(before: str, after: str) -> None:
+    assert Note(note=f"{before}\r\n{after}").note == f"{before}\n{after}"
+    with pytest.raises(ValidationError):
+        Note(note=f"{before}\r{after}x")
+    with pytest.raises(ValidationError):
+        Note(title=f"{before}\r\n{after}")  # one-line text: no line break at all
 
 
 def test_channel_models_have_their_own_free_text() -> None:
