@@ -132,16 +132,18 @@ class CleanText(BaseModel):
 
     free_text_fields: ClassVar[frozenset[str]] = FREE_TEXT_FIELDS
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _crlf_is_a_newline(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and info.field_name in cls.free_text_fields:
-            return value.replace("\r\n", "\n")
-        return value
-
     @field_validator("*")
     @classmethod
     def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # This runs for every field of every input model (and of stored orders read back), so the
+        # common cases are quick: a plain text is one regex search, a number or a model is nothing.
+        if isinstance(value, str):
+            if _FORBIDDEN.search(value) is None:
+                return value  # clean in any field
+            if info.field_name in cls.free_text_fields:
+                value = value.replace("\r\n", "\n")
+        elif not isinstance(value, (dict, list, tuple, set, frozenset)):
+            return value
         problem = value_problem(value, free_text=info.field_name in cls.free_text_fields)
         if problem is not None:
             raise ValueError(problem)
