@@ -2,6 +2,7 @@
 surrogates refused, naming the field; free text keeps tabs and newlines (CRLF taken as LF); all
 else passes."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from domain.models import (
     FREE_TEXT_FIELDS,
     MAX_NESTING,
     Address,
+    CleanText,
     OrderRequest,
     Strict,
     forbidden_character,
@@ -144,3 +146,30 @@ def test_free_text_takes_crlf_as_a_newline_and_refuses_a_lone_cr(before: str, af
 
 def test_channel_models_have_their_own_free_text() -> None:
     assert SocialOrder.free_text_fields == FREE_TEXT_FIELDS | {"buyer_words"}
+
+
+def test_every_request_body_of_the_api_is_a_clean_text_model() -> None:
+    # A request model that is not CleanText (Strict) would let control characters through again.
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from api.app import create_app
+    from api.routers.codec import WirePayloads
+    from runtime.settings import Settings
+
+    # The codec's payloads: every text is base64 by pattern, and metadata names go to protobuf only.
+    exempt = {WirePayloads}
+
+    def routes(container: Any) -> Iterator[APIRoute]:
+        for route in container.routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # FastAPI's included router, walked lazily
+                yield from routes(route.original_router)
+
+    bodies = {
+        param.field_info.annotation for route in routes(create_app(Settings())) for param in route.dependant.body_params
+    }
+    models = {body for body in bodies if isinstance(body, type) and issubclass(body, BaseModel)}
+    assert len(models) >= 10, models
+    assert {model for model in models - exempt if not issubclass(model, CleanText)} == set()
