@@ -7,12 +7,13 @@ the database and connects to Temporal from the settings.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.console import install_console
+from api.hygiene import refuse_control_characters
 from api.limits import install_limits
 from api.metrics import install_metrics
 from api.problems import install_problem_handlers
@@ -58,6 +59,8 @@ def create_app(
         version="0.1.0",
         description="Order lifecycle orchestrator: every order is one durable Temporal workflow.",
         lifespan=lifespan,
+        # Control characters in path, query and header parameters: 422 naming them, for every route.
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     app.state.api_keys = settings.api_key_entries()  # SHA-256 digests only, never the keys

@@ -83,6 +83,8 @@ def read_units(fmt: ChannelFormat, text: str) -> list[Unit]:
         ]
     try:
         document = json.loads(text)
+    except RecursionError:  # Python's parser gives up at about a thousand levels, not with ValueError
+        raise ChannelFormatError([Problem(field="file", message="is nested too deeply")]) from None
     except ValueError as error:
         raise ChannelFormatError([Problem(field="file", message=f"is not JSON: {error}")]) from None
     items = document if isinstance(document, list) else [document]
@@ -257,7 +259,10 @@ def import_file(
     console: Console,
 ) -> dict[str, int]:
     """The whole `oms import`: read, post, print per-row results, optionally write them; the tally."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ChannelFormatError([Problem(field="file", message=f"is not UTF-8 text: {error}")]) from None
 
     async def main() -> list[RowResult]:
         headers = {"X-API-Key": api_key} if api_key else {}

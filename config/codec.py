@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, ClassVar, final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12  # the size GCM is specified for; a fresh random nonce per payload
+TAG_BYTES = 16  # GCM's authentication tag, at the end of the sealed bytes
 AES_KEY_BYTES = (16, 24, 32)
 # Where `oms dev` keeps the key it generated, so that a restart still decodes old histories.
 DEV_KEY_FILE = "codec-keys"
@@ -126,6 +128,13 @@ class EncryptionCodec(PayloadCodec):
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise PayloadDecryptionError(f"payload encrypted with unknown codec key {kid!r}")
+        if len(payload.data) < NONCE_BYTES + TAG_BYTES:
+            # Shorter than what encrypt writes: AES-GCM would refuse the nonce with a ValueError
+            # (the codec server answered 500 to such a payload).
+            raise PayloadDecryptionError(
+                f"payload marked as encrypted with codec key {kid!r} has {len(payload.data)} bytes, "
+                f"fewer than its nonce and tag ({NONCE_BYTES + TAG_BYTES})"
+            )
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
             plain = cipher.decrypt(nonce, sealed, kid_bytes)
@@ -134,7 +143,10 @@ class EncryptionCodec(PayloadCodec):
                 f"payload encrypted with codec key {kid!r} failed authentication: altered, or not made with this key"
             ) from None
         decrypted = Payload()
-        decrypted.ParseFromString(plain)
+        try:
+            decrypted.ParseFromString(plain)
+        except DecodeError:  # authenticated, so made with our key, but not a payload: never ours
+            raise PayloadDecryptionError(f"payload decrypted with codec key {kid!r} is not a Temporal payload") from None
         return decrypted
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import OrderStatus
-from domain.models import OrderView, ShipmentView, TimelineEntry
+from domain.models import OrderView, ShipmentView, TimelineEntry, forbidden_character
 from store.catalog import (  # re-exported: admin functions live beside the projection's readers
     catalog_items,
     get_catalog_item,
@@ -265,12 +265,26 @@ def _encode_cursor(created_at: datetime, order_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, order_id) a cursor of _encode_cursor holds. A client can send anything,
+    so everything PostgreSQL would refuse is refused here first (each was a 500): a time whose
+    offset is beyond +-15:59 (compared in UTC instead), one that leaves years 1-9999 in UTC, and
+    an order id that is not text or holds a NUL (or any control character: no id does)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, order_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(order_id)
-    except (ValueError, TypeError) as exc:
+        document = json.loads(raw)
+    except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidCursor("invalid cursor") from exc
+    if not (isinstance(document, list) and len(document) == 2 and all(isinstance(p, str) for p in document)):
+        raise InvalidCursor("invalid cursor")
+    created_text, order_id = document
+    if forbidden_character(order_id) is not None:
+        raise InvalidCursor("invalid cursor")
+    try:
+        created_at = datetime.fromisoformat(created_text)
+        created_at = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidCursor("invalid cursor") from exc
+    return created_at, order_id
 
 
 def list_orders(
