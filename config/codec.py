@@ -23,18 +23,28 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import DecodeError
+from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    PydanticPayloadConverter,
+    pydantic_data_converter,
+)
 from temporalio.converter import (
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
     PayloadCodec,
 )
+
+from domain.models import STORED_DATA
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -150,6 +160,17 @@ class EncryptionCodec(PayloadCodec):
         return decrypted
 
 
+class StoredDataJSONConverter(PydanticJSONPlainPayloadConverter):
+    """Temporal's pydantic JSON converter, validating in the STORED_DATA context: every payload it
+    reads is one we wrote (a workflow input, a result, a signal), so intake-only rules such as the
+    text hygiene of domain.models.CleanText do not run again, and an order accepted before a rule
+    was added keeps replaying."""
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        adapter: TypeAdapter[Any] = self._type_adapter(type_hint if type_hint is not None else Any)
+        return adapter.validate_json(payload.data, context=STORED_DATA)
+
+
 @final
 class SharedPydanticPayloadConverter(PydanticPayloadConverter):
     """Temporal's pydantic payload converter, built once per process.
@@ -170,7 +191,14 @@ class SharedPydanticPayloadConverter(PydanticPayloadConverter):
         if shared is None:
             # Two threads racing here build two; one is kept, both convert alike.
             shared = super().__new__(cls)
-            PydanticPayloadConverter.__init__(shared)
+            json_converter = StoredDataJSONConverter()
+            CompositePayloadConverter.__init__(
+                shared,
+                *(
+                    json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                    for c in DefaultPayloadConverter.default_encoding_payload_converters
+                ),
+            )
             cls._shared = shared
         return shared
 

@@ -98,6 +98,17 @@ def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
 # about 250 levels: an ops action with such params answered 500); no input needs more than a few.
 MAX_NESTING = 32
 
+# The validation context of data we wrote ourselves: Temporal payloads (workflow inputs, results,
+# signals) and projection documents read back. They were checked when they came in, under the rules
+# of their day; checking them again under today's rules would turn a rule added later into a replay
+# failure of an order already running, or a 500 on reading an order already stored. CleanText's
+# text rule guards intake only. (config/codec.py and store/projection.py pass it.)
+STORED_DATA: dict[str, bool] = {"stored": True}
+
+
+def is_stored_data(context: object) -> bool:
+    return isinstance(context, dict) and context.get("stored") is True
+
 
 def value_problem(value: object, *, free_text: bool = False) -> str | None:
     """What is wrong with a field's value from outside, or None: a forbidden character in a text,
@@ -135,8 +146,9 @@ class CleanText(BaseModel):
     @field_validator("*")
     @classmethod
     def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
-        # This runs for every field of every input model (and of stored orders read back), so the
-        # common cases are quick: a plain text is one regex search, a number or a model is nothing.
+        if info.context is not None and is_stored_data(info.context):
+            return value  # ours, checked when it came in (STORED_DATA)
+        # This runs for every field of every input model, so the common cases are quick: a plain text is one regex search, a number or a model is nothing.
         if isinstance(value, str):
             if _FORBIDDEN.search(value) is None:
                 return value  # clean in any field

@@ -173,3 +173,28 @@ def test_every_request_body_of_the_api_is_a_clean_text_model() -> None:
     models = {body for body in bodies if isinstance(body, type) and issubclass(body, BaseModel)}
     assert len(models) >= 10, models
     assert {model for model in models - exempt if not issubclass(model, CleanText)} == set()
+
+
+def test_data_we_stored_is_read_back_under_the_rules_of_its_day() -> None:
+    """An order accepted before the text rule (a tab in the customer's name) keeps loading: the rule
+    guards intake, and a Temporal payload or projection document read back is ours. Checking it again
+    would fail the replay of an order already running, and every read of it."""
+    from temporalio.converter import DataConverter
+
+    from config.codec import shared_pydantic_data_converter
+    from domain.models import STORED_DATA, Customer
+    from tests.integration.helpers import order_body
+
+    body = order_body("SKU-RED-M")
+    body["customer"]["name"] = "Li\tLei"
+    with pytest.raises(ValidationError, match="customer.name|control"):
+        OrderRequest.model_validate(body)  # at intake: refused
+    stored = OrderRequest.model_validate(body, context=STORED_DATA)  # as the projection reads it
+    assert stored.customer.name == "Li\tLei"
+
+    converter: DataConverter = shared_pydantic_data_converter
+    payload = converter.payload_converter.to_payloads([stored])
+    [decoded] = converter.payload_converter.from_payloads(payload, [OrderRequest])
+    assert decoded == stored  # as a workflow or activity reads its input
+    with pytest.raises(ValidationError):
+        Customer.model_validate({"id": "c-1", "email": "a@example.com", "name": "Li\x00Lei"})
