@@ -36,8 +36,8 @@ from adapters.notifications.delivery import (
 )
 from adapters.notifications.outbox import OutboxNotifier
 from adapters.payments.ledger import LedgerGateway
-from runtime.sandbox import FastContextRunner
-from runtime.settings import Settings
+from config.sandbox import FastContextRunner
+from config.settings import Settings
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 from workflows.shipment import ShipmentWorkflow
@@ -168,8 +168,8 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled (Ctrl-C / SIGTERM): in-flight activities finish, nothing is lost."""
-    from runtime.database import resolve_database_url
-    from runtime.temporal import connect
+    from config.database import resolve_database_url
+    from config.temporal import connect
     from store.db import make_engine, make_session_factory
 
     url = await asyncio.to_thread(resolve_database_url, settings)

@@ -7,12 +7,13 @@ the database and connects to Temporal from the settings.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.console import install_console
+from api.hygiene import refuse_control_characters
 from api.limits import install_limits
 from api.metrics import install_metrics
 from api.problems import install_problem_handlers
@@ -30,7 +31,7 @@ from api.routers import (
     webhooks,
 )
 from api.routers.codec import install_codec
-from runtime.settings import Settings
+from config.settings import Settings
 
 
 def create_app(
@@ -42,13 +43,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sessions is None:
-            from runtime.database import resolve_database_url
+            from config.database import resolve_database_url
             from store.db import make_engine, make_session_factory
 
             url = await run_in_threadpool(resolve_database_url, settings)
             app.state.sessions = make_session_factory(make_engine(url))
         if client is None:
-            from runtime.temporal import connect
+            from config.temporal import connect
 
             app.state.temporal = await connect(settings)
         yield
@@ -58,6 +59,8 @@ def create_app(
         version="0.1.0",
         description="Order lifecycle orchestrator: every order is one durable Temporal workflow.",
         lifespan=lifespan,
+        # Control characters in path, query and header parameters: 422 naming them, for every route.
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     app.state.api_keys = settings.api_key_entries()  # SHA-256 digests only, never the keys

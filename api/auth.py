@@ -2,7 +2,7 @@
 
 `X-API-Key` names a principal with one role. Keys are configured as `name:role:key` entries,
 optionally `name:client:key:cust-1|cust-2` to bind a client key to its customers, and the key may
-be given as `sha256$<hex>` (runtime.settings.parse_api_keys). The API keeps only the SHA-256 digest
+be given as `sha256$<hex>` (config.settings.parse_api_keys). The API keeps only the SHA-256 digest
 of each key: a presented key is hashed and its digest compared with every configured digest by
 `hmac.compare_digest`, with no early exit, so the time taken tells nothing about which key (or how
 much of one) matched.
@@ -34,8 +34,8 @@ from fastapi.security import APIKeyHeader
 
 from api.problems import ProblemError
 from api.throttle import FailureLimiter
+from config.settings import ApiKeyEntry, Settings, api_key_digest
 from domain.enums import Role
-from runtime.settings import ApiKeyEntry, Settings, api_key_digest
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 

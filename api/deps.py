@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from runtime.settings import Settings
+from config.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -148,6 +148,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.error("unexpected error from Temporal: %s %s", exc.status.name if exc.status else None, exc.message)
         return problem_response(500, "unexpected error from Temporal")
 
+    # Whatever escapes every other handler is a bug: still a problem document (Starlette's own
+    # answer is a bare text/plain 500), telling nothing of the error; the traceback goes to the log.
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        return problem_response(500, "unexpected error; it was logged")
+
     @app.exception_handler(DBAPIError)
     async def _database_error(_: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated or _is_connection_error(exc):

@@ -41,7 +41,7 @@ def create_bare_app(engine: Engine) -> FastAPI:
 if __name__ == "__main__":
     import uvicorn
 
-    from runtime.settings import Settings
+    from config.settings import Settings
 
     settings = Settings()
     assert settings.database_url, "OMS_DATABASE_URL is required"

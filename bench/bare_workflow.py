@@ -71,8 +71,8 @@ class BareWorkflow:
 
 
 async def run_bare_worker() -> None:
-    from runtime.settings import Settings
-    from runtime.temporal import connect
+    from config.settings import Settings
+    from config.temporal import connect
     from worker import sandbox_runner
 
     settings = Settings()
@@ -91,6 +91,6 @@ async def run_bare_worker() -> None:
 
 
 if __name__ == "__main__":
-    from cli import _run_until_signalled
+    from cli.common import run_until_signalled
 
-    _run_until_signalled(run_bare_worker())
+    run_until_signalled(run_bare_worker())

@@ -35,9 +35,9 @@ from bench.drive import (
 )
 from bench.report import latencies_ms, print_table, throughput, write_chart, write_json
 from bench.stack import Proc, Stack
+from cli.terminal import literal
+from config.settings import Settings
 from domain import ids
-from runtime.settings import Settings
-from runtime.terminal import literal
 
 MIB = 1024 * 1024
 # How many parked orders `--park` wakes with a query after parking them, spread over the run.
@@ -176,7 +176,7 @@ def machine() -> dict[str, Any]:
 
 
 async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict[str, Any]:
-    from runtime.temporal import connect
+    from config.temporal import connect
 
     settings = stack.settings.model_copy(update={"temporal_address": stack.temporal_address})
     client = await connect(settings)
@@ -329,7 +329,7 @@ async def _bare_history(client: Client, shape: BareShape, workflow_id: str) -> i
 
 
 def _parse_window(text: str) -> timedelta:
-    from runtime.settings import parse_duration
+    from config.settings import parse_duration
 
     value = parse_duration(text)
     assert isinstance(value, timedelta)

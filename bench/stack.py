@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from runtime.settings import Settings
-from runtime.temporal import dev_server_command, free_port, wait_for_port
+from config.settings import Settings
+from config.temporal import dev_server_command, free_port, wait_for_port
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Stack:
         return proc
 
     def start(self, *, return_window: str) -> None:
-        from runtime.database import resolve_database_url, seed
+        from config.database import resolve_database_url, seed
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings
@@ -111,7 +111,7 @@ class Stack:
         self.env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
-            # A dev stack: `oms worker`/`oms api` may run on the development keys (runtime/production_guard.py).
+            # A dev stack: `oms worker`/`oms api` may run on the development keys (config/production_guard.py).
             "OMS_DEV_STACK": "1",
             "OMS_DATABASE_URL": self.database_url,
             "OMS_TEMPORAL_ADDRESS": self.temporal_address,

@@ -3,10 +3,11 @@
 Money is ``Decimal`` with two places and travels as a decimal string ("19.90"), never a float.
 """
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -64,8 +66,104 @@ Email = Annotated[
 Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()-]{5,31}$")]
 
 
-class Strict(BaseModel):
-    """Input models: unknown fields are an error, not silently dropped."""
+# --- Text hygiene: what no text taken from outside may hold. ---------------------------------------
+# Control characters (C0 U+0000-U+001F, DEL U+007F, C1 U+0080-U+009F) and lone UTF-16 surrogates
+# (U+D800-U+DFFF, which JSON's \ud800 escapes can carry) are refused in every text of every input
+# model. Why: PostgreSQL refuses NUL in text and jsonb (the projection write of an order retried
+# for ever, and POST /orders hung); a lone surrogate has no UTF-8 form, so every write and every
+# JSON answer holding it fails; the others are terminal escapes (ESC, CSI), log-line forgery (CR,
+# LF) and invisible differences in names and ids. DEL and C1 are refused with C0: no name,
+# address or id has a use for them, and terminals obey C1 CSI as they obey ESC [.
+# Free text (FREE_TEXT_FIELDS) keeps tab and newline (LF). A CRLF line break there is taken as LF
+# (an HTML form's textarea sends CRLF, and the ops console posts forms); a lone CR is refused.
+# Bidirectional marks (U+202E) are letters' business and stay allowed; they are not controls.
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_FORBIDDEN_IN_FREE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Fields of input models that hold a person's free text, by name (notes of an order, ops' notes,
+# a customer's comment); every other text field is one line.
+FREE_TEXT_FIELDS = frozenset({"notes", "note", "comment"})
+
+
+def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
+    """The first character of `text` that input may not hold, described (`U+0000 at position 3`),
+    or None when the text is clean."""
+    found = (_FORBIDDEN_IN_FREE_TEXT if free_text else _FORBIDDEN).search(text)
+    if found is None:
+        return None
+    return f"U+{ord(found.group()):04X} at position {found.start()}"
+
+
+# Lists and dicts inside one field (an ops action's `params`) nest at most this deep. Deeper
+# values passed validation but not the JSON serializer of Temporal payloads (pydantic stops at
+# about 250 levels: an ops action with such params answered 500); no input needs more than a few.
+MAX_NESTING = 32
+
+# The validation context of data we wrote ourselves: Temporal payloads (workflow inputs, results,
+# signals) and projection documents read back. They were checked when they came in, under the rules
+# of their day; checking them again under today's rules would turn a rule added later into a replay
+# failure of an order already running, or a 500 on reading an order already stored. CleanText's
+# text rule guards intake only. (config/codec.py and store/projection.py pass it.)
+STORED_DATA: dict[str, bool] = {"stored": True}
+
+
+def is_stored_data(context: object) -> bool:
+    return isinstance(context, dict) and context.get("stored") is True
+
+
+def value_problem(value: object, *, free_text: bool = False) -> str | None:
+    """What is wrong with a field's value from outside, or None: a forbidden character in a text,
+    or in the texts (keys too) of the lists and dicts it holds, or nesting beyond MAX_NESTING.
+    Nested models are skipped: an input model checks its own fields. Walked with a stack, not
+    recursion, so that a deeply nested value cannot raise RecursionError here."""
+    pending: list[tuple[object, str, int, bool]] = [(value, "", 0, False)]  # (item, path, depth, is a key)
+    while pending:
+        item, path, depth, is_key = pending.pop()
+        if isinstance(item, str):
+            problem = forbidden_character(item, free_text=free_text)
+            if problem is not None:
+                where = f" of a key in {path or 'it'}" if is_key else (f" in {path}" if path else "")
+                return f"must not contain control characters: {problem}{where}"
+        elif isinstance(item, (dict, list, tuple, set, frozenset)):
+            if depth >= MAX_NESTING:
+                return f"must not nest lists and objects more than {MAX_NESTING} levels deep"
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    pending.append((key, path, depth + 1, True))
+                    pending.append((inner, f"{path}[{key!r}]", depth + 1, False))
+            else:
+                pending.extend((inner, f"{path}[{index}]", depth + 1, False) for index, inner in enumerate(item))
+    return None
+
+
+class CleanText(BaseModel):
+    """Base of every model that takes outside input: no text in any of its fields, present or
+    future, holds a forbidden character (see forbidden_character), and no field nests deeper
+    than MAX_NESTING (value_problem); the fields named in `free_text_fields` may hold tabs and
+    newlines (CRLF taken as LF). The 422 names the field."""
+
+    free_text_fields: ClassVar[frozenset[str]] = FREE_TEXT_FIELDS
+
+    @field_validator("*")
+    @classmethod
+    def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.context is not None and is_stored_data(info.context):
+            return value  # ours, checked when it came in (STORED_DATA)
+        # This runs for every field of every input model, so the common cases are quick: a plain text is one regex search, a number or a model is nothing.
+        if isinstance(value, str):
+            if _FORBIDDEN.search(value) is None:
+                return value  # clean in any field
+            if info.field_name in cls.free_text_fields:
+                value = value.replace("\r\n", "\n")
+        elif not isinstance(value, (dict, list, tuple, set, frozenset)):
+            return value
+        problem = value_problem(value, free_text=info.field_name in cls.free_text_fields)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class Strict(CleanText):
+    """Input models: unknown fields are an error, not silently dropped; text is clean (CleanText)."""
 
     model_config = ConfigDict(extra="forbid")
 

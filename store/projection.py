@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import OrderStatus
-from domain.models import OrderView, ShipmentView, TimelineEntry
+from domain.models import STORED_DATA, OrderView, ShipmentView, TimelineEntry, forbidden_character
 from store.catalog import (  # re-exported: admin functions live beside the projection's readers
     catalog_items,
     get_catalog_item,
@@ -227,7 +227,7 @@ def _with_current_parcels(s: Session, orders: list[OrderView]) -> list[OrderView
     ).all()
     recorded: dict[str, list[ShipmentView]] = {}
     for doc in documents:
-        parcel = ShipmentView.model_validate(doc)
+        parcel = ShipmentView.model_validate(doc, context=STORED_DATA)
         recorded.setdefault(parcel.order_id, []).append(parcel)
     for order in orders:
         latest = {known.shipment_id: known for known in order.shipments}
@@ -254,7 +254,7 @@ def get_order(sf: SessionFactory, order_id: str) -> OrderView | None:
         )
         if document is None:
             return None
-        order = OrderView.model_validate(document)
+        order = OrderView.model_validate(document, context=STORED_DATA)
         order.timeline = _timeline(s, order_id)
         return _with_current_parcels(s, [order])[0]
 
@@ -265,12 +265,26 @@ def _encode_cursor(created_at: datetime, order_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, order_id) a cursor of _encode_cursor holds. A client can send anything,
+    so everything PostgreSQL would refuse is refused here first (each was a 500): a time whose
+    offset is beyond +-15:59 (compared in UTC instead), one that leaves years 1-9999 in UTC, and
+    an order id that is not text or holds a NUL (or any control character: no id does)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, order_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(order_id)
-    except (ValueError, TypeError) as exc:
+        document = json.loads(raw)
+    except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidCursor("invalid cursor") from exc
+    if not (isinstance(document, list) and len(document) == 2 and all(isinstance(p, str) for p in document)):
+        raise InvalidCursor("invalid cursor")
+    created_text, order_id = document
+    if forbidden_character(order_id) is not None:
+        raise InvalidCursor("invalid cursor")
+    try:
+        created_at = datetime.fromisoformat(created_text)
+        created_at = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidCursor("invalid cursor") from exc
+    return created_at, order_id
 
 
 def list_orders(
@@ -317,7 +331,7 @@ def list_orders(
     with sf() as s:
         rows = s.execute(query).all()
         page = rows[:limit]
-        items = _with_current_parcels(s, [OrderView.model_validate(row.document) for row in page])
+        items = _with_current_parcels(s, [OrderView.model_validate(row.document, context=STORED_DATA) for row in page])
     next_cursor = (
         _encode_cursor(page[-1].created_at, page[-1].order_id)
         if len(rows) > limit
@@ -349,7 +363,7 @@ def ops_queue(
     query = query.order_by(OrderRow.created_at.asc(), OrderRow.order_id.asc()).limit(limit)
     with sf() as s:
         documents = s.scalars(query).all()
-        return _with_current_parcels(s, [OrderView.model_validate(doc) for doc in documents])
+        return _with_current_parcels(s, [OrderView.model_validate(doc, context=STORED_DATA) for doc in documents])
 
 
 def backordered_orders(sf: SessionFactory, sku: str) -> list[str]:
@@ -415,7 +429,7 @@ def shipment_by_id(sf: SessionFactory, shipment_id: str) -> ShipmentView | None:
         document = s.scalar(
             select(ShipmentRow.document).where(ShipmentRow.shipment_id == shipment_id)
         )
-        return ShipmentView.model_validate(document) if document is not None else None
+        return ShipmentView.model_validate(document, context=STORED_DATA) if document is not None else None
 
 
 def shipment_by_tracking(
@@ -428,7 +442,7 @@ def shipment_by_tracking(
             .order_by(ShipmentRow.updated_at.desc())
             .limit(1)
         )
-        return ShipmentView.model_validate(document) if document is not None else None
+        return ShipmentView.model_validate(document, context=STORED_DATA) if document is not None else None
 
 
 def shipments_of_order(sf: SessionFactory, order_id: str) -> list[ShipmentView]:
@@ -438,7 +452,7 @@ def shipments_of_order(sf: SessionFactory, order_id: str) -> list[ShipmentView]:
             .where(ShipmentRow.order_id == order_id)
             .order_by(ShipmentRow.shipment_id)
         ).all()
-        return [ShipmentView.model_validate(doc) for doc in documents]
+        return [ShipmentView.model_validate(doc, context=STORED_DATA) for doc in documents]
 
 
 def claim_idempotency_key(

@@ -23,9 +23,9 @@ from temporalio.client import Client
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from api.app import create_app
-from runtime.codec import data_converter_for, parse_codec_keys
-from runtime.settings import Settings
-from runtime.temporal import TIME_SKIPPING_ARGS, temporal_cli_path
+from config.codec import data_converter_for, parse_codec_keys
+from config.settings import Settings
+from config.temporal import TIME_SKIPPING_ARGS, temporal_cli_path
 from store.db import make_engine, make_session_factory, normalize_url
 from store.migrate import upgrade
 from store.seed import seed_demo

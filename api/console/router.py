@@ -41,8 +41,8 @@ from api.problems import ProblemError
 from api.routers.feedback import ComplaintStatus, ResolveBody, complaint_out, resolve_complaint
 from api.routers.ops import ActionBody, apply_action, queue_item
 from api.throttle import FailureLimiter
+from config.settings import ApiKeyEntry, Settings, api_key_digest
 from domain.enums import OpsActionKind, OrderStatus, Role
-from runtime.settings import ApiKeyEntry, Settings, api_key_digest
 from store import feedback as feedback_store
 from store import projection, reports
 

@@ -48,8 +48,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import Principal, lookup
+from config.settings import ApiKeyEntry, Settings, api_key_digest
 from domain.enums import Role
-from runtime.settings import ApiKeyEntry, Settings, api_key_digest
 from store import console_sessions
 from store.console_sessions import ActiveSession
 

@@ -13,7 +13,6 @@ duplicate-channel-order (orders.claim_scope: keys that see every order share the
 key bound to customers has its own, so it neither learns the shop's order ids nor blocks them).
 """
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal, require
 from api.client_views import KeyRolesDep
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.hygiene import parse_json_body
 from api.problems import ProblemError, invalid_request
 from api.routers import orders
 from domain.channels import ChannelFormat, ChannelFormatError, MappedOrder, map_order
@@ -33,16 +33,12 @@ ClientRole = Annotated[Principal, Depends(require(Role.CLIENT))]
 
 async def _payload(fmt: ChannelFormat, request: Request) -> Any:
     raw = await request.body()
+    if not fmt.is_csv:
+        return parse_json_body(raw)  # 422 for non-UTF-8, non-JSON and too deeply nested bodies
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid_request([Problem(field="body", message="is not UTF-8 text")]) from None
-    if fmt.is_csv:
-        return text
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise invalid_request([Problem(field="body", message=f"is not JSON: {error}")]) from None
 
 
 def channel_idempotency_key(fmt: ChannelFormat, channel_order_id: str) -> str:

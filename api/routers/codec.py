@@ -41,10 +41,10 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.auth import Principal, RoleGuard
 from api.console.session import ConsoleLogins
 from api.problems import ProblemError
+from config.codec import EncryptionCodec, PayloadDecryptionError, codec_keys_of
+from config.settings import Settings
+from config.temporal import is_loopback
 from domain.enums import Role
-from runtime.codec import EncryptionCodec, PayloadDecryptionError, codec_keys_of
-from runtime.settings import Settings
-from runtime.temporal import is_loopback
 
 PREFIX = "/codec"
 

@@ -36,6 +36,7 @@ from domain.models import (
     OrderInput,
     OrderRequest,
     OrderView,
+    Problem,
     Strict,
     TimelineEntry,
 )
@@ -234,7 +235,7 @@ def list_orders(
             cursor=cursor,
         )
     except projection.InvalidCursor:
-        raise ProblemError(422, "invalid cursor", type_="/problems/invalid-request") from None
+        raise invalid_request([Problem(field="cursor", message="is not a cursor of this list")]) from None
     return OrderPage(items=orders_for(principal, roles, items), next_cursor=next_cursor)
 
 

@@ -5,17 +5,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import ConfigDict, StringConstraints, ValidationError
 
-from domain.models import OrderRequest, Problem, json_path
+from domain.models import CleanText, OrderRequest, Problem, json_path
 
 # The postal code our Address accepts, checked in the channel's payload so it is named there.
 PostalCode = Annotated[str, StringConstraints(min_length=3, max_length=12, pattern=r"^[A-Za-z0-9 -]+$")]
 
 
-class ExternalModel(BaseModel):
+class ExternalModel(CleanText):
     """A channel's payload. Unknown fields are ignored: shops send far more than an order needs,
-    and a field they add next year must not break intake."""
+    and a field they add next year must not break intake. The fields read are clean text
+    (CleanText), so a control character is named in the channel's terms."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=False)
 

@@ -10,6 +10,7 @@ An order is mapped whole or not at all: one bad row rejects every row of its ord
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
@@ -204,7 +205,7 @@ def read_marketplace_csv(text: str) -> list[RowGroup]:
         raise ChannelFormatError([Problem(field=f"column {column}", message="is missing from the header") for column in missing])
     reader.fieldnames = header
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
-    for number, raw in enumerate(reader, start=FIRST_DATA_ROW):
+    for number, raw in enumerate(_rows(reader), start=FIRST_DATA_ROW):
         values = {k: (v or "") for k, v in raw.items() if k is not None}
         if None in raw:
             # More cells than the header has columns: the row is shifted, so nothing in it is safe.
@@ -213,6 +214,22 @@ def read_marketplace_csv(text: str) -> list[RowGroup]:
         order_id = values.get("order-id", "").strip()
         groups.setdefault(order_id or f"\0row-{number}", []).append((number, values))
     return [_group(key, rows) for key, rows in groups.items()]
+
+
+def _rows(reader: "csv.DictReader[str]") -> Iterator[dict[str | Any, str | Any]]:
+    """The reader's rows; a row the csv module cannot read names its row number. Python's csv
+    refuses a cell over its field_size_limit (128 KiB) with csv.Error, which was a 500; no column
+    holds more than a thousand characters, so such a cell is a broken export, not one to read."""
+    number = FIRST_DATA_ROW
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise ChannelFormatError([Problem(field=f"row {number}", message=f"cannot be read as CSV: {error}")]) from None
+        yield raw
+        number += 1
 
 
 def _group(key: str, rows: list[tuple[int, dict[str, str]]]) -> RowGroup:

@@ -58,6 +58,8 @@ class SocialSkuOrder(ExternalModel):
 
 
 class SocialOrder(ExternalModel):
+    free_text_fields = ExternalModel.free_text_fields | {"buyer_words"}  # the buyer's note: our notes
+
     order_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[0-9A-Za-z_-]+$")]
     buyer: SocialBuyer
     post_receiver: ShortText

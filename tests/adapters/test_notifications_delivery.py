@@ -29,8 +29,8 @@ from adapters.notifications.delivery import (
     message_id_of,
     parse_webhook_subscribers,
 )
+from config.temporal import free_port
 from domain.models import Notification
-from runtime.temporal import free_port
 from store.models import NotificationOutboxRow
 
 SENDER = "orderflow@shop.example"
@@ -351,7 +351,7 @@ def test_parse_webhook_subscribers() -> None:
 
 def test_worker_wiring_keeps_the_plain_outbox_by_default(session_factory: sessionmaker[Session]) -> None:
     from adapters.notifications.outbox import OutboxNotifier
-    from runtime.settings import Settings
+    from config.settings import Settings
     from worker import notifier_for
 
     assert isinstance(notifier_for(session_factory, Settings()), OutboxNotifier)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from runtime.settings import Settings
+from config.settings import Settings
 from tests.serving import served
 
 CHROMIUM = Path("/usr/bin/chromium")

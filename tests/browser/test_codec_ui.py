@@ -25,7 +25,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.console.session import CODEC_COOKIE
-from runtime.settings import Settings
+from config.settings import Settings
 from tests.browser.test_console import UI, sign_in
 from tests.integration.helpers import new_sku, order_body, submit
 from tests.serving import free_socket, origin_of, serving

@@ -2,7 +2,7 @@
 browser setting (OMS_CODEC_ACCESS=loopback-open, api.routers.codec "Access policy").
 
 The session's Temporal server is headless, so this module starts one of its own with its Web UI,
-by the command line `oms dev` uses (runtime.temporal.dev_server_command, in memory here), pointed
+by the command line `oms dev` uses (config.temporal.dev_server_command, in memory here), pointed
 at our codec server as `oms dev` points it: `--ui-codec-endpoint http://localhost:<api port>/codec`.
 Our API is served on a real loopback port under loopback-open, with a worker of its own; Chromium
 opens an order's workflow in the UI as an engineer would, in a fresh profile.
@@ -21,8 +21,8 @@ from playwright.async_api import Page, Request, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from runtime.settings import Settings
-from runtime.temporal import connect, dev_server_command, free_port, ui_codec_endpoint, wait_for_port
+from config.settings import Settings
+from config.temporal import connect, dev_server_command, free_port, ui_codec_endpoint, wait_for_port
 from tests.browser.conftest import screenshot_path
 from tests.integration.helpers import new_sku, order_body, submit
 from tests.serving import free_socket, serving
@@ -65,7 +65,7 @@ async def stack(sessions: sessionmaker[Session]) -> AsyncIterator[Stack]:
         temporal_port=free_port(),
         temporal_ui_port=free_port(),
         api_port=api_sock.getsockname()[1],
-        codec_access="loopback-open",  # what `oms dev` gives its API (runtime.temporal.dev_codec_access)
+        codec_access="loopback-open",  # what `oms dev` gives its API (config.temporal.dev_codec_access)
     )
     with temporal_with_ui(settings), ThreadPoolExecutor(max_workers=8) as executor:
         client = await connect(settings)  # with the test codec key (tests/conftest.py), as the whole stack

@@ -18,8 +18,8 @@ from temporalio.client import Client
 from api.app import create_app
 from api.auth import FAILED_KEY_BURST, RoleGuard
 from api.throttle import FailureLimiter
+from config.settings import DEV_API_KEYS, Settings
 from domain.enums import Role
-from runtime.settings import DEV_API_KEYS, Settings
 from tests.conftest import CLIENT, OPS, TASK_QUEUE, WAREHOUSE
 from tests.integration.helpers import new_sku, order_body
 

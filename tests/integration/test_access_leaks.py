@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
+from config.settings import DEV_API_KEYS, Settings
 from domain import ids
-from runtime.settings import DEV_API_KEYS, Settings
 from store.models import ApiIdempotencyRow
 from tests.conftest import CLIENT, OPS, TASK_QUEUE, eventually
 from tests.integration.helpers import new_sku, order_body

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
+from cli.importer import Outcome, import_units, read_units, tally, write_results
+from config.settings import Settings
 from domain.channels import ChannelFormat
-from runtime.importer import Outcome, import_units, read_units, tally, write_results
-from runtime.settings import Settings
 from store.models import OrderRow
 from tests.conftest import CLIENT
 from tests.data.marketplace_orders import marketplace_csv

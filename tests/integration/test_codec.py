@@ -26,9 +26,9 @@ from temporalio.exceptions import ApplicationError
 
 from api.app import create_app
 from api.console.session import _CODEC_SALT, CODEC_COOKIE, COOKIE
-from runtime.codec import ENCODING
-from runtime.settings import Settings
-from runtime.temporal import temporal_cli_path
+from config.codec import ENCODING
+from config.settings import Settings
+from config.temporal import temporal_cli_path
 from tests.conftest import CLIENT, OPS, TEST_DATA_CONVERTER, WAREHOUSE, eventually
 from tests.integration.helpers import (
     confirm_pick,

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from api.app import create_app
 from api.console.router import LOGIN_BURST, LOGIN_KEY_BURST
 from api.console.session import COOKIE
-from runtime.settings import Settings
+from config.settings import Settings
 from store.models import ConsoleSessionRow
 
 UI = "/ops/ui"

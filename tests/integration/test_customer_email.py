@@ -14,8 +14,8 @@ from temporalio.client import Client
 
 from adapters.notifications.delivery import DeliveringNotifier
 from api.app import create_app
-from runtime.settings import Settings
-from runtime.temporal import free_port
+from config.settings import Settings
+from config.temporal import free_port
 from tests.adapters.test_notifications_delivery import SmtpServer
 from tests.conftest import eventually
 from tests.integration.helpers import (

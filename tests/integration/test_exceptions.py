@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from runtime.settings import Settings
+from config.settings import Settings
 from store.models import NotificationOutboxRow, PaymentRow
 from tests.conftest import CLIENT, OPS, WAREHOUSE, eventually
 from tests.integration.helpers import (

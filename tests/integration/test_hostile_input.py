@@ -2,16 +2,22 @@
 or a stock change.
 
 Schemathesis fuzzes every operation of our OpenAPI document against the real stack (uvicorn on a
-free port in the test's event loop, next to the Temporal client; the fuzzer runs in a thread), and
-explicit tests cover oversized, malformed and tampered bodies.
+free port in the test's event loop, next to the Temporal client; the fuzzer runs in a thread). A
+second, hostile run takes schemathesis' valid cases of every operation and puts one hostile value
+into them (control characters, lone surrogates, right-to-left overrides, very long strings, huge
+numbers, deeply nested JSON, invalid UTF-8) in the path, query, headers or body; it goes through
+the ASGI interface, so that header bytes no HTTP server would pass on reach the app too. Explicit
+tests cover oversized, malformed and tampered bodies.
 """
 
 import asyncio
 import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -19,10 +25,12 @@ import pytest_asyncio
 import requests
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -30,10 +38,11 @@ from temporalio.service import RPCError
 
 from api.app import create_app
 from api.limits import DEFAULT_MAX_BODY_BYTES, install_limits
+from api.routers.webhooks import signature_of
+from config.settings import Settings
 from domain import ids
-from runtime.settings import Settings
 from tests.conftest import CLIENT, OPS
-from tests.integration.helpers import new_sku, order_body, stock_of
+from tests.integration.helpers import CARRIER_SECRETS, new_sku, order_body, stock_of
 from tests.serving import served as served_over_http
 
 PROBLEM_JSON = "application/problem+json"
@@ -149,6 +158,210 @@ async def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
             print("schemathesis: no cases to generate for " + ", ".join(unsatisfiable))
     assert cases > 0
     assert not failures, "\n\n".join(failures)
+
+
+# --- hostile schemathesis run --------------------------------------------------------------------
+
+# Replay a failure with its seed: OMS_HOSTILE_SEED=<seed printed by the run>. OMS_HOSTILE_EXAMPLES
+# sets the cases per operation; the default (about 4,000 cases) takes under a minute on 2 cores.
+HOSTILE_SEED = int(os.environ.get("OMS_HOSTILE_SEED", "20261201"))
+HOSTILE_EXAMPLES = int(os.environ.get("OMS_HOSTILE_EXAMPLES", "120"))
+HANG_SECONDS = 5.0  # every answer within this: a hang check, not a performance test
+
+HOSTILE_CHARACTERS = [
+    "\x00", "\x01", "\x07", "\x08", "\x1b", "\x7f", "\x85", "\x9b", "\t", "\n", "\r",
+    "\ud800", "\udfff",  # lone surrogates: no UTF-8 form
+    "\u202e", "\u200f", "\u2066", "\u200b", "\ufeff", "\uffff", "\U0010ffff",  # bidi, invisible, non-characters
+    "é", "中", "😀", "'", '"', "\\", "%", "%00", "/", "..", "{", "$", "&", "=", "+", "#", "?", " ",
+]
+_HOSTILE_CHARACTER = st.sampled_from(HOSTILE_CHARACTERS)
+HOSTILE_TEXT = st.one_of(
+    st.builds(lambda char: f"SKU-{char}1", _HOSTILE_CHARACTER),  # one bad character in a plausible value
+    st.lists(_HOSTILE_CHARACTER | st.characters(), max_size=30).map("".join),
+    st.builds(lambda char, count: char * count, _HOSTILE_CHARACTER, st.sampled_from([300, 5_000, 70_000])),
+)
+HOSTILE_NUMBERS = st.sampled_from([10**400, -(10**400), 2**63, -(2**63) - 1, 2**64, 1e308, -1e308, 5e-324, -0.0])
+DEPTHS = st.sampled_from([64, 900, 3_000, 50_000])
+_DEEP = "\x00deep\x00"  # a placeholder string, replaced by nested JSON text once serialized
+
+
+def _deep_json(depth: int, kind: str) -> str:
+    return "[" * depth + "]" * depth if kind == "list" else '{"a":' * depth + "1" + "}" * depth
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Paths to every value inside a JSON document (the document itself included)."""
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _leaves(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _leaves(inner, (*path, index))
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
+def _replaced(document: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copy: Any = dict(document) if isinstance(document, dict) else list(document)
+    copy[path[0]] = _replaced(document[path[0]], path[1:], new)
+    return copy
+
+
+def _encoded(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate travels as invalid UTF-8
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn, case_strategy: st.SearchStrategy[schemathesis.Case]) -> dict[str, Any]:
+    """A valid case of the operation with one hostile value put in: what to send, as httpx arguments."""
+    case = draw(case_strategy)
+    path_parameters = {k: str(v) for k, v in (case.path_parameters or {}).items()}
+    query: dict[str, Any] = dict(case.query or {})
+    headers: dict[str, Any] = {**{k: str(v) for k, v in (case.headers or {}).items()}, **OPS}
+    body = None if isinstance(case.body, NotSet) else case.body
+    content: bytes | None = None
+    kind = ""
+    places = ["query", "header", "body"] + (["path"] * 2 if path_parameters else [])
+    place = draw(st.sampled_from(places))
+    if place == "path":
+        name = draw(st.sampled_from(sorted(path_parameters)))
+        path_parameters[name] = draw(HOSTILE_TEXT)
+    elif place == "query":
+        name = draw(st.sampled_from(sorted(query) + ["x-unknown"]))
+        query[name] = draw(HOSTILE_TEXT | HOSTILE_NUMBERS.map(str))
+    elif place == "header":
+        name = draw(st.sampled_from(sorted(headers) + ["Idempotency-Key", "X-Signature", "Content-Type", "Origin"]))
+        headers[name] = draw(HOSTILE_TEXT)
+    if place == "body" or body is not None:
+        document = body if place != "body" or draw(st.booleans()) else {}
+        if place == "body":
+            leaves = list(_leaves(document))
+            texts = [leaf for leaf in leaves if isinstance(_at(document, leaf), str)]
+            target = draw(st.sampled_from(texts) if texts and draw(st.booleans()) else st.sampled_from(leaves))
+            kind = draw(st.sampled_from(["text", "text", "text", "number", "deep-list", "deep-object", "bad-utf8"]))
+            if kind == "text":
+                document = _replaced(document, target, draw(HOSTILE_TEXT))
+            elif kind == "number":
+                document = _replaced(document, target, draw(HOSTILE_NUMBERS))
+            elif kind.startswith("deep"):
+                document = _replaced(document, target, _DEEP)
+        try:
+            text = json.dumps(document)
+        except (TypeError, ValueError):
+            text = json.dumps(str(document))
+        if place == "body" and kind.startswith("deep"):
+            text = text.replace(json.dumps(_DEEP), _deep_json(draw(DEPTHS), kind.removeprefix("deep-")), 1)
+        content = _encoded(text)
+        if place == "body" and kind == "bad-utf8":
+            content = content[: len(content) // 2] + b"\xff\xfe\xc3" + content[len(content) // 2 :]
+        headers.setdefault("Content-Type", "application/json")
+    if case.path == "/webhooks/carriers/{carrier}" and place not in ("path", "header"):
+        # Signed like a carrier signs, so that the hostile body gets past the signature check.
+        path_parameters["carrier"] = "swift"
+        headers["X-Signature"] = signature_of(CARRIER_SECRETS["swift"], content or b"")
+    path = case.path
+    for name, value in path_parameters.items():
+        path = path.replace("{" + name + "}", quote(_encoded(value), safe=""))
+    query_string = urlencode({_encoded(k): _encoded(str(v)) for k, v in query.items()}, doseq=False)
+    return {
+        "label": case.operation.label,
+        "method": case.method.upper(),
+        "url": path + ("?" + query_string if query_string else ""),
+        "headers": [(_encoded(k), _encoded(str(v))) for k, v in headers.items()],
+        "content": content,
+        "place": place,
+    }
+
+
+def _hostile_fuzz(
+    document: dict[str, Any], http: httpx.AsyncClient, loop: asyncio.AbstractEventLoop
+) -> tuple[int, dict[str, int], list[str], float]:
+    """Every operation through hostile_requests: (cases, statuses seen, failures, slowest answer)."""
+    schema = schemathesis.openapi.from_dict(document)
+    cases = 0
+    statuses: dict[str, int] = {}
+    failures: list[str] = []
+    slowest = 0.0
+
+    def send(request: dict[str, Any]) -> None:
+        nonlocal cases, slowest
+        try:
+            built = http.build_request(
+                request["method"], request["url"], headers=request["headers"], content=request["content"]
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:  # the client would not send it: nor would anyone's
+            statuses[f"unsendable ({type(error).__name__})"] = statuses.get(f"unsendable ({type(error).__name__})", 0) + 1
+            return
+        started = time.monotonic()
+        try:
+            response = asyncio.run_coroutine_threadsafe(http.send(built), loop).result(timeout=60)
+        except Exception as error:  # the app raised: a 500 on a real server
+            raise AssertionError(f"{request['method']} {request['url'][:300]}: the app raised {error!r}") from error
+        elapsed = time.monotonic() - started
+        cases += 1
+        slowest = max(slowest, elapsed)
+        key = str(response.status_code)
+        statuses[key] = statuses.get(key, 0) + 1
+        where = f"{request['method']} {request['url'][:300]} ({request['place']})"
+        assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:500]}"
+        assert elapsed < HANG_SECONDS, f"{where}: answered after {elapsed:.1f}s"
+        if response.status_code >= 400 and response.content:
+            assert response.headers.get("content-type", "").startswith(PROBLEM_JSON), f"{where}: {response.text[:300]}"
+
+    for index, result in enumerate(schema.get_all_operations()):
+        operation = result.ok()
+        strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE).filter(
+            _spares_seeded_data
+        )
+
+        @seed(HOSTILE_SEED + index)
+        @hypothesis_settings(
+            max_examples=HOSTILE_EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+        )
+        @given(request=hostile_requests(strategy))
+        def run(request: dict[str, Any]) -> None:
+            send(request)
+
+        try:
+            run()
+        except Unsatisfiable:
+            failures.append(f"{operation.label}: no case generated")
+        except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - all failures reported at the end
+            failures.append(f"{operation.label}: {str(error)[:1500]}")
+    return cases, statuses, failures, slowest
+
+
+async def test_hostile_values_in_every_operation_give_no_server_error_and_no_hang(
+    hostile: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = (await hostile.get("/openapi.json")).json()
+    with capsys.disabled():
+        print(f"\nhostile run: seed {HOSTILE_SEED} (replay with OMS_HOSTILE_SEED={HOSTILE_SEED}), "
+              f"{HOSTILE_EXAMPLES} cases per operation")
+    started = time.monotonic()
+    cases, statuses, failures, slowest = await asyncio.to_thread(
+        _hostile_fuzz, document, hostile, asyncio.get_running_loop()
+    )
+    elapsed = time.monotonic() - started
+    with capsys.disabled():
+        print(
+            f"hostile run: {cases} cases in {elapsed:.1f}s (slowest answer {slowest:.2f}s); "
+            f"statuses {dict(sorted(statuses.items()))}; {len(failures)} failing operation(s); seed {HOSTILE_SEED}"
+        )
+    assert cases > 0
+    assert not failures, f"seed {HOSTILE_SEED}:\n\n" + "\n\n".join(failures)
 
 
 # --- explicit hostile bodies --------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from cli import app as oms
-from runtime.settings import Settings
+from config.settings import Settings
 from tests.conftest import eventually
 from tests.integration.helpers import (
     confirm_pick,

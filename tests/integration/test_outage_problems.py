@@ -6,8 +6,8 @@ import httpx
 from temporalio.client import Client
 
 from api.app import create_app
-from runtime.settings import Settings
-from runtime.temporal import free_port
+from config.settings import Settings
+from config.temporal import free_port
 from store.db import make_engine, make_session_factory
 from tests.conftest import CLIENT, OPS
 from tests.integration.helpers import order_body

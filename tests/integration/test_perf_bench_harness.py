@@ -8,7 +8,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bench.run import BenchOptions, run_bench
-from runtime.settings import Settings
+from config.settings import Settings
 
 
 def test_bench_runs_orders_and_baselines_end_to_end(client: Client, database_url: str, tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from activities.carriers import CarrierActivities
 from activities.payments import PaymentActivities
 from adapters.carriers.builtin import BuiltinCarriers
 from adapters.payments.ledger import LedgerGateway
-from runtime.settings import Settings
-from runtime.temporal import connect
+from config.settings import Settings
+from config.temporal import connect
 from store.db import make_engine, make_session_factory
 from worker import activities_for, build_worker
 

@@ -1,7 +1,7 @@
 """The product's processes, run as the product runs them, so a test can kill and restart each one.
 
 PostgreSQL is embedded (store/embedded.py) and lives in this process's control: the test stops and
-starts it. Temporal is `temporal server start-dev` on a database file (runtime/temporal.py's
+starts it. Temporal is `temporal server start-dev` on a database file (config/temporal.py's
 command line), the worker and the API are `oms worker` / `oms api` subprocesses and the simulator
 is `oms simulate`; all talk to each other over real sockets. Nothing is mocked.
 """
@@ -21,8 +21,8 @@ from typing import IO, Any
 import httpx
 from sqlalchemy import Engine, text
 
-from runtime.settings import Settings
-from runtime.temporal import dev_server_command, free_port, wait_for_port
+from config.settings import Settings
+from config.temporal import dev_server_command, free_port, wait_for_port
 from store.db import make_engine, make_session_factory
 from store.embedded import start_embedded_postgres, stop_embedded_postgres
 from store.migrate import upgrade
@@ -119,7 +119,7 @@ class Stack:
         )
         env = {
             **os.environ,
-            # A dev stack: `oms worker`/`oms api` may run on the development keys (runtime/production_guard.py).
+            # A dev stack: `oms worker`/`oms api` may run on the development keys (config/production_guard.py).
             "OMS_DEV_STACK": "1",
             "OMS_DATABASE_URL": self.database_url,
             "OMS_TEMPORAL_PORT": str(self.temporal_port),

@@ -12,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import create_app
-from runtime.settings import Settings
+from config.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 PLANNED_HEADING = "## Planned"

@@ -5,8 +5,8 @@ import hashlib
 import pytest
 
 from api.auth import Principal, RateLimiter, lookup
+from config.settings import DEV_API_KEYS, Settings, api_key_digest, parse_api_keys
 from domain.enums import Role
-from runtime.settings import DEV_API_KEYS, Settings, api_key_digest, parse_api_keys
 
 
 def sha(key: str) -> str:

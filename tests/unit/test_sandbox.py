@@ -1,4 +1,4 @@
-"""How the worker runs the sandbox: runtime/sandbox.py reads serialization contexts from the
+"""How the worker runs the sandbox: config/sandbox.py reads serialization contexts from the
 in-sandbox instance directly (these tests pin the SDK internals that relies on: if temporalio
 changes them, this fails first), and the worker keeps the workflow modules' bytecode."""
 
@@ -19,7 +19,7 @@ from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _fake_info
 
-from runtime.sandbox import FastContextRunner
+from config.sandbox import FastContextRunner
 from worker import keep_bytecode, sandbox_runner
 from workflows.shipment import ShipmentWorkflow
 

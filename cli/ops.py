@@ -3,7 +3,7 @@
 The commands talk to `/ops/orders`, `/ops/complaints` and `/orders/{id}` with an ops key, like any
 other client: nothing here touches Temporal or the database. Rendering is pure (JSON in, rich renderables out)
 so it is testable on real API answers. Every value from the API reaches Rich through
-`runtime.terminal.literal`: comments, notes and names are customers' and operators' text, never markup.
+`cli.terminal.literal`: comments, notes and names are customers' and operators' text, never markup.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import typer
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
-from runtime.settings import Settings
-from runtime.simulator import api_base_url, first_key_with_role
-from runtime.terminal import literal, visible_controls
+from cli.terminal import literal, visible_controls
+from config.settings import Settings, api_base_url, first_key_with_role
 
 Json = dict[str, Any]
 
@@ -147,7 +146,7 @@ def format_time(value: str | None) -> str:
 
 
 def _add_row(table: Table, *cells: object) -> None:
-    """A row of data: each cell literal (runtime.terminal), never parsed as markup."""
+    """A row of data: each cell literal (cli.terminal), never parsed as markup."""
     table.add_row(*(literal(cell) for cell in cells))
 
 

@@ -1,7 +1,7 @@
 """The Temporal side of the runtime: the dev server's command line and the one client builder.
 
 Every client and worker is built with the pydantic data converter (DESIGN.md section 2) and the
-payload codec (runtime.codec), so `connect()` is the only place that calls `Client.connect`.
+payload codec (config.codec), so `connect()` is the only place that calls `Client.connect`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-    from runtime.settings import Settings
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def dev_server_command(
 
     The Web UI stays on (no `--headless`) so engineers can trace orders at :8233; tests pass
     `headless=True`. The database file makes in-flight orders survive a restart. With
-    `codec_endpoint` (our API's /codec) the UI decodes payloads there (runtime.codec).
+    `codec_endpoint` (our API's /codec) the UI decodes payloads there (config.codec).
     """
     cmd = [
         temporal_cli_path(),
@@ -187,7 +187,7 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
     """Connect to `settings.temporal_target`, retrying for up to `timeout` seconds."""
     from temporalio.client import Client
 
-    from runtime.codec import data_converter_of
+    from config.codec import data_converter_of
 
     converter = data_converter_of(settings)
     deadline = time.monotonic() + timeout

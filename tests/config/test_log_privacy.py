@@ -2,7 +2,7 @@
 
 First the call sites: a notification logs its ids, never its recipient, and a refused e-mail's
 error (which Temporal logs and records) names no address. Then the safety net under them
-(runtime/logs.py): every log record, standard or structlog, traceback included, is masked.
+(config/logs.py): every log record, standard or structlog, traceback included, is masked.
 A real PostgreSQL outbox and a real SMTP server (aiosmtpd) on 127.0.0.1; nothing is mocked.
 """
 
@@ -21,9 +21,9 @@ from structlog.testing import capture_logs
 
 from adapters.notifications.delivery import DeliveringNotifier, DeliveryError, SmtpConfig
 from adapters.notifications.outbox import OutboxNotifier
+from config.logs import EMAIL_MASK, PHONE_MASK, configure_logging, mask_personal_data
+from config.temporal import free_port
 from domain.models import Notification
-from runtime.logs import EMAIL_MASK, PHONE_MASK, configure_logging, mask_personal_data
-from runtime.temporal import free_port
 
 EMAIL = "li.lei@example.com"
 PHONE = "+86 138 0000 0000"

@@ -2,13 +2,14 @@
 
 Defaults are the embedded development stack; every deployment differs only in these variables.
 The development keys and secrets are defaults only: `oms api` and `oms worker` refuse to start
-with them outside the dev stack (runtime/production_guard.py). Every secret is a `SecretStr` (or
+with them outside the dev stack (config/production_guard.py). Every secret is a `SecretStr` (or
 kept out of the repr), so printing or logging the settings shows none of them, and validation
 errors never quote an input (`hide_input_in_errors`), since the input may be a key.
 """
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -142,7 +143,7 @@ class Settings(BaseSettings):
 
     # Set (to 1) only by the dev stack for the processes it starts: `oms dev`, the test and bench
     # stacks. It lets `oms api`/`oms worker` run on the development keys and secrets; without it
-    # they refuse to (runtime/production_guard.py). Production sets nothing.
+    # they refuse to (config/production_guard.py). Production sets nothing.
     dev_stack: bool = False
     data_dir: Path = Path(".oms")
     # Out of the repr: a URL may carry the database password.
@@ -209,10 +210,10 @@ class Settings(BaseSettings):
     # appears unescaped in a URL; a secret must not contain `,` or `|`. Parsed (and rejected when
     # malformed) by adapters.notifications.delivery.parse_webhook_subscribers at worker start.
     notify_webhooks: SecretStr = SecretStr("")
-    # Payload encryption (runtime.codec): `kid:base64key` entries separated by commas, 16/24/32-byte
+    # Payload encryption (config.codec): `kid:base64key` entries separated by commas, 16/24/32-byte
     # AES keys; the first encrypts, all decrypt (rotate by putting a new key first). Unset: payloads
     # would stay plaintext, so `oms api`/`oms worker` refuse to start without it outside the dev stack;
-    # `oms dev` generates a key and keeps it in OMS_DATA_DIR. Parsed by runtime.codec.parse_codec_keys
+    # `oms dev` generates a key and keeps it in OMS_DATA_DIR. Parsed by config.codec.parse_codec_keys
     # when a client, worker or API starts.
     codec_keys: SecretStr | None = None
     # Browser origins allowed to call the codec endpoints (/codec/encode, /codec/decode), comma-
@@ -297,6 +298,28 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+
+def first_key_with_role(table: Mapping[str, tuple[str, str]], role: str) -> str | None:
+    """The first plain key of `api_key_table()` with `role`: the key a tool of ours presents when
+    none is given (the simulator, `oms ops`, `oms import`)."""
+    for key, (_name, key_role) in table.items():
+        if key_role == role:
+            return key
+    return None
+
+
+def api_base_url(settings: Settings) -> str:
+    """Where our own HTTP API answers, for its clients (the simulator, `oms ops`, `oms import`,
+    `oms dev`'s banner): OMS_API_URL, else the address `oms api` binds to."""
+    if settings.api_url:
+        return settings.api_url.rstrip("/")
+    host = settings.api_host
+    if host in ("0.0.0.0", "::", ""):  # a bind-all address is not a destination
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api_port}"
 
 
 @lru_cache(maxsize=1)

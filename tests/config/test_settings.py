@@ -4,11 +4,13 @@ from datetime import timedelta
 
 import pytest
 
-from runtime.settings import (
+from config.settings import (
     DEV_API_KEYS,
     DEV_CARRIER_SECRETS,
     MIN_API_KEY_LENGTH,
     Settings,
+    api_base_url,
+    first_key_with_role,
     parse_duration,
 )
 
@@ -186,3 +188,21 @@ def test_repr_and_str_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.carrier_secret_table() == {"swift": "carrier-secret-value"}
     assert settings.smtp_password is not None and settings.smtp_password.get_secret_value() == "smtp-password-value"
     assert settings.console_secret == "console-secret-value"
+
+
+def test_keys_by_role() -> None:
+    k1, k2, k3, k4 = (f"k{n}-at-least-24-characters-long" for n in (1, 2, 3, 4))
+    table = Settings(
+        api_keys=f"a:client:{k1},b:ops:{k2},c:ops:{k3},d:warehouse:{k4}"
+    ).api_key_table()
+    assert first_key_with_role(table, "ops") == k2
+    assert first_key_with_role(table, "warehouse") == k4
+    assert first_key_with_role(table, "nobody") is None
+
+
+def test_api_base_url() -> None:
+    assert (
+        api_base_url(Settings(api_host="0.0.0.0", api_port=9000))
+        == "http://127.0.0.1:9000"
+    )
+    assert api_base_url(Settings(api_url="http://api:8000/")) == "http://api:8000"

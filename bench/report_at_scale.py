@@ -1,7 +1,7 @@
 """The management report over a million order events: timings and the query plans, to show the
 report's indexes (migration 0005) are used. A measurement to read, never a test that asserts.
 
-    .venv/bin/python benchmarks/report_at_scale.py [--orders 100000]
+    .venv/bin/python bench/report_at_scale.py [--orders 100000]
 
 Creates a throwaway database (embedded PostgreSQL unless OMS_DATABASE_URL), fills it with
 `--orders` orders of 10 events each over 100 days (5% with an SLA breach, 10% cancelled, 8%

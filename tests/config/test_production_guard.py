@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.production_guard import production_refusals
-from runtime.settings import DEV_API_KEYS, DEV_CARRIER_SECRETS, Settings, api_key_digest
+from config.production_guard import production_refusals
+from config.settings import DEV_API_KEYS, DEV_CARRIER_SECRETS, Settings, api_key_digest
 
 OMS = str(Path(sys.executable).parent / "oms")
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from runtime.ops_cli import (
+from cli.ops import (
     complaints_table,
     format_age,
     format_time,
@@ -13,7 +13,7 @@ from runtime.ops_cli import (
     resolve_api_key,
     resolve_base_url,
 )
-from runtime.settings import Settings
+from config.settings import Settings
 
 
 def test_base_url_option_then_settings() -> None:

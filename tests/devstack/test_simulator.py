@@ -8,15 +8,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from runtime.settings import Settings
-from runtime.simulator import (
+from config.settings import Settings
+from devstack.simulator import (
     Action,
     ShipmentState,
     Simulator,
-    api_base_url,
     carrier_webhook_body,
     decide,
-    first_key_with_role,
     next_carrier_status,
     pick_body,
     sign,
@@ -147,24 +145,6 @@ def test_pick_body_keeps_sku_and_quantity() -> None:
         "lines": [{"sku": "SKU-RED-M", "quantity": 2}],
         "picker": "simulator",
     }
-
-
-def test_keys_by_role() -> None:
-    k1, k2, k3, k4 = (f"k{n}-at-least-24-characters-long" for n in (1, 2, 3, 4))
-    table = Settings(
-        api_keys=f"a:client:{k1},b:ops:{k2},c:ops:{k3},d:warehouse:{k4}"
-    ).api_key_table()
-    assert first_key_with_role(table, "ops") == k2
-    assert first_key_with_role(table, "warehouse") == k4
-    assert first_key_with_role(table, "nobody") is None
-
-
-def test_api_base_url() -> None:
-    assert (
-        api_base_url(Settings(api_host="0.0.0.0", api_port=9000))
-        == "http://127.0.0.1:9000"
-    )
-    assert api_base_url(Settings(api_url="http://api:8000/")) == "http://api:8000"
 
 
 OPS_KEY = "ops-key-at-least-24-characters"

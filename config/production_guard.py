@@ -1,6 +1,6 @@
 """What `oms api` and `oms worker` refuse to start with: the development stack's keys and secrets.
 
-The defaults of runtime/settings.py make `oms dev` work with no configuration, so a process that
+The defaults of config/settings.py make `oms dev` work with no configuration, so a process that
 was started without one runs on publicly known keys. The guard is therefore on by default: a
 production process starts only on its own keys and secrets, and has nothing to opt in to. Only the
 dev stack switches it off, by setting OMS_DEV_STACK=1 for the processes it starts (`oms dev`, and
@@ -9,7 +9,7 @@ the test and bench stacks, tests/reliability/stack.py and bench/stack.py).
 Each refusal names the variable to set and how; none quotes a key or secret.
 """
 
-from runtime.settings import DEV_KEYS, DEV_SECRETS, MIN_API_KEY_LENGTH, Settings, api_key_digest
+from config.settings import DEV_KEYS, DEV_SECRETS, MIN_API_KEY_LENGTH, Settings, api_key_digest
 
 # The console's cookies are signed (HMAC) with OMS_CONSOLE_SECRET: a guessable secret lets anyone
 # forge an ops session. 32 characters is what `secrets.token_urlsafe(24)` gives.

@@ -15,12 +15,11 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:
-    from runtime.settings import Settings
+from config.settings import Settings, api_base_url, first_key_with_role
 
 log = logging.getLogger("oms.simulator")
 
@@ -147,24 +146,6 @@ def pick_body(shipment: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(line, Mapping) and "sku" in line:
             lines.append({"sku": line["sku"], "quantity": line.get("quantity", 1)})
     return {"lines": lines, "picker": "simulator"}
-
-
-def first_key_with_role(table: Mapping[str, tuple[str, str]], role: str) -> str | None:
-    for key, (_name, key_role) in table.items():
-        if key_role == role:
-            return key
-    return None
-
-
-def api_base_url(settings: Settings) -> str:
-    if settings.api_url:
-        return settings.api_url.rstrip("/")
-    host = settings.api_host
-    if host in ("0.0.0.0", "::", ""):  # a bind-all address is not a destination
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.api_port}"
 
 
 class Simulator:

@@ -23,20 +23,31 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
+from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    PydanticPayloadConverter,
+    pydantic_data_converter,
+)
 from temporalio.converter import (
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
     PayloadCodec,
 )
 
+from domain.models import STORED_DATA
+
 if TYPE_CHECKING:
-    from runtime.settings import Settings
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,7 @@ log = logging.getLogger(__name__)
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12  # the size GCM is specified for; a fresh random nonce per payload
+TAG_BYTES = 16  # GCM's authentication tag, at the end of the sealed bytes
 AES_KEY_BYTES = (16, 24, 32)
 # Where `oms dev` keeps the key it generated, so that a restart still decodes old histories.
 DEV_KEY_FILE = "codec-keys"
@@ -126,6 +138,13 @@ class EncryptionCodec(PayloadCodec):
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise PayloadDecryptionError(f"payload encrypted with unknown codec key {kid!r}")
+        if len(payload.data) < NONCE_BYTES + TAG_BYTES:
+            # Shorter than what encrypt writes: AES-GCM would refuse the nonce with a ValueError
+            # (the codec server answered 500 to such a payload).
+            raise PayloadDecryptionError(
+                f"payload marked as encrypted with codec key {kid!r} has {len(payload.data)} bytes, "
+                f"fewer than its nonce and tag ({NONCE_BYTES + TAG_BYTES})"
+            )
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
             plain = cipher.decrypt(nonce, sealed, kid_bytes)
@@ -134,8 +153,22 @@ class EncryptionCodec(PayloadCodec):
                 f"payload encrypted with codec key {kid!r} failed authentication: altered, or not made with this key"
             ) from None
         decrypted = Payload()
-        decrypted.ParseFromString(plain)
+        try:
+            decrypted.ParseFromString(plain)
+        except DecodeError:  # authenticated, so made with our key, but not a payload: never ours
+            raise PayloadDecryptionError(f"payload decrypted with codec key {kid!r} is not a Temporal payload") from None
         return decrypted
+
+
+class StoredDataJSONConverter(PydanticJSONPlainPayloadConverter):
+    """Temporal's pydantic JSON converter, validating in the STORED_DATA context: every payload it
+    reads is one we wrote (a workflow input, a result, a signal), so intake-only rules such as the
+    text hygiene of domain.models.CleanText do not run again, and an order accepted before a rule
+    was added keeps replaying."""
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        adapter: TypeAdapter[Any] = self._type_adapter(type_hint if type_hint is not None else Any)
+        return adapter.validate_json(payload.data, context=STORED_DATA)
 
 
 @final
@@ -158,7 +191,14 @@ class SharedPydanticPayloadConverter(PydanticPayloadConverter):
         if shared is None:
             # Two threads racing here build two; one is kept, both convert alike.
             shared = super().__new__(cls)
-            PydanticPayloadConverter.__init__(shared)
+            json_converter = StoredDataJSONConverter()
+            CompositePayloadConverter.__init__(
+                shared,
+                *(
+                    json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                    for c in DefaultPayloadConverter.default_encoding_payload_converters
+                ),
+            )
             cls._shared = shared
         return shared
 

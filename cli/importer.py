@@ -13,25 +13,28 @@ import asyncio
 import csv
 import io
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.common import load_settings
+from cli.ops import resolve_base_url
+from cli.terminal import literal
+from config.settings import Settings, first_key_with_role
 from domain.channels import ChannelFormat, ChannelFormatError, map_order, read_marketplace_csv
 from domain.models import Problem
 from domain.spreadsheet import safe_row
-from runtime.settings import Settings
-from runtime.simulator import first_key_with_role
-from runtime.terminal import literal
 
 # Answers worth another try, and how often: the API sheds load with 429/503 and a Retry-After.
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -80,6 +83,8 @@ def read_units(fmt: ChannelFormat, text: str) -> list[Unit]:
         ]
     try:
         document = json.loads(text)
+    except RecursionError:  # Python's parser gives up at about a thousand levels, not with ValueError
+        raise ChannelFormatError([Problem(field="file", message="is nested too deeply")]) from None
     except ValueError as error:
         raise ChannelFormatError([Problem(field="file", message=f"is not JSON: {error}")]) from None
     items = document if isinstance(document, list) else [document]
@@ -254,7 +259,10 @@ def import_file(
     console: Console,
 ) -> dict[str, int]:
     """The whole `oms import`: read, post, print per-row results, optionally write them; the tally."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ChannelFormatError([Problem(field="file", message=f"is not UTF-8 text: {error}")]) from None
 
     async def main() -> list[RowResult]:
         headers = {"X-API-Key": api_key} if api_key else {}
@@ -270,3 +278,40 @@ def import_file(
         write_results(results, output)
         console.print(literal(f"results written to {output}"))
     return counts
+
+
+# `oms import FILE --channel NAME`, the command itself.
+def import_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the export to import")],
+    channel: Annotated[str, typer.Option("--channel", help="the file's format: storefront | marketplace | social")],
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="orders in flight at once")] = 8,
+    output: Annotated[Path | None, typer.Option(help="write per-row results here (.json, else CSV)")] = None,
+    problems_only: Annotated[bool, typer.Option("--problems-only", help="print only rejected and failed rows")] = False,
+    api_url: Annotated[str | None, typer.Option(help="the API's base URL (default OMS_API_URL or OMS_API_HOST:PORT)")] = None,
+    api_key: Annotated[str | None, typer.Option(help="a client key (default OMS_CLIENT_KEY or the first client key)")] = None,
+) -> None:
+    """Import a storefront/social JSON list or a marketplace CSV: each order whole or not at all,
+    (channel, channel order id) never twice. Exit status 1 when any row was rejected or failed."""
+    formats = [f.value for f in ChannelFormat]
+    if channel not in formats:
+        raise typer.BadParameter(f"one of {', '.join(formats)}", param_hint="--channel")
+    settings = load_settings()
+    console = Console()
+    try:
+        counts = import_file(
+            file,
+            ChannelFormat(channel),
+            base_url=resolve_base_url(api_url, settings),
+            api_key=resolve_client_key(api_key, settings, os.environ),
+            concurrency=concurrency,
+            output=output,
+            only_problems=problems_only,
+            console=console,
+        )
+    except ChannelFormatError as error:
+        for problem in error.problems:
+            # The field and message quote the file: literal text, not markup (cli.terminal).
+            console.print(literal(problem.field, style="red") + literal(f": {problem.message}"))
+        raise typer.Exit(2) from None
+    if counts["rejected"] or counts["failed"]:
+        raise typer.Exit(1)

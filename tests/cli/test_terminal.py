@@ -1,4 +1,4 @@
-"""runtime.terminal.literal: data printed through Rich comes out as typed, markup and all, and
+"""cli.terminal.literal: data printed through Rich comes out as typed, markup and all, and
 cannot send the terminal commands."""
 
 import io
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.table import Table
 
-from runtime.terminal import literal, visible_controls
+from cli.terminal import literal, visible_controls
 
 HOSTILE = "[/] [bold red]loud[/bold red] [link=http://evil.example]click[/link] [/bold] \\[x]"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.settings import Settings
+    from config.settings import Settings
 
 
 def resolve_database_url(settings: Settings, *, migrate: bool = True) -> str:

@@ -12,9 +12,7 @@ from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from domain.enums import ShippingSpeed
-from domain.models import RateQuote
-from runtime.codec import (
+from config.codec import (
     ENCODING,
     KEY_ID_METADATA,
     EncryptionCodec,
@@ -25,8 +23,10 @@ from runtime.codec import (
     format_codec_key,
     parse_codec_keys,
 )
-from runtime.settings import Settings
-from runtime.temporal import dev_codec_access, dev_server_command, is_loopback, ui_codec_endpoint
+from config.settings import Settings
+from config.temporal import dev_codec_access, dev_server_command, is_loopback, ui_codec_endpoint
+from domain.enums import ShippingSpeed
+from domain.models import RateQuote
 
 OLD = format_codec_key("2025-a", b"\x01" * 32)
 NEW = format_codec_key("2026-b", b"\x02" * 32)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from runtime.settings import DEV_API_KEYS, DEV_CARRIER_SECRETS, DEV_KEYS, DEV_SECRETS
+from config.settings import DEV_API_KEYS, DEV_CARRIER_SECRETS, DEV_KEYS, DEV_SECRETS
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 REQUIRED = ("OMS_API_KEYS", "OMS_CARRIER_SECRETS", "OMS_CODEC_KEYS", "OMS_CONSOLE_SECRET")
