@@ -1,5 +1,9 @@
 """The API's conversations with Temporal: submit (Update-with-Start), cancel, ops actions,
-address changes, stock arrivals, and signals.
+address changes, stock arrivals, and the facts from outside (picks, tracking, return receipts).
+
+Every update and signal is sent through a typed handle (`handle.signal(ShipmentWorkflow.pick_confirmed,
+...)`), never by a string name: a renamed handler then breaks the type check here, not an order in
+production. The names on the wire stay the handlers' own, so recorded histories keep replaying.
 
 Refusals raised by workflow update validators come back as ApplicationErrors whose type names a
 domain.errors class; they are turned into problem details here, once.
@@ -7,7 +11,8 @@ domain.errors class; they are turned into problem details here, once.
 
 import hashlib
 import json
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
@@ -36,13 +41,19 @@ from domain.models import (
     OrderInput,
     OrderRequest,
     OrderView,
+    PickConfirmation,
+    ReturnReceipt,
     ReturnRequest,
     ReturnView,
+    ShipmentView,
     StockArrival,
     SubmitResult,
+    TrackingEvent,
 )
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
+from workflows.shipment import ShipmentWorkflow
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -146,10 +157,32 @@ async def request_return(client: Client, order_id: str, request: ReturnRequest) 
     return await _order_update(client, order_id, OrderWorkflow.request_return, request)
 
 
-async def signal_workflow(client: Client, workflow_id: str, signal: str, arg: Any) -> bool:
-    """False when no such workflow is running."""
+def _shipment_handle(client: Client, shipment_id: str) -> WorkflowHandle[ShipmentWorkflow, ShipmentView]:
+    return client.get_workflow_handle_for(ShipmentWorkflow.run, ids.shipment_workflow_id(shipment_id))
+
+
+async def confirm_pick(client: Client, shipment_id: str, confirmation: PickConfirmation) -> bool:
+    """The warehouse picked a parcel; False when no such parcel is open."""
+    return await _delivered(_shipment_handle(client, shipment_id).signal(ShipmentWorkflow.pick_confirmed, confirmation))
+
+
+async def report_tracking(client: Client, shipment_id: str, event: TrackingEvent) -> bool:
+    """A carrier's tracking event for a parcel; False when the parcel's workflow has ended."""
+    return await _delivered(_shipment_handle(client, shipment_id).signal(ShipmentWorkflow.tracking_event, event))
+
+
+async def report_return_receipt(client: Client, rma_id: str, receipt: ReturnReceipt) -> bool:
+    """The warehouse received a return; False when no such return is open."""
+    handle: WorkflowHandle[ReturnWorkflow, ReturnView] = client.get_workflow_handle_for(
+        ReturnWorkflow.run, ids.return_workflow_id(rma_id)
+    )
+    return await _delivered(handle.signal(ReturnWorkflow.received, receipt))
+
+
+async def _delivered(sending: Awaitable[None]) -> bool:
+    """Await one signal: False when no such workflow is running (unknown, or already completed)."""
     try:
-        await client.get_workflow_handle(workflow_id).signal(signal, arg)
+        await sending
         return True
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:

@@ -11,8 +11,7 @@ from api.client_views import return_for
 from api.deps import ClientDep, SessionsDep
 from api.problems import ProblemError
 from api.routers.warehouse import Accepted
-from api.temporal_calls import WorkflowGone, request_return, signal_workflow
-from domain import ids
+from api.temporal_calls import WorkflowGone, report_return_receipt, request_return
 from domain.enums import ReturnReason, ReturnResolution, Role
 from domain.models import ParcelLine, ReceivedLine, ReturnReceipt, ReturnRequest, ReturnView, Sku, Strict
 from store import projection
@@ -64,9 +63,7 @@ async def open_return(
 @router.post("/returns/{rma_id}/received", status_code=202, response_model=Accepted)
 async def return_received(rma_id: str, body: ReceivedBody, principal: WarehouseRole, client: ClientDep) -> Accepted:
     """The warehouse received a return, with the condition of each line."""
-    delivered = await signal_workflow(
-        client, ids.return_workflow_id(rma_id), "received", ReturnReceipt(lines=body.lines, actor=principal.name)
-    )
+    delivered = await report_return_receipt(client, rma_id, ReturnReceipt(lines=body.lines, actor=principal.name))
     if not delivered:
         raise ProblemError(404, f"no open return {rma_id}")
     return Accepted()

@@ -12,8 +12,7 @@ from temporalio.client import Client
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError
-from api.temporal_calls import WorkflowGone, signal_workflow, stock_arrived
-from domain import ids
+from api.temporal_calls import WorkflowGone, confirm_pick, stock_arrived
 from domain.enums import OrderStatus, Role
 from domain.models import ParcelLine, PickConfirmation, Sku, StockArrival, Strict
 from store import catalog, projection
@@ -33,12 +32,7 @@ class Accepted(Strict):
 
 @router.post("/warehouse/shipments/{shipment_id}/picked", status_code=202, response_model=Accepted)
 async def picked(shipment_id: str, body: PickedBody, _: WarehouseRole, client: ClientDep) -> Accepted:
-    delivered = await signal_workflow(
-        client,
-        ids.shipment_workflow_id(shipment_id),
-        "pick_confirmed",
-        PickConfirmation(lines=body.lines, picker=body.picker),
-    )
+    delivered = await confirm_pick(client, shipment_id, PickConfirmation(lines=body.lines, picker=body.picker))
     if not delivered:
         raise ProblemError(404, f"no open shipment {shipment_id}")
     return Accepted()

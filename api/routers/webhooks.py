@@ -11,8 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, problems_of
 from api.routers.warehouse import Accepted
-from api.temporal_calls import signal_workflow
-from domain import ids
+from api.temporal_calls import report_tracking
 from domain.models import CleanText, TrackingEvent
 from store import projection, tracking
 
@@ -87,5 +86,5 @@ async def carrier_event(
     # Recorded first: if the signal below is lost, the parcel finds the event when it polls.
     await run_in_threadpool(tracking.record_tracking_event, sessions, carrier, event)
     # A parcel whose workflow has ended (delivered) ignores replays: accepted, nothing changes.
-    await signal_workflow(client, ids.shipment_workflow_id(shipment.shipment_id), "tracking_event", event)
+    await report_tracking(client, shipment.shipment_id, event)
     return Accepted()
