@@ -4,6 +4,7 @@ so its CPU time and memory can be read on its own (psutil)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -43,10 +44,8 @@ class Proc:
     def rss(self) -> int:
         total = 0
         for proc in self.tree():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         self.peak_rss = max(self.peak_rss, total)
         return total
 
@@ -168,10 +167,8 @@ class Stack:
         for name in reversed(list(self.procs)):
             proc = self.procs[name]
             if proc.popen.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.popen.pid, 15)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 15
         for proc in self.procs.values():
             try:

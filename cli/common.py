@@ -7,6 +7,7 @@ heavy parts (store, SQLAlchemy) happen inside these helpers so `oms --help` stay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Coroutine
@@ -69,10 +70,8 @@ def run_until_signalled(coro: Coroutine[Any, Any, Any]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     asyncio.run(main())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from cli.common import configure_logging, load_settings, terminate_on_sigterm
 
 
@@ -11,7 +13,5 @@ def simulate() -> None:
 
     configure_logging()
     terminate_on_sigterm()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_simulator(load_settings())
-    except KeyboardInterrupt:
-        pass

@@ -8,6 +8,7 @@ they also get SIGTERM if the supervisor itself dies.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import selectors
@@ -138,10 +139,8 @@ class Supervisor:
         proc = child.proc
         if proc is not None and proc.stdout is not None:
             self._drain(child, final=True)
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(proc.stdout)
-            except (KeyError, ValueError):
-                pass
             proc.stdout.close()
 
     def pump(self, timeout: float = 0.2) -> None:
@@ -248,10 +247,8 @@ class Supervisor:
             # The whole group, so grandchildren (e.g. uvicorn's) go too.
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -5,6 +5,7 @@ the package itself runs postgres as a dedicated system user.
 """
 
 import atexit
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -29,12 +30,9 @@ def ensure_database(admin_url: str, database: str) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cur.fetchone() is None:
-                try:
-                    cur.execute(
-                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
-                    )
-                except psycopg2.errors.DuplicateDatabase:
-                    pass  # created concurrently by another process
+                # Created concurrently by another process: as good as ours.
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     finally:
         conn.close()
 

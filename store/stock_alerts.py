@@ -25,7 +25,7 @@ LOW_STOCK_KIND = "low_stock"
 NO_ORDER = "-"
 
 _AVAILABLE = StockLevelRow.on_hand - StockLevelRow.reserved - StockLevelRow.safety_stock
-IS_LOW = _AVAILABLE <= StockLevelRow.reorder_point
+IS_LOW = _AVAILABLE <= StockLevelRow.reorder_point  # noqa: SIM300 (a SQL expression: reads as the rule)
 
 
 def low_stock_dedupe_key(sku: str, warehouse: str, crossing: int) -> str:

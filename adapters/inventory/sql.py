@@ -50,10 +50,7 @@ def _lock_order(s: Session, order_id: str) -> None:
 
 
 def _allocation_of(s: Session, order_id: str, rows: list[ReservationRow]) -> Allocation:
-    regions = {
-        code: region
-        for code, region in s.execute(select(WarehouseRow.code, WarehouseRow.region))
-    }
+    regions = dict(s.execute(select(WarehouseRow.code, WarehouseRow.region)).tuples().all())
     by_warehouse: dict[str, list[ParcelLine]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.warehouse, r.id)):
         by_warehouse[row.warehouse].append(

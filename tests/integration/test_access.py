@@ -117,7 +117,7 @@ async def test_no_operation_takes_an_address_to_fetch(http: httpx.AsyncClient) -
         if isinstance(node, dict):
             if node.get("format") in {"uri", "url", "iri", "hostname", "idn-hostname"}:
                 found.append(where)
-            for name, child in (node.get("properties") or {}).items():
+            for name in node.get("properties") or {}:
                 if suspicious.search(name):
                     found.append(f"{where}.{name}")
             for key, child in node.items():

@@ -8,6 +8,7 @@ is `oms simulate`; all talk to each other over real sockets. Nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,10 +65,8 @@ class Process:
         """Send `sig` to the process group and wait for the exit; returns the exit code."""
         assert self.proc is not None
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
         code = self.proc.wait(timeout=timeout)
         if self._log is not None:
             self._log.close()
@@ -210,4 +209,4 @@ class Stack:
             "SELECT status, count(*) FROM orders WHERE order_id = ANY(:ids) GROUP BY status",
             ids=list(order_ids),
         )
-        return {status: count for status, count in rows}
+        return dict(rows)
