@@ -21,7 +21,9 @@ def refund_cap(amount: Decimal, totals: Totals) -> Decimal:
 
 def payment_after_refund(totals: Totals) -> PaymentStatus:
     """The payment's status once `totals.refunded` has been paid back."""
-    return PaymentStatus.REFUNDED if totals.refunded >= totals.grand_total else PaymentStatus.PARTIALLY_REFUNDED
+    return (
+        PaymentStatus.REFUNDED if totals.refunded >= totals.grand_total else PaymentStatus.PARTIALLY_REFUNDED
+    )
 
 
 def unit_price(lines: list[OrderLine], sku: str) -> Decimal:

@@ -58,7 +58,10 @@ class AfterSales:
         inp = ReturnInput(
             order_id=order.order_id,
             rma_id=rma,
-            lines=[line.model_copy(update={"region": state.warehouse_regions.get(line.warehouse, "")}) for line in lines],
+            lines=[
+                line.model_copy(update={"region": state.warehouse_regions.get(line.warehouse, "")})
+                for line in lines
+            ],
             reason=request.reason,
             resolution=request.resolution,
             customer_address=order.shipping_address,
@@ -187,14 +190,20 @@ class AfterSales:
     async def _ship_exchange(self, view: ReturnView) -> None:
         order = self._state.order
         key = ids.exchange_reservation_key(order.order_id, view.rma_id)
-        lines = priced(order.lines, [ParcelLine(sku=line.sku, quantity=line.quantity) for line in view.received])
+        lines = priced(
+            order.lines, [ParcelLine(sku=line.sku, quantity=line.quantity) for line in view.received]
+        )
         allocation = await self._stock.reserve_extra(key, lines, f"reserve the exchange for {view.rma_id}")
         if allocation is None:
             # Nothing to exchange with: the customer gets the money instead.
-            await self._refund_return(view.model_copy(update={"refund_due": view.refund_due or value_of(lines)}))
+            await self._refund_return(
+                view.model_copy(update={"refund_due": view.refund_due or value_of(lines)})
+            )
             return
         first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
-        self.apply_return(view.model_copy(update={"exchange_shipment_id": first_new, "version": view.version + 1}))
+        self.apply_return(
+            view.model_copy(update={"exchange_shipment_id": first_new, "version": view.version + 1})
+        )
         self._door.record(events.RETURN_EXCHANGE_SHIPPED, detail={"rma_id": view.rma_id})
         await self._fulfilment.start_parcels(allocation, key)
 

@@ -131,7 +131,9 @@ class Fulfilment:
         self._reships += 1
         key = ids.reship_reservation_key(order.order_id, self._reships)
         lines = priced(order.lines, parcel.lines)
-        allocation = await self._stock.reserve_extra(key, lines, f"reserve stock to replace {parcel.shipment_id}")
+        allocation = await self._stock.reserve_extra(
+            key, lines, f"reserve stock to replace {parcel.shipment_id}"
+        )
         if allocation is None:
             await self._refund_parcel(parcel, f"parcel {issue}, no stock to send it again")
             return

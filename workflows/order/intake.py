@@ -32,28 +32,32 @@ class Intake:
         self._door.move(OrderStatus.VERIFYING, events.ORDER_VERIFYING)
         request = state.input.request
         # Short reads: local activities spare the submitter task-queue round trips.
-        catalog: list[CatalogItem] = await self._door.locally(workflow.execute_local_activity_method(
-            InventoryActivities.load_catalog,
-            [line.sku for line in request.lines],
-            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary=f"load catalog for {len(request.lines)} skus",
-        ))
+        catalog: list[CatalogItem] = await self._door.locally(
+            workflow.execute_local_activity_method(
+                InventoryActivities.load_catalog,
+                [line.sku for line in request.lines],
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=PERSISTENT_RETRY,
+                summary=f"load catalog for {len(request.lines)} skus",
+            )
+        )
         state.catalog = {item.sku: item for item in catalog}
         problems = verify_order(request, state.catalog)
         if problems:
             raise Refused("verification failed", {"problems": [p.model_dump() for p in problems]})
-        recent_orders: int = await self._door.locally(workflow.execute_local_activity_method(
-            ProjectionActivities.count_recent_orders,
-            RecentOrdersQuery(
-                customer_id=request.customer.id,
-                since=workflow.now() - state.policy.risk.velocity_window,
-                exclude_order_id=state.order.order_id,
-            ),
-            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary="count the customer's recent orders",
-        ))
+        recent_orders: int = await self._door.locally(
+            workflow.execute_local_activity_method(
+                ProjectionActivities.count_recent_orders,
+                RecentOrdersQuery(
+                    customer_id=request.customer.id,
+                    since=workflow.now() - state.policy.risk.velocity_window,
+                    exclude_order_id=state.order.order_id,
+                ),
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=PERSISTENT_RETRY,
+                summary="count the customer's recent orders",
+            )
+        )
         reasons = hold_reasons(request, state.order.totals, state.policy.risk, recent_orders)
         if reasons:
             state.order.hold = Hold(reason=describe(reasons), since=workflow.now(), codes=reasons)

@@ -56,17 +56,19 @@ class Payment:
         self._capture_in_doubt = True
         await parked_on_failure(
             "payment capture",
-            lambda: self._door.locally(workflow.execute_local_activity_method(
-                PaymentActivities.capture_payment,
-                PaymentOperation(
-                    idempotency_key=ids.payment_key(state.order.order_id, "capture"),
-                    payment_id=payment.payment_id,
-                    amount=state.order.totals.grand_total,
-                ),
-                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                retry_policy=state.retry,
-                summary=f"capture {state.order.totals.grand_total} {state.order.currency}",
-            )),
+            lambda: self._door.locally(
+                workflow.execute_local_activity_method(
+                    PaymentActivities.capture_payment,
+                    PaymentOperation(
+                        idempotency_key=ids.payment_key(state.order.order_id, "capture"),
+                        payment_id=payment.payment_id,
+                        amount=state.order.totals.grand_total,
+                    ),
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=state.retry,
+                    summary=f"capture {state.order.totals.grand_total} {state.order.currency}",
+                )
+            ),
             self._ops.park,
         )
         self._capture_in_doubt = False
@@ -78,20 +80,22 @@ class Payment:
         request = state.input.request
         # Authorize and capture are short, idempotent (keyed) calls: local activities, like the
         # reservation, so the whole intake-to-fulfilment stretch is one or two workflow tasks.
-        return await self._door.locally(workflow.execute_local_activity_method(
-            PaymentActivities.authorize_payment,
-            AuthorizeRequest(
-                idempotency_key=ids.payment_key(state.order.order_id, "authorize"),
-                order_id=state.order.order_id,
-                amount=state.order.totals.grand_total,
-                currency=state.order.currency,
-                method=request.payment.method,
-                token=request.payment.token,
-            ),
-            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-            retry_policy=retry or state.retry,
-            summary=f"authorize {state.order.totals.grand_total} {state.order.currency}",
-        ))
+        return await self._door.locally(
+            workflow.execute_local_activity_method(
+                PaymentActivities.authorize_payment,
+                AuthorizeRequest(
+                    idempotency_key=ids.payment_key(state.order.order_id, "authorize"),
+                    order_id=state.order.order_id,
+                    amount=state.order.totals.grand_total,
+                    currency=state.order.currency,
+                    method=request.payment.method,
+                    token=request.payment.token,
+                ),
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=retry or state.retry,
+                summary=f"authorize {state.order.totals.grand_total} {state.order.currency}",
+            )
+        )
 
     async def refund(self, amount: Decimal, scope: str) -> Decimal:
         """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more

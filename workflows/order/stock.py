@@ -83,17 +83,19 @@ class Stock:
             # task (no task-queue round trip, no scheduled/started/completed events).
             return await parked_on_failure(
                 "stock reservation",
-                lambda: self._door.locally(workflow.execute_local_activity_method(
-                    InventoryActivities.reserve_stock,
-                    ReserveRequest(
-                        order_id=state.order.order_id,
-                        lines=state.order.lines,
-                        destination_region=region,
-                    ),
-                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                    retry_policy=state.retry,
-                    summary=f"reserve stock for {len(state.order.lines)} lines",
-                )),
+                lambda: self._door.locally(
+                    workflow.execute_local_activity_method(
+                        InventoryActivities.reserve_stock,
+                        ReserveRequest(
+                            order_id=state.order.order_id,
+                            lines=state.order.lines,
+                            destination_region=region,
+                        ),
+                        start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                        retry_policy=state.retry,
+                        summary=f"reserve stock for {len(state.order.lines)} lines",
+                    )
+                ),
                 self._ops.park,
             )
         except STEP_FAILURES as error:

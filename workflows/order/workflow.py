@@ -80,12 +80,16 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
         projector = asyncio.create_task(self._door.project())
-        self._door.record(events.ORDER_RECEIVED, actor=inp.actor, detail={"channel": inp.request.channel.value})
+        self._door.record(
+            events.ORDER_RECEIVED, actor=inp.actor, detail={"channel": inp.request.channel.value}
+        )
         try:
             await self._lifecycle()
         except asyncio.CancelledError:
             # The workflow itself was cancelled (e.g. from the Temporal UI): same compensations.
-            await self._cancellation.cancel_order(CancelRequest(reason="workflow cancelled", actor="temporal"))
+            await self._cancellation.cancel_order(
+                CancelRequest(reason="workflow cancelled", actor="temporal")
+            )
         await workflow.wait_condition(self._door.idle)
         projector.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -94,7 +98,9 @@ class OrderWorkflow:
     async def _lifecycle(self) -> None:
         state, ops = self._state, self._ops
         try:
-            await within_sla("verifying", state.slas.verifying, self._intake.verify(), *ops.sla_hooks("verifying"))
+            await within_sla(
+                "verifying", state.slas.verifying, self._intake.verify(), *ops.sla_hooks("verifying")
+            )
             if self._order.hold is not None:
                 await self._intake.hold()
             self._door.move(OrderStatus.ALLOCATING, events.ORDER_ACCEPTED)
