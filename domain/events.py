@@ -50,16 +50,22 @@ STEP_SKIPPED = "step.skipped"
 
 
 # Families named after what they carry: an ops action, a parcel's status, a return's status.
+OPS_PREFIX = "ops."
+SHIPMENT_PREFIX = "shipment."
+RETURN_PREFIX = "return."
+
+
 def ops_event(action: str) -> str:
     """`ops.approve`, `ops.note`, ...: an ops action, recorded with who did it."""
-    return f"ops.{action}"
+    return f"{OPS_PREFIX}{action}"
 
 
 def shipment_event(status: str) -> str:
     """`shipment.in_transit`, ...: a parcel's news as the order saw it."""
-    return f"shipment.{status}"
+    return f"{SHIPMENT_PREFIX}{status}"
 
 
 def return_event(status: str) -> str:
-    """`return.approved`, ...: a return's news as the order saw it."""
-    return f"return.{status}"
+    """`return.approved`, ...: a return's news as the order saw it (`return.requested` is both a
+    status event and RETURN_REQUESTED, the request itself)."""
+    return f"{RETURN_PREFIX}{status}"
