@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
     from domain.models import ParcelLine, ReturnInput, ReturnRequest, ReturnView
-    from domain.news import merge_return, return_trouble
+    from domain.news import return_trouble
     from domain.refunds import priced, return_refund, value_of
     from domain.returns import auto_approves, return_lines
     from workflows.order.door import Door
@@ -209,7 +209,7 @@ class AfterSales:
 
     def apply_return(self, view: ReturnView) -> None:
         """Fold a return's news into the order (a request, a signal, a result, a refund)."""
-        if not merge_return(self._state.order, view):
+        if not self._door.merge_return(view):
             return  # late or repeated news
         key = f"return:{view.rma_id}"
         trouble = return_trouble(view)

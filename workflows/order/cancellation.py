@@ -46,7 +46,7 @@ class Cancellation:
 
     async def _compensate(self, request: CancelRequest, detail: dict[str, Any]) -> None:
         state = self._state
-        state.order.cancellation_reason = request.reason
+        self._door.set_cancellation_reason(request.reason)
         workflow.set_current_details(f"Cancelling ({request.reason}): running compensations")
         for child in state.children:
             if not child.done():

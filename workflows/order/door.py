@@ -10,10 +10,12 @@ Two ways through:
 Either way the door refreshes what follows from the order (attention, the ops actions available,
 the current details), appends the timeline entry, and queues a snapshot for the projection.
 
-Changes of the payment, the totals, the lines and the address go through the door's setters too,
-so one place changes the order; they reach the projection with the step's next event (each
-setter's caller records one), which is when they reached it before the door existed. Writing them
-at once would add projection writes to the history of every running order (docs/versioning.md).
+Every other change of the order (payment, totals, lines, address, hold, parcels, returns, the
+cancellation reason) goes through the door's setters, so this module is the one place that
+changes the order. A setter does not write the projection: the change reaches it with the
+step's next event (each setter's caller records or moves right after), which is when it reached
+the projection before the door existed. Writing at once would add projection writes to the
+history of every order in flight, and so need a patch (docs/versioning.md).
 
 `project` drains the queue in order, a burst of events in one local activity, then sends the
 ops alerts that `flag` queued.
@@ -34,12 +36,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import ORDER_MOVES, check_move
     from domain.models import (
         Address,
+        Hold,
         Notification,
         OrderLine,
         OrderView,
+        ReturnView,
+        ShipmentView,
         TimelineEntry,
         TransitionRecord,
     )
+    from domain.news import merge_return, merge_shipment
     from domain.notifications import ops_notification
     from domain.pricing import order_totals
     from domain.refunds import payment_after_refund
@@ -143,6 +149,35 @@ class Door:
 
     def set_address(self, address: Address) -> None:
         self._order.shipping_address = address
+
+    def set_hold(self, hold: Hold | None) -> None:
+        """Verification held the order (a Hold), or ops approved it (None)."""
+        self._order.hold = hold
+
+    def hold_info_requested(self) -> None:
+        assert self._order.hold is not None
+        self._order.hold.info_requested = True
+
+    def set_cancellation_reason(self, reason: str) -> None:
+        self._order.cancellation_reason = reason
+
+    def add_parcel(self, parcel: ShipmentView) -> None:
+        """A parcel about to start: the order shows it at once, before its first news."""
+        self._order.shipments.append(parcel)
+
+    def set_outcome(self, shipment_id: str, outcome: str) -> None:
+        """What the order did about a parcel's delivery issue (reshipped as ..., refunded ...)."""
+        for known in self._order.shipments:
+            if known.shipment_id == shipment_id:
+                known.outcome = outcome
+
+    def merge_shipment(self, shipment: ShipmentView) -> bool:
+        """A parcel's news (domain/news.py); False when it is late or repeated."""
+        return merge_shipment(self._order, shipment)
+
+    def merge_return(self, view: ReturnView) -> bool:
+        """A return's news (domain/news.py); False when it is late or repeated."""
+        return merge_return(self._order, view)
 
     # --- attention --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus
     from domain.lifecycle import fulfilment_status
     from domain.models import Allocation, ShipmentInput, ShipmentView
-    from domain.news import merge_shipment, parcel_trouble, status_after_parcel_news
+    from domain.news import parcel_trouble, status_after_parcel_news
     from domain.refunds import parcel_refund, priced
     from workflows.order.door import Door
     from workflows.order.ops import Ops
@@ -65,7 +65,7 @@ class Fulfilment:
             state.warehouse_regions[parcel.warehouse] = parcel.region
             number = len(order.shipments) + 1
             shipment_id = ids.shipment_id(order.order_id, number)
-            order.shipments.append(
+            self._door.add_parcel(
                 ShipmentView(
                     shipment_id=shipment_id,
                     order_id=order.order_id,
@@ -101,7 +101,7 @@ class Fulfilment:
     def apply_shipment(self, shipment: ShipmentView) -> None:
         """Fold a parcel's news into the order; the order status follows from its parcels."""
         order = self._state.order
-        if not merge_shipment(order, shipment):
+        if not self._door.merge_shipment(shipment):
             return  # late or repeated news
         key = f"parcel:{shipment.shipment_id}"
         trouble = parcel_trouble(order, shipment)
@@ -173,7 +173,5 @@ class Fulfilment:
         await self._ops.notify("refunded", reason=reason, scope=parcel.shipment_id, amount=amount)
 
     def _set_outcome(self, parcel: ShipmentView, outcome: str) -> None:
-        for known in self._state.order.shipments:
-            if known.shipment_id == parcel.shipment_id:
-                known.outcome = outcome
+        self._door.set_outcome(parcel.shipment_id, outcome)
         self._door.unflag(f"parcel:{parcel.shipment_id}")

@@ -60,7 +60,7 @@ class Intake:
         )
         reasons = hold_reasons(request, state.order.totals, state.policy.risk, recent_orders)
         if reasons:
-            state.order.hold = Hold(reason=describe(reasons), since=workflow.now(), codes=reasons)
+            self._door.set_hold(Hold(reason=describe(reasons), since=workflow.now(), codes=reasons))
 
     async def hold(self) -> None:
         """Wait for ops to approve or reject a held order; unanswered, it cancels (R2)."""
@@ -79,7 +79,7 @@ class Intake:
         info_requests = 0
         while action is not None and action.action is OpsActionKind.REQUEST_INFO:
             info_requests += 1
-            hold.info_requested = True
+            self._door.hold_info_requested()
             await self._ops.notify("info_requested", reason=action.note or "", occurrence=info_requests)
             # The customer was contacted: they get the full hold time again to answer.
             action = await self._ops.await_ops(
@@ -92,4 +92,4 @@ class Intake:
             raise Refused("hold timed out", {"codes": codes})
         if action.action is OpsActionKind.REJECT:
             raise Refused(f"rejected on review: {action.note}" if action.note else "rejected on review")
-        state.order.hold = None  # approved
+        self._door.set_hold(None)  # approved
