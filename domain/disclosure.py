@@ -46,7 +46,7 @@ SYSTEM_ACTOR = "system"
 # code is a risk signal, and telling it would teach a fraudster which rule caught them.
 CUSTOMER_ACTIONABLE_HOLDS = frozenset({HoldReason.ADDRESS_INCOMPLETE})
 
-# Cancellation reasons written by the workflow itself (workflows/order.py), and the API's
+# Cancellation reasons written by the workflow itself (workflows/order/), and the API's
 # default reason of a client's cancel: none carries anyone's free text.
 CUSTOMER_FACING_CANCELLATIONS = frozenset(
     {
