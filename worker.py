@@ -112,7 +112,7 @@ def keep_bytecode() -> None:
     The sandbox imports `workflows/*` afresh for every workflow instance it creates: each new
     order and parcel, and each replay after a cache eviction. With PYTHONDONTWRITEBYTECODE set
     (our Dockerfile sets it, as most container images do) no `.pyc` is ever written, so every
-    one of those imports compiles the source again: about 50 ms of CPU for workflows/order.py
+    one of those imports compiles the source again: about 50 ms of CPU for the order workflow (then workflows/order.py)
     and 15 ms for workflows/shipment.py (docs/performance.md). The worker writes its bytecode
     under a folder of its own (`sys.pycache_prefix`), so the source tree, which may be
     read-only, stays as it is. An explicit PYTHONPYCACHEPREFIX is respected. The folder must be

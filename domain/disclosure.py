@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain import events
 from domain.enums import HoldReason, Role
 from domain.models import Hold, OrderView, ReturnView, ShipmentView, TimelineEntry
 from domain.risk import describe
@@ -45,7 +46,7 @@ SYSTEM_ACTOR = "system"
 # code is a risk signal, and telling it would teach a fraudster which rule caught them.
 CUSTOMER_ACTIONABLE_HOLDS = frozenset({HoldReason.ADDRESS_INCOMPLETE})
 
-# Cancellation reasons written by the workflow itself (workflows/order.py), and the API's
+# Cancellation reasons written by the workflow itself (workflows/order/), and the API's
 # default reason of a client's cancel: none carries anyone's free text.
 CUSTOMER_FACING_CANCELLATIONS = frozenset(
     {
@@ -64,26 +65,26 @@ CUSTOMER_FACING_CANCELLATIONS = frozenset(
 # (an internal key), `order.cancelled.units_released` (stock), every `ops.*`, `sla.*` and `step.*`
 # detail (notes, params, internal SLAs and step names).
 CLIENT_DETAIL: Mapping[str, frozenset[str]] = {
-    "order.received": frozenset({"channel"}),
-    "order.held": frozenset({"codes", "reason"}),
-    "order.cancelled": frozenset({"reason", "codes", "problems"}),
-    "order.reduced": frozenset({"removed"}),
-    "order.backordered": frozenset({"until"}),
-    "backorder.still_short": frozenset({"until"}),
-    "stock.reserved": frozenset({"partial"}),
-    "fulfilment.started": frozenset({"parcels"}),
-    "parcel.reshipped": frozenset({"shipment_id", "issue"}),
-    "parcel.refunded": frozenset({"shipment_id", "amount", "reason"}),
-    "order.closed": frozenset({"reason"}),
-    "return.requested": frozenset({"rma_id"}),
-    "return.started": frozenset({"rma_id"}),
-    "return.exchange_shipped": frozenset({"rma_id"}),
+    events.ORDER_RECEIVED: frozenset({"channel"}),
+    events.ORDER_HELD: frozenset({"codes", "reason"}),
+    events.ORDER_CANCELLED: frozenset({"reason", "codes", "problems"}),
+    events.ORDER_REDUCED: frozenset({"removed"}),
+    events.ORDER_BACKORDERED: frozenset({"until"}),
+    events.BACKORDER_STILL_SHORT: frozenset({"until"}),
+    events.STOCK_RESERVED: frozenset({"partial"}),
+    events.FULFILMENT_STARTED: frozenset({"parcels"}),
+    events.PARCEL_RESHIPPED: frozenset({"shipment_id", "issue"}),
+    events.PARCEL_REFUNDED: frozenset({"shipment_id", "amount", "reason"}),
+    events.ORDER_CLOSED: frozenset({"reason"}),
+    events.RETURN_REQUESTED: frozenset({"rma_id"}),
+    events.RETURN_STARTED: frozenset({"rma_id"}),
+    events.RETURN_EXCHANGE_SHIPPED: frozenset({"rma_id"}),
 }
 # Events named by a parcel's or a return's status (`shipment.in_transit`, `return.received`):
 # their `event` detail is the workflow's text, shown as the status in words instead.
 _STATUS_EVENT_DETAIL: Mapping[str, frozenset[str]] = {
-    "shipment.": frozenset({"shipment_id", "version", "event"}),
-    "return.": frozenset({"rma_id", "event"}),
+    events.SHIPMENT_PREFIX: frozenset({"shipment_id", "version", "event"}),
+    events.RETURN_PREFIX: frozenset({"rma_id", "event"}),
 }
 
 
@@ -164,9 +165,9 @@ def client_detail(entry: TimelineEntry, viewer: Viewer) -> dict[str, Any]:
     if "codes" in detail:
         codes = detail["codes"] if isinstance(detail["codes"], list) else []
         detail["codes"] = [code.value for code in _visible_codes(codes)]
-    if event == "order.held" and "reason" in detail:
+    if event == events.ORDER_HELD and "reason" in detail:
         detail["reason"] = hold_reason(entry.detail.get("codes") or [])
-    if event == "order.cancelled" and "reason" in detail:
+    if event == events.ORDER_CANCELLED and "reason" in detail:
         detail["reason"] = cancellation_reason(str(detail["reason"]), by_client=_by_client(entry.actor, viewer))
     return detail
 
@@ -204,7 +205,7 @@ def client_return(view: ReturnView) -> ReturnView:
 
 def _order_cancelled_by_client(order: OrderView, viewer: Viewer) -> bool:
     """Whether the order's timeline (when it carries one) shows a client cancelled it."""
-    cancelled = [e for e in order.timeline if e.event == "order.cancelled"]
+    cancelled = [e for e in order.timeline if e.event == events.ORDER_CANCELLED]
     return bool(cancelled) and _by_client(cancelled[-1].actor, viewer)
 
 

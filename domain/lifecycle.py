@@ -1,8 +1,15 @@
-"""Rules of the order lifecycle that do not depend on Temporal: what a set of parcels means for
-the order, and which commands the current state still allows (R4, R15)."""
+"""Rules of the order lifecycle that do not depend on Temporal: the allowed status moves of an
+order, a parcel and a return; what a set of parcels means for the order; and which commands the
+current state still allows (R4, R15)."""
 
-from domain.enums import OrderStatus, ShipmentStatus
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
+
+from domain.enums import OrderStatus, ReturnStatus, ShipmentStatus
 from domain.models import OrderView, ShipmentView
+
+S = TypeVar("S", bound=StrEnum)
 
 # The statuses an order passes through while its parcels move; derived from the parcels.
 FULFILMENT_STATUSES = frozenset(
@@ -68,6 +75,103 @@ def cancel_refusal(order: OrderView) -> str | None:
     if any(s.handed_over for s in order.shipments):
         return "a parcel is already with the carrier: request a return instead"
     return None
+
+
+# --- the state machines ----------------------------------------------------------------------
+#
+# Every status change of an order, a parcel or a return goes through its workflow's door, which
+# checks it against these tables: a move not listed fails the workflow task (IllegalTransition),
+# so it shows in the Temporal UI and in the replay tests instead of passing silently. Staying in
+# the same status is no move (the door only records the event). The tables list every move the
+# workflows make; docs draw the lifecycle diagrams from them.
+
+# The parcels decide among these: a reship or a late parcel can move the order back (delivered ->
+# partially_delivered when a replacement parcel starts), so any one may follow any other.
+_BY_PARCELS = FULFILMENT_STATUSES
+
+ORDER_MOVES: Mapping[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.RECEIVED: frozenset({OrderStatus.VERIFYING, OrderStatus.CANCELLED}),
+    OrderStatus.VERIFYING: frozenset({OrderStatus.ON_HOLD, OrderStatus.ALLOCATING, OrderStatus.CANCELLED}),
+    OrderStatus.ON_HOLD: frozenset({OrderStatus.ALLOCATING, OrderStatus.CANCELLED}),
+    OrderStatus.ALLOCATING: frozenset(
+        {OrderStatus.BACKORDERED, OrderStatus.PAYMENT_PENDING, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.BACKORDERED: frozenset({OrderStatus.ALLOCATING, OrderStatus.CANCELLED}),
+    OrderStatus.PAYMENT_PENDING: frozenset({OrderStatus.FULFILLING, OrderStatus.CANCELLED}),
+    # Every parcel refunded: the order closes from fulfilling (nothing is left to deliver).
+    OrderStatus.FULFILLING: (_BY_PARCELS - {OrderStatus.FULFILLING})
+    | {OrderStatus.CLOSED, OrderStatus.CANCELLED},
+    # Cancelled after hand-over only by a workflow cancellation (the API refuses to).
+    OrderStatus.PARTIALLY_SHIPPED: (_BY_PARCELS - {OrderStatus.PARTIALLY_SHIPPED}) | {OrderStatus.CANCELLED},
+    OrderStatus.SHIPPED: (_BY_PARCELS - {OrderStatus.SHIPPED}) | {OrderStatus.CANCELLED},
+    OrderStatus.PARTIALLY_DELIVERED: (_BY_PARCELS - {OrderStatus.PARTIALLY_DELIVERED})
+    | {OrderStatus.CANCELLED},
+    OrderStatus.DELIVERED: (_BY_PARCELS - {OrderStatus.DELIVERED})
+    | {OrderStatus.RETURNING, OrderStatus.CLOSED, OrderStatus.CANCELLED},
+    # Closed from returning when the return window ends in the same moment a return finishes.
+    OrderStatus.RETURNING: frozenset({OrderStatus.DELIVERED, OrderStatus.CLOSED, OrderStatus.CANCELLED}),
+    OrderStatus.CLOSED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+# A parcel can be cancelled until the carrier has it; carrier news never moves it backwards
+# (SHIPMENT_PROGRESS), but an exception is left by any later news, and a refused label (exception
+# before hand-over) goes back to packed when ops retry or reroute it.
+_CARRIER_ENDS = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER})
+SHIPMENT_MOVES: Mapping[ShipmentStatus, frozenset[ShipmentStatus]] = {
+    ShipmentStatus.PENDING: frozenset({ShipmentStatus.PICKING, ShipmentStatus.CANCELLED}),
+    ShipmentStatus.PICKING: frozenset({ShipmentStatus.PACKED, ShipmentStatus.CANCELLED}),
+    ShipmentStatus.PACKED: frozenset(
+        {ShipmentStatus.LABEL_CREATED, ShipmentStatus.EXCEPTION, ShipmentStatus.CANCELLED}
+    ),
+    ShipmentStatus.LABEL_CREATED: frozenset(
+        {
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.EXCEPTION,
+            ShipmentStatus.CANCELLED,
+        }
+    )
+    | _CARRIER_ENDS,
+    ShipmentStatus.IN_TRANSIT: frozenset({ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.EXCEPTION})
+    | _CARRIER_ENDS,
+    ShipmentStatus.OUT_FOR_DELIVERY: frozenset({ShipmentStatus.EXCEPTION}) | _CARRIER_ENDS,
+    ShipmentStatus.EXCEPTION: frozenset(
+        {
+            ShipmentStatus.PACKED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.CANCELLED,
+        }
+    )
+    | _CARRIER_ENDS,
+    ShipmentStatus.DELIVERED: frozenset(),
+    ShipmentStatus.RETURNED_TO_SENDER: frozenset(),
+    ShipmentStatus.CANCELLED: frozenset(),
+}
+
+# Inspected is where ReturnWorkflow ends; the order then refunds it (an exchange stays inspected).
+RETURN_MOVES: Mapping[ReturnStatus, frozenset[ReturnStatus]] = {
+    ReturnStatus.REQUESTED: frozenset({ReturnStatus.APPROVED, ReturnStatus.REJECTED}),
+    ReturnStatus.APPROVED: frozenset({ReturnStatus.IN_TRANSIT}),
+    ReturnStatus.IN_TRANSIT: frozenset({ReturnStatus.RECEIVED}),
+    ReturnStatus.RECEIVED: frozenset({ReturnStatus.INSPECTED}),
+    ReturnStatus.INSPECTED: frozenset({ReturnStatus.REFUNDED}),
+    ReturnStatus.REFUNDED: frozenset(),
+    ReturnStatus.REJECTED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A status move its table does not allow. Deliberately not an ApplicationError: raised in a
+    workflow it fails the workflow task (retried, shown in the UI) instead of the workflow."""
+
+
+def check_move(moves: Mapping[S, frozenset[S]], current: S, new: S, what: str) -> None:
+    """Raise IllegalTransition unless `current -> new` is in `moves` (staying put is no move)."""
+    if new is not current and new not in moves[current]:
+        allowed = ", ".join(sorted(s.value for s in moves[current])) or "none"
+        raise IllegalTransition(f"{what}: {current.value} -> {new.value} is not allowed (allowed: {allowed})")
 
 
 # How far along a parcel is; tracking events never move a parcel backwards.

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from domain.events import SLA_BREACHED
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -280,7 +282,7 @@ class OrderEventRow(Base):
         Index("ix_order_events_at", "at"),
         # The management report (migration 0005): step durations and SLA breaches.
         Index("ix_order_events_order_id_seq_covering", "order_id", "seq", postgresql_include=["status", "at"]),
-        Index("ix_order_events_sla_breached", "order_id", "at", postgresql_where="event = 'sla.breached'"),
+        Index("ix_order_events_sla_breached", "order_id", "at", postgresql_where=f"event = '{SLA_BREACHED}'"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

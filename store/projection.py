@@ -13,6 +13,7 @@ from sqlalchemy import Table, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain import events
 from domain.enums import OrderStatus
 from domain.models import STORED_DATA, OrderView, ShipmentView, TimelineEntry, forbidden_character
 from store.catalog import (  # re-exported: admin functions live beside the projection's readers
@@ -179,7 +180,7 @@ def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
     told = {
         (entry.detail.get("shipment_id"), entry.detail.get("version"))
         for entry in entries
-        if entry.event.startswith("shipment.")
+        if entry.event.startswith(events.SHIPMENT_PREFIX)
     }
     parcel_steps = [
         step
@@ -205,7 +206,7 @@ def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
             TimelineEntry(
                 at=step.at,
                 status=status,
-                event=f"shipment.{step.status}",
+                event=events.shipment_event(step.status),
                 actor="system",
                 detail={"shipment_id": step.shipment_id, "event": step.event, "version": step.version},
             )

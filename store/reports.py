@@ -14,11 +14,11 @@ from sqlalchemy import Date, Numeric, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from domain.events import SLA_BREACHED
 from domain.reports import StepDuration, Summary, rate
 from store import feedback
 from store.models import OrderEventRow, OrderRow, ShipmentRow
 
-SLA_BREACHED = "sla.breached"
 CANCELLED = "cancelled"
 # Statuses an order has only once a parcel was delivered (an order with a return got there too).
 REACHED_DELIVERY = ("delivered", "returning", "closed")

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.carriers import choose_quote
     from domain.enums import ItemCondition, Priority, ReturnStatus, ShippingSpeed
     from domain.geography import region_of
+    from domain.lifecycle import RETURN_MOVES, check_move
     from domain.models import (
         Label,
         LabelRequest,
@@ -54,38 +55,36 @@ class ReturnWorkflow:
 
     @workflow.run
     async def run(self, inp: ReturnInput) -> ReturnView:
-        await self._report("return requested")
+        await self._record("return requested")
         if not inp.auto_approve:
             workflow.set_current_details("Waiting for ops to approve or reject the return")
             await workflow.wait_condition(lambda: self._decision is not None)
             assert self._decision is not None
             self._view.awaiting_approval = False
             if not self._decision.approve:
-                self._view.status = ReturnStatus.REJECTED
-                await self._report(f"rejected by {self._decision.actor}: {self._decision.note or ''}")
+                await self._move(
+                    ReturnStatus.REJECTED, f"rejected by {self._decision.actor}: {self._decision.note or ''}"
+                )
                 return self._view
-        self._view.status = ReturnStatus.APPROVED
-        await self._report(
-            "approved" if inp.auto_approve else f"approved by {self._decision and self._decision.actor}"
+        await self._move(
+            ReturnStatus.APPROVED,
+            "approved" if inp.auto_approve else f"approved by {self._decision and self._decision.actor}",
         )
 
         label = await self._return_label()
         self._view.carrier = label.carrier
         self._view.tracking_number = label.tracking_number
-        self._view.status = ReturnStatus.IN_TRANSIT
-        await self._report(f"return label {label.carrier} {label.tracking_number}")
+        await self._move(ReturnStatus.IN_TRANSIT, f"return label {label.carrier} {label.tracking_number}")
 
         workflow.set_current_details(f"Waiting for the warehouse to receive {inp.rma_id}")
         await workflow.wait_condition(lambda: self._receipt is not None)
         assert self._receipt is not None
         self._view.received = self._receipt.lines
-        self._view.status = ReturnStatus.RECEIVED
-        await self._report(f"received by {self._receipt.actor}")
+        await self._move(ReturnStatus.RECEIVED, f"received by {self._receipt.actor}")
 
         await self._inspect()
         self._view.refund_due = refund_due(inp.lines, self._receipt.lines, inp.reason)
-        self._view.status = ReturnStatus.INSPECTED
-        await self._report(f"inspected: {self._view.refund_due} refundable")
+        await self._move(ReturnStatus.INSPECTED, f"inspected: {self._view.refund_due} refundable")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view
 
@@ -160,7 +159,17 @@ class ReturnWorkflow:
             )
         )
 
-    async def _report(self, event: str) -> None:
+    # --- the door -------------------------------------------------------------------------
+
+    async def _move(self, status: ReturnStatus, event: str) -> None:
+        """Move the return to `status`, checked against RETURN_MOVES (domain/lifecycle.py): a move
+        the table does not allow fails the workflow task. Then tell the order."""
+        check_move(RETURN_MOVES, self._view.status, status, f"return {self._view.rma_id}")
+        self._view.status = status
+        await self._record(event)
+
+    async def _record(self, event: str) -> None:
+        """Something happened to the return: tell the order (it folds the view into its own)."""
         self._view.last_event = event
         self._view.version += 1
         parent = workflow.info().parent

@@ -14,7 +14,7 @@ an instruction through the order. Cancelled before hand-over, the parcel voids i
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import ids
     from domain.carriers import choose_quote
     from domain.enums import CarrierIssue, OpsActionKind, ShipmentStatus, TrackingStatus
-    from domain.lifecycle import SHIPMENT_PROGRESS, order_news
+    from domain.lifecycle import SHIPMENT_MOVES, SHIPMENT_PROGRESS, check_move, order_news
     from domain.models import (
         Address,
         Label,
@@ -50,7 +50,15 @@ with workflow.unsafe.imports_passed_through():
         LOCAL_ACTIVITY_TIMEOUT,
         PERSISTENT_RETRY,
     )
-    from workflows.supervision import STEP_FAILURES, bounded_retry, parked_on_failure, within_sla
+    from workflows.supervision import (
+        STEP_FAILURES,
+        Decision,
+        Hook,
+        Supervision,
+        bounded_retry,
+        parked_on_failure,
+        within_sla,
+    )
 
 # The parent's signal that receives this parcel's news.
 SHIPMENT_CHANGED_SIGNAL = "shipment_changed"
@@ -106,6 +114,16 @@ class ShipmentWorkflow:
         self._news_only = False  # set in `run` (a patch is decided in the workflow's first task)
         self._local_steps = False  # likewise
         self._view.reservation_key = inp.reservation_key or inp.order_id
+        # One phase runs at a time, so its SLA has one attention key.
+        self._supervision = Supervision(
+            flag=self._flag,
+            unflag=self._unflag,
+            wait_for_ops=self._parked,
+            resumed=self._resumed,
+            breached=self._breached,
+            recovered=self._recovered,
+            sla_key=lambda step: "sla",
+        )
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentView:
@@ -162,20 +180,22 @@ class ShipmentWorkflow:
     # --- phases ---------------------------------------------------------------------------
 
     async def _picking(self) -> None:
-        await self._set(ShipmentStatus.PICKING, "pick task sent to the warehouse")
+        await self._move(ShipmentStatus.PICKING, "pick task sent to the warehouse")
         workflow.set_current_details(f"Waiting for {self._input.parcel.warehouse} to confirm the pick")
         await workflow.wait_condition(lambda: self._pick is not None)
         assert self._pick is not None
-        await self._set(ShipmentStatus.PACKED, f"picked by {self._pick.picker}")
+        await self._move(ShipmentStatus.PACKED, f"picked by {self._pick.picker}")
 
     async def _labelling(self) -> None:
         while True:
-            quote = await parked_on_failure("rate shopping", self._shop_rates, self._park)
+            quote = await parked_on_failure("rate shopping", self._shop_rates, self._supervision.park)
             assert quote is not None  # rate shopping cannot be skipped
             self._chosen = quote
             self._label_in_doubt = True
             try:
-                self._label = await parked_on_failure("label purchase", self._buy_label, self._park)
+                self._label = await parked_on_failure(
+                    "label purchase", self._buy_label, self._supervision.park
+                )
                 break
             except STEP_FAILURES as error:
                 if not is_refusal(error, "UndeliverableAddress"):
@@ -191,9 +211,9 @@ class ShipmentWorkflow:
         self._view.promised_by = self._label.promised_by
         # The label is the point of no return for the warehouse: the stock is now spoken for
         # physically, so it moves from reserved to shipped (undone if the label is voided).
-        await parked_on_failure("stock hand-over", self._ship_stock, self._park)
+        await parked_on_failure("stock hand-over", self._ship_stock, self._supervision.park)
         self._stock_shipped = True
-        await self._set(
+        await self._move(
             ShipmentStatus.LABEL_CREATED,
             f"{self._label.carrier} {self._label.service.value} {self._label.price}",
         )
@@ -211,7 +231,9 @@ class ShipmentWorkflow:
                 )
             except TimeoutError:
                 # Webhooks can be lost: ask the carrier what it knows.
-                polled = await parked_on_failure("tracking poll", self._poll_tracking, self._park_skippable)
+                polled = await parked_on_failure(
+                    "tracking poll", self._poll_tracking, self._supervision.park_skippable
+                )
                 for polled_event in polled or []:
                     self._receive(polled_event)
                 continue
@@ -227,7 +249,7 @@ class ShipmentWorkflow:
             if self._view.handed_over_at is None:
                 self._view.handed_over_at = event.at
             self._attention.pop("carrier", None)
-            await self._set(new_status, event.detail or event.status.value)
+            await self._move(new_status, event.detail or event.status.value)
             if new_status is ShipmentStatus.IN_TRANSIT:
                 await self._notify("shipped")
             elif new_status is ShipmentStatus.DELIVERED:
@@ -241,16 +263,16 @@ class ShipmentWorkflow:
         if issue in (CarrierIssue.LOST, CarrierIssue.DAMAGED):
             # The parcel will not arrive as sent: it ends here and the order reships or refunds.
             self._view.delivery_issue = issue
-            await self._set(ShipmentStatus.EXCEPTION, f"carrier reports the parcel {issue}")
+            await self._move(ShipmentStatus.EXCEPTION, f"carrier reports the parcel {issue}")
         elif issue == CarrierIssue.FAILED_ATTEMPT:
             self._view.failed_attempts += 1
             if self._view.failed_attempts >= MAX_DELIVERY_ATTEMPTS:
-                await self._set(
+                await self._move(
                     ShipmentStatus.RETURNED_TO_SENDER,
                     f"{self._view.failed_attempts} failed delivery attempts",
                 )
             else:
-                await self._set(
+                await self._move(
                     ShipmentStatus.EXCEPTION,
                     f"failed delivery attempt {self._view.failed_attempts} of {MAX_DELIVERY_ATTEMPTS}",
                 )
@@ -258,11 +280,11 @@ class ShipmentWorkflow:
             self._delays += 1
             if event.promised_by is not None:
                 self._view.promised_by = event.promised_by
-            await self._set(self._view.status, f"delayed, now due by {self._view.promised_by}")
+            await self._record(f"delayed, now due by {self._view.promised_by}")
             await self._notify("delayed", occurrence=self._delays)
         else:
             self._flag("carrier", f"carrier reports {issue or 'an exception'}")
-            await self._set(ShipmentStatus.EXCEPTION, f"carrier exception: {issue or 'unspecified'}")
+            await self._move(ShipmentStatus.EXCEPTION, f"carrier exception: {issue or 'unspecified'}")
 
     async def _cancel_before_hand_over(self) -> None:
         if self._label is None and self._label_in_doubt and self._chosen is not None:
@@ -290,7 +312,7 @@ class ShipmentWorkflow:
                 summary=f"void label {self._label.tracking_number}",
             )
         self._attention.clear()
-        await self._set(ShipmentStatus.CANCELLED, "cancelled before hand-over")
+        await self._move(ShipmentStatus.CANCELLED, "cancelled before hand-over")
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -382,7 +404,7 @@ class ShipmentWorkflow:
             )
             return sent
 
-        await parked_on_failure(f"{kind} notification", send, self._park_skippable)
+        await parked_on_failure(f"{kind} notification", send, self._supervision.park_skippable)
 
     # --- waiting on ops -------------------------------------------------------------------
 
@@ -390,7 +412,7 @@ class ShipmentWorkflow:
         """A refused label (e.g. an undeliverable postal code) parks the parcel until ops fix
         the address and retry, or reroute it to another carrier."""
         self._flag("label", f"label refused: {reason}")
-        await self._set(ShipmentStatus.EXCEPTION, f"label refused: {reason}")
+        await self._move(ShipmentStatus.EXCEPTION, f"label refused: {reason}")
         instruction = await self._wait_for_ops(
             {OpsActionKind.RETRY, OpsActionKind.REROUTE},
             "Label refused: waiting for ops to retry or reroute",
@@ -399,25 +421,17 @@ class ShipmentWorkflow:
             self._carrier_override = instruction.carrier
         self._attention.pop("label", None)
         self._label_attempt += 1
-        await self._set(
+        await self._move(
             ShipmentStatus.PACKED,
             f"label {instruction.action.value} by {instruction.actor}",
         )
 
-    async def _park(self, step: str, reason: str) -> bool:
-        return await self._park_with(step, reason, skippable=False)
+    async def _parked(self, step: str, reason: str, kinds: set[OpsActionKind]) -> Decision:
+        await self._record(f"parked: {reason}")
+        return await self._wait_for_ops(kinds, f"Parked: {reason}")
 
-    async def _park_skippable(self, step: str, reason: str) -> bool:
-        return await self._park_with(step, reason, skippable=True)
-
-    async def _park_with(self, step: str, reason: str, *, skippable: bool) -> bool:
-        kinds = {OpsActionKind.RETRY} | ({OpsActionKind.SKIP} if skippable else set())
-        self._flag("parked", reason)
-        await self._report(f"parked: {reason}")
-        instruction = await self._wait_for_ops(kinds, f"Parked: {reason}")
-        self._attention.pop("parked", None)
-        await self._report(f"{step}: {instruction.action.value} by {instruction.actor}")
-        return instruction.action is OpsActionKind.RETRY
+    async def _resumed(self, step: str, decision: Decision) -> None:
+        await self._record(f"{step}: {decision.action.value} by {decision.actor}")
 
     async def _wait_for_ops(self, kinds: set[OpsActionKind], details: str) -> ParcelInstruction:
         self._awaiting = frozenset(kinds)
@@ -433,27 +447,33 @@ class ShipmentWorkflow:
 
     # --- state ----------------------------------------------------------------------------
 
-    def _sla_hooks(self, step: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
-        sla: timedelta = getattr(self._input.slas, step)
+    def _sla_hooks(self, step: str) -> tuple[Hook, Hook]:
+        return self._supervision.sla_hooks(step, getattr(self._input.slas, step))
 
-        async def breach() -> None:
-            self._flag("sla", f"{step} over its SLA of {sla}")
-            await self._report(f"{step} SLA breached")
+    async def _breached(self, step: str, sla: timedelta) -> None:
+        await self._record(f"{step} SLA breached")
 
-        async def recover() -> None:
-            if self._attention.pop("sla", None) is not None:
-                await self._report(f"{step} done after its SLA")
+    async def _recovered(self, step: str) -> None:
+        await self._record(f"{step} done after its SLA")
 
-        return breach, recover
+    def _unflag(self, key: str) -> bool:
+        return self._attention.pop(key, None) is not None
 
     def _flag(self, key: str, reason: str) -> None:
         self._attention[key] = reason
         self._view.attention_reason = "; ".join(self._attention.values())
 
-    async def _report(self, event: str) -> None:
-        await self._set(self._view.status, event)
+    async def _record(self, event: str) -> None:
+        """Something happened to the parcel; its status stays."""
+        await self._enter(self._view.status, event)
 
-    async def _set(self, status: ShipmentStatus, event: str) -> None:
+    async def _move(self, status: ShipmentStatus, event: str) -> None:
+        """Move the parcel to `status`, an allowed move (SHIPMENT_MOVES) or its own status (then
+        only recorded). A move the table does not allow fails the workflow task."""
+        check_move(SHIPMENT_MOVES, self._view.status, status, f"shipment {self._view.shipment_id}")
+        await self._enter(status, event)
+
+    async def _enter(self, status: ShipmentStatus, event: str) -> None:
         """The one door for this parcel's changes: state, projection row, the order's news."""
         self._view.status = status
         self._view.last_event = event

@@ -1,4 +1,5 @@
-"""Stuck detection shared by the order and parcel workflows (R5, R14).
+"""Stuck detection shared by the order, parcel and return workflows (R5, R14): the one home of
+the retry budget, the SLA watch and parking.
 
 Two ways a step gets stuck, both turned into "needs attention" instead of a failed workflow:
 - it runs past its SLA: the step goes on, the order is flagged until the step finishes;
@@ -6,12 +7,19 @@ Two ways a step gets stuck, both turned into "needs attention" instead of a fail
   step may be skipped).
 Business refusals (domain.errors, non-retryable ApplicationErrors) are not "stuck": they are
 raised to the caller, which knows what a declined card or an undeliverable address means.
+
+`Supervision` is what the order and the parcel share on top: how a step parks (flag "parked",
+wait for retry or skip, clear the flag) and what an SLA breach does (flag, tell, clear once the
+step is done), with each workflow saying how it tells (the order records a timeline event, the
+parcel a projection row). ReturnWorkflow uses the retry budget only: it has no SLAs and does not
+park (giving it either would change the commands of returns in flight, docs/versioning.md).
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,6 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.enums import OpsActionKind
     from domain.errors import BUSINESS_ERRORS
     from workflows.failures import refusal_of
 
@@ -87,3 +96,65 @@ async def parked_on_failure(
             cause = error.cause if error.cause is not None else error
             if not await park(step, f"{step} failed: {cause}"):
                 return None
+
+
+class Decision(Protocol):
+    """An ops answer to a parked step: an OpsAction (order) or a ParcelInstruction (parcel)."""
+
+    @property
+    def action(self) -> OpsActionKind: ...
+
+    @property
+    def actor(self) -> str: ...
+
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """Parking and SLA hooks over one workflow's attention and telling.
+
+    - `flag(key, reason)` / `unflag(key)`: the workflow's attention (unflag says whether it was set);
+    - `wait_for_ops(step, reason, kinds)`: tell that the step is parked, wait for one of `kinds`;
+    - `resumed(step, decision)`: tell what ops decided;
+    - `breached(step, sla)` / `recovered(step)`: tell an SLA breach, and its end;
+    - `sla_key(step)`: the attention key of a step's SLA."""
+
+    flag: Callable[[str, str], None]
+    unflag: Callable[[str], bool]
+    wait_for_ops: Callable[[str, str, set[OpsActionKind]], Awaitable[Decision]]
+    resumed: Callable[[str, Decision], Awaitable[None]]
+    breached: Callable[[str, timedelta], Awaitable[None]]
+    recovered: Callable[[str], Awaitable[None]]
+    sla_key: Callable[[str], str]
+
+    async def park(self, step: str, reason: str) -> bool:
+        """A step out of retries waits for ops to retry it (after fixing its cause): True."""
+        return await self._park_with(step, reason, skippable=False)
+
+    async def park_skippable(self, step: str, reason: str) -> bool:
+        """Likewise, and ops may skip the step instead: False."""
+        return await self._park_with(step, reason, skippable=True)
+
+    async def _park_with(self, step: str, reason: str, *, skippable: bool) -> bool:
+        kinds = {OpsActionKind.RETRY} | ({OpsActionKind.SKIP} if skippable else set())
+        self.flag("parked", reason)
+        decision = await self.wait_for_ops(step, reason, kinds)
+        self.unflag("parked")
+        await self.resumed(step, decision)
+        return decision.action is OpsActionKind.RETRY
+
+    def sla_hooks(self, step: str, sla: timedelta) -> tuple[Hook, Hook]:
+        """`within_sla`'s hooks for `step`: a breach flags and tells; the step's end after a
+        breach clears the flag and tells (only if the flag was still set)."""
+
+        async def breach() -> None:
+            self.flag(self.sla_key(step), f"{step} over its SLA of {sla}")
+            await self.breached(step, sla)
+
+        async def recover() -> None:
+            if self.unflag(self.sla_key(step)):
+                await self.recovered(step)
+
+        return breach, recover

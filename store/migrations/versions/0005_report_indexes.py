@@ -37,6 +37,7 @@ def upgrade() -> None:
         "ix_order_events_sla_breached",
         "order_events",
         ["order_id", "at"],
+        # The event name is domain.events.SLA_BREACHED; a migration keeps its literal (it is history).
         postgresql_where=sa.text("event = 'sla.breached'"),
     )
 

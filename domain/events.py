@@ -1,0 +1,71 @@
+"""The names of the order timeline's events, in one place.
+
+Each is the `event` of a TimelineEntry: the workflow writes them, the projection stores them as
+rows (order_events.event), the API shows them, reports count them. A name, once written, is
+history: renaming one leaves every stored row under the old name, so names are only ever added.
+Migrations that hold raw SQL keep their literal (migrations are history) and point here.
+"""
+
+# Intake and hold.
+ORDER_RECEIVED = "order.received"
+ORDER_VERIFYING = "order.verifying"
+ORDER_HELD = "order.held"
+HOLD_WAITING_FOR_CUSTOMER = "hold.waiting_for_customer"
+ORDER_ACCEPTED = "order.accepted"
+ORDER_ADDRESS_CHANGED = "order.address_changed"
+
+# Stock.
+ORDER_BACKORDERED = "order.backordered"
+BACKORDER_STILL_SHORT = "backorder.still_short"
+BACKORDER_FILLED = "backorder.filled"
+STOCK_RESERVED = "stock.reserved"
+ORDER_REDUCED = "order.reduced"
+
+# Payment.
+PAYMENT_PENDING = "payment.pending"
+PAYMENT_AUTHORIZED = "payment.authorized"
+PAYMENT_CAPTURED = "payment.captured"
+
+# Fulfilment.
+FULFILMENT_STARTED = "fulfilment.started"
+PARCEL_RESHIPPED = "parcel.reshipped"
+PARCEL_REFUNDED = "parcel.refunded"
+
+# After-sales.
+RETURN_REQUESTED = "return.requested"
+RETURN_STARTED = "return.started"
+RETURN_EXCHANGE_SHIPPED = "return.exchange_shipped"
+RETURNS_SETTLED = "returns.settled"
+
+# The end.
+ORDER_CLOSED = "order.closed"
+ORDER_CANCELLED = "order.cancelled"
+
+# Supervision: SLAs and parked steps.
+SLA_BREACHED = "sla.breached"
+SLA_RECOVERED = "sla.recovered"
+STEP_PARKED = "step.parked"
+STEP_RETRIED = "step.retried"
+STEP_SKIPPED = "step.skipped"
+
+
+# Families named after what they carry: an ops action, a parcel's status, a return's status.
+OPS_PREFIX = "ops."
+SHIPMENT_PREFIX = "shipment."
+RETURN_PREFIX = "return."
+
+
+def ops_event(action: str) -> str:
+    """`ops.approve`, `ops.note`, ...: an ops action, recorded with who did it."""
+    return f"{OPS_PREFIX}{action}"
+
+
+def shipment_event(status: str) -> str:
+    """`shipment.in_transit`, ...: a parcel's news as the order saw it."""
+    return f"{SHIPMENT_PREFIX}{status}"
+
+
+def return_event(status: str) -> str:
+    """`return.approved`, ...: a return's news as the order saw it (`return.requested` is both a
+    status event and RETURN_REQUESTED, the request itself)."""
+    return f"{RETURN_PREFIX}{status}"

@@ -1,0 +1,62 @@
+"""How news from the order's parcels and returns merges into the order. Pure.
+
+A parcel (ShipmentWorkflow) and a return (ReturnWorkflow) send their view with a version bumped
+on every change; signals and results may arrive late or twice, so a view replaces the order's
+copy only when it is newer. What the news means for the order (its status, its attention) is
+decided here too.
+"""
+
+from domain.enums import OrderStatus, ShipmentStatus
+from domain.lifecycle import FULFILMENT_STATUSES, fulfilment_status
+from domain.models import OrderView, ReturnView, ShipmentView
+
+
+def merge_shipment(order: OrderView, shipment: ShipmentView) -> bool:
+    """Put the parcel's view into the order (replacing an older one, or appended if new); False
+    when it is late or repeated news, which changes nothing."""
+    for index, known in enumerate(order.shipments):
+        if known.shipment_id == shipment.shipment_id:
+            if shipment.version <= known.version:
+                return False
+            order.shipments[index] = shipment
+            return True
+    order.shipments.append(shipment)
+    return True
+
+
+def parcel_trouble(order: OrderView, shipment: ShipmentView) -> str | None:
+    """Why the parcel needs a person, or None. A failed delivery attempt is the carrier's to
+    retry; a parcel back at the sender, or one with a reason of its own (SLA, parked step, refused
+    label), needs a person, until the order has resolved it (an outcome: reshipped, refunded)."""
+    resolved = shipment.outcome is not None or any(
+        s.shipment_id == shipment.shipment_id and s.outcome is not None for s in order.shipments
+    )
+    troubled = bool(shipment.attention_reason) or shipment.status is ShipmentStatus.RETURNED_TO_SENDER
+    if troubled and not resolved:
+        return f"parcel {shipment.shipment_id}: {shipment.attention_reason or shipment.last_event}"
+    return None
+
+
+def status_after_parcel_news(order: OrderView) -> OrderStatus:
+    """While the order is being fulfilled, its status follows from its parcels; before (never
+    reached) or after (returning, closed, cancelled) parcels' news leaves it as it is."""
+    if order.status in FULFILMENT_STATUSES:
+        return fulfilment_status(order.shipments)
+    return order.status
+
+
+def merge_return(order: OrderView, view: ReturnView) -> bool:
+    """Put the return's view into the order; False when it is late or repeated news."""
+    for index, known in enumerate(order.returns):
+        if known.rma_id == view.rma_id:
+            if view.version <= known.version:
+                return False
+            order.returns[index] = view
+            return True
+    order.returns.append(view)
+    return True
+
+
+def return_trouble(view: ReturnView) -> str | None:
+    """A return the policy left to ops needs a person until they decide."""
+    return f"return {view.rma_id} waits for approval" if view.awaiting_approval else None

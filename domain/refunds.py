@@ -1,0 +1,58 @@
+"""How much the order refunds, and what the payment then says (R8, R10).
+
+Pure: amounts and totals in, amounts and a payment status out. The workflow calls the gateway
+with what these return.
+"""
+
+from decimal import Decimal
+
+from domain.enums import PaymentStatus
+from domain.models import OrderLine, ParcelLine, ReturnView, Totals
+
+ZERO = Decimal("0.00")
+
+
+def refund_cap(amount: Decimal, totals: Totals) -> Decimal:
+    """What may be refunded of `amount`: never more than is left of the capture (0.00 when nothing
+    is left). Parcels and returns refund in parts; together they never pass the grand total."""
+    capped = min(amount, totals.grand_total - totals.refunded)
+    return capped if capped > 0 else ZERO
+
+
+def payment_after_refund(totals: Totals) -> PaymentStatus:
+    """The payment's status once `totals.refunded` has been paid back."""
+    return (
+        PaymentStatus.REFUNDED if totals.refunded >= totals.grand_total else PaymentStatus.PARTIALLY_REFUNDED
+    )
+
+
+def unit_price(lines: list[OrderLine], sku: str) -> Decimal:
+    """The price the order sold `sku` at."""
+    return next(line.unit_price for line in lines if line.sku == sku)
+
+
+def priced(order_lines: list[OrderLine], lines: list[ParcelLine]) -> list[OrderLine]:
+    """Parcel lines (a replacement, an exchange) priced as the order sold them."""
+    return [
+        OrderLine(sku=line.sku, quantity=line.quantity, unit_price=unit_price(order_lines, line.sku))
+        for line in lines
+    ]
+
+
+def value_of(lines: list[OrderLine]) -> Decimal:
+    return sum((line.unit_price * line.quantity for line in lines), ZERO)
+
+
+def parcel_refund(order_lines: list[OrderLine], parcel_lines: list[ParcelLine]) -> Decimal:
+    """A parcel that will not arrive is refunded at the price of its lines."""
+    return sum((unit_price(order_lines, line.sku) * line.quantity for line in parcel_lines), ZERO)
+
+
+def return_refund(view: ReturnView, shipping: Decimal, shipping_refunded: bool) -> tuple[Decimal, bool]:
+    """What an inspected return is refunded before the cap, and whether shipping has then been
+    refunded: when the return is our fault the shipping the customer paid comes back too, once
+    per order."""
+    amount = view.refund_due
+    if view.reason is not None and view.reason.our_fault and not shipping_refunded:
+        return amount + shipping, True
+    return amount, shipping_refunded

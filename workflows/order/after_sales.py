@@ -1,0 +1,223 @@
+"""After-sales (R10): after delivery the order stays open for returns until its return window
+ends. A return request (the request_return update) starts a ReturnWorkflow child; the order is
+`returning` while any is open, pays the refund or ships the exchange of each inspected return
+(money and replacement stock stay with the order, which serializes them), and closes once the
+window is over and nothing is open."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain import events, ids
+    from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
+    from domain.models import ParcelLine, ReturnInput, ReturnRequest, ReturnView
+    from domain.news import return_trouble
+    from domain.refunds import priced, return_refund, value_of
+    from domain.returns import auto_approves, return_lines
+    from workflows.order.door import Door
+    from workflows.order.fulfilment import Fulfilment
+    from workflows.order.ops import Ops
+    from workflows.order.payment import Payment
+    from workflows.order.state import OrderState
+    from workflows.order.stock import Stock
+    from workflows.returns import ReturnWorkflow
+
+
+class AfterSales:
+    def __init__(
+        self,
+        state: OrderState,
+        door: Door,
+        ops: Ops,
+        stock: Stock,
+        payment: Payment,
+        fulfilment: Fulfilment,
+    ) -> None:
+        self._state = state
+        self._door = door
+        self._ops = ops
+        self._stock = stock
+        self._payment = payment
+        self._fulfilment = fulfilment
+        self._return_requests: list[ReturnInput] = []  # accepted, their child not started yet
+        self._settled_returns: set[str] = set()
+        self._shipping_refunded = False
+        self.return_news = False  # a return's signal came: the loop looks again
+        self._approvals_told: set[str] = set()
+
+    def open_return(self, request: ReturnRequest) -> str:
+        """Accept a return request (validated by the update): the RMA shows on the order at once,
+        its ReturnWorkflow starts from the loop. Returns the RMA id."""
+        state = self._state
+        order = state.order
+        number = len(order.returns) + 1
+        rma = ids.rma_id(order.order_id, number)
+        lines = return_lines(order, request.lines)
+        earlier = sum(1 for r in order.returns if r.status is not ReturnStatus.REJECTED)
+        inp = ReturnInput(
+            order_id=order.order_id,
+            rma_id=rma,
+            lines=[
+                line.model_copy(update={"region": state.warehouse_regions.get(line.warehouse, "")})
+                for line in lines
+            ],
+            reason=request.reason,
+            resolution=request.resolution,
+            customer_address=order.shipping_address,
+            recipient=order.customer.email,
+            language=order.customer.language,
+            auto_approve=auto_approves(lines, request.reason, earlier),
+            activity_attempts=state.policy.activity_attempts,
+        )
+        self.apply_return(
+            ReturnView(
+                rma_id=rma,
+                status=ReturnStatus.REQUESTED,
+                lines=request.lines,
+                reason=request.reason,
+                resolution=request.resolution,
+                awaiting_approval=not inp.auto_approve,
+            )
+        )
+        self._door.record(events.RETURN_REQUESTED, actor=request.actor, detail={"rma_id": rma})
+        self._return_requests.append(inp)
+        return rma
+
+    async def close_after_return_window(self) -> None:
+        state = self._state
+        order = state.order
+        if not any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in order.shipments):
+            # Every parcel was refunded: nothing is left to deliver or return.
+            self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
+            return
+        if order.status is not OrderStatus.DELIVERED:
+            # A parcel came back undelivered: the order stays open and flagged for ops rather
+            # than closing quietly.
+            workflow.set_current_details(f"Needs attention: {order.attention_reason}")
+            await workflow.wait_condition(lambda: order.status is OrderStatus.DELIVERED)
+        assert state.delivered_at is not None
+        deadline = state.delivered_at + state.policy.return_window
+        while True:
+            open_work = self._open_after_sales()
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0) and not open_work and not self._return_requests:
+                break
+            workflow.set_current_details(
+                f"{order.status.value}: return window open until {deadline:%Y-%m-%d %H:%M} UTC"
+                + (f"; {open_work} return(s) or parcel(s) open" if open_work else "")
+            )
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._return_requests) or self.return_news or self._after_sales_news(),
+                    timeout=remaining if remaining > timedelta(0) else None,
+                    timeout_summary="return window" if remaining > timedelta(0) else None,
+                )
+            except TimeoutError:
+                continue
+            self.return_news = False
+            await self._start_returns()
+            await self._tell_approvals()
+            await self._settle()
+        self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED)
+
+    def _open_after_sales(self) -> int:
+        state = self._state
+        returns = sum(1 for child in state.return_children.values() if not child.done())
+        parcels = sum(1 for child in state.children if not child.done())
+        return returns + parcels
+
+    def _after_sales_news(self) -> bool:
+        state = self._state
+        return any(
+            child.done() and rma not in self._settled_returns for rma, child in state.return_children.items()
+        ) or any(child.done() and child.id not in state.finished_parcels for child in state.children)
+
+    async def _start_returns(self) -> None:
+        state = self._state
+        while self._return_requests:
+            inp = self._return_requests.pop(0)
+            handle = await workflow.start_child_workflow(
+                ReturnWorkflow.run,
+                inp,
+                id=ids.return_workflow_id(inp.rma_id),
+                static_summary=f"Return {inp.rma_id} of order {state.order.order_id}: {inp.reason.value}",
+            )
+            state.return_children[inp.rma_id] = handle
+            if state.order.status is not OrderStatus.RETURNING:
+                self._door.move(OrderStatus.RETURNING, events.RETURN_STARTED, detail={"rma_id": inp.rma_id})
+
+    async def _tell_approvals(self) -> None:
+        """The customer hears once that a return is approved, by policy or by ops."""
+        for view in self._state.order.returns:
+            approved = view.status not in (ReturnStatus.REQUESTED, ReturnStatus.REJECTED)
+            if approved and view.rma_id not in self._approvals_told:
+                self._approvals_told.add(view.rma_id)
+                await self._ops.notify("return_approved", scope=view.rma_id, rma_id=view.rma_id)
+
+    async def _settle(self) -> None:
+        """Pay refunds and ship exchanges of inspected returns; fold in finished exchange parcels."""
+        state = self._state
+        for rma, child in list(state.return_children.items()):
+            if not child.done() or rma in self._settled_returns:
+                continue
+            self._settled_returns.add(rma)
+            view = child.result()
+            self.apply_return(view)
+            if view.status is ReturnStatus.INSPECTED:
+                if view.resolution is ReturnResolution.EXCHANGE:
+                    await self._ship_exchange(view)
+                else:
+                    await self._refund_return(view)
+        for parcel_child in state.children:
+            if parcel_child.done() and parcel_child.id not in state.finished_parcels:
+                state.finished_parcels.add(parcel_child.id)
+                self._fulfilment.apply_shipment(parcel_child.result())
+        if state.order.status is OrderStatus.RETURNING and not self._open_after_sales():
+            self._door.move(OrderStatus.DELIVERED, events.RETURNS_SETTLED)
+
+    async def _refund_return(self, view: ReturnView) -> None:
+        amount, self._shipping_refunded = return_refund(
+            view, self._state.order.totals.shipping, self._shipping_refunded
+        )
+        amount = await self._payment.refund(amount, view.rma_id)
+        view = view.model_copy(
+            update={"status": ReturnStatus.REFUNDED, "refund_amount": amount, "version": view.version + 1}
+        )
+        self.apply_return(view)
+        await self._ops.notify("refunded", reason=f"return {view.rma_id}", scope=view.rma_id, amount=amount)
+
+    async def _ship_exchange(self, view: ReturnView) -> None:
+        order = self._state.order
+        key = ids.exchange_reservation_key(order.order_id, view.rma_id)
+        lines = priced(
+            order.lines, [ParcelLine(sku=line.sku, quantity=line.quantity) for line in view.received]
+        )
+        allocation = await self._stock.reserve_extra(key, lines, f"reserve the exchange for {view.rma_id}")
+        if allocation is None:
+            # Nothing to exchange with: the customer gets the money instead.
+            await self._refund_return(
+                view.model_copy(update={"refund_due": view.refund_due or value_of(lines)})
+            )
+            return
+        first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
+        self.apply_return(
+            view.model_copy(update={"exchange_shipment_id": first_new, "version": view.version + 1})
+        )
+        self._door.record(events.RETURN_EXCHANGE_SHIPPED, detail={"rma_id": view.rma_id})
+        await self._fulfilment.start_parcels(allocation, key)
+
+    def apply_return(self, view: ReturnView) -> None:
+        """Fold a return's news into the order (a request, a signal, a result, a refund)."""
+        if not self._door.merge_return(view):
+            return  # late or repeated news
+        key = f"return:{view.rma_id}"
+        trouble = return_trouble(view)
+        if trouble is not None:
+            self._door.flag(key, trouble)
+        else:
+            self._door.unflag(key)
+        self._door.record(
+            events.return_event(view.status.value),
+            detail={"rma_id": view.rma_id, "event": view.last_event},
+        )

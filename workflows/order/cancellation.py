@@ -1,0 +1,72 @@
+"""Cancellation and its compensations: undo what was done, in reverse order, exactly once, then
+end `cancelled`. Shielded from workflow cancellation: once begun, the compensations go on."""
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import events
+    from domain.enums import OrderStatus
+    from domain.models import CancelRequest
+    from workflows.order.door import Door
+    from workflows.order.fulfilment import Fulfilment
+    from workflows.order.ops import Ops
+    from workflows.order.payment import Payment
+    from workflows.order.state import OrderState
+    from workflows.order.stock import Stock
+
+
+class Cancellation:
+    def __init__(
+        self, state: OrderState, door: Door, ops: Ops, stock: Stock, payment: Payment, fulfilment: Fulfilment
+    ) -> None:
+        self._state = state
+        self._door = door
+        self._ops = ops
+        self._stock = stock
+        self._payment = payment
+        self._fulfilment = fulfilment
+
+    async def cancel_order(self, request: CancelRequest, detail: dict[str, Any] | None = None) -> None:
+        """Run the compensations once (a second call waits for the first), then end cancelled."""
+        state = self._state
+        if state.compensation is None:
+            state.compensation = asyncio.create_task(self._compensate(request, detail or {}))
+        while True:
+            try:
+                await asyncio.shield(state.compensation)
+                return
+            except asyncio.CancelledError:
+                if state.compensation.done():
+                    return
+                # A workflow cancellation while compensating: the compensations go on.
+
+    async def _compensate(self, request: CancelRequest, detail: dict[str, Any]) -> None:
+        state = self._state
+        self._door.set_cancellation_reason(request.reason)
+        workflow.set_current_details(f"Cancelling ({request.reason}): running compensations")
+        for child in state.children:
+            if not child.done():
+                child.cancel()
+        for child in state.children:
+            try:
+                self._fulfilment.apply_shipment(await child)
+            except (ChildWorkflowError, asyncio.CancelledError) as error:
+                # The parcel ended without a view to report (e.g. it was already with the carrier).
+                workflow.logger.warning("parcel %s ended with %s", child.id, error)
+        await self._payment.compensate()
+        released = await self._stock.release()
+        if released is not None:
+            detail = {**detail, "units_released": released}
+        state.attention.clear()
+        self._stock.answer_arrivals(reserved=False)
+        self._door.move(
+            OrderStatus.CANCELLED,
+            events.ORDER_CANCELLED,
+            actor=request.actor,
+            detail={"reason": request.reason, **detail},
+        )
+        await self._ops.notify("cancelled", reason=request.reason, parkable=False)

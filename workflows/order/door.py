@@ -1,0 +1,267 @@
+"""The door: every change of the order passes here, and the projection is written from here.
+
+Two ways through:
+- `record(event)`: something happened (a payment captured, a parcel's news, an ops note) and the
+  status stays;
+- `move(status, event)`: the order moves to another status, checked against ORDER_MOVES
+  (domain/lifecycle.py). A move the table does not allow raises IllegalTransition, which fails
+  the workflow task: it shows in the Temporal UI and in the replay tests, and the order waits for
+  a fix instead of going somewhere no one designed.
+Either way the door refreshes what follows from the order (attention, the ops actions available,
+the current details), appends the timeline entry, and queues a snapshot for the projection.
+
+Every other change of the order (payment, totals, lines, address, hold, parcels, returns, the
+cancellation reason) goes through the door's setters, so this module is the one place that
+changes the order. A setter does not write the projection: the change reaches it with the
+step's next event (each setter's caller records or moves right after), which is when it reached
+the projection before the door existed. Writing at once would add projection writes to the
+history of every order in flight, and so need a patch (docs/versioning.md).
+
+`project` drains the queue in order, a burst of events in one local activity, then sends the
+ops alerts that `flag` queued.
+"""
+
+from collections.abc import Awaitable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotifyActivities
+    from activities.store import ProjectionActivities
+    from domain.actions import available_actions
+    from domain.enums import OpsActionKind, OrderStatus, PaymentStatus
+    from domain.lifecycle import ORDER_MOVES, check_move
+    from domain.models import (
+        Address,
+        Hold,
+        Notification,
+        OrderLine,
+        OrderView,
+        ReturnView,
+        ShipmentView,
+        TimelineEntry,
+        TransitionRecord,
+    )
+    from domain.news import merge_return, merge_shipment
+    from domain.notifications import ops_notification
+    from domain.pricing import order_totals
+    from domain.refunds import payment_after_refund
+    from domain.visibility import current_details, search_values
+    from workflows import search_attributes as sa
+    from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PERSISTENT_RETRY
+    from workflows.order.state import OrderState
+
+T = TypeVar("T")
+
+# The answer to a submission is the order as it leaves intake.
+_INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING)
+
+
+class Door:
+    def __init__(self, state: OrderState) -> None:
+        self._state = state
+        self._order = state.order
+        # Projection and alerts waiting to be written, in order.
+        self.seq = 0
+        self._unprojected: list[TransitionRecord] = []
+        self.projected_seq = 0
+        self._local_steps = 0  # local activities of the run loop in flight (see `locally`)
+        self._alerts: list[Notification] = []
+        self._alert_count = 0
+        self._upserted: tuple[Any, ...] = ()
+        # The answer to the submit update: the order as it left intake, once written.
+        self.verdict: OrderView | None = None
+        self._verdict_seq = 0
+
+    # --- the two ways through ---------------------------------------------------------------
+
+    def record(self, event: str, *, actor: str = "system", detail: dict[str, Any] | None = None) -> None:
+        """Something happened; the order stays in its status."""
+        self._enter(self._order.status, event, actor, detail)
+
+    def move(
+        self, status: OrderStatus, event: str, *, actor: str = "system", detail: dict[str, Any] | None = None
+    ) -> None:
+        """Move the order to `status` (an allowed move, or its own status: then only recorded)."""
+        check_move(ORDER_MOVES, self._order.status, status, f"order {self._order.order_id}")
+        self._enter(status, event, actor, detail)
+
+    def _enter(self, status: OrderStatus, event: str, actor: str, detail: dict[str, Any] | None) -> None:
+        order = self._order
+        previous = order.status
+        now = workflow.now()
+        entry = TimelineEntry(at=now, status=status, event=event, actor=actor, detail=detail or {})
+        self.seq += 1
+        order.status = status
+        order.updated_at = now
+        order.version = self.seq
+        order.timeline.append(entry)
+        if status is OrderStatus.DELIVERED and self._state.delivered_at is None:
+            self._state.delivered_at = now
+        attention = self._state.attention
+        if attention and not order.needs_attention:
+            order.attention_since = now
+        order.needs_attention = bool(attention)
+        order.attention_reason = "; ".join(attention.values()) or None
+        if not attention:
+            order.attention_since = None
+        order.available_actions = self.available_actions()
+        # Search attributes follow in `project`, once per burst of events: each upsert is a
+        # history event, and a burst (received, verifying, allocating, ...) needs only the last.
+        workflow.set_current_details(current_details(order, event, self._state.awaiting_ops))
+        # The projection keeps the timeline as rows of its own (the entries), so the snapshot
+        # leaves it out: copying and sending it whole on every event grows with the order.
+        snapshot = order.model_copy(update={"timeline": []}).model_copy(deep=True)
+        self._unprojected.append(TransitionRecord(order=snapshot, entry=entry, seq=self.seq))
+        if self.verdict is None and previous in _INTAKE and status not in _INTAKE:
+            self.verdict = order.model_copy(deep=True)
+            self._verdict_seq = self.seq
+
+    def available_actions(self) -> list[OpsActionKind]:
+        state = self._state
+        return available_actions(state.order, state.awaiting_ops, compensating=state.compensation is not None)
+
+    # --- changes that reach the projection with the next event ------------------------------
+
+    def set_payment(self, status: PaymentStatus, *, payment_id: str | None = None) -> None:
+        self._order.payment.status = status
+        if payment_id is not None:
+            self._order.payment.payment_id = payment_id
+
+    def add_refund(self, amount: Decimal) -> None:
+        """`amount` went back to the customer: the totals and the payment say so."""
+        self._order.totals.refunded += amount
+        self._order.payment.status = payment_after_refund(self._order.totals)
+
+    def refund_all(self) -> None:
+        """The whole capture went back (a cancellation after capture)."""
+        self._order.payment.status = PaymentStatus.REFUNDED
+        self._order.totals.refunded = self._order.totals.grand_total
+
+    def reduce_to(self, lines: list[OrderLine]) -> None:
+        """The order goes on with fewer lines (a backorder shipped as available): new totals."""
+        self._order.lines = lines
+        self._order.totals = order_totals(lines, self._order.shipping_speed)
+        self._order.payment.amount = self._order.totals.grand_total
+
+    def set_address(self, address: Address) -> None:
+        self._order.shipping_address = address
+
+    def set_hold(self, hold: Hold | None) -> None:
+        """Verification held the order (a Hold), or ops approved it (None)."""
+        self._order.hold = hold
+
+    def hold_info_requested(self) -> None:
+        assert self._order.hold is not None
+        self._order.hold.info_requested = True
+
+    def set_cancellation_reason(self, reason: str) -> None:
+        self._order.cancellation_reason = reason
+
+    def add_parcel(self, parcel: ShipmentView) -> None:
+        """A parcel about to start: the order shows it at once, before its first news."""
+        self._order.shipments.append(parcel)
+
+    def set_outcome(self, shipment_id: str, outcome: str) -> None:
+        """What the order did about a parcel's delivery issue (reshipped as ..., refunded ...)."""
+        for known in self._order.shipments:
+            if known.shipment_id == shipment_id:
+                known.outcome = outcome
+
+    def merge_shipment(self, shipment: ShipmentView) -> bool:
+        """A parcel's news (domain/news.py); False when it is late or repeated."""
+        return merge_shipment(self._order, shipment)
+
+    def merge_return(self, view: ReturnView) -> bool:
+        """A return's news (domain/news.py); False when it is late or repeated."""
+        return merge_return(self._order, view)
+
+    # --- attention --------------------------------------------------------------------------
+
+    def flag(self, key: str, reason: str) -> None:
+        """Mark the order as needing attention; ops hear of each new problem once. It shows on the
+        order with the next event."""
+        if self._state.attention.get(key) == reason:
+            return
+        self._state.attention[key] = reason
+        self._alert_count += 1
+        self._alerts.append(
+            ops_notification(self._order, self._state.policy.ops_email, reason, self._alert_count)
+        )
+
+    def unflag(self, key: str) -> bool:
+        return self._state.attention.pop(key, None) is not None
+
+    # --- the projection ---------------------------------------------------------------------
+
+    def all_projected(self) -> bool:
+        return self.projected_seq == self.seq
+
+    def idle(self) -> bool:
+        """Everything is written and every alert sent."""
+        return self.projected_seq == self.seq and not self._alerts
+
+    def verdict_written(self) -> bool:
+        return self.verdict is not None and self.projected_seq >= self._verdict_seq
+
+    async def locally(self, call: Awaitable[T]) -> T:
+        """Run a local activity of the run loop's; while one runs, `project` holds its writes.
+
+        A chain of local activities (catalog, risk, reservation, payment) runs inside one
+        workflow task, so writing the projection after each link would only add history
+        events (a marker each) and round trips: the burst is written once the chain pauses."""
+        self._local_steps += 1
+        try:
+            return await call
+        finally:
+            self._local_steps -= 1
+
+    def upsert_search_attributes(self) -> None:
+        values = search_values(self._order)
+        if values == self._upserted:
+            return
+        self._upserted = values
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.ORDER_STATUS.value_set(values.status),
+            sa.CUSTOMER_ID.value_set(values.customer_id),
+            sa.CHANNEL.value_set(values.channel),
+            sa.ORDER_TOTAL.value_set(values.total),
+            sa.NEEDS_ATTENTION.value_set(values.needs_attention),
+        ]
+        if values.warehouse:
+            updates.append(sa.WAREHOUSE.value_set(values.warehouse))
+        if values.carrier:
+            updates.append(sa.CARRIER.value_set(values.carrier))
+        workflow.upsert_search_attributes(updates)
+
+    async def project(self) -> None:
+        """Write queued events to the projection in order (a burst in one call), then send
+        queued ops alerts. Runs as a task for the whole life of the workflow."""
+        while True:
+            await workflow.wait_condition(
+                lambda: (bool(self._unprojected) or bool(self._alerts)) and not self._local_steps
+            )
+            if self._unprojected:
+                batch = list(self._unprojected)
+                self.upsert_search_attributes()
+                await workflow.execute_local_activity_method(
+                    ProjectionActivities.record_transitions,
+                    batch,
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=PERSISTENT_RETRY,
+                    summary=f"record {', '.join(r.entry.event for r in batch)}",
+                )
+                del self._unprojected[: len(batch)]
+                self.projected_seq = batch[-1].seq
+            while self._alerts:
+                await workflow.execute_activity_method(
+                    NotifyActivities.send_notification,
+                    self._alerts[0],
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=PERSISTENT_RETRY,
+                    summary="alert ops",
+                )
+                self._alerts.pop(0)

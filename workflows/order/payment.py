@@ -1,0 +1,171 @@
+"""Payment: authorize, capture, refund in parts, and the compensation (void or refund).
+
+The in-doubt flags sit here with the compensation that reads them: an authorization or capture
+under way when the order is cancelled may or may not have happened, so the compensation asks
+again by the same idempotency key, then voids or refunds.
+"""
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payments import PaymentActivities
+    from domain import events, ids
+    from domain.enums import OrderStatus, PaymentStatus
+    from domain.models import AuthorizeRequest, PaymentOperation, PaymentResult
+    from domain.refunds import ZERO, refund_cap
+    from workflows.failures import is_refusal
+    from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PAYMENT_RETRY
+    from workflows.order.door import Door
+    from workflows.order.ops import Ops
+    from workflows.order.state import OrderState, Refused
+    from workflows.supervision import STEP_FAILURES, parked_on_failure
+
+
+class Payment:
+    def __init__(self, state: OrderState, door: Door, ops: Ops) -> None:
+        self._state = state
+        self._door = door
+        self._ops = ops
+        self.result: PaymentResult | None = None  # the authorization, once known
+        self._authorize_in_doubt = False
+        self._capture_in_doubt = False
+
+    async def pay(self) -> None:
+        state = self._state
+        self._door.move(OrderStatus.PAYMENT_PENDING, events.PAYMENT_PENDING)
+        self._authorize_in_doubt = True  # compensation registered before the step runs
+        try:
+            payment = await parked_on_failure("payment authorization", self._authorize, self._ops.park)
+        except STEP_FAILURES as error:
+            if is_refusal(error, "PaymentDeclined"):
+                self._authorize_in_doubt = False
+                self._door.set_payment(PaymentStatus.DECLINED)
+                raise Refused("payment declined") from error
+            raise
+        assert payment is not None
+        self.result = payment
+        self._authorize_in_doubt = False
+        self._door.set_payment(PaymentStatus.AUTHORIZED, payment_id=payment.payment_id)
+        self._door.record(events.PAYMENT_AUTHORIZED)
+
+        self._capture_in_doubt = True
+        await parked_on_failure(
+            "payment capture",
+            lambda: self._door.locally(
+                workflow.execute_local_activity_method(
+                    PaymentActivities.capture_payment,
+                    PaymentOperation(
+                        idempotency_key=ids.payment_key(state.order.order_id, "capture"),
+                        payment_id=payment.payment_id,
+                        amount=state.order.totals.grand_total,
+                    ),
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=state.retry,
+                    summary=f"capture {state.order.totals.grand_total} {state.order.currency}",
+                )
+            ),
+            self._ops.park,
+        )
+        self._capture_in_doubt = False
+        self._door.set_payment(PaymentStatus.CAPTURED)
+        self._door.record(events.PAYMENT_CAPTURED)
+
+    async def _authorize(self, retry: RetryPolicy | None = None) -> PaymentResult:
+        state = self._state
+        request = state.input.request
+        # Authorize and capture are short, idempotent (keyed) calls: local activities, like the
+        # reservation, so the whole intake-to-fulfilment stretch is one or two workflow tasks.
+        return await self._door.locally(
+            workflow.execute_local_activity_method(
+                PaymentActivities.authorize_payment,
+                AuthorizeRequest(
+                    idempotency_key=ids.payment_key(state.order.order_id, "authorize"),
+                    order_id=state.order.order_id,
+                    amount=state.order.totals.grand_total,
+                    currency=state.order.currency,
+                    method=request.payment.method,
+                    token=request.payment.token,
+                ),
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=retry or state.retry,
+                summary=f"authorize {state.order.totals.grand_total} {state.order.currency}",
+            )
+        )
+
+    async def refund(self, amount: Decimal, scope: str) -> Decimal:
+        """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more
+        than is left (domain/refunds.py); returns what was refunded."""
+        order = self._state.order
+        amount = refund_cap(amount, order.totals)
+        if amount <= 0 or self.result is None:
+            return ZERO
+        await self._call(
+            PaymentActivities.refund_payment,
+            PaymentOperation(
+                idempotency_key=ids.payment_key(order.order_id, f"refund-{scope}"),
+                payment_id=self.result.payment_id,
+                amount=amount,
+            ),
+            f"refund {amount} for {scope}",
+        )
+        self._door.add_refund(amount)
+        return amount
+
+    async def compensate(self) -> None:
+        """Undo the payment: void an authorization, refund a capture; when either was in doubt,
+        find out first."""
+        order = self._state.order
+        if self.result is None and self._authorize_in_doubt:
+            # Cancelled while authorizing: ask again by the same key (idempotent) to learn
+            # whether the authorization exists, so it can be voided.
+            try:
+                self.result = await self._authorize(PAYMENT_RETRY)
+            except STEP_FAILURES:
+                return
+        if self.result is None:
+            return
+        void = PaymentOperation(
+            idempotency_key=ids.payment_key(order.order_id, "void"),
+            payment_id=self.result.payment_id,
+        )
+        if order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
+            if self._capture_in_doubt:
+                try:
+                    await self._call(PaymentActivities.void_payment, void, "void authorization")
+                    self._door.set_payment(PaymentStatus.VOIDED)
+                    return
+                except ActivityError:
+                    pass  # it was captured after all: refund
+            await self._call(
+                PaymentActivities.refund_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(order.order_id, "refund-cancel"),
+                    payment_id=self.result.payment_id,
+                    amount=order.totals.grand_total,
+                ),
+                f"refund {order.totals.grand_total}",
+            )
+            self._door.refund_all()
+        else:
+            await self._call(PaymentActivities.void_payment, void, "void authorization")
+            self._door.set_payment(PaymentStatus.VOIDED)
+
+    async def _call(
+        self,
+        method: Callable[[PaymentActivities, PaymentOperation], PaymentResult],
+        operation: PaymentOperation,
+        summary: str,
+    ) -> PaymentResult:
+        result: PaymentResult = await workflow.execute_activity_method(
+            method,
+            operation,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=PAYMENT_RETRY,
+            summary=summary,
+        )
+        return result

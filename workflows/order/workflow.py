@@ -1,0 +1,268 @@
+"""OrderWorkflow: one e-commerce order from submission to close.
+
+received -> verifying [-> on_hold] -> allocating [-> backordered] -> payment_pending -> fulfilling
+-> (partially_)shipped -> (partially_)delivered [-> returning] -> closed; or cancelled, with
+compensations, at any point before hand-over. The allowed moves are ORDER_MOVES in
+domain/lifecycle.py.
+
+This class is the order's outside: every update, signal and query, and the run loop, which
+reads top to bottom. The steps live next door, one module per concern, each a plain class over
+the shared OrderState (state.py):
+- door.py: the one door (record an event, move to a status) and the projection writer;
+- ops.py: waiting for ops, parking, SLA hooks, customer notifications, ops actions for children;
+- intake.py: verification and the hold; stock.py: reservation and backorder;
+- payment.py: authorize, capture, refunds, and their compensation;
+- fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
+- after_sales.py: returns (ReturnWorkflow children) and closing;
+- cancellation.py: the compensations.
+
+Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
+request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
+change state; the run loop drives the steps and consumes what the handlers left for it.
+Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
+step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
+out of retries parks it until ops retry (or skip); both notify ops and show in `NeedsAttention`.
+"""
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import events
+    from domain.enums import OpsActionKind, OrderStatus
+    from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
+    from domain.models import (
+        AddressChange,
+        AllocationAttempt,
+        CancelRequest,
+        OpsAction,
+        OrderInput,
+        OrderView,
+        ReturnRequest,
+        ReturnView,
+        ShipmentView,
+        StockArrival,
+        SubmitResult,
+    )
+    from domain.returns import return_problems
+    from workflows.order.after_sales import AfterSales
+    from workflows.order.cancellation import Cancellation
+    from workflows.order.door import Door
+    from workflows.order.fulfilment import Fulfilment
+    from workflows.order.intake import Intake
+    from workflows.order.ops import Ops
+    from workflows.order.payment import Payment
+    from workflows.order.state import CancelRequested, OrderState, Refused
+    from workflows.order.stock import Stock
+    from workflows.returns import RETURN_CHANGED_SIGNAL
+    from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
+    from workflows.supervision import within_sla
+
+
+@workflow.defn
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, inp: OrderInput) -> None:
+        self._state = state = OrderState(inp)
+        self._order = state.order
+        self._door = door = Door(state)
+        self._ops = ops = Ops(state, door)
+        self._intake = Intake(state, door, ops)
+        self._stock = stock = Stock(state, door, ops)
+        self._payment = payment = Payment(state, door, ops)
+        self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
+        self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
+        self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
+        self._submissions = 0
+
+    @workflow.run
+    async def run(self, inp: OrderInput) -> OrderView:
+        projector = asyncio.create_task(self._door.project())
+        self._door.record(
+            events.ORDER_RECEIVED, actor=inp.actor, detail={"channel": inp.request.channel.value}
+        )
+        try:
+            await self._lifecycle()
+        except asyncio.CancelledError:
+            # The workflow itself was cancelled (e.g. from the Temporal UI): same compensations.
+            await self._cancellation.cancel_order(
+                CancelRequest(reason="workflow cancelled", actor="temporal")
+            )
+        await workflow.wait_condition(self._door.idle)
+        projector.cancel()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._order
+
+    async def _lifecycle(self) -> None:
+        state, ops = self._state, self._ops
+        try:
+            await within_sla(
+                "verifying", state.slas.verifying, self._intake.verify(), *ops.sla_hooks("verifying")
+            )
+            if self._order.hold is not None:
+                await self._intake.hold()
+            self._door.move(OrderStatus.ALLOCATING, events.ORDER_ACCEPTED)
+            # A regular activity on purpose: waiting on it ends this workflow task, and the answer
+            # to POST /orders (the submit update) leaves only when its task completes. As a local
+            # activity the task would run on through reservation and payment before answering
+            # (tried and reverted, docs/performance.md).
+            await ops.notify("accepted")
+            state.checkpoint()
+            allocation = await within_sla(
+                "allocating", state.slas.allocating, self._stock.allocate(), *ops.sla_hooks("allocating")
+            )
+            state.checkpoint()
+            await within_sla("payment", state.slas.payment, self._payment.pay(), *ops.sla_hooks("payment"))
+            state.checkpoint()
+            await self._fulfilment.fulfil(allocation)
+            await self._after_sales.close_after_return_window()
+        except CancelRequested:
+            assert state.cancel is not None
+            await self._cancellation.cancel_order(state.cancel)
+        except Refused as refusal:
+            await self._cancellation.cancel_order(
+                CancelRequest(reason=refusal.reason, actor="system"), detail=refusal.detail
+            )
+
+    # --- commands (updates) ---------------------------------------------------------------
+
+    @workflow.update
+    async def submit(self, inp: OrderInput) -> SubmitResult:
+        """Answer a submission with the verified outcome (accepted, on hold, or cancelled with
+        reasons). Repeats get the same outcome with created=False."""
+        created = self._submissions == 0
+        self._submissions += 1
+        await workflow.wait_condition(self._door.verdict_written)
+        assert self._door.verdict is not None
+        return SubmitResult(created=created, order=self._door.verdict)
+
+    @submit.validator
+    def _validate_submit(self, inp: OrderInput) -> None:
+        if inp.request_hash != self._state.input.request_hash:
+            raise ApplicationError(
+                f"order {inp.order_id} was already submitted with a different body",
+                type="IdempotencyConflict",
+            )
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> OrderView:
+        if self._state.cancel is None and self._order.status is not OrderStatus.CANCELLED:
+            self._state.cancel = request
+        await workflow.wait_condition(
+            lambda: self._order.status is OrderStatus.CANCELLED and self._door.all_projected()
+        )
+        return self._order
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        refusal = cancel_refusal(self._order)
+        if refusal is not None:
+            raise ApplicationError(f"cannot cancel: {refusal}", type="TooLateToCancel")
+
+    @workflow.update
+    async def ops_action(self, action: OpsAction) -> OrderView:
+        """An ops action: recorded with who did it, then carried out by whoever waits for it."""
+        state = self._state
+        self._door.record(
+            events.ops_event(action.action.value),
+            actor=action.actor,
+            detail={
+                "note": action.note,
+                **({"params": action.params} if action.params else {}),
+            },
+        )
+        if action.action is OpsActionKind.CANCEL:
+            if state.cancel is None:
+                state.cancel = CancelRequest(reason=action.note or "cancelled by ops", actor=action.actor)
+            await workflow.wait_condition(lambda: self._order.status is OrderStatus.CANCELLED)
+        elif action.action in state.awaiting_ops:
+            state.ops_pending = action
+            await workflow.wait_condition(lambda: state.ops_pending is None)
+        elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
+            await self._ops.decide_return(action)
+        elif action.action is not OpsActionKind.NOTE:
+            await self._ops.instruct_parcel(action)
+        await workflow.wait_condition(self._door.all_projected)
+        return self._order
+
+    @ops_action.validator
+    def _validate_ops_action(self, action: OpsAction) -> None:
+        available = self._door.available_actions()
+        if action.action not in available:
+            allowed = ", ".join(a.value for a in available) or "none"
+            raise ApplicationError(
+                f"{action.action.value} does not apply to an order that is {self._order.status.value} "
+                f"(possible now: {allowed})",
+                type="ActionNotApplicable",
+            )
+        if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
+            raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
+
+    @workflow.update
+    async def change_address(self, change: AddressChange) -> OrderView:
+        self._door.set_address(change.address)
+        for child in self._state.children:
+            await child.signal(ShipmentWorkflow.change_destination, change.address)
+        self._door.record(events.ORDER_ADDRESS_CHANGED, actor=change.actor)
+        await workflow.wait_condition(self._door.all_projected)
+        return self._order
+
+    @change_address.validator
+    def _validate_change_address(self, change: AddressChange) -> None:
+        if self._order.status.terminal:
+            raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
+        if address_locked(self._order):
+            raise ApplicationError(ADDRESS_LOCKED, type="AddressLocked")
+
+    @workflow.update
+    async def stock_arrived(self, arrival: StockArrival) -> AllocationAttempt:
+        """Stock came in: try the reservation again now; answers whether it succeeded."""
+        ticket = self._stock.stock_arrived()
+        answers = self._stock.arrival_answers
+        await workflow.wait_condition(lambda: ticket in answers)
+        return answers.pop(ticket)
+
+    @stock_arrived.validator
+    def _validate_stock_arrived(self, arrival: StockArrival) -> None:
+        if self._order.status is not OrderStatus.BACKORDERED:
+            raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
+
+    @workflow.update
+    async def request_return(self, request: ReturnRequest) -> ReturnView:
+        """Open a return (RMA) for delivered lines within the return window."""
+        rma = self._after_sales.open_return(request)
+        await workflow.wait_condition(
+            lambda: rma in self._state.return_children and self._door.all_projected()
+        )
+        return next(r for r in self._order.returns if r.rma_id == rma)
+
+    @request_return.validator
+    def _validate_request_return(self, request: ReturnRequest) -> None:
+        delivered_at = self._state.delivered_at
+        if self._order.status not in (OrderStatus.DELIVERED, OrderStatus.RETURNING) or delivered_at is None:
+            raise ApplicationError(
+                f"the order is {self._order.status.value}: only delivered orders take returns",
+                type="ReturnNotAllowed",
+            )
+        if workflow.now() >= delivered_at + self._state.policy.return_window:
+            raise ApplicationError("the return window is over", type="ReturnNotAllowed")
+        problems = return_problems(self._order, request.lines)
+        if problems:
+            raise ApplicationError("; ".join(problems), type="ReturnNotAllowed")
+
+    # --- facts (signals) and state (query) ------------------------------------------------
+
+    @workflow.signal(name=RETURN_CHANGED_SIGNAL)
+    def return_changed(self, view: ReturnView) -> None:
+        self._after_sales.apply_return(view)
+        self._after_sales.return_news = True
+
+    @workflow.signal(name=SHIPMENT_CHANGED_SIGNAL)
+    def shipment_changed(self, shipment: ShipmentView) -> None:
+        self._fulfilment.apply_shipment(shipment)
+
+    @workflow.query
+    def state(self) -> OrderView:
+        return self._order
