@@ -1,5 +1,5 @@
 # One image for every role: `oms api` (default), `oms worker`, `oms seed`, `oms migrate`.
-# Configured only through OMS_* variables (see API.md "Configuration"). `oms api`/`oms worker` refuse
+# Configured only through OMS_* variables (see docs/api.md "Configuration"). `oms api`/`oms worker` refuse
 # to start on the development keys: set OMS_API_KEYS, OMS_CARRIER_SECRETS and OMS_CODEC_KEYS
 # (README "Production-like deployment"). Nothing here sets OMS_DEV_STACK, and nothing may.
 FROM python:3.11-slim

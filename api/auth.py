@@ -1,4 +1,4 @@
-"""API keys, roles, customer binding and rate limiting (API.md "Auth").
+"""API keys, roles, customer binding and rate limiting (docs/api.md "Conventions").
 
 `X-API-Key` names a principal with one role. Keys are configured as `name:role:key` entries,
 optionally `name:client:key:cust-1|cust-2` to bind a client key to its customers, and the key may

@@ -213,8 +213,8 @@ shared_pydantic_data_converter = dataclasses.replace(
 
 
 def data_converter_for(keys: CodecKeys | None) -> DataConverter:
-    """The pydantic data converter (DESIGN.md section 2), with the codec and encoded failure
-    messages when there are keys."""
+    """The pydantic data converter (docs/architecture.md, "Rules that keep the rooms clear"), with
+    the codec and encoded failure messages when there are keys."""
     if keys is None:
         return shared_pydantic_data_converter
     return dataclasses.replace(

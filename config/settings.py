@@ -1,4 +1,4 @@
-"""All configuration, read once from `OMS_*` environment variables (API.md "Configuration").
+"""All configuration, read once from `OMS_*` environment variables (docs/api.md "Configuration").
 
 Defaults are the embedded development stack; every deployment differs only in these variables.
 The development keys and secrets are defaults only: `oms api` and `oms worker` refuse to start
@@ -81,7 +81,7 @@ def api_key_digest(key: str) -> bytes:
 
 
 def parse_api_keys(text: str, *, min_key_length: int = 0) -> tuple[ApiKeyEntry, ...]:
-    """Parse `OMS_API_KEYS`: comma-separated `name:role:key` entries (API.md "Configuration").
+    """Parse `OMS_API_KEYS`: comma-separated `name:role:key` entries (docs/api.md "Configuration").
 
     - `key` may be written as `sha256$<64 hex digits>`, the SHA-256 of the UTF-8 key, so that the
       configuration need not hold the key itself.

@@ -1,7 +1,8 @@
 """The Temporal side of the runtime: the dev server's command line and the one client builder.
 
-Every client and worker is built with the pydantic data converter (DESIGN.md section 2) and the
-payload codec (config.codec), so `connect()` is the only place that calls `Client.connect`.
+Every client and worker is built with the pydantic data converter (docs/architecture.md, "Rules
+that keep the rooms clear") and the payload codec (config.codec), so `connect()` is the only place
+that calls `Client.connect`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plays the warehouse and the carriers over the public HTTP API, with time compressed.
 
 It confirms picks and posts signed carrier webhooks, exactly as a real warehouse system and
-carrier would, so a demo order reaches delivered and closed on its own (DESIGN.md section 4).
+carrier would, so a demo order reaches delivered and closed on its own (docs/architecture.md, "Adapters").
 The decision of what to do next is the pure function `decide()`; the loop around it does I/O.
 """
 

@@ -1,4 +1,4 @@
-"""Closed vocabularies of the order model. The string values are part of the HTTP contract (API.md)."""
+"""Closed vocabularies of the order model. The string values are part of the HTTP contract (docs/api.md)."""
 
 from enum import StrEnum
 
@@ -150,7 +150,7 @@ class ItemCondition(StrEnum):
 
 
 class CarrierIssue(StrEnum):
-    """The `detail` of a carrier `exception` event (API.md "Built-in adapters' test behaviour")."""
+    """The `detail` of a carrier `exception` event (docs/api.md "Built-in adapters in tests and demos")."""
 
     LOST = "lost"
     DAMAGED = "damaged"

@@ -1,4 +1,5 @@
-"""Engine and session factory: SQLAlchemy 2.0 over psycopg2 (synchronous, see DESIGN.md section 2)."""
+"""Engine and session factory: SQLAlchemy 2.0 over psycopg2 (synchronous: see docs/architecture.md,
+"Rules that keep the rooms clear")."""
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url

@@ -1,6 +1,6 @@
 """The built-in payment gateway: a ledger in PostgreSQL (R7).
 
-Test tokens (API.md): `tok_visa`, `tok_wallet` approve; `tok_decline` declines; `tok_flaky` fails
+Test tokens (docs/api.md): `tok_visa`, `tok_wallet` approve; `tok_decline` declines; `tok_flaky` fails
 transiently on its first two attempts per idempotency key, then approves; any other token
 declines; `cod` needs no token. Every operation is idempotent by its key: a repeat returns the
 stored result and writes no new ledger row.

@@ -1,4 +1,4 @@
-"""Catalog, warehouses and stock levels (API.md "Catalog and warehouses", "Inventory")."""
+"""Catalog, warehouses and stock levels (docs/api.md "Catalog, warehouses and inventory")."""
 
 from typing import Annotated
 

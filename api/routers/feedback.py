@@ -1,4 +1,4 @@
-"""After-sales feedback and the complaints queue (R11; API.md "Orders" and "Operations").
+"""After-sales feedback and the complaints queue (R11; docs/api.md "Feedback and complaints").
 
 Customers rate an order (`review`) or complain (`complaint`). A review needs the order delivered
 (any parcel delivered, or the order delivered, returning or closed); a complaint is welcome at

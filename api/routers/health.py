@@ -1,4 +1,4 @@
-"""Liveness, readiness and metrics: open to all (API.md "Health")."""
+"""Liveness, readiness and metrics: open to all (docs/api.md "Health")."""
 
 import asyncio
 

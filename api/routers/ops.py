@@ -1,4 +1,4 @@
-"""Operations: the queue of held and stuck orders, and ops actions on them (API.md "Operations")."""
+"""Operations: the queue of held and stuck orders, and ops actions on them (docs/api.md "Operations")."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any

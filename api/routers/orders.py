@@ -1,4 +1,4 @@
-"""Orders: submit, read, list, timeline, cancel, address change (API.md "Orders").
+"""Orders: submit, read, list, timeline, cancel, address change (docs/api.md "Orders").
 
 Every answer that carries an order leaves through api.client_views (a client key reads it without
 ops' notes, other keys' names, risk codes or internal reasons), and only after the customer check

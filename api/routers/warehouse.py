@@ -1,5 +1,5 @@
 """Warehouse reports: pick confirmations, stock receipts (which wake backorders) and counts
-(API.md "Warehouse and carriers")."""
+(docs/api.md "Warehouse and carriers")."""
 
 from functools import partial
 from typing import Annotated

@@ -1,4 +1,4 @@
-"""LedgerGateway: test tokens (API.md) and idempotency by key, on a real PostgreSQL."""
+"""LedgerGateway: test tokens (docs/api.md) and idempotency by key, on a real PostgreSQL."""
 
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal

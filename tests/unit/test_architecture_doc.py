@@ -29,11 +29,7 @@ def test_each_state_machine_has_its_markers(name, table, title):
 
 @pytest.mark.parametrize(("name", "table", "title"), DIAGRAMS, ids=[d[0] for d in DIAGRAMS])
 def test_each_state_machine_is_drawn_from_the_table_the_door_checks(name, table, title):
-    moves = getattr(lifecycle, table, None)
-    if moves is None:
-        # Only until the allowed-moves tables land in domain/lifecycle.py (issue 15, item 2);
-        # then this skip is removed and the blocks drawn with `python -m domain.lifecycle_diagram --write`.
-        pytest.skip(f"domain.lifecycle has no {table} yet")
+    moves = getattr(lifecycle, table)
     assert block_of(_text(ARCHITECTURE), name) == fenced(mermaid(moves, title)), (
         "stale diagram: run `python -m domain.lifecycle_diagram --write docs/architecture.md`"
     )
@@ -80,9 +76,6 @@ def test_links_between_the_docs_land_on_existing_headings(doc):
 
 def test_the_walk_names_only_files_that_exist():
     """A newcomer follows one order through the files the walk names: each must be there."""
-    if not (ROOT / "workflows" / "order").is_dir():
-        # Only until workflows/order.py becomes the workflows/order/ package (issue 15, item 1).
-        pytest.skip("workflows/order/ is not a package yet")
     text = _text(ARCHITECTURE)
     walk = text[text.index("## One order, file by file") :]
     walk = walk[: walk.index("\n## ", 1)]
