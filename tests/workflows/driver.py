@@ -39,6 +39,7 @@ from domain.models import (
     PickConfirmation,
     ShipmentView,
     SubmitResult,
+    TimelineEntry,
     TrackingEvent,
 )
 from tests.workflows.stubs import Stubs
@@ -48,12 +49,15 @@ from workflows.shipment import ShipmentWorkflow
 
 T = TypeVar("T")
 
-# What the projection must agree on with the workflow once it has caught up. Shipments are left
-# out: the parcels a fulfilment starts are added after its `fulfilment.started` transition and
-# reach the projection with the next one (the projection keeps parcels in rows of their own).
-PROJECTED_FIELDS = {
-    "status", "needs_attention", "attention_reason", "available_actions", "lines", "totals", "payment",
-    "hold", "cancellation_reason", "returns", "shipping_address", "version",
+# What the projection must agree on with the workflow once it has caught up. Left out:
+# - shipments: the parcels a fulfilment starts are added after its `fulfilment.started`
+#   transition and reach the projection with the next one (parcels have rows of their own);
+# - times: `workflow.now()` read after a local activity differs by milliseconds between the first
+#   run (what the projection got) and a replay of the workflow (what the query answers).
+PROJECTED_FIELDS: dict[str, Any] = {
+    "status": True, "needs_attention": True, "attention_reason": True, "available_actions": True,
+    "lines": True, "totals": True, "payment": True, "hold": {"reason", "codes", "info_requested"},
+    "cancellation_reason": True, "returns": True, "shipping_address": True, "version": True,
 }
 
 WAIT = 20.0  # seconds a test waits for a workflow to reach a state before it fails
@@ -153,7 +157,7 @@ class Orders:
         )
         records = self.stubs.projected(order_id)
         assert [r.seq for r in records] == list(range(1, state.version + 1))
-        assert [r.entry for r in records] == state.timeline
+        assert [_entry(r.entry) for r in records] == [_entry(e) for e in state.timeline]
         newest = records[-1].order.model_dump(mode="json", include=PROJECTED_FIELDS)
         live = state.model_dump(mode="json", include=PROJECTED_FIELDS)
         assert newest == live, {k: (newest[k], live[k]) for k in live if newest[k] != live[k]}
@@ -251,6 +255,11 @@ async def _until(read: Callable[[], Any], check: Callable[[Any], object], what: 
         if loop.time() > deadline:
             raise AssertionError(f"not reached within {WAIT}s: {what}; last seen: {_brief(last)}")
         await asyncio.sleep(0.05)
+
+
+def _entry(entry: TimelineEntry) -> tuple[str, str, str, list[str]]:
+    """A timeline entry without its times (see PROJECTED_FIELDS)."""
+    return (entry.status.value, entry.event, entry.actor, sorted(entry.detail))
 
 
 def _brief(view: Any) -> str:
