@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -24,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from domain import ids
-from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus, TrackingStatus
+from domain.enums import OpsActionKind, OrderStatus, ReturnStatus, ShipmentStatus, TrackingStatus
 from domain.models import (
     Address,
     CancelRequest,
@@ -37,6 +43,9 @@ from domain.models import (
     OrderView,
     PaymentRequest,
     PickConfirmation,
+    ReturnReceipt,
+    ReturnRequest,
+    ReturnView,
     ShipmentView,
     SubmitResult,
     TimelineEntry,
@@ -45,6 +54,7 @@ from domain.models import (
 from tests.workflows.stubs import Stubs
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 T = TypeVar("T")
@@ -130,7 +140,18 @@ class Orders:
         return self.client.get_workflow_handle_for(OrderWorkflow.run, ids.order_workflow_id(order_id))
 
     async def state(self, order_id: str) -> OrderView:
-        return await self.order(order_id).query(OrderWorkflow.state)
+        """The order as its workflow has it: the `state` query while it runs, its result once it
+        has ended. (A query to an ended workflow replays its whole history on the worker; replay
+        is tests/integration/test_replay.py's and tests/workflows/test_replay.py's concern.)"""
+        handle = self.order(order_id)
+        if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+            try:
+                return await handle.query(OrderWorkflow.state)
+            except WorkflowQueryFailedError:
+                if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+                    raise
+                # It ended between the two calls.
+        return await handle.result()
 
     async def wait(self, order_id: str, check: Callable[[OrderView], object], what: str) -> OrderView:
         return await _until(lambda: self.state(order_id), check, f"order {order_id}: {what}")
@@ -225,6 +246,23 @@ class Orders:
             lambda o: any(s.shipment_id == shipment_id and s.status is ShipmentStatus.DELIVERED for s in o.shipments),
             f"{shipment_id} delivered",
         )
+
+    # --- returns --------------------------------------------------------------------------
+
+    def rma(self, rma_id: str) -> WorkflowHandle[ReturnWorkflow, ReturnView]:
+        return self.client.get_workflow_handle_for(ReturnWorkflow.run, ids.return_workflow_id(rma_id))
+
+    async def request_return(self, order_id: str, request: ReturnRequest) -> ReturnView:
+        return await self.order(order_id).execute_update(OrderWorkflow.request_return, request)
+
+    async def receive_return(self, rma_id: str, receipt: ReturnReceipt) -> None:
+        """The warehouse books the returned parcel in (once its return label is bought)."""
+        await _until(
+            lambda: self.rma(rma_id).query(ReturnWorkflow.state),
+            lambda view: view.status is ReturnStatus.IN_TRANSIT,
+            f"return {rma_id} in transit",
+        )
+        await self.rma(rma_id).signal(ReturnWorkflow.received, receipt)
 
     # --- time -----------------------------------------------------------------------------
 
