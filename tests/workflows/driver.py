@@ -7,7 +7,7 @@ workflows' `state` queries. Timers are fast-forwarded per workflow on the time-s
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -281,11 +281,10 @@ class Orders:
                     raise
 
 
-async def _until(read: Callable[[], Any], check: Callable[[Any], object], what: str) -> Any:
+async def _until(read: Callable[[], Awaitable[T]], check: Callable[[T], object], what: str) -> T:
     """Read until `check` accepts what was read, for up to WAIT seconds of real time."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
-    last: Any = None
     while True:
         last = await read()
         if check(last):
@@ -300,7 +299,7 @@ def _entry(entry: TimelineEntry) -> tuple[str, str, str, list[str]]:
     return (entry.status.value, entry.event, entry.actor, sorted(entry.detail))
 
 
-def _brief(view: Any) -> str:
+def _brief(view: object) -> str:
     if isinstance(view, OrderView):
         return f"{view.status.value}, last events {[e.event for e in view.timeline[-5:]]}, attention {view.attention_reason}"
     if isinstance(view, ShipmentView):
