@@ -8,6 +8,7 @@ tests/conftest.py; neither fixture touches the database.
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -17,6 +18,19 @@ from temporalio.worker import Worker
 from tests.workflows.driver import Orders
 from tests.workflows.stubs import Stubs
 from worker import WORKFLOWS, sandbox_runner
+
+HERE = Path(__file__).parent
+
+# The fixtures of tests/conftest.py that need PostgreSQL or the HTTP app: none of these tests may use them.
+STACK_FIXTURES = frozenset({"database_url", "sessions", "worker", "settings", "api"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            used = STACK_FIXTURES & set(getattr(item, "fixturenames", ()))
+            if used:
+                raise pytest.UsageError(f"{item.nodeid} uses {sorted(used)}: workflow tests run without the stack")
 
 
 @pytest.fixture
