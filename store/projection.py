@@ -193,12 +193,27 @@ def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
     ]
     if not parcel_steps:
         return entries
+    # Where each parcel's news the order was told of stands among the order's entries, by
+    # version: a parcel's own later step must not come before it. The order hears of a step
+    # moments after the parcel made it, so on a busy worker the parcel's next step can be older
+    # than the order's entry about the one before (in transit heard after out for delivery).
+    told_at: dict[tuple[object, object], int] = {}
+    for index, entry in enumerate(entries):
+        if entry.event.startswith(events.SHIPMENT_PREFIX):
+            told_at[(entry.detail.get("shipment_id"), entry.detail.get("version"))] = index
     merged: list[TimelineEntry] = []
     position = 0
     for step in parcel_steps:
         # The order's entries up to this step's time come first (a parcel's step comes before
-        # the order's entry made at the same instant: the order hears of it later).
-        while position < len(entries) and entries[position].at < step.at:
+        # the order's entry made at the same instant: the order hears of it later), and so does
+        # every entry about an earlier version of the same parcel.
+        earlier = [
+            index
+            for (shipment_id, version), index in told_at.items()
+            if shipment_id == step.shipment_id and isinstance(version, int) and version < step.version
+        ]
+        must_follow = max(earlier, default=-1)
+        while position < len(entries) and (entries[position].at < step.at or position <= must_follow):
             merged.append(entries[position])
             position += 1
         status = merged[-1].status if merged else (entries[0].status if entries else OrderStatus.FULFILLING)

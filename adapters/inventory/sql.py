@@ -50,7 +50,7 @@ def _lock_order(s: Session, order_id: str) -> None:
 
 
 def _allocation_of(s: Session, order_id: str, rows: list[ReservationRow]) -> Allocation:
-    regions = dict(s.execute(select(WarehouseRow.code, WarehouseRow.region)).tuples().all())
+    regions = dict(s.execute(select(WarehouseRow.code, WarehouseRow.region)).all())
     by_warehouse: dict[str, list[ParcelLine]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.warehouse, r.id)):
         by_warehouse[row.warehouse].append(

@@ -277,6 +277,40 @@ def test_order_reads_show_the_parcel_steps_the_order_was_not_told(session_factor
     assert get_order(session_factory, "ORD-1").shipments == [parcel]  # type: ignore[union-attr]
 
 
+def test_a_parcel_step_never_comes_before_the_step_the_order_heard_late(session_factory: SF) -> None:
+    """On a busy worker the order hears of the hand-over (version 4) after the parcel has already
+    logged its next step (out for delivery, version 5): the timeline keeps the parcel's order."""
+    start = order("ORD-9", version=2, status=OrderStatus.FULFILLING)
+    record_transition(session_factory, start, entry(OrderStatus.FULFILLING, "fulfilment.started", 1), 1)
+    parcel = ShipmentView(shipment_id="ORD-9-P1", order_id="ORD-9", warehouse="WH-EAST")
+    for version, status in enumerate(
+        (ShipmentStatus.PICKING, ShipmentStatus.PACKED, ShipmentStatus.LABEL_CREATED,
+         ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY),
+        start=1,
+    ):
+        parcel = parcel.model_copy(
+            update={"status": status, "version": version, "updated_at": T0 + timedelta(minutes=1 + version)}
+        )
+        record_shipment(session_factory, parcel)
+    heard_late = TimelineEntry(
+        at=T0 + timedelta(minutes=7),  # after the parcel's out-for-delivery step (minute 6)
+        status=OrderStatus.SHIPPED,
+        event="shipment.in_transit",
+        actor="system",
+        detail={"shipment_id": "ORD-9-P1", "event": "picked up", "version": 4},
+    )
+    record_transition(session_factory, order("ORD-9", version=3, status=OrderStatus.SHIPPED), heard_late, 2)
+    events = [e.event for e in timeline(session_factory, "ORD-9")]
+    assert events == [
+        "fulfilment.started",
+        "shipment.picking",
+        "shipment.packed",
+        "shipment.label_created",
+        "shipment.in_transit",
+        "shipment.out_for_delivery",
+    ]
+
+
 def test_idempotency_keys_first_claim_wins(session_factory: SF) -> None:
     assert claim_idempotency_key(session_factory, "idem:c:k1", "hash-a", "ORD-1") == (
         True,
