@@ -1,18 +1,32 @@
-"""A history the live worker recorded that the same code cannot replay (found by these tests).
+"""Orders whose local activities' results land in another workflow task than they were recorded in.
 
 tests/workflows/histories/order-split-after-reservation.json is an order (test_payment_in_doubt:
-authorization in doubt, then cancelled) whose live run happened to end a workflow task right
-after the stock reservation's local activity, before the allocating SLA timer was cancelled.
-Replaying it, `_project` upserts the search attributes before the run loop cancels that timer:
-the commands come in another order and the replay fails with a nondeterminism error
-("UpsertWorkflowSearchAttributesMachine does not handle HistoryEvent(id: 24, TimerCanceled)").
-A worker that restarts, or evicts such an order from its cache, would fail its workflow tasks.
-It happened in about one run in six of that test on a loaded machine.
+authorization in doubt, then cancelled) recorded by a loaded worker: the completion of the
+workflow task that started the allocating SLA timer (TimerStarted 19) also recorded the stock
+reservation's marker (20), but the workflow only received the reservation's result in the next
+workflow task, where it cancelled the timer (TimerCanceled 24) and went on to payment. A replay
+hands a local activity's result to the workflow right after its marker, in the earlier task: the
+timer's start and cancel then fall into one workflow task, where they cancel out and issue no
+command. The next timer's start takes TimerStarted 19, and the command after it, the payment's
+search-attribute upsert, meets TimerCanceled 24: "UpsertWorkflowSearchAttributesMachine does not
+handle HistoryEvent(id: 24, TimerCanceled)". (The upsert is only the first command left over,
+not the cause: the projector and the run loop issue their commands in the same order live and
+on replay.) A worker that restarts, or evicts such an order from its cache, fails its workflow
+tasks for good. It happened in about one run in six of that test on a loaded machine.
 
-Marked as an expected failure (strict): when the workflows replay it, this test fails and
-the marker should go.
+No workflow code can replay that history: it holds no patch marker, so it replays through the
+pre-patch path, which is the code that recorded it, and the difference lies in which workflow
+task the SDK hands the result to. New orders take the patch `order-sla-after-local-steps-20261201`
+(workflows/supervision.py `within_sla_after_local_steps`): no SLA timer is started before a
+step's local activities nor ever cancelled, so nothing cancels out. Orders in flight with that
+shape must be reset to the workflow task before the reservation (docs/versioning.md). So the
+committed history stays an expected failure (strict): if the SDK learns to replay it, this test
+fails and the marker should go.
+
+The second test makes the race on purpose: a reservation that outlasts its workflow task, replayed
+as recorded, and replayed with its marker moved back into the task that scheduled it (the shape
+above); before the patch the latter failed with the same error.
 """
-
 import asyncio
 import base64
 import itertools
@@ -40,14 +54,11 @@ from workflows.order.workflow import SLA_AFTER_LOCAL_STEPS
 HISTORY = Path(__file__).parent / "histories" / "order-split-after-reservation.json"
 
 
-@pytest.mark.xfail(strict=True, reason="OrderWorkflow's projector races its run loop on replay (see docstring)")
+@pytest.mark.xfail(strict=True, reason="recorded before the patch: a local activity result handed over a workflow task later (see docstring)")
 async def test_an_order_whose_task_ended_after_a_local_activity_replays() -> None:
     history = WorkflowHistory.from_json("order-split-after-reservation", HISTORY.read_text())
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner())
     await replayer.replay_workflow(history)
-    # The race itself: the reservation's result recorded by the task that scheduled it and handed
-    # to the workflow in the next one (what a loaded worker did to the committed history above).
-    await replayer.replay_workflow(_result_recorded_early(history, "reserve_stock"))
 
 
 # --- a local activity that outlasts its workflow task ---------------------------------------
