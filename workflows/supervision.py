@@ -98,9 +98,12 @@ async def within_sla_after_local_steps(
     TimerStarted and TimerCanceled, so the two runs issue different commands and the replay
     fails (tests/workflows/histories/order-split-after-reservation.json). Here no timer is
     started before a local activity whose result could move, and none is cancelled, so no
-    command depends on which workflow task a local activity's result landed in. The SLA counts
-    from the end of the step's first chain of local activities (seconds at most: their timeouts
-    bound them); a step that finishes inside its chain starts no timer at all."""
+    command depends on which workflow task a local activity's result landed in. A step that
+    finishes inside its chain starts no timer at all (as before, when its start and cancel cancelled
+    out). The SLA counts from the end of the step's first chain of local activities. The price:
+    while a local activity of the chain is retried without limit (verification's reads,
+    PERSISTENT_RETRY, while the database is down) the step's SLA does not watch it; a step out of
+    its bounded retries parks, and its SLA timer starts then."""
     task = asyncio.create_task(work)
     try:
         await workflow.wait_condition(lambda: task.done() or not in_local_step())
