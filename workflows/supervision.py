@@ -75,6 +75,54 @@ async def within_sla(
     return task.result()
 
 
+async def within_sla_after_local_steps(
+    step: str,
+    sla: timedelta,
+    work: Coroutine[Any, Any, T],
+    on_breach: Callable[[], Awaitable[None]],
+    on_recover: Callable[[], Awaitable[None]],
+    *,
+    in_local_step: Callable[[], bool],
+) -> T:
+    """`within_sla` for a step that begins with a chain of local activities (the order's
+    verification, reservation, payment), behind the patch `order-sla-after-local-steps-20261201`.
+
+    The SLA timer starts only once `work` is done or waits on something other than a local
+    activity (`in_local_step()` false: ops, a receipt, a task-queue activity), and it is never
+    cancelled: once the step is done, a timer still running fires later into nothing.
+
+    Why: a local activity's result may reach the workflow in the workflow task after the one
+    whose completion recorded its marker, and a replay then hands it to the workflow in the
+    earlier task. `within_sla` starts its timer before the chain and cancels it after it; a
+    start and a cancel inside one workflow task leave no events, in different tasks they leave
+    TimerStarted and TimerCanceled, so the two runs issue different commands and the replay
+    fails (tests/workflows/histories/order-split-after-reservation.json). Here no timer is
+    started before a local activity whose result could move, and none is cancelled, so no
+    command depends on which workflow task a local activity's result landed in. A step that
+    finishes inside its chain starts no timer at all (as before, when its start and cancel cancelled
+    out). The SLA counts from the end of the step's first chain of local activities. The price:
+    while a local activity of the chain is retried without limit (verification's reads,
+    PERSISTENT_RETRY, while the database is down) the step's SLA does not watch it; a step out of
+    its bounded retries parks, and its SLA timer starts then."""
+    task = asyncio.create_task(work)
+    try:
+        await workflow.wait_condition(lambda: task.done() or not in_local_step())
+        if not task.done():
+            watch = asyncio.create_task(workflow.sleep(sla, summary=f"SLA {step} {sla}"))
+            await workflow.wait_condition(lambda: task.done() or watch.done())
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task.done():
+        return task.result()
+    await on_breach()
+    try:
+        return await task
+    finally:
+        if not task.cancelled():
+            await on_recover()
+
+
 # What a failed activity raises in the workflow: ActivityError for a task-queue activity; a local
 # activity's failure arrives unwrapped (the ApplicationError, or a timeout).
 STEP_FAILURES: tuple[type[FailureError], ...] = (ActivityError, ApplicationError, ActivityTimeoutError)

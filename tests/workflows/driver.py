@@ -103,8 +103,11 @@ class Orders:
 
     # --- the order ------------------------------------------------------------------------
 
-    async def submit(self, request: OrderRequest, policy: OrderPolicy | None = None) -> OrderView:
-        """POST /orders without HTTP: the API's Update-with-Start, answered with the verdict."""
+    async def submit(
+        self, request: OrderRequest, policy: OrderPolicy | None = None, *, task_timeout: timedelta | None = None
+    ) -> OrderView:
+        """POST /orders without HTTP: the API's Update-with-Start, answered with the verdict.
+        `task_timeout`: the workflow task timeout, when a test needs it short (the API sets none)."""
         assert request.order_id is not None
         inp = OrderInput(
             order_id=request.order_id,
@@ -120,6 +123,7 @@ class Orders:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            task_timeout=task_timeout,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.ORDER_STATUS, "received"),

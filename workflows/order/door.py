@@ -219,6 +219,10 @@ class Door:
         finally:
             self._local_steps -= 1
 
+    def in_local_step(self) -> bool:
+        """A local activity of the run loop's is in flight (see `locally`)."""
+        return self._local_steps > 0
+
     def upsert_search_attributes(self) -> None:
         values = search_values(self._order)
         if values == self._upserted:

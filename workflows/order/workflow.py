@@ -25,6 +25,9 @@ out of retries parks it until ops retry (or skip); both notify ops and show in `
 """
 
 import asyncio
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -58,7 +61,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.stock import Stock
     from workflows.returns import RETURN_CHANGED_SIGNAL
     from workflows.shipment import SHIPMENT_CHANGED_SIGNAL, ShipmentWorkflow
-    from workflows.supervision import within_sla
+    from workflows.supervision import within_sla, within_sla_after_local_steps
+
+# Patch ids (docs/versioning.md, "Patches in force").
+SLA_AFTER_LOCAL_STEPS = "order-sla-after-local-steps-20261201"
+
+
+T = TypeVar("T")
 
 
 @workflow.defn
@@ -76,6 +85,7 @@ class OrderWorkflow:
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
         self._submissions = 0
+        self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
@@ -95,12 +105,25 @@ class OrderWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._order
 
+    async def _watched(self, step: str, work: Coroutine[Any, Any, T]) -> T:
+        """Run a step of the run loop within its SLA (`OrderState.slas`)."""
+        sla: timedelta = getattr(self._state.slas, step)
+        hooks = self._ops.sla_hooks(step)
+        if self._sla_after_local_steps:
+            return await within_sla_after_local_steps(
+                step, sla, work, *hooks, in_local_step=self._door.in_local_step
+            )
+        # Orders started before the patch: the timer starts before the step's local activities
+        # and is cancelled when the step ends, as their histories recorded it.
+        return await within_sla(step, sla, work, *hooks)
+
     async def _lifecycle(self) -> None:
         state, ops = self._state, self._ops
+        # Asked once, before the first step, so every new order records the marker at the same
+        # point (docs/versioning.md): SLA timers that no local activity's result can move.
+        self._sla_after_local_steps = workflow.patched(SLA_AFTER_LOCAL_STEPS)
         try:
-            await within_sla(
-                "verifying", state.slas.verifying, self._intake.verify(), *ops.sla_hooks("verifying")
-            )
+            await self._watched("verifying", self._intake.verify())
             if self._order.hold is not None:
                 await self._intake.hold()
             self._door.move(OrderStatus.ALLOCATING, events.ORDER_ACCEPTED)
@@ -110,11 +133,9 @@ class OrderWorkflow:
             # (tried and reverted, docs/performance.md).
             await ops.notify("accepted")
             state.checkpoint()
-            allocation = await within_sla(
-                "allocating", state.slas.allocating, self._stock.allocate(), *ops.sla_hooks("allocating")
-            )
+            allocation = await self._watched("allocating", self._stock.allocate())
             state.checkpoint()
-            await within_sla("payment", state.slas.payment, self._payment.pay(), *ops.sla_hooks("payment"))
+            await self._watched("payment", self._payment.pay())
             state.checkpoint()
             await self._fulfilment.fulfil(allocation)
             await self._after_sales.close_after_return_window()
