@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.notifications import Notifier
 from adapters.notifications.delivery import MAILED, PENDING, DeliveryError, DeliveryInProgress
 from domain.models import Notification
-from domain.notifications import LOW_STOCK
+from domain.notifications import LOW_STOCK, NO_ORDER
 from store.models import NotificationOutboxRow
 
 _log = structlog.get_logger(__name__)
@@ -38,6 +38,9 @@ def pending_alerts(session_factory: sessionmaker[Session], limit: int = BATCH) -
         rows = s.scalars(
             select(NotificationOutboxRow)
             .where(
+                # Stock alerts belong to no order: the order_id index finds them without reading
+                # every order's notifications, which this query runs over every few seconds.
+                NotificationOutboxRow.order_id == NO_ORDER,
                 NotificationOutboxRow.kind == LOW_STOCK,
                 NotificationOutboxRow.status.in_((PENDING, MAILED)),
             )
