@@ -1,10 +1,12 @@
-"""The worker: OrderWorkflow and ShipmentWorkflow plus every activity, on the `orders` task queue.
+"""The worker: OrderWorkflow and ShipmentWorkflow plus every activity, on the `orders` task queue,
+and the sweep that delivers pending low-stock alerts (adapters.notifications.pending).
 
 `build_worker` is the one place a worker is assembled (used by `oms worker`, `oms dev` and the
 tests), so production and tests run the same wiring.
 """
 
 import asyncio
+import contextlib
 import os
 import stat
 import sys
@@ -35,6 +37,7 @@ from adapters.notifications.delivery import (
     parse_webhook_subscribers,
 )
 from adapters.notifications.outbox import OutboxNotifier
+from adapters.notifications.pending import sweep_pending_alerts
 from adapters.payments.ledger import LedgerGateway
 from config.sandbox import FastContextRunner
 from config.settings import Settings
@@ -175,6 +178,7 @@ async def run_worker(settings: Settings) -> None:
     url = await asyncio.to_thread(resolve_database_url, settings)
     session_factory = make_session_factory(make_engine(url))
     client = await connect(settings)
+    notifier = notifier_for(session_factory, settings)
     with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
         worker = build_worker(
             client,
@@ -185,8 +189,16 @@ async def run_worker(settings: Settings) -> None:
             activities=activities_for(
                 session_factory,
                 ops_email=settings.ops_email,
-                notifier=notifier_for(session_factory, settings),
+                notifier=notifier,
             ),
             max_cached_workflows=settings.max_cached_workflows,
         )
-        await worker.run()
+        # Low-stock alerts are recorded pending by the stock transactions (the worker's and the
+        # API's); this delivers them through the same notifier, after their commit.
+        sweep = asyncio.create_task(sweep_pending_alerts(session_factory, notifier))
+        try:
+            await worker.run()
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep

@@ -1,4 +1,4 @@
-"""Customer notification texts (R12), in the customer's language (zh or en)."""
+"""Notification texts (R12): to customers in their language (zh or en), to ops in English."""
 
 from domain import ids
 from domain.models import Notification, OrderView, ShipmentInput, ShipmentView
@@ -105,6 +105,23 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("订单 {order_id} 需要处理", "订单 {order_id} 需要人工处理：{reason}"),
         "en": ("Order {order_id} needs attention", "Order {order_id} needs attention: {reason}"),
     },
+    "low_stock": {
+        "zh": (
+            "库存预警：{sku} 在 {warehouse}（可用 {available}）",
+            (
+                "{sku} 在 {warehouse} 的可用库存已降至再订货点或以下：可用 {available}（在库 {on_hand}，"
+                "已预留 {reserved}，安全库存 {safety_stock}，再订货点 {reorder_point}）。请补货。"
+            ),
+        ),
+        "en": (
+            "Low stock: {sku} at {warehouse} ({available} available)",
+            (
+                "{sku} at {warehouse} is at or under its reorder point: {available} available "
+                "(on hand {on_hand}, reserved {reserved}, safety stock {safety_stock}, "
+                "reorder point {reorder_point}). Please replenish."
+            ),
+        ),
+    },
     "shipped": {
         "zh": (
             "订单 {order_id} 已发货",
@@ -141,6 +158,51 @@ def ops_notification(order: OrderView, recipient: str, reason: str, occurrence: 
         subject=subject,
         body=body,
         dedupe_key=ids.notification_key(order.order_id, "ops_attention", str(occurrence)),
+        language="en",
+    )
+
+
+# A stock alert belongs to no order; the outbox row still needs an order id.
+NO_ORDER = "-"
+LOW_STOCK = "low_stock"
+
+
+def low_stock_key(sku: str, warehouse: str, crossing: int) -> str:
+    """One key per crossing of the reorder point: the n-th drop of a level is its own message."""
+    return f"lowstock:{sku}:{warehouse}:{crossing}"
+
+
+def low_stock_notification(
+    sku: str,
+    warehouse: str,
+    crossing: int,
+    *,
+    recipient: str,
+    on_hand: int,
+    reserved: int,
+    safety_stock: int,
+    reorder_point: int,
+) -> Notification:
+    """Tell ops a stock level went to or under its reorder point (its `crossing`-th time)."""
+    available = max(0, on_hand - reserved - safety_stock)
+    subject, body = _render(
+        LOW_STOCK,
+        "en",  # as ops_attention: ops read English
+        sku=sku,
+        warehouse=warehouse,
+        available=available,
+        on_hand=on_hand,
+        reserved=reserved,
+        safety_stock=safety_stock,
+        reorder_point=reorder_point,
+    )
+    return Notification(
+        order_id=NO_ORDER,
+        kind=LOW_STOCK,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        dedupe_key=low_stock_key(sku, warehouse, crossing),
         language="en",
     )
 

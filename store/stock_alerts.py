@@ -2,12 +2,16 @@
 
 A stock level is low while its available stock (on_hand - reserved - safety_stock) is at or under
 its reorder point. The first stock change that makes it low writes one `low_stock` row to the
-notification outbox for ops and marks the level alerted; while it stays low nothing more is sent.
-A change that lifts it above the reorder point clears the mark, so the next drop alerts again.
+notification outbox for ops, status `pending`, and marks the level alerted; while it stays low
+nothing more is written. A change that lifts it above the reorder point clears the mark, so the
+next drop alerts again (the next crossing, the next dedupe key).
 
 `note_stock_change` runs inside the transaction that changed the stock (after the change is
 flushed), so the alert commits or rolls back with it. Every stock change goes through it: the
 inventory adapter (reserve, ship, unship, release) and store.catalog (levels, receipts, counts).
+It only records the alert: nothing is e-mailed or posted inside the stock transaction (a rollback
+would leave a message out for nothing, and SMTP must not hold the level's row lock). The worker
+delivers pending alerts after the commit (adapters.notifications.pending), through the notifier.
 """
 
 import structlog
@@ -15,21 +19,22 @@ from sqlalchemy import and_, not_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from domain.notifications import LOW_STOCK, low_stock_key, low_stock_notification
 from store.models import NotificationOutboxRow, StockLevelRow
 
 _log = structlog.get_logger(__name__)
 
 OPS_EMAIL = "ops@orderflow.local"
-LOW_STOCK_KIND = "low_stock"
-# Outbox rows belong to an order; a stock alert belongs to none.
-NO_ORDER = "-"
+LOW_STOCK_KIND = LOW_STOCK
+# The outbox status of a message not delivered yet (adapters.notifications.delivery.PENDING).
+PENDING = "pending"
 
 _AVAILABLE = StockLevelRow.on_hand - StockLevelRow.reserved - StockLevelRow.safety_stock
 IS_LOW = _AVAILABLE <= StockLevelRow.reorder_point  # noqa: SIM300 (a SQL expression: reads as the rule)
 
 
 def low_stock_dedupe_key(sku: str, warehouse: str, crossing: int) -> str:
-    return f"lowstock:{sku}:{warehouse}:{crossing}"
+    return low_stock_key(sku, warehouse, crossing)
 
 
 def note_stock_change(
@@ -66,32 +71,35 @@ def note_stock_change(
     if crossed is None:
         return False
     crossing, on_hand, reserved, safety_stock, reorder_point = crossed
-    available = max(0, on_hand - reserved - safety_stock)
-    dedupe_key = low_stock_dedupe_key(sku, warehouse, crossing)
-    subject = f"库存预警 Low stock: {sku} at {warehouse} ({available} available)"
-    body = (
-        f"{sku} at {warehouse} is at or under its reorder point: {available} available "
-        f"(on hand {on_hand}, reserved {reserved}, safety stock {safety_stock}, "
-        f"reorder point {reorder_point}). Please replenish."
+    alert = low_stock_notification(
+        sku,
+        warehouse,
+        crossing,
+        recipient=recipient,
+        on_hand=on_hand,
+        reserved=reserved,
+        safety_stock=safety_stock,
+        reorder_point=reorder_point,
     )
+    # PENDING, not sent: the notifier delivers it once this transaction has committed.
     s.execute(
         insert(NotificationOutboxRow)
         .values(
-            dedupe_key=dedupe_key,
-            order_id=NO_ORDER,
-            kind=LOW_STOCK_KIND,
-            recipient=recipient,
-            subject=subject,
-            body=body,
-            status="sent",
+            dedupe_key=alert.dedupe_key,
+            order_id=alert.order_id,
+            kind=alert.kind,
+            recipient=alert.recipient,
+            subject=alert.subject,
+            body=alert.body,
+            status=PENDING,
         )
         .on_conflict_do_nothing(index_elements=[NotificationOutboxRow.dedupe_key])
     )
     _log.info(
-        "notification.sent",
-        order_id=NO_ORDER,
-        kind=LOW_STOCK_KIND,
-        subject=subject,
-        dedupe_key=dedupe_key,
+        "notification.queued",
+        order_id=alert.order_id,
+        kind=alert.kind,
+        subject=alert.subject,
+        dedupe_key=alert.dedupe_key,
     )
     return True

@@ -19,6 +19,8 @@ Webhook subscribers all receive every kind; each POST body is JSON
 
     {"kind", "order_id", "dedupe_key", "subject", "body", "language"}
 
+(a low-stock alert to ops, kind `low_stock`, belongs to no order: its `order_id` is `-`)
+
 and carries `X-Signature: sha256=<hex HMAC-SHA256 of the raw body with the subscriber's secret>`
 (as our own carrier webhooks) and `X-Idempotency-Key: <dedupe_key>`. The recipient's e-mail
 address is deliberately left out: subscribers get what a message says, not where it went (the

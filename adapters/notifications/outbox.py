@@ -1,4 +1,7 @@
-"""Notifications delivered to the log through an audited outbox (R12): each dedupe key once."""
+"""Notifications delivered to the log through an audited outbox (R12): each dedupe key once.
+
+A row already in the outbox as `pending` (a low-stock alert recorded by its stock transaction,
+store.stock_alerts) is delivered here by marking it sent; a row already `sent` is a no-op."""
 
 import structlog
 from sqlalchemy.dialects.postgresql import insert
@@ -27,8 +30,11 @@ class OutboxNotifier:
                     body=notification.body,
                     status="sent",
                 )
-                .on_conflict_do_nothing(
-                    index_elements=[NotificationOutboxRow.dedupe_key]
+                .on_conflict_do_update(
+                    index_elements=[NotificationOutboxRow.dedupe_key],
+                    set_={"status": "sent"},
+                    # Only a row not delivered yet: a sent one is left alone (no row returned).
+                    where=NotificationOutboxRow.status != "sent",
                 )
                 .returning(NotificationOutboxRow.id)
             )
