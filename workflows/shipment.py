@@ -14,9 +14,9 @@ an instruction through the order. Cancelled before hand-over, the parcel voids i
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         bounded_retry,
         parked_on_failure,
         within_sla,
+        within_sla_after_local_steps,
     )
 
 # The parent's signal that receives this parcel's news.
@@ -68,6 +69,11 @@ ORDER_NEWS_ONLY_PATCH = "shipment-order-news-only-20261127"
 # Patch: parcels started before it ran rate shopping, the label purchase, the stock hand-over and
 # the customer notifications as (remote) activities, each a round trip through the server.
 LOCAL_STEPS_PATCH = "shipment-local-steps-20261127"
+# Patch: parcels started before it started each phase's SLA timer before the phase's local
+# activities and cancelled it when the phase ended (`within_sla`); see `_watched`.
+SLA_AFTER_LOCAL_STEPS_PATCH = "shipment-sla-after-local-steps-20261201"
+
+T = TypeVar("T")
 
 _TRACKING_TO_SHIPMENT = {
     TrackingStatus.IN_TRANSIT: ShipmentStatus.IN_TRANSIT,
@@ -113,6 +119,8 @@ class ShipmentWorkflow:
         self._told_order: tuple[object, ...] = order_news(self._view)  # what the order knows
         self._news_only = False  # set in `run` (a patch is decided in the workflow's first task)
         self._local_steps = False  # likewise
+        self._sla_after_local_steps = False  # likewise
+        self._local_in_flight = 0  # local activities running now (`_locally`)
         self._view.reservation_key = inp.reservation_key or inp.order_id
         # One phase runs at a time, so its SLA has one attention key.
         self._supervision = Supervision(
@@ -129,11 +137,13 @@ class ShipmentWorkflow:
     async def run(self, inp: ShipmentInput) -> ShipmentView:
         self._news_only = workflow.patched(ORDER_NEWS_ONLY_PATCH)
         self._local_steps = workflow.patched(LOCAL_STEPS_PATCH)
-        slas = inp.slas
+        # Asked here, once, before the first phase, so every new parcel records the marker at the
+        # same point (docs/versioning.md): SLA timers that no local activity's result can move.
+        self._sla_after_local_steps = workflow.patched(SLA_AFTER_LOCAL_STEPS_PATCH)
         try:
-            await within_sla("picking", slas.picking, self._picking(), *self._sla_hooks("picking"))
-            await within_sla("label", slas.label, self._labelling(), *self._sla_hooks("label"))
-            await within_sla("delivery", slas.delivery, self._track(), *self._sla_hooks("delivery"))
+            await self._watched("picking", self._picking())
+            await self._watched("label", self._labelling())
+            await self._watched("delivery", self._track())
         except asyncio.CancelledError:
             if self._view.handed_over:
                 raise  # the carrier has it: a return, not a cancellation
@@ -178,6 +188,24 @@ class ShipmentWorkflow:
         return self._view
 
     # --- phases ---------------------------------------------------------------------------
+
+    async def _watched(self, phase: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run a phase within its SLA (`ShipmentInput.slas`).
+
+        New parcels (SLA_AFTER_LOCAL_STEPS_PATCH) start the phase's SLA timer only once the phase
+        waits on something other than a local activity, and never cancel it: a local activity's
+        result may reach the workflow a workflow task after the one that recorded its marker, and
+        a timer started before it and cancelled after it would leave no events on replay but
+        TimerStarted and TimerCanceled live (docs/versioning.md, "Local activities and workflow
+        task boundaries"). The label phase is a chain of local activities (rates, label, stock)."""
+        sla: timedelta = getattr(self._input.slas, phase)
+        hooks = self._sla_hooks(phase)
+        if self._sla_after_local_steps:
+            await within_sla_after_local_steps(phase, sla, work, *hooks, in_local_step=self._in_local_step)
+            return
+        # Parcels started before the patch: the timer starts before the phase's local activities
+        # and is cancelled when the phase ends, as their histories recorded it.
+        await within_sla(phase, sla, work, *hooks)
 
     async def _picking(self) -> None:
         await self._move(ShipmentStatus.PICKING, "pick task sent to the warehouse")
@@ -372,14 +400,35 @@ class ShipmentWorkflow:
         so a chain of them (packed -> rates -> label -> stock -> label_created) is one workflow
         task, without an activity task's round trips through the server. Parcels started before
         LOCAL_STEPS_PATCH ran them as activities and replay that way."""
-        execute = workflow.execute_local_activity_method if self._local_steps else workflow.execute_activity_method
-        return await execute(
-            activity,
-            arg,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=self._retry,
-            summary=summary,
+        if not self._local_steps:
+            return await workflow.execute_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry,
+                summary=summary,
+            )
+        return await self._locally(
+            workflow.execute_local_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=self._retry,
+                summary=summary,
+            )
         )
+
+    async def _locally(self, call: Awaitable[T]) -> T:
+        """Await one of the parcel's local activities (its short steps, its projection writes),
+        counted while in flight so that `_watched` knows when a phase waits on one."""
+        self._local_in_flight += 1
+        try:
+            return await call
+        finally:
+            self._local_in_flight -= 1
+
+    def _in_local_step(self) -> bool:
+        return self._local_in_flight > 0
 
     def _stock_request(self) -> ShipStockRequest:
         return ShipStockRequest(
@@ -481,12 +530,14 @@ class ShipmentWorkflow:
         self._view.attention_reason = "; ".join(self._attention.values()) or None
         self._view.updated_at = workflow.now()
         snapshot = self._view.model_copy(deep=True)
-        await workflow.execute_local_activity_method(
-            ProjectionActivities.record_shipment,
-            snapshot,
-            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary=f"shipment {status.value}",
+        await self._locally(
+            workflow.execute_local_activity_method(
+                ProjectionActivities.record_shipment,
+                snapshot,
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=PERSISTENT_RETRY,
+                summary=f"shipment {status.value}",
+            )
         )
         news = order_news(snapshot)
         if self._news_only and news == self._told_order:

@@ -85,7 +85,8 @@ async def within_sla_after_local_steps(
     in_local_step: Callable[[], bool],
 ) -> T:
     """`within_sla` for a step that begins with a chain of local activities (the order's
-    verification, reservation, payment), behind the patch `order-sla-after-local-steps-20261201`.
+    verification, reservation, payment; the parcel's phases), behind the patches
+    `order-sla-after-local-steps-20261201` and `shipment-sla-after-local-steps-20261201`.
 
     The SLA timer starts only once `work` is done or waits on something other than a local
     activity (`in_local_step()` false: ops, a receipt, a task-queue activity), and it is never

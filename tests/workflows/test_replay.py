@@ -26,6 +26,12 @@ fails and the marker should go.
 The second test makes the race on purpose: a reservation that outlasts its workflow task, replayed
 as recorded, and replayed with its marker moved back into the task that scheduled it (the shape
 above); before the patch the latter failed with the same error.
+
+The third does the same to a parcel (ShipmentWorkflow, patch `shipment-sla-after-local-steps-20261201`):
+its label phase is a chain of local activities (rates, label, stock hand-over, the label_created
+projection row), and the last row's result handed over a workflow task late made the label SLA
+timer's start and cancel fall into one task on replay ("TimerMachine in state StartCommandCreated
+says the transition is invalid during event ... TimerCanceled").
 """
 import asyncio
 import base64
@@ -43,13 +49,16 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from domain.enums import OrderStatus
-from domain.models import Allocation, ReserveRequest
+from domain.enums import OrderStatus, ShipmentStatus, TrackingStatus
+from domain.ids import shipment_workflow_id
+from domain.models import Allocation, Parcel, ParcelLine, ReserveRequest, ShipmentInput, ShipmentView
 from tests.conftest import TEST_DATA_CONVERTER
 from tests.workflows.driver import Orders, order_request
 from tests.workflows.stubs import Stubs
 from worker import WORKFLOWS, sandbox_runner
 from workflows.order.workflow import SLA_AFTER_LOCAL_STEPS
+from workflows.shipment import SLA_AFTER_LOCAL_STEPS_PATCH as SHIPMENT_SLA_AFTER_LOCAL_STEPS
+from workflows.shipment import ShipmentWorkflow
 
 HISTORY = Path(__file__).parent / "histories" / "order-split-after-reservation.json"
 
@@ -140,6 +149,39 @@ def _result_recorded_early(history: WorkflowHistory, activity_type: str) -> Work
     return WorkflowHistory.from_json(history.workflow_id, json.dumps({"events": renumbered}))
 
 
+def _result_recorded_by_scheduling_task(history: WorkflowHistory, activity_type: str, nth: int) -> WorkflowHistory:
+    """Like `_result_recorded_early`, for the `nth` (from 0) local activity of `activity_type`,
+    scheduled by a workflow task whose completion recorded other commands too (the parcel's:
+    the markers of the chain before it, the SLA timers): the marker moves back over the tasks
+    completed only to let it run on (completions with no command) to the end of the commands of
+    the task that scheduled it, after the markers recorded before it."""
+    data = json.loads(history.to_json())
+    events: list[dict[str, Any]] = data["events"]
+    kinds = [event["eventType"] for event in events]
+    marker = [i for i, event in enumerate(events) if _marker_type(event) == activity_type][nth]
+    completed = marker - 1
+    assert kinds[completed] == "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"
+    while True:
+        earlier = max(i for i in range(completed) if kinds[i] == "EVENT_TYPE_WORKFLOW_TASK_COMPLETED")
+        if kinds[earlier + 1] != "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED":
+            break  # `earlier` completed the task that scheduled the local activity
+        completed = earlier  # a task completed only to let the local activity run on
+    scheduling = earlier
+    after_commands = next(i for i in range(scheduling + 1, len(kinds)) if kinds[i] == "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED")
+    assert after_commands < marker - 1, "the local activity did not outlast its workflow task"
+    # Nothing but the next workflow task between its commands and the marker: no news the
+    # workflow could have received in between.
+    assert set(kinds[after_commands:marker]) <= _HEARTBEAT_KINDS - {"EVENT_TYPE_TIMER_STARTED"}
+    moved = events[marker]
+    order = events[:after_commands] + [moved] + events[after_commands:marker] + events[marker + 1 :]
+    ids = {event["eventId"]: str(number) for number, event in enumerate(order, start=1)}
+    renumbered = [_renumbered(event, ids) for event in order]
+    renumbered[after_commands]["markerRecordedEventAttributes"]["workflowTaskCompletedEventId"] = ids[
+        events[scheduling]["eventId"]
+    ]
+    return WorkflowHistory.from_json(history.workflow_id, json.dumps({"events": renumbered}))
+
+
 def _patches(history: WorkflowHistory) -> set[str]:
     """The patch ids the history's markers record."""
     return {
@@ -190,3 +232,78 @@ async def test_an_order_whose_reservation_outlasts_its_workflow_task_replays(
     # The race itself: the reservation's result recorded by the task that scheduled it and handed
     # to the workflow in the next one (what a loaded worker did to the committed history above).
     await replayer.replay_workflow(_result_recorded_early(history, "reserve_stock"))
+
+
+# --- a parcel's label that outlasts its workflow task ---------------------------------------
+
+SLOW_ROW = 1.5  # seconds: the label_created projection row outlasts a 1 s workflow task
+LABEL_CREATED_ROW = 2  # the parcel's third row (picking, packed, label_created)
+
+
+def _parcel_input(order_id: str) -> ShipmentInput:
+    request = order_request(("LAMP", 1, "99.00"), order_id=order_id)
+    return ShipmentInput(
+        order_id=order_id,
+        shipment_id=f"{order_id}-1",
+        parcel=Parcel(warehouse="WH-EAST", lines=[ParcelLine(sku="LAMP", quantity=1)], region="east"),
+        destination=request.shipping_address,
+        shipping_speed=request.shipping_speed,
+        priority=request.priority,
+        weight_grams=500,
+        recipient=request.customer.email,
+    )
+
+
+async def test_a_parcel_whose_label_outlasts_its_workflow_task_replays(
+    temporal_env: WorkflowEnvironment, stubs: Stubs
+) -> None:
+    """The parcel's label phase is a chain of local activities (rates, label, stock hand-over,
+    the label_created projection row). Started on its own (no parent to signal, so the phase
+    ends on its last local activity's result) with a 1 s workflow task and a label_created row
+    that takes 1.5 s, then replayed as recorded and with that row's marker moved back into the
+    task that scheduled it: before the patch the label's SLA timer, started before the chain and
+    cancelled after it, left TimerStarted and TimerCanceled live and nothing on that replay."""
+
+    @activity.defn(name="record_shipment")
+    async def slow_record_shipment(shipment: ShipmentView) -> None:
+        if shipment.status is ShipmentStatus.LABEL_CREATED:
+            await asyncio.sleep(SLOW_ROW)
+        await stubs.record_shipment(shipment)
+
+    task_queue = f"workflow-tests-{uuid.uuid4()}"
+    activities = [slow_record_shipment if a == stubs.record_shipment else a for a in stubs.activities()]
+    orders = Orders(env=temporal_env, task_queue=task_queue, stubs=stubs)
+    worker = Worker(
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        workflow_runner=sandbox_runner(),
+    )
+    inp = _parcel_input(f"WF-{uuid.uuid4().hex[:10]}")
+    async with worker:
+        handle = await temporal_env.client.start_workflow(
+            ShipmentWorkflow.run,
+            inp,
+            id=shipment_workflow_id(inp.shipment_id),
+            task_queue=task_queue,
+            task_timeout=TASK_TIMEOUT,
+        )
+        orders.started.append(handle.id)
+        try:
+            await orders.pick(inp.shipment_id)
+            await orders.carrier(inp.shipment_id, TrackingStatus.IN_TRANSIT)
+            await orders.carrier(inp.shipment_id, TrackingStatus.DELIVERED)
+            view = await handle.result()
+            history = await handle.fetch_history()
+        finally:
+            await orders.terminate_started()
+    assert view.status is ShipmentStatus.DELIVERED
+    assert _heartbeats(history) >= 1, "the label_created row did not outlast its workflow task"
+    assert SHIPMENT_SLA_AFTER_LOCAL_STEPS in _patches(history)
+
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner())
+    await replayer.replay_workflow(history)
+    # The race: the label_created row's result recorded by the task that scheduled it (with the
+    # rest of the chain), handed to the workflow in the next one.
+    await replayer.replay_workflow(_result_recorded_by_scheduling_task(history, "record_shipment", LABEL_CREATED_ROW))
