@@ -6,22 +6,33 @@ copy only when it is newer. What the news means for the order (its status, its a
 decided here too.
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from domain.enums import OrderStatus, ShipmentStatus
 from domain.lifecycle import FULFILMENT_STATUSES, fulfilment_status
 from domain.models import OrderView, ReturnView, ShipmentView
+
+View = TypeVar("View", ShipmentView, ReturnView)
+
+
+def _merge_newer(known: list[View], view: View, same: Callable[[View], bool]) -> bool:
+    """Put `view` in `known` in place of the one it is `same` as (appended if new); False when it
+    is no newer than what is known (late or repeated news), which changes nothing."""
+    for index, current in enumerate(known):
+        if same(current):
+            if view.version <= current.version:
+                return False
+            known[index] = view
+            return True
+    known.append(view)
+    return True
 
 
 def merge_shipment(order: OrderView, shipment: ShipmentView) -> bool:
     """Put the parcel's view into the order (replacing an older one, or appended if new); False
     when it is late or repeated news, which changes nothing."""
-    for index, known in enumerate(order.shipments):
-        if known.shipment_id == shipment.shipment_id:
-            if shipment.version <= known.version:
-                return False
-            order.shipments[index] = shipment
-            return True
-    order.shipments.append(shipment)
-    return True
+    return _merge_newer(order.shipments, shipment, lambda known: known.shipment_id == shipment.shipment_id)
 
 
 def parcel_trouble(order: OrderView, shipment: ShipmentView) -> str | None:
@@ -47,14 +58,7 @@ def status_after_parcel_news(order: OrderView) -> OrderStatus:
 
 def merge_return(order: OrderView, view: ReturnView) -> bool:
     """Put the return's view into the order; False when it is late or repeated news."""
-    for index, known in enumerate(order.returns):
-        if known.rma_id == view.rma_id:
-            if view.version <= known.version:
-                return False
-            order.returns[index] = view
-            return True
-    order.returns.append(view)
-    return True
+    return _merge_newer(order.returns, view, lambda known: known.rma_id == view.rma_id)
 
 
 def return_trouble(view: ReturnView) -> str | None:

@@ -1,7 +1,7 @@
 """Notification texts (R12): to customers in their language (zh or en), to ops in English."""
 
 from domain import ids
-from domain.models import Notification, OrderView, ShipmentInput, ShipmentView
+from domain.models import Notification, OrderView, ShipmentInput, ShipmentView, StockLevel
 
 _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "accepted": {
@@ -184,7 +184,9 @@ def low_stock_notification(
     reorder_point: int,
 ) -> Notification:
     """Tell ops a stock level went to or under its reorder point (its `crossing`-th time)."""
-    available = max(0, on_hand - reserved - safety_stock)
+    available = StockLevel(
+        sku=sku, warehouse=warehouse, on_hand=on_hand, reserved=reserved, safety_stock=safety_stock
+    ).available
     subject, body = _render(
         LOW_STOCK,
         "en",  # as ops_attention: ops read English

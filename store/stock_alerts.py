@@ -19,7 +19,7 @@ from sqlalchemy import and_, not_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.notifications import LOW_STOCK, low_stock_key, low_stock_notification
+from domain.notifications import LOW_STOCK, low_stock_notification
 from store.models import NotificationOutboxRow, StockLevelRow
 
 _log = structlog.get_logger(__name__)
@@ -31,10 +31,6 @@ PENDING = "pending"
 
 _AVAILABLE = StockLevelRow.on_hand - StockLevelRow.reserved - StockLevelRow.safety_stock
 IS_LOW = _AVAILABLE <= StockLevelRow.reorder_point  # noqa: SIM300 (a SQL expression: reads as the rule)
-
-
-def low_stock_dedupe_key(sku: str, warehouse: str, crossing: int) -> str:
-    return low_stock_key(sku, warehouse, crossing)
 
 
 def note_stock_change(

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from tests.workflows.driver import Orders
+from tests.workflows.driver import Orders, stub_worker
 from tests.workflows.stubs import Stubs
-from worker import WORKFLOWS, sandbox_runner
 
 HERE = Path(__file__).parent
 
@@ -44,15 +42,7 @@ async def orders(temporal_env: WorkflowEnvironment, stubs: Stubs) -> AsyncIterat
     stubs' activities, and a driver for the test."""
     task_queue = f"workflow-tests-{uuid.uuid4()}"
     driver = Orders(env=temporal_env, task_queue=task_queue, stubs=stubs)
-    worker = Worker(
-        temporal_env.client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=stubs.activities(),
-        # The production sandbox and its pass-through modules (worker.py).
-        workflow_runner=sandbox_runner(),
-    )
-    async with worker:
+    async with stub_worker(temporal_env, task_queue, stubs.activities()):
         try:
             yield driver
         finally:

@@ -28,6 +28,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from domain import ids
 from domain.enums import OpsActionKind, OrderStatus, ReturnStatus, ShipmentStatus, TrackingStatus
@@ -52,10 +53,23 @@ from domain.models import (
     TrackingEvent,
 )
 from tests.workflows.stubs import Stubs
+from worker import WORKFLOWS, sandbox_runner
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 from workflows.shipment import ShipmentWorkflow
+
+
+def stub_worker(env: WorkflowEnvironment, task_queue: str, activities: list[Callable[..., Any]]) -> Worker:
+    """A worker with the real workflows (OrderWorkflow, ShipmentWorkflow, ReturnWorkflow) and
+    the given stub activities, in the production sandbox and its pass-through modules (worker.py)."""
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        workflow_runner=sandbox_runner(),
+    )
 
 T = TypeVar("T")
 

@@ -47,18 +47,24 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from domain.enums import OrderStatus, ShipmentStatus, TrackingStatus
 from domain.ids import shipment_workflow_id
 from domain.models import Allocation, Parcel, ParcelLine, ReserveRequest, ShipmentInput, ShipmentView
 from tests.conftest import TEST_DATA_CONVERTER
-from tests.workflows.driver import Orders, order_request
+from tests.workflows.driver import Orders, order_request, stub_worker
 from tests.workflows.stubs import Stubs
 from worker import WORKFLOWS, sandbox_runner
 from workflows.order.workflow import SLA_AFTER_LOCAL_STEPS
 from workflows.shipment import SLA_AFTER_LOCAL_STEPS_PATCH as SHIPMENT_SLA_AFTER_LOCAL_STEPS
 from workflows.shipment import ShipmentWorkflow
+
+
+def production_replayer() -> Replayer:
+    """A replayer with the worker's workflows, sandbox and the tests' codec, as a restarted worker replays."""
+    return Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner())
+
 
 HISTORY = Path(__file__).parent / "histories" / "order-split-after-reservation.json"
 
@@ -66,7 +72,7 @@ HISTORY = Path(__file__).parent / "histories" / "order-split-after-reservation.j
 @pytest.mark.xfail(strict=True, reason="recorded before the patch: a local activity result handed over a workflow task later (see docstring)")
 async def test_an_order_whose_task_ended_after_a_local_activity_replays() -> None:
     history = WorkflowHistory.from_json("order-split-after-reservation", HISTORY.read_text())
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner())
+    replayer = production_replayer()
     await replayer.replay_workflow(history)
 
 
@@ -203,13 +209,7 @@ async def test_an_order_whose_reservation_outlasts_its_workflow_task_replays(
     task_queue = f"workflow-tests-{uuid.uuid4()}"
     activities = [slow_reserve_stock if a == stubs.reserve_stock else a for a in stubs.activities()]
     orders = Orders(env=temporal_env, task_queue=task_queue, stubs=stubs)
-    worker = Worker(
-        temporal_env.client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=activities,
-        workflow_runner=sandbox_runner(),
-    )
+    worker = stub_worker(temporal_env, task_queue, activities)
     async with worker:
         try:
             stubs.add_item("LAMP", WH_EAST=3)
@@ -227,7 +227,7 @@ async def test_an_order_whose_reservation_outlasts_its_workflow_task_replays(
     # The step ended inside its chain of local activities: no SLA timer was started at all.
     assert EventType.EVENT_TYPE_TIMER_STARTED not in {event.event_type for event in history.events}
 
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner())
+    replayer = production_replayer()
     await replayer.replay_workflow(history)
     # The race itself: the reservation's result recorded by the task that scheduled it and handed
     # to the workflow in the next one (what a loaded worker did to the committed history above).
@@ -273,13 +273,7 @@ async def test_a_parcel_whose_label_outlasts_its_workflow_task_replays(
     task_queue = f"workflow-tests-{uuid.uuid4()}"
     activities = [slow_record_shipment if a == stubs.record_shipment else a for a in stubs.activities()]
     orders = Orders(env=temporal_env, task_queue=task_queue, stubs=stubs)
-    worker = Worker(
-        temporal_env.client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=activities,
-        workflow_runner=sandbox_runner(),
-    )
+    worker = stub_worker(temporal_env, task_queue, activities)
     inp = _parcel_input(f"WF-{uuid.uuid4().hex[:10]}")
     async with worker:
         handle = await temporal_env.client.start_workflow(
@@ -302,7 +296,7 @@ async def test_a_parcel_whose_label_outlasts_its_workflow_task_replays(
     assert _heartbeats(history) >= 1, "the label_created row did not outlast its workflow task"
     assert SHIPMENT_SLA_AFTER_LOCAL_STEPS in _patches(history)
 
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner())
+    replayer = production_replayer()
     await replayer.replay_workflow(history)
     # The race: the label_created row's result recorded by the task that scheduled it (with the
     # rest of the chain), handed to the workflow in the next one.
