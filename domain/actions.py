@@ -8,6 +8,7 @@ The workflow's ops_action validator refuses anything not listed here, and the or
 from domain.enums import OpsActionKind, ShipmentStatus
 from domain.lifecycle import cancel_refusal
 from domain.models import OrderView, ShipmentView
+from domain.resolution import refundable, undeliverable
 
 # Actions aimed at one parcel: forwarded to the parcel that needs them.
 PARCEL_ACTIONS = (OpsActionKind.RETRY, OpsActionKind.REROUTE, OpsActionKind.SKIP)
@@ -50,4 +51,10 @@ def available_actions(
             actions.add(kind)
     if any(r.awaiting_approval for r in order.returns):
         actions |= {OpsActionKind.APPROVE, OpsActionKind.REJECT}
+    # Resolving by hand: a refund while something captured is left, a reship for a parcel that
+    # will not arrive and was not resolved (domain/resolution.py).
+    if refundable(order) > 0:
+        actions.add(OpsActionKind.REFUND)
+    if any(undeliverable(parcel) for parcel in order.shipments):
+        actions.add(OpsActionKind.RESHIP)
     return sorted(actions, key=list(OpsActionKind).index)

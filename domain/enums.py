@@ -115,6 +115,8 @@ class OpsActionKind(StrEnum):
     REROUTE = "reroute"  # another carrier (params.carrier) for a parcel whose label was refused
     CANCEL = "cancel"
     NOTE = "note"
+    REFUND = "refund"  # pay back part of the capture (params.amount or params.lines; a note says why)
+    RESHIP = "reship"  # send a parcel that will not arrive again (params.shipment_id, lines, address)
 
 
 class HoldReason(StrEnum):

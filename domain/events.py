@@ -30,6 +30,8 @@ PAYMENT_CAPTURED = "payment.captured"
 FULFILMENT_STARTED = "fulfilment.started"
 PARCEL_RESHIPPED = "parcel.reshipped"
 PARCEL_REFUNDED = "parcel.refunded"
+PARCEL_RESHIP_REFUSED = "parcel.reship_refused"  # ops asked for a reship and there was no stock
+ORDER_REFUNDED = "order.refunded"  # ops refunded an amount or lines (a goodwill refund, a parcel)
 
 # After-sales.
 RETURN_REQUESTED = "return.requested"

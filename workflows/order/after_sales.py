@@ -91,11 +91,20 @@ class AfterSales:
             # Every parcel was refunded: nothing is left to deliver or return.
             self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
             return
-        if order.status is not OrderStatus.DELIVERED:
-            # A parcel came back undelivered: the order stays open and flagged for ops rather
-            # than closing quietly.
+        while order.status is not OrderStatus.DELIVERED:
+            # A parcel came back undelivered: the order stays open and flagged for ops, who reship
+            # or refund it (workflows/order/resolution.py), rather than closing quietly. The
+            # replacement is folded in here; a refund of the last parcel leaves nothing to deliver.
             workflow.set_current_details(f"Needs attention: {order.attention_reason}")
-            await workflow.wait_condition(lambda: order.status is OrderStatus.DELIVERED)
+            await workflow.wait_condition(
+                lambda: order.status is OrderStatus.DELIVERED
+                or self._fulfilment.unfolded()
+                or (not state.resolving and not self._live_parcels())
+            )
+            await self._fulfilment.fold_finished()
+            if not state.resolving and not self._live_parcels():
+                self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
+                return
         assert state.delivered_at is not None
         deadline = state.delivered_at + state.policy.return_window
         while True:
@@ -120,6 +129,11 @@ class AfterSales:
             await self._tell_approvals()
             await self._settle()
         self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED)
+
+    def _live_parcels(self) -> bool:
+        """Some parcel is still to be delivered or was delivered (not cancelled, not resolved)."""
+        shipments = self._state.order.shipments
+        return any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in shipments)
 
     def _open_after_sales(self) -> int:
         state = self._state

@@ -5,6 +5,7 @@ under way when the order is cancelled may or may not have happened, so the compe
 again by the same idempotency key, then voids or refunds.
 """
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -34,6 +35,7 @@ class Payment:
         self.result: PaymentResult | None = None  # the authorization, once known
         self._authorize_in_doubt = False
         self._capture_in_doubt = False
+        self._refunding = asyncio.Lock()  # ops refunds run beside the run loop's (resolution.py)
 
     async def pay(self) -> None:
         state = self._state
@@ -100,6 +102,10 @@ class Payment:
     async def refund(self, amount: Decimal, scope: str) -> Decimal:
         """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more
         than is left (domain/refunds.py); returns what was refunded."""
+        async with self._refunding:  # one refund at a time: each is capped by what the last left
+            return await self._refund(amount, scope)
+
+    async def _refund(self, amount: Decimal, scope: str) -> Decimal:
         order = self._state.order
         amount = refund_cap(amount, order.totals)
         if amount <= 0 or self.result is None:

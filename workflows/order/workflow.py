@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         StockArrival,
         SubmitResult,
     )
+    from domain.resolution import refund_request, reship_request
     from domain.returns import return_problems
     from workflows.order.after_sales import AfterSales
     from workflows.order.cancellation import Cancellation
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.intake import Intake
     from workflows.order.ops import Ops
     from workflows.order.payment import Payment
+    from workflows.order.resolution import Resolution
     from workflows.order.state import CancelRequested, OrderState, Refused
     from workflows.order.stock import Stock
     from workflows.returns import RETURN_CHANGED_SIGNAL
@@ -84,6 +86,7 @@ class OrderWorkflow:
         self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
+        self._resolution = Resolution(state, door, ops, stock, payment, fulfilment)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -201,6 +204,10 @@ class OrderWorkflow:
         elif action.action in state.awaiting_ops:
             state.ops_pending = action
             await workflow.wait_condition(lambda: state.ops_pending is None)
+        elif action.action is OpsActionKind.REFUND:
+            await self._resolution.refund(action)
+        elif action.action is OpsActionKind.RESHIP:
+            await self._resolution.reship(action)
         elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
             await self._ops.decide_return(action)
         elif action.action is not OpsActionKind.NOTE:
@@ -220,6 +227,15 @@ class OrderWorkflow:
             )
         if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
             raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
+        try:
+            if action.action is OpsActionKind.REFUND:
+                if not action.note:
+                    raise ValueError("refund needs a note (the reason)")
+                refund_request(self._order, action.params)
+            elif action.action is OpsActionKind.RESHIP:
+                reship_request(self._order, action.params)
+        except ValueError as problem:
+            raise ApplicationError(str(problem), type="ActionNotApplicable") from None
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
