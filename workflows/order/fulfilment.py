@@ -6,6 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
+    from domain.actions import on_ops_hold
     from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus
     from domain.lifecycle import fulfilment_status
     from domain.models import Allocation, ShipmentInput, ShipmentView
@@ -90,6 +91,7 @@ class Fulfilment:
                     activity_attempts=state.policy.activity_attempts,
                     reservation_key=reservation_key,
                     tracking_poll_interval=state.policy.tracking_poll_interval,
+                    held=on_ops_hold(order),
                 ),
                 id=ids.shipment_workflow_id(shipment_id),
                 static_summary=f"Parcel {number} of order {order.order_id} from {parcel.warehouse}",

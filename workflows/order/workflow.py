@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import events
+    from domain.actions import hold_refusal, move_refusal
     from domain.enums import OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
@@ -56,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.intake import Intake
     from workflows.order.ops import Ops
+    from workflows.order.parcel_control import ACTIONS as PARCEL_CONTROL
+    from workflows.order.parcel_control import ParcelControl
     from workflows.order.payment import Payment
     from workflows.order.state import CancelRequested, OrderState, Refused
     from workflows.order.stock import Stock
@@ -84,6 +87,7 @@ class OrderWorkflow:
         self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
+        self._parcel_control = ParcelControl(state, door)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -186,6 +190,11 @@ class OrderWorkflow:
     async def ops_action(self, action: OpsAction) -> OrderView:
         """An ops action: recorded with who did it, then carried out by whoever waits for it."""
         state = self._state
+        if action.action in PARCEL_CONTROL:
+            # hold, release, move: recorded by ParcelControl once done (a refused move records nothing).
+            await self._parcel_control.act(action)
+            await workflow.wait_condition(self._door.all_projected)
+            return self._order
         self._door.record(
             events.ops_event(action.action.value),
             actor=action.actor,
@@ -220,6 +229,16 @@ class OrderWorkflow:
             )
         if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
             raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
+        self._validate_parcel_control(action)
+
+    def _validate_parcel_control(self, action: OpsAction) -> None:
+        refusal = None
+        if action.action is OpsActionKind.HOLD:
+            refusal = "hold needs a note (the reason)" if not action.note else hold_refusal(self._order)
+        elif action.action is OpsActionKind.MOVE:
+            refusal = move_refusal(self._order, action.params.get("shipment_id"), action.params.get("warehouse"))
+        if refusal is not None:
+            raise ApplicationError(f"{action.action.value}: {refusal}", type="ActionNotApplicable")
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
