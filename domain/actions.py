@@ -58,7 +58,17 @@ def available_actions(
 
 # Before these the order is still in intake: its `hold` (if any) is verification's.
 _INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING, OrderStatus.ON_HOLD)
-# A parcel in these has not been picked: it may still ship from another warehouse.
+# Statuses an order may have before its parcels are known. `fulfilling` is among them because
+# `available_actions` is computed at each event and `fulfilment.started` is recorded just before
+# the parcels are added: all of them are pending then.
+_BEFORE_PARCELS = (
+    OrderStatus.ALLOCATING,
+    OrderStatus.BACKORDERED,
+    OrderStatus.PAYMENT_PENDING,
+    OrderStatus.FULFILLING,
+)
+# A parcel in these has not been picked (the order hears of a parcel's pick only with its label,
+# so to the order a picking parcel is still pending): it may still ship from another warehouse.
 MOVABLE = (ShipmentStatus.PENDING, ShipmentStatus.PICKING)
 _PARCEL_ENDS = (ShipmentStatus.CANCELLED, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER)
 
@@ -82,11 +92,7 @@ def hold_refusal(order: OrderView) -> str | None:
         return "the order is already on hold"
     if order.shipments and not any(waiting_for_carrier(p) for p in order.shipments):
         return "every parcel is already with the carrier"
-    if order.status not in (
-        OrderStatus.ALLOCATING,
-        OrderStatus.BACKORDERED,
-        OrderStatus.PAYMENT_PENDING,
-    ) and not order.shipments:
+    if not order.shipments and order.status not in _BEFORE_PARCELS:
         return f"the order is {order.status.value}: nothing left to hold"
     return None
 
@@ -120,6 +126,8 @@ def hold_and_move_actions(order: OrderView) -> set[OpsActionKind]:
         actions.add(OpsActionKind.HOLD)
     if on_ops_hold(order):
         actions.add(OpsActionKind.RELEASE)
-    if any(p.status in MOVABLE for p in order.shipments):
+    if any(p.status in MOVABLE for p in order.shipments) or (
+        order.status is OrderStatus.FULFILLING and not order.shipments
+    ):
         actions.add(OpsActionKind.MOVE)
     return actions

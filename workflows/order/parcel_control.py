@@ -97,7 +97,8 @@ class ParcelControl:
                     f"cannot move {shipment_id} to {warehouse}: {cause.message}",
                     type=cause.type or "ActionNotApplicable",
                 ) from None
-            raise ApplicationError(f"moving {shipment_id}'s stock failed: {cause}", type="StockMoveFailed") from None
+            # Out of retries (the inventory unreachable): nothing known to have moved; ops try again.
+            raise ApplicationError(f"moving {shipment_id}'s stock failed, try again: {cause}") from None
         state.warehouse_regions[moved.warehouse] = moved.region
         self._door.move_parcel(shipment_id, moved.warehouse)
         self._record(action, {"from": old})
