@@ -219,6 +219,7 @@ class OrderWorkflow:
 
     @ops_action.validator
     def _validate_ops_action(self, action: OpsAction) -> None:
+        self._validate_parcel_control(action)  # first: its refusals say why
         available = self._door.available_actions()
         if action.action not in available:
             allowed = ", ".join(a.value for a in available) or "none"
@@ -229,7 +230,6 @@ class OrderWorkflow:
             )
         if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
             raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
-        self._validate_parcel_control(action)
 
     def _validate_parcel_control(self, action: OpsAction) -> None:
         refusal = None
