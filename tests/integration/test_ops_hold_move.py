@@ -3,10 +3,14 @@ order's parcel is not picked until release (the warehouse's confirmation is kept
 picked moves to another warehouse with its stock (reserved moves, on_hand stays), and the actions
 that do not apply are 409 problem details."""
 
+import re
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
+from config.settings import Settings
 from tests.conftest import OPS, eventually
 from tests.integration.helpers import (
     carrier_event,
@@ -20,6 +24,7 @@ from tests.integration.helpers import (
     wait_for_shipment,
     wait_for_status,
 )
+from tests.integration.test_console_http import KEYS, UI, console, sign_in
 
 
 async def act(api: httpx.AsyncClient, order_id: str, action: str, **body: Any) -> httpx.Response:
@@ -133,8 +138,40 @@ async def test_a_move_to_a_warehouse_without_the_stock_is_a_conflict(api: httpx.
 
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"] == "/problems/out-of-stock"
     assert "WH-WEST has 1 of" in refused.json()["detail"]
     east, west = await stock_of(api, sku, "WH-EAST"), await stock_of(api, sku, "WH-WEST")
     assert (east["reserved"], west["reserved"]) == (2, 0)
     after = await get_order(api, order_id)
     assert after["shipments"][0]["warehouse"] == "WH-EAST" and _ops_events(after) == []
+
+
+async def test_the_console_order_page_offers_hold_and_move_and_applies_them(
+    api: httpx.AsyncClient, client: Client, sessions: sessionmaker[Session]
+) -> None:
+    sku = await new_sku(api, {"WH-EAST": 3, "WH-WEST": 3})
+    order = await submit(api, order_body(sku))
+    order_id = order["order_id"]
+    parcel = await wait_for_shipment(api, order_id, "picking")
+    other = "WH-WEST" if parcel["warehouse"] == "WH-EAST" else "WH-EAST"
+    async with console(Settings(api_keys=KEYS), client, sessions) as http:
+        assert (await sign_in(http, "dev-ops-key")).status_code == 303
+        page = await http.get(f"{UI}/orders/{order_id}")
+        assert page.status_code == 200
+        assert '<option value="hold">' in page.text and '<option value="move">' in page.text
+        assert f'<option value="{parcel["shipment_id"]}">' in page.text and 'name="warehouse"' in page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+
+        async def post(**form: str) -> None:
+            answer = await http.post(
+                f"{UI}/orders/{order_id}/actions", data={"csrf_token": token.group(1), "next": "order", **form}
+            )
+            assert answer.status_code == 303, answer.text
+
+        await post(action="move", shipment_id=parcel["shipment_id"], warehouse=other)
+        await post(action="hold", note="wait for the customer")
+    after = await get_order(api, order_id)
+    assert after["shipments"][0]["warehouse"] == other
+    assert after["hold"]["by"] == "dev-ops" and "release" in after["available_actions"]
+    assert [e for e, _ in _ops_events(after)] == ["ops.move", "ops.hold"]
