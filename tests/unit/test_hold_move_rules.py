@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from domain.actions import available_actions, hold_refusal, move_refusal, on_ops_hold
+from domain.disclosure import HOLD_REASON, client_hold
 from domain.enums import HoldReason, OpsActionKind, OrderStatus, ShipmentStatus
 from domain.models import Hold, ShipmentView
 from tests.unit.test_order_rules import _order
@@ -56,3 +57,8 @@ def test_move_applies_to_a_parcel_not_yet_picked_and_elsewhere() -> None:
     assert move_refusal(order, "s9", "WH-WEST") == "the order has no parcel s9"
     assert move_refusal(order, "s1", None) == "move needs params.shipment_id and params.warehouse"
     assert OpsActionKind.MOVE not in _actions(shipments=[packed])
+
+
+def test_a_client_reads_neither_the_note_nor_who_placed_an_ops_hold() -> None:
+    shown = client_hold(Hold(reason="suspected reseller, ask Wang", since=AT, by="night-shift"))
+    assert (shown.reason, shown.by) == (HOLD_REASON, None)
