@@ -90,6 +90,8 @@ _FINAL = (
     ShipmentStatus.CANCELLED,
 )
 MAX_DELIVERY_ATTEMPTS = 3
+# The phases an ops hold stops (the parcel's `_unless_held`).
+_HELD_PHASES = ("picking", "label")
 
 
 @workflow.defn
@@ -129,6 +131,9 @@ class ShipmentWorkflow:
         self._held = inp.held
         self._warehouse = inp.parcel.warehouse
         self._region = inp.parcel.region
+        self._phase: str | None = None  # the phase `_watched` runs now
+        self._sla_after_hold: tuple[str, Hook] | None = None  # a breach the hold kept back
+        self._sla_rechecks: list[asyncio.Task[None]] = []
         # One phase runs at a time, so its SLA has one attention key.
         self._supervision = Supervision(
             flag=self._flag,
@@ -191,6 +196,10 @@ class ShipmentWorkflow:
         if hold.held == self._held or self._view.status in _FINAL:
             return
         self._held = hold.held
+        if not hold.held and self._sla_after_hold is not None:
+            step, breach = self._sla_after_hold
+            self._sla_after_hold = None
+            self._sla_rechecks.append(asyncio.create_task(self._sla_again(step, breach)))
         if self._view.status is not ShipmentStatus.PENDING:
             await self._record(f"{'held' if hold.held else 'released'} by {hold.actor}")
 
@@ -235,12 +244,16 @@ class ShipmentWorkflow:
         task boundaries"). The label phase is a chain of local activities (rates, label, stock)."""
         sla: timedelta = getattr(self._input.slas, phase)
         hooks = self._sla_hooks(phase)
-        if self._sla_after_local_steps:
-            await within_sla_after_local_steps(phase, sla, work, *hooks, in_local_step=self._in_local_step)
-            return
-        # Parcels started before the patch: the timer starts before the phase's local activities
-        # and is cancelled when the phase ends, as their histories recorded it.
-        await within_sla(phase, sla, work, *hooks)
+        self._phase = phase
+        try:
+            if self._sla_after_local_steps:
+                await within_sla_after_local_steps(phase, sla, work, *hooks, in_local_step=self._in_local_step)
+                return
+            # Parcels started before the patch: the timer starts before the phase's local activities
+            # and is cancelled when the phase ends, as their histories recorded it.
+            await within_sla(phase, sla, work, *hooks)
+        finally:
+            self._phase = None
 
     async def _picking(self) -> None:
         await self._unless_held()
@@ -250,6 +263,19 @@ class ShipmentWorkflow:
         await workflow.wait_condition(lambda: self._pick is not None and not self._held)
         assert self._pick is not None
         await self._move(ShipmentStatus.PACKED, f"picked by {self._pick.picker}")
+
+    async def _sla_again(self, step: str, breach: Hook) -> None:
+        """A phase whose SLA passed during an ops hold: flagged if it is still running a whole
+        SLA after the release (its end unflags it, as for any breach); held again by then, once
+        more after that release. The timer is never cancelled (see `_watched`)."""
+        sla: timedelta = getattr(self._input.slas, step)
+        await workflow.sleep(sla, summary=f"SLA {step} {sla} after an ops hold")
+        if self._phase != step:
+            return
+        if self._held:
+            self._sla_after_hold = (step, breach)
+            return
+        await breach()
 
     async def _unless_held(self) -> None:
         """Wait out an ops hold. Only when held: an await with nothing to wait for would let the
@@ -546,8 +572,11 @@ class ShipmentWorkflow:
         breach, recover = self._supervision.sla_hooks(step, getattr(self._input.slas, step))
 
         async def breach_unless_held() -> None:
-            # Ops stopped the parcel on purpose: it is not late because of the hold.
-            if self._held:
+            # Ops stopped the parcel on purpose: it is not late because of the hold. The phase
+            # gets its whole SLA again from the release (`_sla_again`). A hold does not stop a
+            # labelled parcel, so its delivery SLA flags as ever.
+            if self._held and step in _HELD_PHASES:
+                self._sla_after_hold = (step, breach)
                 await self._record(f"{step} SLA passed during an ops hold: not flagged")
                 return
             await breach()

@@ -134,3 +134,28 @@ async def _until_parcel_at(orders: Orders, parcel: str, warehouse: str) -> None:
         lambda view: view.warehouse == warehouse,
         f"{parcel} at {warehouse}",
     )
+
+
+async def test_a_pick_gets_its_whole_sla_again_after_a_hold(orders: Orders) -> None:
+    orders.stubs.add_item("DESK", WH_EAST=3)
+    order = await orders.submit(order_request(("DESK", 1, "99.00")))
+    parcel = ids.shipment_id(order.order_id, 1)
+    await orders.wait_parcel(parcel, ShipmentStatus.PICKING)
+    await orders.ops(order.order_id, OpsActionKind.HOLD, note="fraud check")
+
+    await orders.fast_forward(orders.parcel(parcel), timedelta(hours=25))  # the 24 h SLA passes, held
+    passed = await _until(
+        lambda: orders.parcel(parcel).query(ShipmentWorkflow.state),
+        lambda view: "during an ops hold" in (view.last_event or ""),
+        "the SLA passed during the hold",
+    )
+    assert passed.attention_reason is None
+    await orders.ops(order.order_id, OpsActionKind.RELEASE)
+    await orders.fast_forward(orders.parcel(parcel), timedelta(hours=23))
+    assert (await orders.parcel_state(parcel)).attention_reason is None, "a whole SLA again from the release"
+
+    await orders.fast_forward(orders.parcel(parcel), timedelta(hours=2))
+    late = await orders.wait(order.order_id, lambda o: o.needs_attention, "flagged after the release")
+    assert late.attention_reason == f"parcel {parcel}: picking over its SLA of 1 day, 0:00:00"
+    await orders.pick(parcel)
+    await orders.wait(order.order_id, lambda o: not o.needs_attention, "cleared by the pick")
