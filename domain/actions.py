@@ -86,6 +86,8 @@ def waiting_for_carrier(parcel: ShipmentView) -> bool:
 def hold_refusal(order: OrderView) -> str | None:
     """Why an ops hold cannot be placed now, or None. It can from allocation on (before fulfilment
     no parcel starts picking until release) while some parcel is not yet with the carrier."""
+    if order.status.terminal:
+        return f"the order is {order.status.value}"
     if order.status in _INTAKE:
         return f"the order is {order.status.value}: still in intake"
     if order.hold is not None:

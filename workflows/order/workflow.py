@@ -14,7 +14,8 @@ the shared OrderState (state.py):
 - payment.py: authorize, capture, refunds, and their compensation;
 - fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
 - after_sales.py: returns (ReturnWorkflow children) and closing;
-- cancellation.py: the compensations.
+- cancellation.py: the compensations;
+- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
 request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
