@@ -11,6 +11,11 @@ signalled only when the part it acts on changes (`domain.lifecycle.order_news`).
 phase has an SLA (picking, label, delivery); past it the parcel carries an attention reason that
 the order shows to ops. A refused label or a step out of retries parks the parcel until ops send
 an instruction through the order. Cancelled before hand-over, the parcel voids its label.
+
+Ops control through the order (workflows/order/parcel_control.py): `ops_hold` stops the pick and
+the label until release (a pick confirmed meanwhile is kept; a pick or label SLA that passes during
+the hold does not flag the parcel and runs again, whole, from the release); `move_to` sends a parcel
+not yet picked to another warehouse, whose stock the order has already reserved.
 """
 
 import asyncio
