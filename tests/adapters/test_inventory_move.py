@@ -29,7 +29,9 @@ def _levels(inventory: SqlInventory, sku: str) -> dict[str, tuple[int, int]]:
 
 def test_a_move_reserves_there_releases_here_and_a_repeat_changes_nothing(session_factory: SF) -> None:
     inventory = _stocked(session_factory, "SKU-MV1", {"WH-EAST": (5, 0), "WH-WEST": (4, 1)})
-    allocation = inventory.reserve("ORD-MV1", [OrderLine(sku="SKU-MV1", quantity=3, unit_price=Decimal(10))], "east")
+    allocation = inventory.reserve(
+        "ORD-MV1", [OrderLine(sku="SKU-MV1", quantity=3, unit_price=Decimal(10))], "east"
+    )
     assert [p.warehouse for p in allocation.parcels] == ["WH-EAST"]
     lines = [ParcelLine(sku="SKU-MV1", quantity=3)]
 

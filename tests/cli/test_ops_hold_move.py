@@ -13,13 +13,29 @@ from cli import app
 from cli.ops import OpsApi
 
 ORDER = {
-    "order_id": "ORD-9", "status": "fulfilling", "needs_attention": False, "attention_reason": None,
-    "available_actions": ["note", "release"], "hold": {"reason": "wrong colour?", "since": "2026-12-01T02:00:00Z", "by": "night"},
-    "customer": {"id": "cust-1", "name": "Li Lei"}, "channel": "web", "currency": "CNY",
-    "totals": {"grand_total": "210.00"}, "payment": {"status": "captured", "method": "card"},
-    "shipping_address": {"name": "Li Lei", "line1": "1 Road", "city": "Hangzhou", "postal_code": "310000", "country": "CN"},
-    "shipments": [], "created_at": "2026-12-01T01:59:00Z", "updated_at": "2026-12-01T02:00:00Z",
-    "workflow_id": "order-ORD-9", "timeline": [],
+    "order_id": "ORD-9",
+    "status": "fulfilling",
+    "needs_attention": False,
+    "attention_reason": None,
+    "available_actions": ["note", "release"],
+    "hold": {"reason": "wrong colour?", "since": "2026-12-01T02:00:00Z", "by": "night"},
+    "customer": {"id": "cust-1", "name": "Li Lei"},
+    "channel": "web",
+    "currency": "CNY",
+    "totals": {"grand_total": "210.00"},
+    "payment": {"status": "captured", "method": "card"},
+    "shipping_address": {
+        "name": "Li Lei",
+        "line1": "1 Road",
+        "city": "Hangzhou",
+        "postal_code": "310000",
+        "country": "CN",
+    },
+    "shipments": [],
+    "created_at": "2026-12-01T01:59:00Z",
+    "updated_at": "2026-12-01T02:00:00Z",
+    "workflow_id": "order-ORD-9",
+    "timeline": [],
 }
 
 
@@ -46,17 +62,34 @@ def test_hold_release_and_move_post_their_actions(sent: list[tuple[str, dict[str
     held = runner.invoke(app, ["ops", "hold", "ORD-9", "--note", "wrong colour?"])
     released = runner.invoke(app, ["ops", "release", "ORD-9"])
     moved = runner.invoke(
-        app, ["ops", "move", "ORD-9", "--shipment", "ORD-9-S1", "--warehouse", "WH-WEST", "--note", "east flooded"]
+        app,
+        [
+            "ops",
+            "move",
+            "ORD-9",
+            "--shipment",
+            "ORD-9-S1",
+            "--warehouse",
+            "WH-WEST",
+            "--note",
+            "east flooded",
+        ],
     )
 
-    assert [r.exit_code for r in (held, released, moved)] == [0, 0, 0], held.output + released.output + moved.output
+    assert [r.exit_code for r in (held, released, moved)] == [0, 0, 0], (
+        held.output + released.output + moved.output
+    )
     assert "hold: order ORD-9 is now fulfilling" in held.output
     assert sent == [
         ("/ops/orders/ORD-9/actions", {"action": "hold", "params": {}, "note": "wrong colour?"}),
         ("/ops/orders/ORD-9/actions", {"action": "release", "params": {}}),
         (
             "/ops/orders/ORD-9/actions",
-            {"action": "move", "params": {"shipment_id": "ORD-9-S1", "warehouse": "WH-WEST"}, "note": "east flooded"},
+            {
+                "action": "move",
+                "params": {"shipment_id": "ORD-9-S1", "warehouse": "WH-WEST"},
+                "note": "east flooded",
+            },
         ),
     ]
 

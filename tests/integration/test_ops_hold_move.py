@@ -50,7 +50,10 @@ async def test_a_held_order_is_not_picked_until_release_then_ships(api: httpx.As
     assert held.status_code == 200, held.text
     body = held.json()
     assert body["status"] == "fulfilling"
-    assert {k: body["hold"][k] for k in ("reason", "by")} == {"reason": "customer asked to wait", "by": "dev-ops"}
+    assert {k: body["hold"][k] for k in ("reason", "by")} == {
+        "reason": "customer asked to wait",
+        "by": "dev-ops",
+    }
     assert "release" in body["available_actions"] and "hold" not in body["available_actions"]
 
     await confirm_pick(api, parcel["shipment_id"])  # accepted and kept, not applied
@@ -66,7 +69,11 @@ async def test_a_held_order_is_not_picked_until_release_then_ships(api: httpx.As
     assert (await stock_of(api, sku))["on_hand"] == 3
     await carrier_event(api, labelled["carrier"], labelled["tracking_number"], "in_transit")
     shipped = await wait_for_status(api, order_id, "shipped")
-    assert _ops_events(shipped) == [("ops.hold", "dev-ops"), ("ops.note", "dev-ops"), ("ops.release", "dev-ops")]
+    assert _ops_events(shipped) == [
+        ("ops.hold", "dev-ops"),
+        ("ops.note", "dev-ops"),
+        ("ops.release", "dev-ops"),
+    ]
 
 
 async def test_hold_after_hand_over_and_release_without_hold_are_conflicts(api: httpx.AsyncClient) -> None:
@@ -107,12 +114,18 @@ async def test_a_parcel_moves_to_a_warehouse_with_the_stock(api: httpx.AsyncClie
     assert [e["field"] for e in bad.json()["errors"]] == ["params.warehouse"]
 
     moved = await act(
-        api, order_id, "move", note="east is flooded", params={"shipment_id": parcel["shipment_id"], "warehouse": "WH-WEST"}
+        api,
+        order_id,
+        "move",
+        note="east is flooded",
+        params={"shipment_id": parcel["shipment_id"], "warehouse": "WH-WEST"},
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["shipments"][0]["warehouse"] == "WH-WEST"
     east, west = await stock_of(api, sku, "WH-EAST"), await stock_of(api, sku, "WH-WEST")
-    assert (east["on_hand"], east["reserved"], west["on_hand"], west["reserved"]) == (3, 0, 5, 2), "stock conserved"
+    assert (east["on_hand"], east["reserved"], west["on_hand"], west["reserved"]) == (3, 0, 5, 2), (
+        "stock conserved"
+    )
 
     async def at_west() -> dict[str, Any] | None:
         shipment = (await get_order(api, order_id))["shipments"][0]
@@ -134,7 +147,9 @@ async def test_a_move_to_a_warehouse_without_the_stock_is_a_conflict(api: httpx.
     parcel = await wait_for_shipment(api, order_id, "picking")
     assert parcel["warehouse"] == "WH-EAST"
 
-    refused = await act(api, order_id, "move", params={"shipment_id": parcel["shipment_id"], "warehouse": "WH-WEST"})
+    refused = await act(
+        api, order_id, "move", params={"shipment_id": parcel["shipment_id"], "warehouse": "WH-WEST"}
+    )
 
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -165,7 +180,8 @@ async def test_the_console_order_page_offers_hold_and_move_and_applies_them(
 
         async def post(**form: str) -> None:
             answer = await http.post(
-                f"{UI}/orders/{order_id}/actions", data={"csrf_token": token.group(1), "next": "order", **form}
+                f"{UI}/orders/{order_id}/actions",
+                data={"csrf_token": token.group(1), "next": "order", **form},
             )
             assert answer.status_code == 303, answer.text
 

@@ -32,7 +32,10 @@ def test_hold_applies_from_allocation_while_a_parcel_is_not_with_the_carrier() -
     carried = _parcel("s2", ShipmentStatus.IN_TRANSIT, handed_over_at=AT)
     assert OpsActionKind.HOLD in _actions(status=OrderStatus.PARTIALLY_SHIPPED, shipments=[carried, picking])
     assert OpsActionKind.HOLD not in _actions(status=OrderStatus.SHIPPED, shipments=[carried])
-    assert hold_refusal(_order(OrderStatus.SHIPPED, shipments=[carried])) == "every parcel is already with the carrier"
+    assert (
+        hold_refusal(_order(OrderStatus.SHIPPED, shipments=[carried]))
+        == "every parcel is already with the carrier"
+    )
 
 
 def test_release_applies_only_to_an_ops_hold() -> None:

@@ -34,7 +34,9 @@ async def test_a_pick_confirmed_during_a_hold_waits_for_release(orders: Orders) 
     assert held.status is OrderStatus.FULFILLING, "the status stays: on_hold is verification's"
     assert held.hold is not None
     assert (held.hold.reason, held.hold.by) == ("customer called: wrong colour?", "ops-tester")
-    assert OpsActionKind.RELEASE in held.available_actions and OpsActionKind.HOLD not in held.available_actions
+    assert (
+        OpsActionKind.RELEASE in held.available_actions and OpsActionKind.HOLD not in held.available_actions
+    )
     assert (held.timeline[-1].event, held.timeline[-1].actor) == ("ops.hold", "ops-tester")
 
     await orders.parcel(parcel).signal(ShipmentWorkflow.pick_confirmed, PickConfirmation(picker="picker-7"))
@@ -64,7 +66,9 @@ async def test_hold_needs_a_note_and_release_needs_a_hold(orders: Orders) -> Non
     with pytest.raises(WorkflowUpdateFailedError) as no_hold:
         await orders.ops(order.order_id, OpsActionKind.RELEASE)
     assert _refusal(no_hold).type == "ActionNotApplicable"
-    assert [e.event for e in (await orders.state(order.order_id)).timeline if e.event.startswith("ops.")] == []
+    assert [
+        e.event for e in (await orders.state(order.order_id)).timeline if e.event.startswith("ops.")
+    ] == []
 
 
 async def test_a_hold_placed_while_backordered_keeps_the_parcels_from_picking(orders: Orders) -> None:
@@ -79,7 +83,9 @@ async def test_a_hold_placed_while_backordered_keeps_the_parcels_from_picking(or
     )
     parcel = ids.shipment_id(order.order_id, 1)
     await orders.wait_status(order.order_id, OrderStatus.FULFILLING)
-    assert (await orders.parcel_state(parcel)).status is ShipmentStatus.PENDING, "no pick task during the hold"
+    assert (await orders.parcel_state(parcel)).status is ShipmentStatus.PENDING, (
+        "no pick task during the hold"
+    )
 
     await orders.ops(order.order_id, OpsActionKind.RELEASE)
     await orders.wait_parcel(parcel, ShipmentStatus.PICKING)

@@ -65,7 +65,9 @@ class ParcelControl:
 
     async def _tell_parcels(self, hold: ParcelHold) -> None:
         waiting = {
-            ids.shipment_workflow_id(p.shipment_id) for p in self._state.order.shipments if waiting_for_carrier(p)
+            ids.shipment_workflow_id(p.shipment_id)
+            for p in self._state.order.shipments
+            if waiting_for_carrier(p)
         }
         for child in self._state.children:
             if child.id in waiting and not child.done():
@@ -113,5 +115,9 @@ class ParcelControl:
         self._door.record(
             events.ops_event(action.action.value),
             actor=action.actor,
-            detail={"note": action.note, **({"params": action.params} if action.params else {}), **(extra or {})},
+            detail={
+                "note": action.note,
+                **({"params": action.params} if action.params else {}),
+                **(extra or {}),
+            },
         )
