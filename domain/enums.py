@@ -117,6 +117,9 @@ class OpsActionKind(StrEnum):
     NOTE = "note"
     REFUND = "refund"  # pay back part of the capture (params.amount or params.lines; a note says why)
     RESHIP = "reship"  # send a parcel that will not arrive again (params.shipment_id, lines, address)
+    HOLD = "hold"  # stop the parcels the carrier has not got yet (note: why); the status stays
+    RELEASE = "release"  # end an ops hold: the parcels go on where they stopped
+    MOVE = "move"  # ship a parcel not yet picked from another warehouse (params.shipment_id, .warehouse)
 
 
 class HoldReason(StrEnum):

@@ -10,7 +10,14 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain import ids
-from domain.enums import CarrierIssue, OpsActionKind, OrderStatus, PaymentStatus, ShipmentStatus, TrackingStatus
+from domain.enums import (
+    CarrierIssue,
+    OpsActionKind,
+    OrderStatus,
+    PaymentStatus,
+    ShipmentStatus,
+    TrackingStatus,
+)
 from tests.workflows.driver import Orders, order_request
 
 

@@ -14,7 +14,8 @@ the shared OrderState (state.py):
 - payment.py: authorize, capture, refunds, and their compensation;
 - fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
 - after_sales.py: returns (ReturnWorkflow children) and closing;
-- cancellation.py: the compensations.
+- cancellation.py: the compensations;
+- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
 request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
@@ -34,6 +35,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import events
+    from domain.actions import hold_refusal, move_refusal
     from domain.enums import OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
@@ -57,6 +59,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.intake import Intake
     from workflows.order.ops import Ops
+    from workflows.order.parcel_control import ACTIONS as PARCEL_CONTROL
+    from workflows.order.parcel_control import ParcelControl
     from workflows.order.payment import Payment
     from workflows.order.resolution import Resolution
     from workflows.order.state import CancelRequested, OrderState, Refused
@@ -87,6 +91,7 @@ class OrderWorkflow:
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
         self._resolution = Resolution(state, door, ops, stock, payment, fulfilment)
+        self._parcel_control = ParcelControl(state, door)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -189,6 +194,11 @@ class OrderWorkflow:
     async def ops_action(self, action: OpsAction) -> OrderView:
         """An ops action: recorded with who did it, then carried out by whoever waits for it."""
         state = self._state
+        if action.action in PARCEL_CONTROL:
+            # hold, release, move: recorded by ParcelControl once done (a refused move records nothing).
+            await self._parcel_control.act(action)
+            await workflow.wait_condition(self._door.all_projected)
+            return self._order
         self._door.record(
             events.ops_event(action.action.value),
             actor=action.actor,
@@ -217,6 +227,7 @@ class OrderWorkflow:
 
     @ops_action.validator
     def _validate_ops_action(self, action: OpsAction) -> None:
+        self._validate_parcel_control(action)  # first: its refusals say why
         available = self._door.available_actions()
         if action.action not in available:
             allowed = ", ".join(a.value for a in available) or "none"
@@ -236,6 +247,15 @@ class OrderWorkflow:
                 reship_request(self._order, action.params)
         except ValueError as problem:
             raise ApplicationError(str(problem), type="ActionNotApplicable") from None
+
+    def _validate_parcel_control(self, action: OpsAction) -> None:
+        refusal = None
+        if action.action is OpsActionKind.HOLD:
+            refusal = "hold needs a note (the reason)" if not action.note else hold_refusal(self._order)
+        elif action.action is OpsActionKind.MOVE:
+            refusal = move_refusal(self._order, action.params.get("shipment_id"), action.params.get("warehouse"))
+        if refusal is not None:
+            raise ApplicationError(f"{action.action.value}: {refusal}", type="ActionNotApplicable")
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
