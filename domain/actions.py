@@ -5,6 +5,7 @@ The workflow's ops_action validator refuses anything not listed here, and the or
 `available_actions` (shown to ops) is this list.
 """
 
+from domain.claims import open_claims
 from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.lifecycle import cancel_refusal
 from domain.models import OrderView, ShipmentView
@@ -55,8 +56,10 @@ def available_actions(
     # will not arrive and was not resolved (domain/resolution.py).
     if refundable(order) > 0:
         actions.add(OpsActionKind.REFUND)
-    if any(undeliverable(parcel) for parcel in order.shipments):
+    if any(undeliverable(parcel) for parcel in order.shipments) or open_claims(order):
         actions.add(OpsActionKind.RESHIP)
+    if open_claims(order):
+        actions.add(OpsActionKind.REJECT_CLAIM)
     actions |= hold_and_move_actions(order)
     return sorted(actions, key=list(OpsActionKind).index)
 

@@ -78,3 +78,8 @@ def api_channel_key(channel: str, channel_order_id: str, scope: str | None = Non
     if scope is None:
         return f"channel:{channel}:{channel_order_id}"
     return f"channel@{scope}:{channel}:{channel_order_id}"
+
+
+def claim_id(order_id: str, number: int) -> str:
+    """A customer claim's id: the order's, numbered."""
+    return f"{order_id}-C{number}"

@@ -9,8 +9,9 @@ lost, damaged) and that the order has not resolved yet (no outcome) takes a resh
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from domain.claims import claim_on, open_claim
 from domain.enums import CarrierIssue, PaymentStatus, ShipmentStatus
-from domain.models import Address, OrderView, ParcelLine, ShipmentView
+from domain.models import Address, ClaimView, OrderView, ParcelLine, ShipmentView
 from domain.refunds import ZERO, parcel_refund
 
 
@@ -81,6 +82,16 @@ def parse_amount(raw: object) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def claim_named(order: OrderView, params: dict[str, Any]) -> ClaimView | None:
+    """The open claim params.claim_id names (None when none is named)."""
+    if params.get("claim_id") is None:
+        return None
+    claim = open_claim(order, params["claim_id"])
+    if claim is None:
+        raise NotApplicable(f"no open claim {params['claim_id']} on the order")
+    return claim
+
+
 def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, ShipmentView | None]:
     """How much an ops refund pays back, and the undeliverable parcel it resolves (params.shipment_id,
     optional: its lines are the default amount). ValueError when it does not apply: nothing left to
@@ -100,6 +111,8 @@ def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, S
         amount = parcel_refund(order.lines, lines)
     elif parcel is not None:
         amount = parcel_refund(order.lines, parcel.lines)
+    elif (claim := claim_named(order, params)) is not None:
+        amount = parcel_refund(order.lines, claim.lines)
     else:
         raise NotApplicable("refund needs params.amount or params.lines")
     left = refundable(order)
@@ -113,14 +126,17 @@ def reship_request(
 ) -> tuple[ShipmentView, list[ParcelLine], Address | None]:
     """The parcel a reship replaces, the lines it sends again (default: all of the parcel's) and
     where to (None: the order's address). ValueError when it does not apply."""
-    parcel = _parcel(order, params.get("shipment_id"))
-    if not undeliverable(parcel):
+    claim = claim_named(order, params)
+    parcel = _parcel(order, params.get("shipment_id") or (claim.shipment_id if claim else None))
+    if claim is not None and claim.shipment_id != parcel.shipment_id:
+        raise NotApplicable(f"claim {claim.claim_id} is about parcel {claim.shipment_id}")
+    if not undeliverable(parcel) and claim_on(order, parcel.shipment_id) is None:
         raise NotApplicable(
             f"parcel {parcel.shipment_id} is {parcel.status.value}"
             + (f" ({parcel.outcome})" if parcel.outcome else "")
             + ": only a parcel returned to the sender, lost or damaged and not yet resolved is reshipped"
         )
-    lines = parcel.lines
+    lines = claim.lines if claim is not None else parcel.lines
     if params.get("lines") is not None:
         lines = _lines(params["lines"], {line.sku: line.quantity for line in parcel.lines}, "the parcel")
     address = Address.model_validate(params["address"]) if params.get("address") is not None else None

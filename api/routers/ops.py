@@ -121,7 +121,7 @@ def _resolution_problems(body: ActionBody) -> list[Problem]:
         if params.get("lines") is not None:
             problems += _line_problems(params["lines"], "params.lines")
     if body.action is OpsActionKind.RESHIP:
-        if not isinstance(params.get("shipment_id"), str) or not params["shipment_id"]:
+        if not params.get("shipment_id") and not params.get("claim_id"):
             problems.append(Problem(field="params.shipment_id", message="is required for reship"))
         if params.get("lines") is not None:
             problems += _line_problems(params["lines"], "params.lines")
@@ -133,7 +133,12 @@ def _resolution_problems(body: ActionBody) -> list[Problem]:
                     Problem(field=".".join(["params", "address", *map(str, e["loc"])]), message=e["msg"])
                     for e in error.errors()
                 ]
-    for key in ("shipment_id",):
+    if body.action is OpsActionKind.REJECT_CLAIM:
+        if not (body.note or "").strip():
+            problems.append(Problem(field="note", message="is required for reject_claim (the reason)"))
+        if not isinstance(params.get("claim_id"), str) or not params["claim_id"]:
+            problems.append(Problem(field="params.claim_id", message="is required for reject_claim"))
+    for key in ("shipment_id", "claim_id"):
         if params.get(key) is not None and not isinstance(params[key], str):
             problems.append(Problem(field=f"params.{key}", message="must be a string"))
     return problems

@@ -12,13 +12,17 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain import ids
 from domain.enums import (
     CarrierIssue,
+    ClaimKind,
+    ClaimStatus,
     OpsActionKind,
     OrderStatus,
     PaymentStatus,
     ShipmentStatus,
     TrackingStatus,
 )
+from domain.models import ClaimRequest, ClaimView
 from tests.workflows.driver import Orders, order_request
+from workflows.order.workflow import OrderWorkflow
 
 
 async def _returned_to_sender(orders: Orders, stock: int = 3) -> str:
@@ -121,3 +125,84 @@ async def test_a_refund_beyond_the_capture_is_refused_and_a_goodwill_refund_is_p
     with pytest.raises(WorkflowUpdateFailedError):
         await orders.ops(order_id, OpsActionKind.REFUND, note="again", amount="1.01")
     assert [e.actor for e in second.timeline if e.event == "order.refunded"] == ["ops-tester", "ops-tester"]
+
+
+async def _file(orders: Orders, order_id: str, kind: ClaimKind, shipment_id: str) -> ClaimView:
+    return await orders.order(order_id).execute_update(
+        OrderWorkflow.file_claim, ClaimRequest(kind=kind, shipment_id=shipment_id, comment="where is it?")
+    )
+
+
+async def test_a_claim_before_hand_over_or_twice_is_refused(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    parcel = ids.shipment_id(order.order_id, 1)
+    await orders.wait(order.order_id, lambda o: len(o.shipments) == 1, "a parcel")
+    with pytest.raises(WorkflowUpdateFailedError) as early:
+        await _file(orders, order.order_id, ClaimKind.NOT_RECEIVED, parcel)
+    assert "not in the carrier's hands" in str(early.value.cause)
+
+    await orders.hand_over(parcel)
+    claim = await _file(orders, order.order_id, ClaimKind.NOT_RECEIVED, parcel)
+    assert claim.status is ClaimStatus.OPEN and claim.lines[0].sku == "VASE"
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await _file(orders, order.order_id, ClaimKind.DAMAGED, parcel)
+    assert "already open" in str(twice.value.cause)
+    state = await orders.state(order.order_id)
+    assert state.needs_attention
+    assert {OpsActionKind.RESHIP, OpsActionKind.REFUND, OpsActionKind.REJECT_CLAIM} <= set(state.available_actions)
+
+
+async def test_a_claim_after_delivery_keeps_the_order_open_until_it_is_rejected(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    parcel = ids.shipment_id(order_id, 1)
+    await orders.deliver(order_id, parcel)
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    claim = await _file(orders, order_id, ClaimKind.DAMAGED, parcel)
+
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    still = await orders.state(order_id)
+    assert still.status is OrderStatus.DELIVERED, "an open claim keeps the order from closing"
+    with pytest.raises(WorkflowUpdateFailedError):
+        await orders.ops(order_id, OpsActionKind.REJECT_CLAIM, claim_id=claim.claim_id)  # no note
+
+    await orders.ops(order_id, OpsActionKind.REJECT_CLAIM, note="photos show no damage", claim_id=claim.claim_id)
+
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert closed.claims[0].status is ClaimStatus.REJECTED
+    assert closed.claims[0].note == "photos show no damage"
+    assert orders.stubs.operations("refund") == []
+    await orders.sent(order_id, "claim_rejected")
+
+
+async def test_a_not_received_claim_is_answered_with_a_reship(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    await orders.hand_over(first)
+    claim = await _file(orders, order_id, ClaimKind.NOT_RECEIVED, first)
+
+    answered = await orders.ops(order_id, OpsActionKind.RESHIP, note="sending another", claim_id=claim.claim_id)
+
+    assert answered.claims[0].status is ClaimStatus.RESHIPPED
+    assert answered.shipments[0].outcome == f"reshipped as {second}"
+    assert not answered.needs_attention
+    assert OpsActionKind.REJECT_CLAIM not in answered.available_actions
+
+
+async def test_a_wrong_item_ships_the_right_one_at_once(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first = ids.shipment_id(order_id, 1)
+    await orders.deliver(order_id, first)
+
+    claim = await _file(orders, order_id, ClaimKind.WRONG_ITEM, first)
+
+    assert claim.status is ClaimStatus.RESHIPPED
+    after = await orders.state(order_id)
+    assert len(after.shipments) == 2
+    assert after.shipments[0].status is ShipmentStatus.DELIVERED and after.shipments[0].outcome is None

@@ -10,6 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
+    from domain.claims import open_claims
     from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
     from domain.models import ParcelLine, ReturnInput, ReturnRequest, ReturnView
     from domain.news import return_trouble
@@ -87,7 +88,7 @@ class AfterSales:
     async def close_after_return_window(self) -> None:
         state = self._state
         order = state.order
-        if not any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in order.shipments):
+        if not self._live_parcels() and not open_claims(order):
             # Every parcel was refunded: nothing is left to deliver or return.
             self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
             return
@@ -99,10 +100,10 @@ class AfterSales:
             await workflow.wait_condition(
                 lambda: order.status is OrderStatus.DELIVERED
                 or self._fulfilment.unfolded()
-                or (not state.resolving and not self._live_parcels())
+                or (not state.resolving and not self._live_parcels() and not open_claims(order))
             )
             await self._fulfilment.fold_finished()
-            if not state.resolving and not self._live_parcels():
+            if not state.resolving and not self._live_parcels() and not open_claims(order):
                 self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
                 return
         assert state.delivered_at is not None
@@ -110,7 +111,7 @@ class AfterSales:
         while True:
             open_work = self._open_after_sales()
             remaining = deadline - workflow.now()
-            if remaining <= timedelta(0) and not open_work and not self._return_requests:
+            if remaining <= timedelta(0) and not open_work and not self._return_requests and not open_claims(order):
                 break
             workflow.set_current_details(
                 f"{order.status.value}: return window open until {deadline:%Y-%m-%d %H:%M} UTC"
@@ -118,13 +119,17 @@ class AfterSales:
             )
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._return_requests) or self.return_news or self._after_sales_news(),
+                    lambda: bool(self._return_requests)
+                    or self.return_news
+                    or self._after_sales_news()
+                    or state.claim_news,
                     timeout=remaining if remaining > timedelta(0) else None,
                     timeout_summary="return window" if remaining > timedelta(0) else None,
                 )
             except TimeoutError:
                 continue
             self.return_news = False
+            state.claim_news = False
             await self._start_returns()
             await self._tell_approvals()
             await self._settle()

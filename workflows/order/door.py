@@ -32,10 +32,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.store import ProjectionActivities
     from domain.actions import available_actions
-    from domain.enums import OpsActionKind, OrderStatus, PaymentStatus
+    from domain.enums import ClaimStatus, OpsActionKind, OrderStatus, PaymentStatus
     from domain.lifecycle import ORDER_MOVES, check_move
     from domain.models import (
         Address,
+        ClaimView,
         Hold,
         Notification,
         OrderLine,
@@ -177,6 +178,20 @@ class Door:
         for known in self._order.shipments:
             if known.shipment_id == shipment_id:
                 known.outcome = outcome
+
+    def add_claim(self, claim: ClaimView) -> None:
+        """A customer claim, open: the order needs attention until ops answer it."""
+        self._order.claims.append(claim)
+        self.flag(f"claim:{claim.claim_id}", f"claim {claim.claim_id} ({claim.kind.value}) on {claim.shipment_id}")
+
+    def close_claim(self, claim_id: str, status: ClaimStatus, note: str | None) -> None:
+        for claim in self._order.claims:
+            if claim.claim_id == claim_id and claim.status is ClaimStatus.OPEN:
+                claim.status = status
+                claim.closed_at = workflow.now()
+                claim.note = note
+        self.unflag(f"claim:{claim_id}")
+        self._state.claim_news = True
 
     def merge_shipment(self, shipment: ShipmentView) -> bool:
         """A parcel's news (domain/news.py); False when it is late or repeated."""

@@ -36,12 +36,15 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.actions import hold_refusal, move_refusal
-    from domain.enums import OpsActionKind, OrderStatus
+    from domain.claims import claim_refusal, open_claim
+    from domain.enums import ClaimKind, OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
         AddressChange,
         AllocationAttempt,
         CancelRequest,
+        ClaimRequest,
+        ClaimView,
         OpsAction,
         OrderInput,
         OrderView,
@@ -218,6 +221,8 @@ class OrderWorkflow:
             await self._resolution.refund(action)
         elif action.action is OpsActionKind.RESHIP:
             await self._resolution.reship(action)
+        elif action.action is OpsActionKind.REJECT_CLAIM:
+            await self._resolution.reject_claim(action)
         elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
             await self._ops.decide_return(action)
         elif action.action is not OpsActionKind.NOTE:
@@ -245,6 +250,11 @@ class OrderWorkflow:
                 refund_request(self._order, action.params)
             elif action.action is OpsActionKind.RESHIP:
                 reship_request(self._order, action.params)
+            elif action.action is OpsActionKind.REJECT_CLAIM:
+                if not action.note:
+                    raise ValueError("reject_claim needs a note (the reason)")
+                if open_claim(self._order, action.params.get("claim_id")) is None:
+                    raise ValueError(f"no open claim {action.params.get('claim_id')} on the order")
         except ValueError as problem:
             raise ApplicationError(str(problem), type="ActionNotApplicable") from None
 
@@ -256,6 +266,24 @@ class OrderWorkflow:
             refusal = move_refusal(self._order, action.params.get("shipment_id"), action.params.get("warehouse"))
         if refusal is not None:
             raise ApplicationError(f"{action.action.value}: {refusal}", type="ActionNotApplicable")
+
+    @workflow.update
+    async def file_claim(self, request: ClaimRequest) -> ClaimView:
+        """A customer's claim about a parcel the carrier has: open until ops answer it (reship,
+        refund, reject_claim); a wrong item ships the right one at once."""
+        claim = self._resolution.file_claim(request)
+        if claim.kind is ClaimKind.WRONG_ITEM:
+            await self._resolution.ship_right_item(claim)
+        await workflow.wait_condition(self._door.all_projected)
+        return next(c for c in self._order.claims if c.claim_id == claim.claim_id)
+
+    @file_claim.validator
+    def _validate_file_claim(self, request: ClaimRequest) -> None:
+        refusal = claim_refusal(self._order, request)
+        if refusal is None and self._state.compensation is not None:
+            refusal = "the order is being cancelled"
+        if refusal is not None:
+            raise ApplicationError(f"cannot file the claim: {refusal}", type="ActionNotApplicable")
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
