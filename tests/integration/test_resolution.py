@@ -10,7 +10,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import OPS, eventually
+from tests.conftest import CLIENT, OPS, eventually
 from tests.integration.helpers import (
     carrier_event,
     confirm_pick,
@@ -124,3 +124,72 @@ async def test_a_refund_beyond_the_capture_is_409_and_changes_nothing(api: httpx
     assert goodwill.json()["payment"]["status"] == "partially_refunded"
     rest = await _act(api, order_id, "refund", note="all of it", params={"amount": "101.01"})
     assert rest.status_code == 409
+
+
+async def _claim(api: httpx.AsyncClient, order_id: str, headers: dict[str, str] = CLIENT, **body: Any) -> httpx.Response:
+    return await api.post(f"/orders/{order_id}/claims", headers=headers, json=body)
+
+
+async def test_claims_over_http_reship_reject_and_refusals(api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    order_id = order["order_id"]
+    picking = await wait_for_shipment(api, order_id, "picking")
+    first = picking["shipment_id"]
+
+    unshipped = await _claim(api, order_id, kind="not_received", shipment_id=first)
+    assert unshipped.status_code == 409, unshipped.text
+    assert unshipped.headers["content-type"].startswith("application/problem+json")
+    assert (await _claim(api, "NO-SUCH-ORDER", kind="not_received", shipment_id=first)).status_code == 404
+    bad = await _claim(api, order_id, kind="lost_it", shipment_id=first, lines=[{"sku": sku, "quantity": 0}])
+    assert bad.status_code == 422
+    assert {"kind", "lines[0].quantity"} <= {e["field"] for e in bad.json()["errors"]}
+
+    await confirm_pick(api, first)
+    parcel = await wait_for_shipment(api, order_id, "label_created")
+    await carrier_event(api, parcel["carrier"], parcel["tracking_number"], "in_transit")
+    await order_once(api, order_id, lambda o: o["status"] == "shipped")
+
+    filed = await _claim(api, order_id, kind="not_received", shipment_id=first, comment="nothing came")
+    assert filed.status_code == 201, filed.text
+    claim = filed.json()
+    assert claim["status"] == "open" and claim["kind"] == "not_received" and claim["shipment_id"] == first
+    assert claim["lines"] == [{"sku": sku, "quantity": 1}]
+    twice = await _claim(api, order_id, kind="damaged", shipment_id=first)
+    assert twice.status_code == 409, twice.text
+    claimed = await get_order(api, order_id)
+    assert claimed["needs_attention"]
+    assert {"reship", "refund", "reject_claim"} <= set(claimed["available_actions"])
+    assert [c["status"] for c in claimed["claims"]] == ["open"]
+
+    answered = await _act(api, order_id, "reship", note="sending another", params={"claim_id": claim["claim_id"]})
+    assert answered.status_code == 200, answered.text
+    assert [c["status"] for c in answered.json()["claims"]] == ["reshipped"]
+    assert not answered.json()["needs_attention"]
+    assert len(answered.json()["shipments"]) == 2
+
+    # The replacement is delivered; a claim on it is rejected by ops and the customer is told.
+    second = answered.json()["shipments"][1]["shipment_id"]
+    await wait_for_shipment(api, order_id, "picking", index=1)
+    await confirm_pick(api, second)
+    replacement = await wait_for_shipment(api, order_id, "label_created", index=1)
+    await carrier_event(api, replacement["carrier"], replacement["tracking_number"], "in_transit")
+    await carrier_event(api, replacement["carrier"], replacement["tracking_number"], "delivered")
+    await wait_for_status(api, order_id, "delivered")
+    damaged = await _claim(api, order_id, kind="damaged", shipment_id=second, comment="cracked")
+    assert damaged.status_code == 201, damaged.text
+    no_note = await _act(api, order_id, "reject_claim", params={"claim_id": damaged.json()["claim_id"]})
+    assert no_note.status_code == 422
+    rejected = await _act(
+        api, order_id, "reject_claim", note="photos show no damage", params={"claim_id": damaged.json()["claim_id"]}
+    )
+    assert rejected.status_code == 200, rejected.text
+    claims = rejected.json()["claims"]
+    assert [(c["status"], c["note"]) for c in claims] == [
+        ("reshipped", f"reshipped as {second}"),
+        ("rejected", "photos show no damage"),
+    ]
+    assert rejected.json()["totals"]["refunded"] == "0.00"
+    assert not rejected.json()["needs_attention"]
+    again = await _act(api, order_id, "reject_claim", note="again", params={"claim_id": damaged.json()["claim_id"]})
+    assert again.status_code == 409
