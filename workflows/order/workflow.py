@@ -17,7 +17,7 @@ the shared OrderState (state.py):
 - cancellation.py: the compensations;
 - parcel_control.py: ops hold, release and move of the parcels not yet with the carrier.
 
-Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
+Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived, file_claim,
 request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
