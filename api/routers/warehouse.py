@@ -14,6 +14,7 @@ from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError
 from api.temporal_calls import WorkflowGone, confirm_pick, stock_arrived
 from domain.enums import OrderStatus, Role
+from domain.facts import pick_refusal
 from domain.models import ParcelLine, PickConfirmation, Sku, StockArrival, Strict
 from store import catalog, projection
 
@@ -31,11 +32,26 @@ class Accepted(Strict):
 
 
 @router.post("/warehouse/shipments/{shipment_id}/picked", status_code=202, response_model=Accepted)
-async def picked(shipment_id: str, body: PickedBody, _: WarehouseRole, client: ClientDep) -> Accepted:
+async def picked(
+    shipment_id: str, body: PickedBody, _: WarehouseRole, client: ClientDep, sessions: SessionsDep
+) -> Accepted:
+    """A pick for a parcel that cannot take it (cancelled, already picked, its order ended) is a
+    409 (domain/facts.py); a parcel not yet projected keeps an early pick."""
+    refusal = await run_in_threadpool(_pick_refusal, sessions, shipment_id)
+    if refusal is not None:
+        raise ProblemError(409, f"pick does not apply: {refusal}")
     delivered = await confirm_pick(client, shipment_id, PickConfirmation(lines=body.lines, picker=body.picker))
     if not delivered:
         raise ProblemError(404, f"no open shipment {shipment_id}")
     return Accepted()
+
+
+def _pick_refusal(sessions: projection.SessionFactory, shipment_id: str) -> str | None:
+    shipment = projection.shipment_by_id(sessions, shipment_id)
+    if shipment is None:
+        return None
+    order = projection.get_order(sessions, shipment.order_id)
+    return pick_refusal(shipment, order.status if order is not None else None)
 
 
 class ReceiptBody(Strict):

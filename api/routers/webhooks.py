@@ -12,6 +12,7 @@ from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, problems_of
 from api.routers.warehouse import Accepted
 from api.temporal_calls import report_tracking
+from domain.facts import tracking_refusal
 from domain.models import CleanText, TrackingEvent
 from store import projection, tracking
 
@@ -83,8 +84,13 @@ async def carrier_event(
     shipment = await run_in_threadpool(projection.shipment_by_tracking, sessions, event.tracking_number)
     if shipment is None or shipment.carrier != carrier:
         raise ProblemError(404, f"unknown tracking number {event.tracking_number}")
+    # A fact the parcel can no longer take (cancelled, ended, behind what it knows) is refused
+    # before it is stored: stored, the parcel's tracking poll would find it again.
+    refusal = tracking_refusal(shipment, event.status)
+    if refusal is not None:
+        raise ProblemError(409, f"tracking event does not apply: {refusal}")
     # Recorded first: if the signal below is lost, the parcel finds the event when it polls.
     await run_in_threadpool(tracking.record_tracking_event, sessions, carrier, event)
-    # A parcel whose workflow has ended (delivered) ignores replays: accepted, nothing changes.
+    # A parcel whose workflow has ended (delivered) takes only repeats of its end (idempotent).
     await report_tracking(client, shipment.shipment_id, event)
     return Accepted()
