@@ -1,0 +1,61 @@
+"""Facts from outside that can no longer apply are a 409, never a 202 that changes nothing
+(domain/facts.py); repeats of what a parcel knows stay an idempotent 202 (issue 16)."""
+
+import httpx
+
+from tests.conftest import CLIENT, WAREHOUSE
+from tests.integration.helpers import (
+    carrier_event,
+    confirm_pick,
+    new_sku,
+    order_body,
+    ship_to_carrier,
+    submit,
+    wait_for_shipment,
+    wait_for_status,
+)
+
+
+async def pick(api: httpx.AsyncClient, shipment_id: str) -> httpx.Response:
+    return await api.post(f"/warehouse/shipments/{shipment_id}/picked", headers=WAREHOUSE, json={"picker": "li"})
+
+
+async def test_a_second_pick_of_a_picked_parcel_is_409(api: httpx.AsyncClient) -> None:
+    order = await submit(api, order_body(await new_sku(api, {"WH-EAST": 5})))
+    shipment = await wait_for_shipment(api, order["order_id"], "picking")
+    await confirm_pick(api, shipment["shipment_id"])
+    await wait_for_shipment(api, order["order_id"], "label_created")
+
+    again = await pick(api, shipment["shipment_id"])
+    assert again.status_code == 409, again.text
+    assert "already picked" in again.json()["detail"]
+
+
+async def test_a_pick_or_tracking_for_a_cancelled_parcel_is_409(api: httpx.AsyncClient) -> None:
+    order = await submit(api, order_body(await new_sku(api, {"WH-EAST": 5})))
+    shipment = await ship_to_carrier(api, order["order_id"])
+    cancelled = await api.post(f"/orders/{order['order_id']}/cancel", headers=CLIENT, json={"reason": "changed my mind"})
+    assert cancelled.status_code == 200, cancelled.text
+    await wait_for_shipment(api, order["order_id"], "cancelled")
+
+    late_scan = await carrier_event(api, shipment["carrier"], shipment["tracking_number"], "in_transit")
+    assert late_scan.status_code == 409, late_scan.text
+    assert "cancelled" in late_scan.json()["detail"]
+    late_pick = await pick(api, shipment["shipment_id"])
+    assert late_pick.status_code == 409, late_pick.text
+
+
+async def test_a_delivered_parcel_takes_a_repeat_but_never_moves_back(api: httpx.AsyncClient) -> None:
+    order = await submit(api, order_body(await new_sku(api, {"WH-EAST": 5})))
+    shipment = await ship_to_carrier(api, order["order_id"])
+    carrier, number = shipment["carrier"], shipment["tracking_number"]
+    assert (await carrier_event(api, carrier, number, "in_transit")).status_code == 202
+    assert (await carrier_event(api, carrier, number, "delivered")).status_code == 202
+    await wait_for_status(api, order["order_id"], "delivered")
+    await wait_for_shipment(api, order["order_id"], "delivered")
+
+    repeat = await carrier_event(api, carrier, number, "delivered")
+    assert repeat.status_code == 202, repeat.text
+    backwards = await carrier_event(api, carrier, number, "in_transit")
+    assert backwards.status_code == 409, backwards.text
+    assert "delivered" in backwards.json()["detail"]
