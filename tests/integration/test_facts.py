@@ -1,12 +1,23 @@
 """Facts from outside that can no longer apply are a 409, never a 202 that changes nothing
 (domain/facts.py); repeats of what a parcel knows stay an idempotent 202 (issue 16)."""
 
+from datetime import date, timedelta
+from decimal import Decimal
+
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.carriers import CarrierActivities
+from adapters.carriers.builtin import BuiltinCarriers
+from domain import ids
+from domain.enums import ShippingSpeed
+from domain.models import Address, LabelRequest, RateQuote
 
 from tests.conftest import CLIENT, WAREHOUSE
 from tests.integration.helpers import (
     carrier_event,
     confirm_pick,
+    get_order,
     new_sku,
     order_body,
     ship_to_carrier,
@@ -59,3 +70,36 @@ async def test_a_delivered_parcel_takes_a_repeat_but_never_moves_back(api: httpx
     backwards = await carrier_event(api, carrier, number, "in_transit")
     assert backwards.status_code == 409, backwards.text
     assert "delivered" in backwards.json()["detail"]
+
+
+async def test_a_tracking_event_before_the_parcels_row_is_kept_and_applied(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    """The label exists, the parcel's row does not say so yet: the carrier's first scan is kept
+    and applied once the parcel is labelled. Made deterministic by buying the parcel's label
+    (under the key the parcel itself will use) while the parcel still waits for its pick."""
+    order = await submit(api, order_body(await new_sku(api, {"WH-EAST": 5})))
+    shipment = await wait_for_shipment(api, order["order_id"], "picking")
+    known = await get_order(api, order["order_id"])
+    label = CarrierActivities(BuiltinCarriers(sessions), sessions).buy_label(
+        LabelRequest(
+            shipment_id=shipment["shipment_id"],
+            idempotency_key=ids.label_key(shipment["shipment_id"]),
+            quote=RateQuote(
+                carrier="economy", service=ShippingSpeed.STANDARD, price=Decimal("4.90"), transit_days=3,
+                promised_by=date.today() + timedelta(days=3),
+            ),
+            origin_region=shipment["warehouse"],
+            destination=Address.model_validate(known["shipping_address"]),
+            weight_grams=500,
+        )
+    )
+
+    early = await carrier_event(api, label.carrier, label.tracking_number, "in_transit")
+    assert early.status_code == 202, early.text
+    await confirm_pick(api, shipment["shipment_id"])
+    moved = await wait_for_shipment(api, order["order_id"], "in_transit")
+    assert moved["tracking_number"] == label.tracking_number
+
+    unknown = await carrier_event(api, "economy", "EC-NO-SUCH-NUMBER", "in_transit")
+    assert unknown.status_code == 404, unknown.text
