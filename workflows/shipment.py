@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.carriers import CarrierActivities
@@ -530,15 +531,29 @@ class ShipmentWorkflow:
         self._view.attention_reason = "; ".join(self._attention.values()) or None
         self._view.updated_at = workflow.now()
         snapshot = self._view.model_copy(deep=True)
-        await self._locally(
-            workflow.execute_local_activity_method(
-                ProjectionActivities.record_shipment,
-                snapshot,
-                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                retry_policy=PERSISTENT_RETRY,
-                summary=f"shipment {status.value}",
+        refusal: str | None
+        try:
+            refusal = await self._locally(
+                workflow.execute_local_activity_method(
+                    ProjectionActivities.record_shipment,
+                    snapshot,
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=PERSISTENT_RETRY,
+                    summary=f"shipment {status.value}",
+                )
             )
-        )
+        except ActivityError as error:
+            # Refused even sanitized (activities/store.py): no row, the parcel says why.
+            refusal = f"{error.cause or error} (no projection row)"
+        if refusal is not None and self._attention.get("projection") != f"projection refused: {refusal}":
+            # PostgreSQL refused the row for its data: a sanitized row flagged with the reason was
+            # written instead; the parcel (and so its order) needs attention with that reason, and
+            # the next write, this record, carries it. Parcels whose writes succeeded never come here.
+            self._flag("projection", f"projection refused: {refusal}")
+            await self._record("projection refused")
+            return
+        if refusal is None and self._unflag("projection"):
+            self._view.attention_reason = "; ".join(self._attention.values()) or None
         news = order_news(snapshot)
         if self._news_only and news == self._told_order:
             return  # nothing the order acts on: its readers see this step in the projection
