@@ -34,6 +34,7 @@ ORDER_PROJECTION_RECOVERED = "order.projection_recovered"
 FULFILMENT_STARTED = "fulfilment.started"
 PARCEL_RESHIPPED = "parcel.reshipped"
 PARCEL_REFUNDED = "parcel.refunded"
+PARCEL_RECEIVED_BACK = "parcel.received_back"
 
 # After-sales.
 RETURN_REQUESTED = "return.requested"

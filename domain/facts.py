@@ -9,7 +9,7 @@ that moment is accepted and the parcel, which never moves backwards, ignores it.
 
 from domain.enums import OrderStatus, ShipmentStatus, TrackingStatus
 from domain.lifecycle import SHIPMENT_PROGRESS
-from domain.models import ShipmentView
+from domain.models import ReceivedLine, ShipmentView
 
 TRACKING_TO_SHIPMENT: dict[TrackingStatus, ShipmentStatus] = {
     TrackingStatus.IN_TRANSIT: ShipmentStatus.IN_TRANSIT,
@@ -55,3 +55,43 @@ def tracking_refusal(shipment: ShipmentView, status: TrackingStatus) -> str | No
     if SHIPMENT_PROGRESS[new] < SHIPMENT_PROGRESS[current]:
         return f"shipment {shipment.shipment_id} is {current.value}: it never moves back to {status.value}"
     return None
+
+
+def _units(lines: list[ReceivedLine]) -> dict[tuple[str, str], int]:
+    units: dict[tuple[str, str], int] = {}
+    for line in lines:
+        key = (line.sku, line.condition.value)
+        units[key] = units.get(key, 0) + line.quantity
+    return units
+
+
+def parcel_back_refusal(shipment: ShipmentView | None, lines: list[ReceivedLine]) -> str | None:
+    """Why a receipt of a returned parcel cannot apply, or None. Only a parcel returned to sender
+    comes back; it comes back once (the same receipt again is a repeat, another one is refused),
+    and with no more of a SKU than it carried."""
+    if shipment is None:
+        return "no such parcel on this order"
+    if shipment.status is not ShipmentStatus.RETURNED_TO_SENDER:
+        return f"shipment {shipment.shipment_id} is {shipment.status.value}, not returned_to_sender"
+    if shipment.received_back:
+        if _units(shipment.received_back) == _units(lines):
+            return None
+        return f"shipment {shipment.shipment_id} was already received back with other lines"
+    carried: dict[str, int] = {}
+    for parcel_line in shipment.lines:
+        carried[parcel_line.sku] = carried.get(parcel_line.sku, 0) + parcel_line.quantity
+    back: dict[str, int] = {}
+    for line in lines:
+        back[line.sku] = back.get(line.sku, 0) + line.quantity
+    for sku, quantity in back.items():
+        if quantity > carried.get(sku, 0):
+            return f"shipment {shipment.shipment_id} carried {carried.get(sku, 0)} of {sku}, not {quantity}"
+    return None
+
+
+def parcel_back_lines(lines: list[ReceivedLine]) -> list[ReceivedLine]:
+    """The receipt's lines, one per (sku, condition): each is one idempotent stock step."""
+    return [
+        ReceivedLine.model_validate({"sku": sku, "quantity": quantity, "condition": condition})
+        for (sku, condition), quantity in sorted(_units(lines).items())
+    ]

@@ -12,10 +12,18 @@ from temporalio.client import Client
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError
-from api.temporal_calls import WorkflowGone, confirm_pick, stock_arrived
+from api.temporal_calls import WorkflowGone, confirm_pick, parcel_back, stock_arrived
 from domain.enums import OrderStatus, Role
 from domain.facts import pick_refusal
-from domain.models import ParcelLine, PickConfirmation, Sku, StockArrival, Strict
+from domain.models import (
+    ParcelBack,
+    ParcelLine,
+    PickConfirmation,
+    ReceivedLine,
+    Sku,
+    StockArrival,
+    Strict,
+)
 from store import catalog, projection
 
 router = APIRouter(tags=["warehouse"])
@@ -52,6 +60,28 @@ def _pick_refusal(sessions: projection.SessionFactory, shipment_id: str) -> str 
         return None
     order = projection.get_order(sessions, shipment.order_id)
     return pick_refusal(shipment, order.status if order is not None else None)
+
+
+class ReturnedBody(Strict):
+    lines: Annotated[list[ReceivedLine], Field(min_length=1, max_length=100)]
+
+
+@router.post("/warehouse/shipments/{shipment_id}/returned", status_code=202, response_model=Accepted)
+async def returned(
+    shipment_id: str, body: ReturnedBody, principal: WarehouseRole, client: ClientDep, sessions: SessionsDep
+) -> Accepted:
+    """A parcel the carrier returned to the sender is back: resellable units go on hand, damaged
+    ones are written off (audit rows), through the order (workflows/order/parcels_back.py). 409
+    unless the parcel is returned_to_sender; the same receipt again is idempotent, another is 409."""
+    shipment = await run_in_threadpool(projection.shipment_by_id, sessions, shipment_id)
+    if shipment is None:
+        raise ProblemError(404, f"no shipment {shipment_id}")
+    back = ParcelBack(shipment_id=shipment_id, lines=body.lines, actor=principal.name)
+    try:
+        await parcel_back(client, shipment.order_id, back)
+    except WorkflowGone:
+        raise ProblemError(409, f"the order of shipment {shipment_id} has ended") from None
+    return Accepted()
 
 
 class ReceiptBody(Strict):

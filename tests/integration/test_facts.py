@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.carriers import CarrierActivities
@@ -12,15 +13,17 @@ from adapters.carriers.builtin import BuiltinCarriers
 from domain import ids
 from domain.enums import ShippingSpeed
 from domain.models import Address, LabelRequest, RateQuote
-
-from tests.conftest import CLIENT, WAREHOUSE
+from store.models import StockAdjustmentRow
+from tests.conftest import CLIENT, WAREHOUSE, eventually
 from tests.integration.helpers import (
     carrier_event,
     confirm_pick,
+    flagged,
     get_order,
     new_sku,
     order_body,
     ship_to_carrier,
+    stock_of,
     submit,
     wait_for_shipment,
     wait_for_status,
@@ -103,3 +106,55 @@ async def test_a_tracking_event_before_the_parcels_row_is_kept_and_applied(
 
     unknown = await carrier_event(api, "economy", "EC-NO-SUCH-NUMBER", "in_transit")
     assert unknown.status_code == 404, unknown.text
+
+
+async def test_a_parcel_returned_to_sender_comes_back_on_hand_once(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku, quantity=2))
+    shipment = await ship_to_carrier(api, order["order_id"])
+    carrier, number = shipment["carrier"], shipment["tracking_number"]
+    await carrier_event(api, carrier, number, "in_transit")
+    await carrier_event(api, carrier, number, "returned_to_sender", "refused by recipient")
+    await wait_for_shipment(api, order["order_id"], "returned_to_sender")
+    await eventually(lambda: flagged(api, order["order_id"]))  # the order has taken the news in
+    before = (await stock_of(api, sku))["on_hand"]
+
+    receipt = {"lines": [{"sku": sku, "quantity": 2, "condition": "resellable"}]}
+    url = f"/warehouse/shipments/{shipment['shipment_id']}/returned"
+    first = await api.post(url, headers=WAREHOUSE, json=receipt)
+    assert first.status_code == 202, first.text
+    assert (await stock_of(api, sku))["on_hand"] == before + 2
+    with sessions() as session:
+        audit = session.scalars(
+            select(StockAdjustmentRow).where(StockAdjustmentRow.sku == sku, StockAdjustmentRow.reason == "return_restock")
+        ).all()
+    assert [(row.delta_on_hand, row.detail["rma_id"]) for row in audit] == [
+        (2, f"parcel-back:{order['order_id']}:{shipment['shipment_id']}:resellable")
+    ]
+
+    repeat = await api.post(url, headers=WAREHOUSE, json=receipt)
+    assert repeat.status_code == 202, repeat.text
+    assert (await stock_of(api, sku))["on_hand"] == before + 2
+    other = await api.post(url, headers=WAREHOUSE, json={"lines": [{"sku": sku, "quantity": 2, "condition": "damaged"}]})
+    assert other.status_code == 409, other.text
+    shown = await get_order(api, order["order_id"])
+    assert shown["shipments"][0]["received_back"] == receipt["lines"]
+    assert "parcel.received_back" in [entry["event"] for entry in shown["timeline"]]
+
+
+async def test_a_delivered_parcel_cannot_be_received_back(api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    shipment = await ship_to_carrier(api, order["order_id"])
+    await carrier_event(api, shipment["carrier"], shipment["tracking_number"], "delivered")
+    await wait_for_status(api, order["order_id"], "delivered")
+
+    response = await api.post(
+        f"/warehouse/shipments/{shipment['shipment_id']}/returned",
+        headers=WAREHOUSE,
+        json={"lines": [{"sku": sku, "quantity": 1, "condition": "resellable"}]},
+    )
+    assert response.status_code == 409, response.text
+    assert "not returned_to_sender" in response.json()["detail"]

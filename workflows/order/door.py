@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         OrderLine,
         OrderView,
+        ReceivedLine,
         ReturnView,
         ShipmentView,
         TimelineEntry,
@@ -175,6 +176,14 @@ class Door:
         for known in self._order.shipments:
             if known.shipment_id == shipment_id:
                 known.outcome = outcome
+
+    def mark_received_back(self, shipment_id: str, lines: list[ReceivedLine]) -> None:
+        """A parcel returned to sender is back at the warehouse. Its version moves on so that
+        readers prefer the order's copy of the ended parcel over its last projection row."""
+        for known in self._order.shipments:
+            if known.shipment_id == shipment_id:
+                known.received_back = lines
+                known.version += 1
 
     def merge_shipment(self, shipment: ShipmentView) -> bool:
         """A parcel's news (domain/news.py); False when it is late or repeated."""

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         OpsAction,
         OrderInput,
         OrderView,
+        ParcelBack,
         ReturnRequest,
         ReturnView,
         ShipmentView,
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.intake import Intake
     from workflows.order.ops import Ops
+    from workflows.order.parcels_back import ParcelsBack
     from workflows.order.payment import Payment
     from workflows.order.state import CancelRequested, OrderState, Refused
     from workflows.order.stock import Stock
@@ -84,6 +86,7 @@ class OrderWorkflow:
         self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
+        self._parcels_back = ParcelsBack(state, door)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -272,6 +275,19 @@ class OrderWorkflow:
         problems = return_problems(self._order, request.lines)
         if problems:
             raise ApplicationError("; ".join(problems), type="ReturnNotAllowed")
+
+    @workflow.update
+    async def parcel_back(self, back: ParcelBack) -> ShipmentView:
+        """A parcel returned to sender is back at the warehouse (workflows/order/parcels_back.py)."""
+        parcel = await self._parcels_back.receive(back)
+        await workflow.wait_condition(self._door.all_projected)
+        return parcel
+
+    @parcel_back.validator
+    def _validate_parcel_back(self, back: ParcelBack) -> None:
+        refusal = self._parcels_back.refusal(back)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ActionNotApplicable")
 
     # --- facts (signals) and state (query) ------------------------------------------------
 
