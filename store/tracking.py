@@ -28,6 +28,21 @@ def record_tracking_event(sf: sessionmaker[Session], carrier: str, event: Tracki
         return inserted is not None
 
 
+def was_recorded(sf: sessionmaker[Session], carrier: str, event: TrackingEvent) -> bool:
+    """The very same report (status, detail, time) was stored before: a carrier's replay."""
+    with sf() as s:
+        found = s.scalar(
+            select(CarrierTrackingEventRow.id).where(
+                CarrierTrackingEventRow.carrier == carrier,
+                CarrierTrackingEventRow.tracking_number == event.tracking_number,
+                CarrierTrackingEventRow.status == event.status.value,
+                CarrierTrackingEventRow.detail == (event.detail or ""),
+                CarrierTrackingEventRow.at == event.at,
+            )
+        )
+    return found is not None
+
+
 def tracking_events(sf: sessionmaker[Session], carrier: str, tracking_number: str) -> list[TrackingEvent]:
     """Every event reported for a parcel, oldest first."""
     with sf() as s:
