@@ -14,10 +14,11 @@ the shared OrderState (state.py):
 - payment.py: authorize, capture, refunds, and their compensation;
 - fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
 - after_sales.py: returns (ReturnWorkflow children) and closing;
-- cancellation.py: the compensations.
+- cancellation.py: the compensations;
+- parcels_back.py: parcels returned to sender, received back at the warehouse.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
-request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
+request_return, parcel_back); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
 step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
