@@ -15,7 +15,7 @@ an instruction through the order. Cancelled before hand-over, the parcel voids i
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -73,6 +73,8 @@ LOCAL_STEPS_PATCH = "shipment-local-steps-20261127"
 # Patch: parcels started before it started each phase's SLA timer before the phase's local
 # activities and cancelled it when the phase ended (`within_sla`); see `_watched`.
 SLA_AFTER_LOCAL_STEPS_PATCH = "shipment-sla-after-local-steps-20261201"
+# Patch: parcels started before it applied queued carrier events in arrival order; see `_next_event`.
+TRACKING_IN_EVENT_ORDER_PATCH = "shipment-tracking-in-event-order-20261201"
 
 T = TypeVar("T")
 
@@ -89,6 +91,11 @@ _FINAL = (
     ShipmentStatus.CANCELLED,
 )
 MAX_DELIVERY_ATTEMPTS = 3
+
+
+def _moment(event: TrackingEvent) -> datetime:
+    """When the carrier saw the event; a time without a zone is taken as UTC (comparable)."""
+    return event.at if event.at.tzinfo is not None else event.at.replace(tzinfo=UTC)
 
 
 @workflow.defn
@@ -266,7 +273,7 @@ class ShipmentWorkflow:
                 for polled_event in polled or []:
                     self._receive(polled_event)
                 continue
-            event = self._tracking.pop(0)
+            event = self._next_event()
             if event.status is TrackingStatus.EXCEPTION:
                 await self._carrier_exception(event)
                 continue
@@ -283,6 +290,17 @@ class ShipmentWorkflow:
                 await self._notify("shipped")
             elif new_status is ShipmentStatus.DELIVERED:
                 await self._notify("delivered")
+
+    def _next_event(self) -> TrackingEvent:
+        """The queued carrier event that happened first: events kept while the parcel was not yet
+        labelled (or arriving out of order) apply in the order the carrier saw them, so that an
+        early out_for_delivery does not swallow the in_transit scan before it (and the customer's
+        shipped message). The patch is asked only when the order differs from arrival order:
+        parcels recorded before it replay their arrival order."""
+        earliest = min(range(len(self._tracking)), key=lambda index: _moment(self._tracking[index]))
+        if earliest != 0 and workflow.patched(TRACKING_IN_EVENT_ORDER_PATCH):
+            return self._tracking.pop(earliest)
+        return self._tracking.pop(0)
 
     async def _carrier_exception(self, event: TrackingEvent) -> None:
         """What a carrier exception means for the parcel (R8, R9)."""
