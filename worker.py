@@ -94,6 +94,7 @@ def activities_for(
         inventory.ship_stock,
         inventory.unship_stock,
         inventory.take_back_stock,
+        inventory.move_reservation,
         payments.authorize_payment,
         payments.capture_payment,
         payments.void_payment,

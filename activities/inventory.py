@@ -7,6 +7,8 @@ from adapters.inventory import Inventory
 from domain.models import (
     Allocation,
     CatalogItem,
+    Parcel,
+    ReservationMove,
     ReserveRequest,
     ShipStockRequest,
     StockLevel,
@@ -48,3 +50,10 @@ class InventoryActivities:
     @activity.defn(name="unship_stock")
     def unship_stock(self, request: ShipStockRequest) -> int:
         return self._inventory.unship(request.order_id, request.warehouse)
+
+    @activity.defn(name="move_reservation")
+    @business_refusals
+    def move_reservation(self, move: ReservationMove) -> Parcel:
+        return self._inventory.move_reservation(
+            move.reservation_key, move.lines, move.from_warehouse, move.to_warehouse
+        )

@@ -393,6 +393,33 @@ def reroute_command(
     _act(order_id, "reroute", note, {"carrier": carrier}, api_url, api_key)
 
 
+@ops_app.command("hold")
+def hold_command(
+    order_id: OrderId,
+    note: Annotated[str, typer.Option("--note", help="why the order is held (max 2000)")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Hold the parcels the carrier has not got yet: no pick, no label until release."""
+    _act(order_id, "hold", note, None, api_url, api_key)
+
+
+_simple_action("release", "End an ops hold: the parcels go on where they stopped.")
+
+
+@ops_app.command("move")
+def move_command(
+    order_id: OrderId,
+    shipment: Annotated[str, typer.Option("--shipment", help="the parcel, e.g. ORDER-1-S1")],
+    warehouse: Annotated[str, typer.Option("--warehouse", help="the warehouse to ship it from instead")],
+    note: Note = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Ship a parcel not yet picked from another warehouse (its stock is reserved there)."""
+    _act(order_id, "move", note, {"shipment_id": shipment, "warehouse": warehouse}, api_url, api_key)
+
+
 @ops_app.command("complaints")
 def complaints_command(
     resolved: Annotated[bool, typer.Option("--resolved", help="resolved complaints instead of open ones")] = False,

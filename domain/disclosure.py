@@ -133,7 +133,10 @@ def hold_reason(codes: Iterable[Any]) -> str:
 
 
 def client_hold(hold: Hold) -> Hold:
-    return hold.model_copy(update={"reason": hold_reason(hold.codes), "codes": _visible_codes(hold.codes)})
+    """The hold as a client may read it: an ops hold's reason is ops' note and `by` an ops key's name."""
+    return hold.model_copy(
+        update={"reason": hold_reason(hold.codes), "codes": _visible_codes(hold.codes), "by": None}
+    )
 
 
 def cancellation_reason(reason: str, *, by_client: bool = False) -> str:

@@ -115,6 +115,9 @@ class OpsActionKind(StrEnum):
     REROUTE = "reroute"  # another carrier (params.carrier) for a parcel whose label was refused
     CANCEL = "cancel"
     NOTE = "note"
+    HOLD = "hold"  # stop the parcels the carrier has not got yet (note: why); the status stays
+    RELEASE = "release"  # end an ops hold: the parcels go on where they stopped
+    MOVE = "move"  # ship a parcel not yet picked from another warehouse (params.shipment_id, .warehouse)
 
 
 class HoldReason(StrEnum):

@@ -390,6 +390,7 @@ class ShipmentInput(BaseModel):
     activity_attempts: int = 8
     reservation_key: str = ""  # the reservation owner: the order id, or a reship's own key
     tracking_poll_interval: timedelta = timedelta(hours=12)
+    held: bool = False  # started during an ops hold: no pick until the order releases it
 
 
 class ShipmentView(BaseModel):
@@ -456,6 +457,7 @@ class Hold(BaseModel):
     since: datetime
     codes: list[HoldReason] = []
     info_requested: bool = False
+    by: str | None = None  # who placed an ops hold (`hold` action); None for a verification hold
 
 
 class TimelineEntry(BaseModel):
@@ -511,6 +513,31 @@ class ParcelInstruction(BaseModel):
     action: OpsActionKind
     carrier: str | None = None
     actor: str = "ops"
+
+
+class ParcelHold(BaseModel):
+    """The order's ops hold reaching a parcel: held, it is not picked or labelled; released, it goes
+    on where it stopped."""
+
+    held: bool
+    actor: str = "ops"
+
+
+class ParcelMove(BaseModel):
+    """Ops moved a parcel not yet picked to another warehouse; its stock is already reserved there."""
+
+    warehouse: str
+    region: str = ""
+    actor: str = "ops"
+
+
+class ReservationMove(BaseModel):
+    """Move a parcel's reservation (its lines under `reservation_key`) from one warehouse to another."""
+
+    reservation_key: str
+    lines: list[ParcelLine]
+    from_warehouse: str
+    to_warehouse: str
 
 
 class CancelRequest(BaseModel):

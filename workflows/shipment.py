@@ -11,6 +11,11 @@ signalled only when the part it acts on changes (`domain.lifecycle.order_news`).
 phase has an SLA (picking, label, delivery); past it the parcel carries an attention reason that
 the order shows to ops. A refused label or a step out of retries parks the parcel until ops send
 an instruction through the order. Cancelled before hand-over, the parcel voids its label.
+
+Ops control through the order (workflows/order/parcel_control.py): `ops_hold` stops the pick and
+the label until release (a pick confirmed meanwhile is kept; a pick or label SLA that passes during
+the hold does not flag the parcel and runs again, whole, from the release); `move_to` sends a parcel
+not yet picked to another warehouse, whose stock the order has already reserved.
 """
 
 import asyncio
@@ -34,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
         Address,
         Label,
         LabelRequest,
+        ParcelHold,
         ParcelInstruction,
+        ParcelMove,
         PickConfirmation,
         QuoteRequest,
         RateQuote,
@@ -91,6 +98,8 @@ _FINAL = (
     ShipmentStatus.CANCELLED,
 )
 MAX_DELIVERY_ATTEMPTS = 3
+# The phases an ops hold stops (the parcel's `_unless_held`).
+_HELD_PHASES = ("picking", "label")
 
 
 def _moment(event: TrackingEvent) -> datetime:
@@ -130,6 +139,14 @@ class ShipmentWorkflow:
         self._sla_after_local_steps = False  # likewise
         self._local_in_flight = 0  # local activities running now (`_locally`)
         self._view.reservation_key = inp.reservation_key or inp.order_id
+        # Ops control (`ops_hold`, `move_to`): held, the parcel is neither picked nor labelled;
+        # moved, it ships from another warehouse (its stock already reserved there by the order).
+        self._held = inp.held
+        self._warehouse = inp.parcel.warehouse
+        self._region = inp.parcel.region
+        self._phase: str | None = None  # the phase `_watched` runs now
+        self._sla_after_hold: tuple[str, Hook] | None = None  # a breach the hold kept back
+        self._sla_rechecks: list[asyncio.Task[None]] = []
         # One phase runs at a time, so its SLA has one attention key.
         self._supervision = Supervision(
             flag=self._flag,
@@ -186,6 +203,38 @@ class ShipmentWorkflow:
             self._instruction = instruction
 
     @workflow.signal
+    async def ops_hold(self, hold: ParcelHold) -> None:
+        """The order's ops hold (or its release). A pick confirmed during the hold is kept and
+        applied on release; a parcel already labelled goes on (the carrier's scan is a fact)."""
+        if hold.held == self._held or self._view.status in _FINAL:
+            return
+        self._held = hold.held
+        if not hold.held and self._sla_after_hold is not None:
+            step, breach = self._sla_after_hold
+            self._sla_after_hold = None
+            self._sla_rechecks.append(asyncio.create_task(self._sla_again(step, breach)))
+        if self._view.status is not ShipmentStatus.PENDING:
+            await self._record(f"{'held' if hold.held else 'released'} by {hold.actor}")
+
+    @workflow.signal
+    async def move_to(self, move: ParcelMove) -> None:
+        """Ops moved the parcel to another warehouse before its pick: the pick task goes there. A
+        pick confirmed here but not yet applied (during a hold) was for the old warehouse: void.
+        Arriving after the pick (a race with the warehouse), the move cannot apply: the parcel is
+        flagged for ops, since its stock is now reserved at the other warehouse."""
+        old = self._warehouse
+        if self._view.status not in (ShipmentStatus.PENDING, ShipmentStatus.PICKING):
+            self._flag("move", f"moved to {move.warehouse} after the pick at {old}: check its stock")
+            await self._record(f"move to {move.warehouse} by {move.actor} came after the pick")
+            return
+        if self._pick is not None:
+            voided, self._pick = self._pick, None
+            await self._record(f"pick by {voided.picker} at {old} void: the parcel moves")
+        self._warehouse, self._region = move.warehouse, move.region
+        self._view.warehouse = move.warehouse
+        await self._record(f"moved from {old} to {move.warehouse} by {move.actor}")
+
+    @workflow.signal
     def change_destination(self, destination: Address) -> None:
         """Address amendments reach the parcel until its label is bought."""
         if self._label is None:
@@ -208,22 +257,50 @@ class ShipmentWorkflow:
         task boundaries"). The label phase is a chain of local activities (rates, label, stock)."""
         sla: timedelta = getattr(self._input.slas, phase)
         hooks = self._sla_hooks(phase)
-        if self._sla_after_local_steps:
-            await within_sla_after_local_steps(phase, sla, work, *hooks, in_local_step=self._in_local_step)
-            return
-        # Parcels started before the patch: the timer starts before the phase's local activities
-        # and is cancelled when the phase ends, as their histories recorded it.
-        await within_sla(phase, sla, work, *hooks)
+        self._phase = phase
+        try:
+            if self._sla_after_local_steps:
+                await within_sla_after_local_steps(phase, sla, work, *hooks, in_local_step=self._in_local_step)
+                return
+            # Parcels started before the patch: the timer starts before the phase's local activities
+            # and is cancelled when the phase ends, as their histories recorded it.
+            await within_sla(phase, sla, work, *hooks)
+        finally:
+            self._phase = None
 
     async def _picking(self) -> None:
+        await self._unless_held()
         await self._move(ShipmentStatus.PICKING, "pick task sent to the warehouse")
-        workflow.set_current_details(f"Waiting for {self._input.parcel.warehouse} to confirm the pick")
-        await workflow.wait_condition(lambda: self._pick is not None)
+        workflow.set_current_details(f"Waiting for {self._warehouse} to confirm the pick")
+        # During an ops hold a confirmation is kept (not applied) until release.
+        await workflow.wait_condition(lambda: self._pick is not None and not self._held)
         assert self._pick is not None
         await self._move(ShipmentStatus.PACKED, f"picked by {self._pick.picker}")
 
+    async def _sla_again(self, step: str, breach: Hook) -> None:
+        """A phase whose SLA passed during an ops hold: flagged if it is still running a whole
+        SLA after the release (its end unflags it, as for any breach); held again by then, once
+        more after that release. The timer is never cancelled (see `_watched`)."""
+        sla: timedelta = getattr(self._input.slas, step)
+        await workflow.sleep(sla, summary=f"SLA {step} {sla} after an ops hold")
+        if self._phase != step:
+            return
+        if self._held:
+            self._sla_after_hold = (step, breach)
+            return
+        await breach()
+
+    async def _unless_held(self) -> None:
+        """Wait out an ops hold. Only when held: an await with nothing to wait for would let the
+        phase's SLA timer start before the phase's first local activity, unlike in the recorded
+        histories (`_watched`)."""
+        if self._held:
+            workflow.set_current_details("On an ops hold: waiting for release")
+            await workflow.wait_condition(lambda: not self._held)
+
     async def _labelling(self) -> None:
         while True:
+            await self._unless_held()  # a held parcel buys no label
             quote = await parked_on_failure("rate shopping", self._shop_rates, self._supervision.park)
             assert quote is not None  # rate shopping cannot be skipped
             self._chosen = quote
@@ -347,7 +424,7 @@ class ShipmentWorkflow:
                 self._stock_request(),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=PERSISTENT_RETRY,
-                summary=f"stock back on the shelf at {self._input.parcel.warehouse}",
+                summary=f"stock back on the shelf at {self._warehouse}",
             )
             self._stock_shipped = False
         if self._label is not None:
@@ -368,13 +445,13 @@ class ShipmentWorkflow:
         quotes: list[RateQuote] = await self._step(
             CarrierActivities.quote_rates,
             QuoteRequest(
-                origin_region=self._input.parcel.region,
+                origin_region=self._region,
                 destination=self._destination,
                 weight_grams=self._input.weight_grams,
                 speed=self._input.shipping_speed,
                 today=workflow.now().date(),
             ),
-            f"quote {self._input.shipping_speed.value} from {self._input.parcel.region}",
+            f"quote {self._input.shipping_speed.value} from {self._region}",
         )
         self._view.quotes = quotes
         if self._carrier_override is not None:
@@ -395,7 +472,7 @@ class ShipmentWorkflow:
                 shipment_id=self._input.shipment_id,
                 idempotency_key=ids.label_key(self._input.shipment_id, self._label_attempt),
                 quote=choice,
-                origin_region=self._input.parcel.region,
+                origin_region=self._region,
                 destination=self._destination,
                 weight_grams=self._input.weight_grams,
             ),
@@ -452,14 +529,14 @@ class ShipmentWorkflow:
     def _stock_request(self) -> ShipStockRequest:
         return ShipStockRequest(
             order_id=self._input.reservation_key or self._input.order_id,
-            warehouse=self._input.parcel.warehouse,
+            warehouse=self._warehouse,
         )
 
     async def _ship_stock(self) -> int:
         moved: int = await self._step(
             InventoryActivities.ship_stock,
             self._stock_request(),
-            f"stock leaves {self._input.parcel.warehouse}",
+            f"stock leaves {self._warehouse}",
         )
         return moved
 
@@ -516,7 +593,19 @@ class ShipmentWorkflow:
     # --- state ----------------------------------------------------------------------------
 
     def _sla_hooks(self, step: str) -> tuple[Hook, Hook]:
-        return self._supervision.sla_hooks(step, getattr(self._input.slas, step))
+        breach, recover = self._supervision.sla_hooks(step, getattr(self._input.slas, step))
+
+        async def breach_unless_held() -> None:
+            # Ops stopped the parcel on purpose: it is not late because of the hold. The phase
+            # gets its whole SLA again from the release (`_sla_again`). A hold does not stop a
+            # labelled parcel, so its delivery SLA flags as ever.
+            if self._held and step in _HELD_PHASES:
+                self._sla_after_hold = (step, breach)
+                await self._record(f"{step} SLA passed during an ops hold: not flagged")
+                return
+            await breach()
+
+        return breach_unless_held, recover
 
     async def _breached(self, step: str, sla: timedelta) -> None:
         await self._record(f"{step} SLA breached")

@@ -2,7 +2,7 @@
 
 from typing import Protocol
 
-from domain.models import Allocation, CatalogItem, OrderLine, StockLevel, Warehouse
+from domain.models import Allocation, CatalogItem, OrderLine, Parcel, ParcelLine, StockLevel, Warehouse
 
 
 class Inventory(Protocol):
@@ -42,6 +42,15 @@ class Inventory(Protocol):
     def take_back(self, rma_id: str, sku: str, warehouse: str, quantity: int, resellable: bool) -> int:
         """A returned unit after inspection: back on hand if resellable, else written off with an
         audit row. Idempotent by (rma, sku); returns units put back on hand."""
+        ...
+
+    def move_reservation(
+        self, reservation_key: str, lines: list[ParcelLine], from_warehouse: str, to_warehouse: str
+    ) -> Parcel:
+        """Move a parcel's reservation to another (active) warehouse in one step: reserved there,
+        released here, on_hand untouched. Idempotent (a repeat after the move changes nothing).
+        Raises OutOfStock when that warehouse lacks the available stock, ActionNotApplicable when it
+        is unknown or inactive or the lines are no longer reserved here. Returns the moved parcel."""
         ...
 
     def stock(self, sku: str) -> list[StockLevel]:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.allocation import plan_parcels
-from domain.errors import OutOfStock
+from domain.errors import ActionNotApplicable, OutOfStock
 from domain.models import (
     Allocation,
     CatalogItem,
@@ -359,3 +359,88 @@ class SqlInventory:
             if restocked:
                 self._note(s, sku, warehouse)
             return restocked
+
+    def move_reservation(
+        self, reservation_key: str, lines: list[ParcelLine], from_warehouse: str, to_warehouse: str
+    ) -> Parcel:
+        """Move a parcel's reservation to another warehouse in one transaction (ops `move`):
+        reserved there (only from stock available, never safety stock), released here; on_hand is
+        untouched at both. Idempotent: once the lines are reserved at `to_warehouse` and nothing of
+        them at `from_warehouse`, a repeat changes nothing. Raises OutOfStock when the other
+        warehouse lacks the stock, ActionNotApplicable when it is unknown or inactive or when the
+        lines are no longer reserved here (picked and shipped). Returns the parcel as it ships now."""
+        skus = sorted({line.sku for line in lines})
+        with self._sf.begin() as s:
+            _lock_order(s, reservation_key)
+            target = s.get(WarehouseRow, to_warehouse)
+            if target is None or not target.active:
+                raise ActionNotApplicable(f"warehouse {to_warehouse} is unknown or not active")
+
+            def held_at(warehouse: str) -> list[ReservationRow]:
+                return list(
+                    s.scalars(
+                        select(ReservationRow)
+                        .where(
+                            ReservationRow.order_id == reservation_key,
+                            ReservationRow.warehouse == warehouse,
+                            ReservationRow.sku.in_(skus),
+                            ReservationRow.status == "reserved",
+                        )
+                        .order_by(ReservationRow.sku)
+                        .with_for_update()
+                    ).all()
+                )
+
+            here = held_at(from_warehouse)
+            moved = Parcel(warehouse=to_warehouse, lines=lines, region=target.region)
+            if not here and len(held_at(to_warehouse)) == len(skus):
+                return moved  # a repeat: already moved
+            if len(here) != len(skus):
+                raise ActionNotApplicable(
+                    f"the parcel's stock is no longer reserved at {from_warehouse} (picked or shipped)"
+                )
+            for row in here:
+                taken = s.execute(
+                    update(StockLevelRow)
+                    .where(
+                        StockLevelRow.sku == row.sku,
+                        StockLevelRow.warehouse == to_warehouse,
+                        StockLevelRow.on_hand - StockLevelRow.reserved - StockLevelRow.safety_stock
+                        >= row.quantity,
+                    )
+                    .values(reserved=StockLevelRow.reserved + row.quantity, updated_at=func.now())
+                    .returning(StockLevelRow.reserved)
+                ).first()
+                if taken is None:
+                    level = s.get(StockLevelRow, {"sku": row.sku, "warehouse": to_warehouse})
+                    available = (
+                        max(0, level.on_hand - level.reserved - level.safety_stock) if level is not None else 0
+                    )
+                    # The transaction rolls back: nothing moved.
+                    raise OutOfStock(
+                        f"{to_warehouse} has {available} of {row.sku} available, the parcel needs {row.quantity}"
+                    )
+                s.execute(
+                    update(StockLevelRow)
+                    .where(StockLevelRow.sku == row.sku, StockLevelRow.warehouse == from_warehouse)
+                    .values(reserved=StockLevelRow.reserved - row.quantity, updated_at=func.now())
+                )
+                row.status = "released"
+                row.updated_at = func.now()
+                values = insert(ReservationRow).values(
+                    order_id=reservation_key, sku=row.sku, warehouse=to_warehouse, quantity=row.quantity
+                )
+                claimed = s.scalar(
+                    values.on_conflict_do_update(
+                        index_elements=[ReservationRow.order_id, ReservationRow.sku, ReservationRow.warehouse],
+                        set_={"quantity": values.excluded.quantity, "status": "reserved", "updated_at": func.now()},
+                        where=ReservationRow.status == "released",
+                    ).returning(ReservationRow.id)
+                )
+                if claimed is None:
+                    raise ActionNotApplicable(
+                        f"another parcel of {reservation_key} already holds {row.sku} at {to_warehouse}"
+                    )
+                self._note(s, row.sku, to_warehouse)
+                self._note(s, row.sku, from_warehouse)
+            return moved

@@ -346,7 +346,7 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
             {
                 "action": _text(form, "action"),
                 "note": _text(form, "note") or None,
-                "params": {"carrier": carrier} if carrier else {},
+                "params": {"carrier": carrier} if carrier else _move_params(form),
             }
         )
     except ValidationError as error:
@@ -367,6 +367,11 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
         return found.redirect(back)
     found.session.tell("ok", f"{body.action.value} applied to {order_id}: it is {after.status.value} now.")
     return found.redirect(back)
+
+
+def _move_params(form: FormData) -> dict[str, str]:
+    """The parcel and the warehouse of a `move` from the order page (empty fields left out)."""
+    return {name: value for name in ("shipment_id", "warehouse") if (value := _text(form, name))}
 
 
 async def alerts(found: OpsVisit) -> Response:

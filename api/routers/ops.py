@@ -90,6 +90,26 @@ def _check_params(body: ActionBody) -> None:
                 type_="/problems/invalid-request",
                 errors=[Problem(field="params.carrier", message="is required for reroute")],
             )
+    _check_hold_and_move_params(body)
+
+
+def _check_hold_and_move_params(body: ActionBody) -> None:
+    """hold needs a note (the reason); move needs params.shipment_id and params.warehouse."""
+    errors = []
+    if body.action is OpsActionKind.HOLD and not (body.note or "").strip():
+        errors.append(Problem(field="note", message="is required for hold (the reason)"))
+    if body.action is OpsActionKind.MOVE:
+        for name in ("shipment_id", "warehouse"):
+            value = body.params.get(name)
+            if not isinstance(value, str) or not value.strip():
+                errors.append(Problem(field=f"params.{name}", message="is required for move"))
+    if errors:
+        raise ProblemError(
+            422,
+            f"{body.action.value} needs " + ", ".join(p.field for p in errors),
+            type_="/problems/invalid-request",
+            errors=errors,
+        )
 
 
 async def apply_action(
@@ -121,6 +141,6 @@ async def apply_action(
 async def act(
     order_id: str, body: ActionBody, principal: OpsRole, client: ClientDep, sessions: SessionsDep
 ) -> OrderView:
-    """Approve, reject, request info, retry, skip, reroute, cancel or annotate an order;
+    """Approve, reject, request info, retry, skip, reroute, cancel, hold, release, move or annotate an order;
     the answer is the order after the action. 409 when the current state does not allow it."""
     return await apply_action(client, sessions, order_id, body, principal.name)

@@ -30,7 +30,7 @@ from activities.errors import refusals_as_application_errors
 from domain.allocation import plan_parcels
 from domain.carriers import RATE_CARDS
 from domain.enums import PaymentStatus
-from domain.errors import InvalidOrder, OutOfStock, PaymentDeclined
+from domain.errors import ActionNotApplicable, InvalidOrder, OutOfStock, PaymentDeclined
 from domain.geography import region_of, zone_between
 from domain.models import (
     Allocation,
@@ -46,6 +46,7 @@ from domain.models import (
     QuoteRequest,
     RateQuote,
     RecentOrdersQuery,
+    ReservationMove,
     ReserveRequest,
     ShipmentView,
     ShipStockRequest,
@@ -237,6 +238,33 @@ class Stubs:
             units += reservation.quantity
         return units
 
+    @activity.defn(name="move_reservation")
+    async def move_reservation(self, move: ReservationMove) -> Parcel:
+        def move_it() -> Parcel:
+            regions = {w.code: w.region for w in WAREHOUSES}
+            if move.to_warehouse not in regions:
+                raise ActionNotApplicable(f"warehouse {move.to_warehouse} is unknown or not active")
+            moved = Parcel(warehouse=move.to_warehouse, lines=move.lines, region=regions[move.to_warehouse])
+            held = self.reservations.get(move.reservation_key, [])
+            skus = {line.sku for line in move.lines}
+            here = [
+                r for r in held if r.warehouse == move.from_warehouse and r.sku in skus and r.status == "reserved"
+            ]
+            if not here:
+                return moved  # a repeat (the stub does not tell it from a shipped parcel)
+            for r in here:
+                level = self.stock.get((move.to_warehouse, r.sku))
+                if level is None or level.on_hand - level.reserved - level.safety_stock < r.quantity:
+                    raise OutOfStock(f"{move.to_warehouse} lacks {r.sku}")
+            for r in here:
+                self.stock[(move.to_warehouse, r.sku)].reserved += r.quantity
+                self.stock[(r.warehouse, r.sku)].reserved -= r.quantity
+                r.status = "released"
+                held.append(Reservation(move.to_warehouse, r.sku, r.quantity))
+            return moved
+
+        return self._call("move_reservation", move_it)
+
     @activity.defn(name="take_back_stock")
     async def take_back_stock(self, request: TakeBack) -> int:
         def take_back() -> int:
@@ -400,6 +428,7 @@ class Stubs:
             self.ship_stock,
             self.unship_stock,
             self.take_back_stock,
+            self.move_reservation,
             self.authorize_payment,
             self.capture_payment,
             self.void_payment,

@@ -157,7 +157,8 @@ class Door:
         self._order.shipping_address = address
 
     def set_hold(self, hold: Hold | None) -> None:
-        """Verification held the order (a Hold), or ops approved it (None)."""
+        """Verification held the order (a Hold), or ops approved it (None); or ops placed or
+        released an ops hold (workflows/order/parcel_control.py)."""
         self._order.hold = hold
 
     def hold_info_requested(self) -> None:
@@ -170,6 +171,12 @@ class Door:
     def add_parcel(self, parcel: ShipmentView) -> None:
         """A parcel about to start: the order shows it at once, before its first news."""
         self._order.shipments.append(parcel)
+
+    def move_parcel(self, shipment_id: str, warehouse: str) -> None:
+        """Ops moved a parcel (not yet picked) to another warehouse."""
+        for known in self._order.shipments:
+            if known.shipment_id == shipment_id:
+                known.warehouse = warehouse
 
     def set_outcome(self, shipment_id: str, outcome: str) -> None:
         """What the order did about a parcel's delivery issue (reshipped as ..., refunded ...)."""

@@ -6,9 +6,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
+    from domain.actions import on_ops_hold
     from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus
     from domain.lifecycle import fulfilment_status
-    from domain.models import Allocation, ShipmentInput, ShipmentView
+    from domain.models import Allocation, ParcelHold, ShipmentInput, ShipmentView
     from domain.news import parcel_trouble, status_after_parcel_news
     from domain.refunds import parcel_refund, priced
     from workflows.order.door import Door
@@ -64,6 +65,7 @@ class Fulfilment:
         for parcel in allocation.parcels:
             state.warehouse_regions[parcel.warehouse] = parcel.region
             number = len(order.shipments) + 1
+            held = on_ops_hold(order)
             shipment_id = ids.shipment_id(order.order_id, number)
             self._door.add_parcel(
                 ShipmentView(
@@ -90,11 +92,16 @@ class Fulfilment:
                     activity_attempts=state.policy.activity_attempts,
                     reservation_key=reservation_key,
                     tracking_poll_interval=state.policy.tracking_poll_interval,
+                    held=held,
                 ),
                 id=ids.shipment_workflow_id(shipment_id),
                 static_summary=f"Parcel {number} of order {order.order_id} from {parcel.warehouse}",
             )
             state.children.append(handle)
+            if on_ops_hold(order) != held:
+                # Ops held or released the order while this parcel was starting, too late for the
+                # parcel to be among those told (workflows/order/parcel_control.py).
+                await handle.signal(ShipmentWorkflow.ops_hold, ParcelHold(held=not held, actor="ops"))
         self._door.upsert_search_attributes()
         workflow.set_current_details(f"Fulfilling {len(state.children)} parcel(s)")
 

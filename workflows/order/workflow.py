@@ -15,6 +15,7 @@ the shared OrderState (state.py):
 - fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
 - after_sales.py: returns (ReturnWorkflow children) and closing;
 - cancellation.py: the compensations;
+- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier;
 - parcels_back.py: parcels returned to sender, received back at the warehouse.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
@@ -35,6 +36,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import events
+    from domain.actions import hold_refusal, move_refusal
     from domain.enums import OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
@@ -58,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.intake import Intake
     from workflows.order.ops import Ops
+    from workflows.order.parcel_control import ACTIONS as PARCEL_CONTROL
+    from workflows.order.parcel_control import ParcelControl
     from workflows.order.parcels_back import ParcelsBack
     from workflows.order.payment import Payment
     from workflows.order.state import CancelRequested, OrderState, Refused
@@ -87,6 +91,7 @@ class OrderWorkflow:
         self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
+        self._parcel_control = ParcelControl(state, door)
         self._parcels_back = ParcelsBack(state, door)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
@@ -190,6 +195,11 @@ class OrderWorkflow:
     async def ops_action(self, action: OpsAction) -> OrderView:
         """An ops action: recorded with who did it, then carried out by whoever waits for it."""
         state = self._state
+        if action.action in PARCEL_CONTROL:
+            # hold, release, move: recorded by ParcelControl once done (a refused move records nothing).
+            await self._parcel_control.act(action)
+            await workflow.wait_condition(self._door.all_projected)
+            return self._order
         self._door.record(
             events.ops_event(action.action.value),
             actor=action.actor,
@@ -214,6 +224,7 @@ class OrderWorkflow:
 
     @ops_action.validator
     def _validate_ops_action(self, action: OpsAction) -> None:
+        self._validate_parcel_control(action)  # first: its refusals say why
         available = self._door.available_actions()
         if action.action not in available:
             allowed = ", ".join(a.value for a in available) or "none"
@@ -224,6 +235,15 @@ class OrderWorkflow:
             )
         if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
             raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
+
+    def _validate_parcel_control(self, action: OpsAction) -> None:
+        refusal = None
+        if action.action is OpsActionKind.HOLD:
+            refusal = "hold needs a note (the reason)" if not action.note else hold_refusal(self._order)
+        elif action.action is OpsActionKind.MOVE:
+            refusal = move_refusal(self._order, action.params.get("shipment_id"), action.params.get("warehouse"))
+        if refusal is not None:
+            raise ApplicationError(f"{action.action.value}: {refusal}", type="ActionNotApplicable")
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
