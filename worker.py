@@ -83,7 +83,7 @@ def activities_for(
     outbox and the log unless another `notifier` is given)."""
     inventory = InventoryActivities(SqlInventory(session_factory, ops_email=ops_email))
     payments = PaymentActivities(LedgerGateway(session_factory))
-    carriers = CarrierActivities(BuiltinCarriers(session_factory))
+    carriers = CarrierActivities(BuiltinCarriers(session_factory), session_factory)
     notify = NotifyActivities(notifier or OutboxNotifier(session_factory))
     projection = ProjectionActivities(session_factory)
     return [

@@ -26,10 +26,15 @@ PAYMENT_PENDING = "payment.pending"
 PAYMENT_AUTHORIZED = "payment.authorized"
 PAYMENT_CAPTURED = "payment.captured"
 
+# The projection (issue 16): PostgreSQL refused the order's row for its data; written in full again.
+ORDER_PROJECTION_REFUSED = "order.projection_refused"
+ORDER_PROJECTION_RECOVERED = "order.projection_recovered"
+
 # Fulfilment.
 FULFILMENT_STARTED = "fulfilment.started"
 PARCEL_RESHIPPED = "parcel.reshipped"
 PARCEL_REFUNDED = "parcel.refunded"
+PARCEL_RECEIVED_BACK = "parcel.received_back"
 
 # After-sales.
 RETURN_REQUESTED = "return.requested"

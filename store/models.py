@@ -419,3 +419,15 @@ class ConsoleSessionRow(Base):
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TrackingNumberRow(Base):
+    """A tracking number and its parcel, written by the label purchase itself: the webhook knows
+    the number before the parcel's projection row exists (issue 16)."""
+
+    __tablename__ = "tracking_numbers"
+
+    tracking_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32), nullable=False)
+    shipment_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = _now()
