@@ -43,6 +43,7 @@ from domain.models import (
     OrderInput,
     OrderRequest,
     OrderView,
+    ParcelBack,
     PickConfirmation,
     ReturnReceipt,
     ReturnRequest,
@@ -152,6 +153,12 @@ async def change_address(client: Client, order_id: str, change: AddressChange) -
 async def stock_arrived(client: Client, order_id: str, arrival: StockArrival) -> AllocationAttempt:
     """Ask a backordered order to reserve again; ActionNotApplicable (no longer backordered) -> 409."""
     return await _order_update(client, order_id, OrderWorkflow.stock_arrived, arrival)
+
+
+async def parcel_back(client: Client, order_id: str, back: ParcelBack) -> ShipmentView:
+    """A returned parcel received back; ActionNotApplicable (not returned to sender, received
+    back with other lines) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.parcel_back, back)
 
 
 async def request_return(client: Client, order_id: str, request: ReturnRequest) -> ReturnView:

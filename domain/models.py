@@ -416,6 +416,7 @@ class ShipmentView(BaseModel):
     delivery_issue: str | None = None  # lost or damaged: the parcel will not arrive as sent
     outcome: str | None = None  # what the order did about a delivery issue (reshipped / refunded)
     reservation_key: str | None = None  # whose reservation the parcel's stock is held under
+    received_back: list["ReceivedLine"] = []  # returned to sender and back at the warehouse
 
     @property
     def handed_over(self) -> bool:
@@ -732,4 +733,13 @@ class TakeBack(BaseModel):
     resellable: bool
 
 
+class ParcelBack(BaseModel):
+    """A parcel the carrier returned to the sender, received back at the warehouse (issue 16)."""
+
+    shipment_id: str
+    lines: list[ReceivedLine]
+    actor: str = "warehouse"
+
+
 ReturnView.model_rebuild()
+ShipmentView.model_rebuild()

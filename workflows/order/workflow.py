@@ -15,10 +15,11 @@ the shared OrderState (state.py):
 - fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
 - after_sales.py: returns (ReturnWorkflow children) and closing;
 - cancellation.py: the compensations;
-- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier.
+- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier;
+- parcels_back.py: parcels returned to sender, received back at the warehouse.
 
-Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived, file_claim,
-request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
+Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
+request_return, parcel_back, file_claim); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
 step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         OpsAction,
         OrderInput,
         OrderView,
+        ParcelBack,
         ReturnRequest,
         ReturnView,
         ShipmentView,
@@ -64,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.ops import Ops
     from workflows.order.parcel_control import ACTIONS as PARCEL_CONTROL
     from workflows.order.parcel_control import ParcelControl
+    from workflows.order.parcels_back import ParcelsBack
     from workflows.order.payment import Payment
     from workflows.order.resolution import Resolution
     from workflows.order.state import CancelRequested, OrderState, Refused
@@ -95,6 +98,7 @@ class OrderWorkflow:
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
         self._resolution = Resolution(state, door, ops, stock, payment, fulfilment)
         self._parcel_control = ParcelControl(state, door)
+        self._parcels_back = ParcelsBack(state, door)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -336,6 +340,19 @@ class OrderWorkflow:
         problems = return_problems(self._order, request.lines)
         if problems:
             raise ApplicationError("; ".join(problems), type="ReturnNotAllowed")
+
+    @workflow.update
+    async def parcel_back(self, back: ParcelBack) -> ShipmentView:
+        """A parcel returned to sender is back at the warehouse (workflows/order/parcels_back.py)."""
+        parcel = await self._parcels_back.receive(back)
+        await workflow.wait_condition(self._door.all_projected)
+        return parcel
+
+    @parcel_back.validator
+    def _validate_parcel_back(self, back: ParcelBack) -> None:
+        refusal = self._parcels_back.refusal(back)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ActionNotApplicable")
 
     # --- facts (signals) and state (query) ------------------------------------------------
 
