@@ -143,6 +143,7 @@ async def test_a_claim_before_hand_over_or_twice_is_refused(orders: Orders) -> N
     assert "not in the carrier's hands" in str(early.value.cause)
 
     await orders.hand_over(parcel)
+    await orders.wait(order.order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
     claim = await _file(orders, order.order_id, ClaimKind.NOT_RECEIVED, parcel)
     assert claim.status is ClaimStatus.OPEN and claim.lines[0].sku == "VASE"
     with pytest.raises(WorkflowUpdateFailedError) as twice:
@@ -183,6 +184,7 @@ async def test_a_not_received_claim_is_answered_with_a_reship(orders: Orders) ->
     order_id = order.order_id
     first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
     await orders.hand_over(first)
+    await orders.wait(order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
     claim = await _file(orders, order_id, ClaimKind.NOT_RECEIVED, first)
 
     answered = await orders.ops(order_id, OpsActionKind.RESHIP, note="sending another", claim_id=claim.claim_id)
@@ -206,3 +208,18 @@ async def test_a_wrong_item_ships_the_right_one_at_once(orders: Orders) -> None:
     after = await orders.state(order_id)
     assert len(after.shipments) == 2
     assert after.shipments[0].status is ShipmentStatus.DELIVERED and after.shipments[0].outcome is None
+
+
+async def test_a_cancel_after_a_goodwill_refund_refunds_only_the_rest(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    await orders.wait(order_id, lambda o: OpsActionKind.REFUND in o.available_actions, "captured")
+    await orders.ops(order_id, OpsActionKind.REFUND, note="sorry for the wait", amount="11.00")
+
+    cancelled = await orders.cancel(order_id)
+
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert [r.amount for r in orders.stubs.operations("refund")] == [Decimal("11.00"), Decimal("100.00")]
+    assert cancelled.totals.refunded == Decimal("111.00")
+    assert cancelled.payment.status is PaymentStatus.REFUNDED

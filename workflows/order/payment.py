@@ -139,7 +139,8 @@ class Payment:
             idempotency_key=ids.payment_key(order.order_id, "void"),
             payment_id=self.result.payment_id,
         )
-        if order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
+        captured = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)  # an ops refund leaves the rest
+        if order.payment.status in captured or self._capture_in_doubt:
             if self._capture_in_doubt:
                 try:
                     await self._call(PaymentActivities.void_payment, void, "void authorization")
@@ -147,16 +148,21 @@ class Payment:
                     return
                 except ActivityError:
                     pass  # it was captured after all: refund
-            await self._call(
-                PaymentActivities.refund_payment,
-                PaymentOperation(
-                    idempotency_key=ids.payment_key(order.order_id, "refund-cancel"),
-                    payment_id=self.result.payment_id,
-                    amount=order.totals.grand_total,
-                ),
-                f"refund {order.totals.grand_total}",
-            )
-            self._door.refund_all()
+            async with self._refunding:  # after an ops refund under way, if any
+                # What ops refunded already (a goodwill refund before the cancel) stays refunded:
+                # only the rest of the capture goes back.
+                left = refund_cap(order.totals.grand_total, order.totals)
+                if left > 0:
+                    await self._call(
+                        PaymentActivities.refund_payment,
+                        PaymentOperation(
+                            idempotency_key=ids.payment_key(order.order_id, "refund-cancel"),
+                            payment_id=self.result.payment_id,
+                            amount=left,
+                        ),
+                        f"refund {left}",
+                    )
+                self._door.refund_all()
         else:
             await self._call(PaymentActivities.void_payment, void, "void authorization")
             self._door.set_payment(PaymentStatus.VOIDED)
