@@ -35,7 +35,9 @@ async def _returned_to_sender(api: httpx.AsyncClient) -> dict[str, Any]:
     order = await submit(api, order_body(sku))
     shipment = await ship_to_carrier(api, order["order_id"])
     await carrier_event(api, "economy", shipment["tracking_number"], "in_transit")
-    await carrier_event(api, "economy", shipment["tracking_number"], "returned_to_sender", "refused by recipient")
+    await carrier_event(
+        api, "economy", shipment["tracking_number"], "returned_to_sender", "refused by recipient"
+    )
     await wait_for_shipment(api, order["order_id"], "returned_to_sender")
     stuck: dict[str, Any] = await eventually(lambda: flagged(api, order["order_id"]))
     return stuck
@@ -126,7 +128,9 @@ async def test_a_refund_beyond_the_capture_is_409_and_changes_nothing(api: httpx
     assert rest.status_code == 409
 
 
-async def _claim(api: httpx.AsyncClient, order_id: str, headers: dict[str, str] = CLIENT, **body: Any) -> httpx.Response:
+async def _claim(
+    api: httpx.AsyncClient, order_id: str, headers: dict[str, str] = CLIENT, **body: Any
+) -> httpx.Response:
     return await api.post(f"/orders/{order_id}/claims", headers=headers, json=body)
 
 
@@ -162,7 +166,9 @@ async def test_claims_over_http_reship_reject_and_refusals(api: httpx.AsyncClien
     assert {"reship", "refund", "reject_claim"} <= set(claimed["available_actions"])
     assert [c["status"] for c in claimed["claims"]] == ["open"]
 
-    answered = await _act(api, order_id, "reship", note="sending another", params={"claim_id": claim["claim_id"]})
+    answered = await _act(
+        api, order_id, "reship", note="sending another", params={"claim_id": claim["claim_id"]}
+    )
     assert answered.status_code == 200, answered.text
     assert [c["status"] for c in answered.json()["claims"]] == ["reshipped"]
     assert not answered.json()["needs_attention"]
@@ -181,7 +187,11 @@ async def test_claims_over_http_reship_reject_and_refusals(api: httpx.AsyncClien
     no_note = await _act(api, order_id, "reject_claim", params={"claim_id": damaged.json()["claim_id"]})
     assert no_note.status_code == 422
     rejected = await _act(
-        api, order_id, "reject_claim", note="photos show no damage", params={"claim_id": damaged.json()["claim_id"]}
+        api,
+        order_id,
+        "reject_claim",
+        note="photos show no damage",
+        params={"claim_id": damaged.json()["claim_id"]},
     )
     assert rejected.status_code == 200, rejected.text
     claims = rejected.json()["claims"]
@@ -191,5 +201,7 @@ async def test_claims_over_http_reship_reject_and_refusals(api: httpx.AsyncClien
     ]
     assert rejected.json()["totals"]["refunded"] == "0.00"
     assert not rejected.json()["needs_attention"]
-    again = await _act(api, order_id, "reject_claim", note="again", params={"claim_id": damaged.json()["claim_id"]})
+    again = await _act(
+        api, order_id, "reject_claim", note="again", params={"claim_id": damaged.json()["claim_id"]}
+    )
     assert again.status_code == 409

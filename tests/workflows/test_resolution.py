@@ -35,7 +35,10 @@ async def _returned_to_sender(orders: Orders, stock: int = 3) -> str:
         await orders.carrier(parcel, TrackingStatus.EXCEPTION, detail=CarrierIssue.FAILED_ATTEMPT.value)
     await orders.wait(
         order.order_id,
-        lambda o: o.shipments[0].status is ShipmentStatus.RETURNED_TO_SENDER and OpsActionKind.RESHIP in o.available_actions,
+        lambda o: (
+            o.shipments[0].status is ShipmentStatus.RETURNED_TO_SENDER
+            and OpsActionKind.RESHIP in o.available_actions
+        ),
         "the parcel back at the sender, reship offered",
     )
     return order.order_id
@@ -48,7 +51,9 @@ async def test_a_parcel_returned_to_sender_is_reshipped_by_ops_and_the_order_clo
     assert stuck.needs_attention
     assert {OpsActionKind.RESHIP, OpsActionKind.REFUND} <= set(stuck.available_actions)
 
-    reshipped = await orders.ops(order_id, OpsActionKind.RESHIP, note="customer is home now", shipment_id=first)
+    reshipped = await orders.ops(
+        order_id, OpsActionKind.RESHIP, note="customer is home now", shipment_id=first
+    )
 
     assert [s.shipment_id for s in reshipped.shipments] == [first, second]
     assert reshipped.shipments[0].outcome == f"reshipped as {second}"
@@ -77,7 +82,9 @@ async def test_a_parcel_returned_to_sender_is_refunded_by_ops_and_the_order_clos
 
     closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
     refunds = orders.stubs.operations("refund")
-    assert [(r.amount, r.key) for r in refunds] == [(Decimal("99.00"), ids.payment_key(order_id, "refund-ops-1"))]
+    assert [(r.amount, r.key) for r in refunds] == [
+        (Decimal("99.00"), ids.payment_key(order_id, "refund-ops-1"))
+    ]
     assert closed.totals.refunded == Decimal("99.00")
     assert closed.shipments[0].outcome == "refunded 99.00"
     assert closed.timeline[-1].detail == {"reason": "fully refunded"}
@@ -151,7 +158,9 @@ async def test_a_claim_before_hand_over_or_twice_is_refused(orders: Orders) -> N
     assert "already open" in str(twice.value.cause)
     state = await orders.state(order.order_id)
     assert state.needs_attention
-    assert {OpsActionKind.RESHIP, OpsActionKind.REFUND, OpsActionKind.REJECT_CLAIM} <= set(state.available_actions)
+    assert {OpsActionKind.RESHIP, OpsActionKind.REFUND, OpsActionKind.REJECT_CLAIM} <= set(
+        state.available_actions
+    )
 
 
 async def test_a_claim_after_delivery_keeps_the_order_open_until_it_is_rejected(orders: Orders) -> None:
@@ -169,7 +178,9 @@ async def test_a_claim_after_delivery_keeps_the_order_open_until_it_is_rejected(
     with pytest.raises(WorkflowUpdateFailedError):
         await orders.ops(order_id, OpsActionKind.REJECT_CLAIM, claim_id=claim.claim_id)  # no note
 
-    await orders.ops(order_id, OpsActionKind.REJECT_CLAIM, note="photos show no damage", claim_id=claim.claim_id)
+    await orders.ops(
+        order_id, OpsActionKind.REJECT_CLAIM, note="photos show no damage", claim_id=claim.claim_id
+    )
 
     closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
     assert closed.claims[0].status is ClaimStatus.REJECTED
@@ -187,7 +198,9 @@ async def test_a_not_received_claim_is_answered_with_a_reship(orders: Orders) ->
     await orders.wait(order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
     claim = await _file(orders, order_id, ClaimKind.NOT_RECEIVED, first)
 
-    answered = await orders.ops(order_id, OpsActionKind.RESHIP, note="sending another", claim_id=claim.claim_id)
+    answered = await orders.ops(
+        order_id, OpsActionKind.RESHIP, note="sending another", claim_id=claim.claim_id
+    )
 
     assert answered.claims[0].status is ClaimStatus.RESHIPPED
     assert answered.shipments[0].outcome == f"reshipped as {second}"
