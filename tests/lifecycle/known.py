@@ -18,6 +18,9 @@ KNOWN_DEAD_ENDS: dict[str, str] = {
     "return-never-received": "a return that is never received leaves the order `returning` forever",
     "replacement-lost": "a replacement parcel that is lost or damaged is dropped: the order waits",
     "no-claims-or-ops-fixes": "claims and the refund/reship/hold/release/move/reject_claim actions do not exist yet",
+    # Found by the fuzzer itself (docs/fuzzing.md), not yet assigned: a carrier event for a parcel
+    # that is already delivered (or returned) is accepted with 202 and changes nothing.
+    "late-carrier-event-absorbed": "a late carrier event on a settled parcel answers 202 and changes nothing (should be 409 or applied)",
 }
 
 
@@ -37,6 +40,10 @@ def known_dead_end(finding: Finding, order: dict[str, Any] | None) -> str | None
             return "replacement-lost"
         if any(s["status"] == "exception" for s in shipments):
             return "no-claims-or-ops-fixes"  # lost/damaged beyond policy: `reship`/`refund` would apply
+    if finding.invariant == "202-changes-something" and finding.detail.startswith("carrier "):
+        settled = ("(delivered,", "(returned_to_sender,")
+        if any(state in finding.detail for state in settled):
+            return "late-carrier-event-absorbed"
     if finding.invariant == "202-changes-something" and finding.detail.startswith("receipt of"):
         if any(state in finding.detail for state in ("(requested)", "(approved)", "(in_transit)")):
             return "early-receipt-dropped"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import httpx
 import pytest
@@ -31,39 +32,22 @@ KNOWN_SEEDS: list[tuple[int, int]] = [
     (DEFAULT_SEED, BUDGET_ORDERS),
 ]
 CONCURRENT = 4  # orders alive at once
+ROUND = 24  # orders per round of live, quiet, check
 STEPS = 14  # world events per order, at most
 
 
 async def run(world: World, sessions: sessionmaker[Session], orders: int) -> list[str]:
-    await world.stock_up()
-    before = invariants.snapshot(sessions, world.skus)
-    queue = list(range(orders))
-
-    async def one() -> None:
-        order_id = await world.submit()
-        await world.live(order_id, world.rng.randint(2, STEPS))
-
-    while queue:
-        batch, queue = queue[:CONCURRENT], queue[CONCURRENT:]
-        await asyncio.gather(*(one() for _ in batch))
-    # The world goes quiet: every window is skipped, then the order settles.
-    settled: dict[str, dict] = {}
-    for order_id in world.orders:
-        await world.skip_time(order_id)
-    for order_id in world.orders:
-        settled[order_id] = await world.settle(order_id)
-    for order_id, order in settled.items():
-        invariants.way_out(world, order)
-        invariants.money(world, sessions, order)
-        await invariants.timeline(world, order)
-        await invariants.projection(world, order)
-    invariants.stock(world, sessions, before, {oid: o["status"] for oid, o in settled.items()})
-    invariants.notifications(world, sessions)
-
+    """`orders` orders in rounds of ROUND: each round lives, goes quiet and is checked on its own
+    SKUs, so a long run never piles thousands of open orders on the stack."""
+    done = 0
+    while done < orders:
+        size = min(ROUND, orders - done)
+        await one_round(world, sessions, size)
+        done += size
     strict = os.environ.get("OMS_FUZZ_STRICT") == "1"
     new, known = [], []
     for finding in world.findings:
-        key = known_dead_end(finding, settled.get(finding.order_id))
+        key = known_dead_end(finding, world.settled.get(finding.order_id))
         if key is not None and key in KNOWN_DEAD_ENDS and not strict:
             known.append(f"{key}: {finding}")
         else:
@@ -73,6 +57,39 @@ async def run(world: World, sessions: sessionmaker[Session], orders: int) -> lis
         print("  known", line)
     assert not new, f"lifecycle fuzz seed={world.seed} (OMS_FUZZ_SEED={world.seed} OMS_FUZZ_ORDERS={orders}):\n" + "\n".join(new)
     return known
+
+
+async def one_round(world: World, sessions: sessionmaker[Session], size: int) -> None:
+    world.skus = []
+    world.orders = []
+    await world.stock_up()
+    before = invariants.snapshot(sessions, world.skus)
+
+    async def one() -> None:
+        order_id = await world.submit()
+        await world.live(order_id, world.rng.randint(2, STEPS))
+
+    started = time.monotonic()
+    queue = list(range(size))
+    while queue:
+        batch, queue = queue[:CONCURRENT], queue[CONCURRENT:]
+        await asyncio.gather(*(one() for _ in batch))
+    # The world goes quiet: every window is skipped, then the order settles.
+    lived = time.monotonic()
+    for order_id in world.orders:
+        await world.skip_time(order_id)
+    skipped = time.monotonic()
+    for order_id in world.orders:
+        world.settled[order_id] = await world.settle(order_id)
+    for order_id in world.orders:
+        order = world.settled[order_id]
+        invariants.way_out(world, order)
+        invariants.money(world, sessions, order)
+        await invariants.timeline(world, order)
+        await invariants.projection(world, order)
+    invariants.stock(world, sessions, before, {oid: world.settled[oid]["status"] for oid in world.orders})
+    invariants.notifications(world, sessions)
+    print(f"  round of {size}: lived {lived - started:.0f}s, quiet {skipped - lived:.0f}s, checked {time.monotonic() - skipped:.0f}s")
 
 
 async def fuzz(seed: int, orders: int, api: httpx.AsyncClient, client: Client, env: WorkflowEnvironment, sessions: sessionmaker[Session]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -49,6 +50,11 @@ DOCUMENTED: dict[str, set[int]] = {
 QUIET = timedelta(days=40)
 
 
+# Each order draws from a generator of its own (seed, order number), so the orders' histories stay
+# the same whatever order the event loop runs them in.
+_order_rng: contextvars.ContextVar[random.Random] = contextvars.ContextVar("order_rng")
+
+
 @dataclass
 class Finding:
     order_id: str
@@ -65,16 +71,23 @@ class World:
     api: httpx.AsyncClient
     client: Client
     env: WorkflowEnvironment
-    rng: random.Random = field(init=False)
+    setup_rng: random.Random = field(init=False)
     skus: list[str] = field(default_factory=list)
-    orders: list[str] = field(default_factory=list)
+    orders: list[str] = field(default_factory=list)  # the current round's
+    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # every order, once quiet
+    submitted: int = 0
     findings: list[Finding] = field(default_factory=list)
     sent_events: set[tuple[str, str, str | None]] = field(default_factory=set)
     accepted: list[tuple[str, int, str]] = field(default_factory=list)  # (order, version before, what)
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+        self.setup_rng = random.Random(self.seed)
+
+    @property
+    def rng(self) -> random.Random:
+        """The current order's generator (inside `submit`/`live`), else the run's own."""
+        return _order_rng.get(self.setup_rng)
 
     def found(self, order_id: str, invariant: str, detail: str) -> None:
         self.findings.append(Finding(order_id, invariant, detail))
@@ -100,7 +113,7 @@ class World:
 
     async def accepted_changes(self, order_id: str, before: int, what: str) -> None:
         """A 202 must change the order: its version moves within a few seconds."""
-        for _ in range(100):
+        for _ in range(60):
             if (await self.read(order_id))["version"] > before:
                 return
             await asyncio.sleep(0.05)
@@ -108,12 +121,15 @@ class World:
 
     # -- one order's life ------------------------------------------------------------------
     async def submit(self) -> str:
+        """A new order, with its own generator for the rest of the calling task."""
+        self.submitted += 1
+        _order_rng.set(random.Random(f"{self.seed}-{self.submitted}"))
         lines = [
             {"sku": sku, "quantity": self.rng.randint(1, 3), "unit_price": "99.00"}
             for sku in self.rng.sample(self.skus, self.rng.randint(1, 2))
         ]
         body = order_body(self.skus[0], payment={"method": "card", "token": self.rng.choice(TOKENS)})
-        body["order_id"] = f"FZ{self.seed}-{len(self.orders)}-{secrets.token_hex(3)}"
+        body["order_id"] = f"FZ{self.seed}-{self.submitted}-{secrets.token_hex(3)}"
         body["lines"] = lines
         self.orders.append(body["order_id"])
         await self.call("submit", body["order_id"], "POST", "/orders", headers=CLIENT, json=body)
@@ -176,7 +192,10 @@ class World:
         if response.status_code not in DOCUMENTED["carrier"]:
             self.found(order["order_id"], "documented-answer", f"carrier {status}/{detail} -> {response.status_code} {response.text[:300]}")
         elif response.status_code == 202 and not duplicate:
-            await self.accepted_changes(order["order_id"], order["version"], f"carrier {status}/{detail}")
+            await self.accepted_changes(
+                order["order_id"], order["version"],
+                f"carrier {status}/{detail} on parcel {parcel['shipment_id']} ({parcel['status']}, order {order['status']})",
+            )
         if self.rng.random() < 0.2:  # the same event again, at once
             again = await carrier_event(self.api, parcel["carrier"], parcel["tracking_number"], status, detail)
             if again.status_code >= 500:
