@@ -63,8 +63,8 @@ def money(world: World, sessions: sessionmaker[Session], order: dict[str, Any]) 
     oid = order["order_id"]
     with sessions() as s:
         rows = list(s.scalars(select(PaymentRow).where(PaymentRow.order_id == oid)))
-    captured = sum((r.amount for r in rows if r.operation == "capture"), Decimal("0"))
-    refunded = sum((r.amount for r in rows if r.operation == "refund"), Decimal("0"))
+    captured = sum((r.amount for r in rows if r.operation == "capture"), Decimal(0))
+    refunded = sum((r.amount for r in rows if r.operation == "refund"), Decimal(0))
     shown_refunded = Decimal(order["totals"]["refunded"])
     if refunded > captured:
         world.found(oid, "money", f"refunded {refunded} exceeds captured {captured}")

@@ -44,7 +44,9 @@ def known_dead_end(finding: Finding, order: dict[str, Any] | None) -> str | None
         settled = ("(delivered,", "(returned_to_sender,")
         if any(state in finding.detail for state in settled):
             return "late-carrier-event-absorbed"
-    if finding.invariant == "202-changes-something" and finding.detail.startswith("receipt of"):
-        if any(state in finding.detail for state in ("(requested)", "(approved)", "(in_transit)")):
-            return "early-receipt-dropped"
+    early = ("(requested)", "(approved)", "(in_transit)")
+    if finding.invariant == "202-changes-something" and finding.detail.startswith("receipt of") and any(
+        state in finding.detail for state in early
+    ):
+        return "early-receipt-dropped"
     return None
