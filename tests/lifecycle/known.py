@@ -8,6 +8,7 @@ every entry as fixed): a finding it used to excuse then fails the run.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.lifecycle.world import Finding
@@ -18,10 +19,19 @@ KNOWN_DEAD_ENDS: dict[str, str] = {
     "return-never-received": "a return that is never received leaves the order `returning` forever",
     "replacement-lost": "a replacement parcel that is lost or damaged is dropped: the order waits",
     "no-claims-or-ops-fixes": "claims and the refund/reship/hold/release/move/reject_claim actions do not exist yet",
-    # Found by the fuzzer itself (docs/fuzzing.md), not yet assigned: a carrier event for a parcel
-    # that is already delivered (or returned) is accepted with 202 and changes nothing.
-    "late-carrier-event-absorbed": "a late carrier event on a settled parcel answers 202 and changes nothing (should be 409 or applied)",
+    # Found by the fuzzer itself (docs/fuzzing.md), not in the list:
+    "late-carrier-event-absorbed": (
+        "a carrier event older than the parcel's status (in_transit after out_for_delivery, anything after delivered "
+        "or returned_to_sender) answers 202 and changes nothing (should be 409 or applied)"
+    ),
+    "silent-carrier": (
+        "a parcel the carrier goes silent on needs attention after the delivery SLA with only `note` "
+        "(`refund`, or `reship` after a not_received claim, is the way out once they exist)"
+    ),
 }
+# How far along a parcel is, per carrier status: an event ranked under the parcel's status is stale.
+_RANK = {"label_created": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3, "returned_to_sender": 3}
+_CARRIER = re.compile(r"^carrier (\w+)/\S+ on parcel \S+ \((\w+), order")
 
 
 def known_dead_end(finding: Finding, order: dict[str, Any] | None) -> str | None:
@@ -31,6 +41,11 @@ def known_dead_end(finding: Finding, order: dict[str, Any] | None) -> str | None
     shipments = order["shipments"]
     returns = order["returns"]
     if finding.invariant == "way-out":
+        reason = order["attention_reason"] or ""
+        if "delivery over its SLA" in reason and all(
+            s["status"] in ("label_created", "in_transit", "out_for_delivery", "delivered") for s in shipments
+        ):
+            return "silent-carrier"
         if any(s["status"] == "returned_to_sender" for s in shipments):
             return "returned-to-sender"
         if order["status"] == "returning" and any(r["status"] in ("requested", "approved", "in_transit") for r in returns):
@@ -40,9 +55,10 @@ def known_dead_end(finding: Finding, order: dict[str, Any] | None) -> str | None
             return "replacement-lost"
         if any(s["status"] == "exception" for s in shipments):
             return "no-claims-or-ops-fixes"  # lost/damaged beyond policy: `reship`/`refund` would apply
-    if finding.invariant == "202-changes-something" and finding.detail.startswith("carrier "):
-        settled = ("(delivered,", "(returned_to_sender,")
-        if any(state in finding.detail for state in settled):
+    stale = _CARRIER.match(finding.detail) if finding.invariant == "202-changes-something" else None
+    if stale is not None:
+        event, parcel = stale.groups()
+        if parcel in ("delivered", "returned_to_sender") or _RANK.get(event, 9) < _RANK.get(parcel, -1):
             return "late-carrier-event-absorbed"
     early = ("(requested)", "(approved)", "(in_transit)")
     if finding.invariant == "202-changes-something" and finding.detail.startswith("receipt of") and any(
