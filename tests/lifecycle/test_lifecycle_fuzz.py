@@ -79,6 +79,7 @@ async def one_round(world: World, sessions: sessionmaker[Session], size: int) ->
         await asyncio.gather(*(one() for _ in batch))
     # The world goes quiet: every window is skipped, then the order settles.
     lived = time.monotonic()
+    await world.release_holds(world.orders)
     await world.skip_time(world.orders)
     skipped = time.monotonic()
     for order_id in world.orders:
