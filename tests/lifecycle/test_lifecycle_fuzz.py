@@ -32,7 +32,9 @@ BUDGET_ORDERS = 6
 KNOWN_SEEDS: list[tuple[int, int]] = [
     # (20261201, 3) and (20261201, 4), returned_to_sender with only `note`, are in the budget run itself.
     (20261201, 7),  # the replacement parcel lost too: waits with only `note`
-    (3, 5),  # the carrier goes silent after the label: delivery SLA, only `note`
+    # The carrier goes silent after the label (delivery SLA, only `note`): in the full run
+    # OMS_FUZZ_SEED=3 OMS_FUZZ_ORDERS=24; alone, order 5 does not always meet it (stock interleaving).
+    (3, 5),
 ]
 CONCURRENT = 4  # orders alive at once
 ROUND = 24  # orders per round of live, quiet, check
