@@ -37,6 +37,8 @@ from domain.models import (
     AddressChange,
     AllocationAttempt,
     CancelRequest,
+    ClaimRequest,
+    ClaimView,
     OpsAction,
     OrderInput,
     OrderRequest,
@@ -162,6 +164,11 @@ async def parcel_back(client: Client, order_id: str, back: ParcelBack) -> Shipme
 async def request_return(client: Client, order_id: str, request: ReturnRequest) -> ReturnView:
     """Open a return; ReturnNotAllowed (window over, undelivered lines) -> 409."""
     return await _order_update(client, order_id, OrderWorkflow.request_return, request)
+
+
+async def file_claim(client: Client, order_id: str, request: ClaimRequest) -> ClaimView:
+    """File a customer claim; ActionNotApplicable (not handed over, already claimed) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.file_claim, request)
 
 
 def _shipment_handle(client: Client, shipment_id: str) -> WorkflowHandle[ShipmentWorkflow, ShipmentView]:

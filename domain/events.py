@@ -34,6 +34,10 @@ ORDER_PROJECTION_RECOVERED = "order.projection_recovered"
 FULFILMENT_STARTED = "fulfilment.started"
 PARCEL_RESHIPPED = "parcel.reshipped"
 PARCEL_REFUNDED = "parcel.refunded"
+PARCEL_RESHIP_REFUSED = "parcel.reship_refused"  # ops asked for a reship and there was no stock
+CLAIM_OPENED = "claim.opened"  # a customer claim about a parcel (not received, damaged, ...)
+CLAIM_CLOSED = "claim.closed"  # answered by ops: reshipped, refunded or rejected
+ORDER_REFUNDED = "order.refunded"  # ops refunded an amount or lines (a goodwill refund, a parcel)
 PARCEL_RECEIVED_BACK = "parcel.received_back"
 
 # After-sales.

@@ -23,6 +23,8 @@ from pydantic import (
 from domain.enums import (
     BackorderPolicy,
     Channel,
+    ClaimKind,
+    ClaimStatus,
     DamagedPolicy,
     HoldReason,
     ItemCondition,
@@ -468,6 +470,28 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
+class ClaimRequest(BaseModel):
+    """A customer's claim about a parcel; `lines` empty: all of the parcel's."""
+
+    kind: ClaimKind
+    shipment_id: str
+    lines: list[ParcelLine] = []
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    actor: str = "client"
+
+
+class ClaimView(BaseModel):
+    claim_id: str
+    kind: ClaimKind
+    shipment_id: str
+    lines: list[ParcelLine] = []
+    status: ClaimStatus = ClaimStatus.OPEN
+    comment: str | None = None
+    opened_at: datetime
+    closed_at: datetime | None = None
+    note: str | None = None  # how it was answered (the ops note, the replacement parcel)
+
+
 class OrderView(BaseModel):
     """The order as clients see it (POST/GET /orders) and as the projection stores it."""
 
@@ -490,6 +514,7 @@ class OrderView(BaseModel):
     payment: PaymentView
     shipments: list[ShipmentView] = []
     returns: list[ReturnView] = []
+    claims: list[ClaimView] = []
     hold: Hold | None = None
     cancellation_reason: str | None = None
     created_at: datetime

@@ -91,6 +91,16 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {name}, we refunded {amount} {currency} for order {order_id} ({reason}).",
         ),
     },
+    "claim_rejected": {
+        "zh": (
+            "订单 {order_id} 的申诉 {claim_id} 未获受理",
+            "您好 {name}，订单 {order_id} 的申诉 {claim_id} 经核实未获受理：{reason}",
+        ),
+        "en": (
+            "Claim {claim_id} on order {order_id} declined",
+            "Hello {name}, we looked into claim {claim_id} on order {order_id} and declined it: {reason}",
+        ),
+    },
     "return_approved": {
         "zh": (
             "退货 {rma_id} 已批准",

@@ -34,10 +34,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import ProjectionActivities
     from domain import events
     from domain.actions import available_actions
-    from domain.enums import OpsActionKind, OrderStatus, PaymentStatus
+    from domain.enums import ClaimStatus, OpsActionKind, OrderStatus, PaymentStatus
     from domain.lifecycle import ORDER_MOVES, check_move
     from domain.models import (
         Address,
+        ClaimView,
         Hold,
         Notification,
         OrderLine,
@@ -183,6 +184,20 @@ class Door:
         for known in self._order.shipments:
             if known.shipment_id == shipment_id:
                 known.outcome = outcome
+
+    def add_claim(self, claim: ClaimView) -> None:
+        """A customer claim, open: the order needs attention until ops answer it."""
+        self._order.claims.append(claim)
+        self.flag(f"claim:{claim.claim_id}", f"claim {claim.claim_id} ({claim.kind.value}) on {claim.shipment_id}")
+
+    def close_claim(self, claim_id: str, status: ClaimStatus, note: str | None) -> None:
+        for claim in self._order.claims:
+            if claim.claim_id == claim_id and claim.status is ClaimStatus.OPEN:
+                claim.status = status
+                claim.closed_at = workflow.now()
+                claim.note = note
+        self.unflag(f"claim:{claim_id}")
+        self._state.claim_news = True
 
     def mark_received_back(self, shipment_id: str, lines: list[ReceivedLine]) -> None:
         """A parcel returned to sender is back at the warehouse. Its version moves on so that
