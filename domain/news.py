@@ -31,7 +31,17 @@ def _merge_newer(known: list[View], view: View, same: Callable[[View], bool]) ->
 
 def merge_shipment(order: OrderView, shipment: ShipmentView) -> bool:
     """Put the parcel's view into the order (replacing an older one, or appended if new); False
-    when it is late or repeated news, which changes nothing."""
+    when it is late or repeated news, which changes nothing. What the order decided about the
+    parcel (its outcome, the units received back) is the order's own and survives the parcel's
+    later news: a parcel reshipped while the carrier still has it keeps reporting."""
+    for known in order.shipments:
+        if known.shipment_id == shipment.shipment_id and known.version < shipment.version:
+            shipment = shipment.model_copy(
+                update={
+                    "outcome": shipment.outcome or known.outcome,
+                    "received_back": shipment.received_back or known.received_back,
+                }
+            )
     return _merge_newer(order.shipments, shipment, lambda known: known.shipment_id == shipment.shipment_id)
 
 

@@ -133,6 +133,7 @@ class ShipmentWorkflow:
         self._attention: dict[str, str] = {}
         self._delays = 0
         self._seen_events: set[tuple[str, str, str]] = set()
+        self._written_off = ""  # why the order stopped waiting for this parcel (`written_off`)
         self._told_order: tuple[object, ...] = order_news(self._view)  # what the order knows
         self._news_only = False  # set in `run` (a patch is decided in the workflow's first task)
         self._local_steps = False  # likewise
@@ -235,6 +236,14 @@ class ShipmentWorkflow:
         await self._record(f"moved from {old} to {move.warehouse} by {move.actor}")
 
     @workflow.signal
+    def written_off(self, reason: str) -> None:
+        """The order resolved this parcel by hand while the carrier still has it (reshipped or
+        refunded after a not_received claim): it stops waiting for carrier news and ends as it
+        is, so the order can close. Never sent to parcels in histories from before the claims."""
+        if self._view.handed_over and self._view.status not in _FINAL:
+            self._written_off = reason
+
+    @workflow.signal
     def change_destination(self, destination: Address) -> None:
         """Address amendments reach the parcel until its label is bought."""
         if self._label is None:
@@ -332,13 +341,13 @@ class ShipmentWorkflow:
         )
 
     async def _track(self) -> None:
-        while self._view.status not in _FINAL and self._view.delivery_issue is None:
+        while self._view.status not in _FINAL and self._view.delivery_issue is None and not self._written_off:
             workflow.set_current_details(
                 f"{self._view.status.value}: waiting for {self._view.carrier} tracking on {self._view.tracking_number}"
             )
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._tracking),
+                    lambda: bool(self._tracking) or bool(self._written_off),
                     timeout=self._input.tracking_poll_interval,
                     timeout_summary="no carrier news: poll tracking",
                 )
@@ -350,6 +359,8 @@ class ShipmentWorkflow:
                 for polled_event in polled or []:
                     self._receive(polled_event)
                 continue
+            if not self._tracking:
+                continue  # woken by `written_off`: the loop ends
             event = self._next_event()
             if event.status is TrackingStatus.EXCEPTION:
                 await self._carrier_exception(event)
@@ -367,6 +378,8 @@ class ShipmentWorkflow:
                 await self._notify("shipped")
             elif new_status is ShipmentStatus.DELIVERED:
                 await self._notify("delivered")
+        if self._written_off:
+            await self._record(f"no longer awaited: {self._written_off}")
 
     def _next_event(self) -> TrackingEvent:
         """The queued carrier event that happened first: events kept while the parcel was not yet

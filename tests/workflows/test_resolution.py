@@ -208,6 +208,32 @@ async def test_a_not_received_claim_is_answered_with_a_reship(orders: Orders) ->
     assert OpsActionKind.REJECT_CLAIM not in answered.available_actions
 
 
+async def test_a_parcel_the_carrier_never_delivers_is_reshipped_on_a_claim_and_the_order_closes(
+    orders: Orders,
+) -> None:
+    """The carrier goes silent on a parcel in transit: after a not_received claim answered by a
+    reship, the first parcel is no longer awaited (it would otherwise poll the carrier forever and
+    the order could never close), and its outcome survives its last news."""
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    await orders.hand_over(first)
+    await orders.wait(order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
+    claim = await _file(orders, order_id, ClaimKind.NOT_RECEIVED, first)
+    await orders.ops(order_id, OpsActionKind.RESHIP, note="sending another", claim_id=claim.claim_id)
+
+    await orders.deliver(order_id, second)
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+
+    assert closed.shipments[0].status is ShipmentStatus.IN_TRANSIT
+    assert closed.shipments[0].outcome == f"reshipped as {second}"
+    assert closed.shipments[0].last_event == f"no longer awaited: reshipped as {second}"
+    assert not closed.needs_attention
+
+
 async def test_a_wrong_item_ships_the_right_one_at_once(orders: Orders) -> None:
     orders.stubs.add_item("VASE", WH_EAST=3)
     order = await orders.submit(order_request(("VASE", 1, "99.00")))

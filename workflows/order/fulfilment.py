@@ -57,6 +57,13 @@ class Fulfilment:
             if all(child.id in finished for child in state.children):
                 return
 
+    async def write_off(self, shipment_id: str, reason: str) -> None:
+        """Ops resolved a parcel the carrier still has (a not_received claim reshipped or
+        refunded): its workflow stops waiting for carrier news, so the order can close."""
+        for child in self._state.children:
+            if child.id == ids.shipment_workflow_id(shipment_id) and not child.done():
+                await child.signal(ShipmentWorkflow.written_off, reason)
+
     def next_reship_key(self) -> str:
         """The reservation key of the next replacement parcel (automatic or by ops)."""
         self._reships += 1

@@ -60,6 +60,7 @@ class Resolution:
             if parcel is not None:
                 self._door.set_outcome(parcel.shipment_id, f"refunded {refunded}")
                 self._door.unflag(f"parcel:{parcel.shipment_id}")
+                await self._fulfilment.write_off(parcel.shipment_id, f"refunded {refunded}")
                 detail["shipment_id"] = parcel.shipment_id
                 self._door.move(
                     status_after_parcel_news(order), events.ORDER_REFUNDED, actor=action.actor, detail=detail
@@ -101,6 +102,7 @@ class Resolution:
                 # claim (damaged, items missing, the wrong item) stays delivered.
                 self._door.set_outcome(parcel.shipment_id, f"reshipped as {first_new}")
                 self._door.unflag(f"parcel:{parcel.shipment_id}")
+                await self._fulfilment.write_off(parcel.shipment_id, f"reshipped as {first_new}")
             if claim is not None:
                 self._door.close_claim(claim.claim_id, ClaimStatus.RESHIPPED, f"reshipped as {first_new}")
             self._door.move(
