@@ -69,6 +69,8 @@ class AfterSales:
             language=order.customer.language,
             auto_approve=auto_approves(lines, request.reason, earlier),
             activity_attempts=state.policy.activity_attempts,
+            receipt_sla=state.slas.ret,
+            expiry=state.policy.return_expiry,
         )
         self.apply_return(
             ReturnView(

@@ -213,6 +213,8 @@ class OrderWorkflow:
             await workflow.wait_condition(lambda: state.ops_pending is None)
         elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
             await self._ops.decide_return(action)
+        elif self._ops.retries_return(action):
+            await self._ops.retry_return(action)
         elif action.action is not OpsActionKind.NOTE:
             await self._ops.instruct_parcel(action)
         await workflow.wait_condition(self._door.all_projected)
