@@ -8,6 +8,9 @@ from datetime import timedelta
 
 from temporalio import workflow
 
+# The customer hears that a return was rejected by ops or expired (docs/versioning.md).
+REJECTION_NOTICE_PATCH = "return-rejected-notice-20261201"
+
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
@@ -45,6 +48,7 @@ class AfterSales:
         self._shipping_refunded = False
         self.return_news = False  # a return's signal came: the loop looks again
         self._approvals_told: set[str] = set()
+        self._rejections_told: set[str] = set()
 
     def open_return(self, request: ReturnRequest) -> str:
         """Accept a return request (validated by the update): the RMA shows on the order at once,
@@ -120,6 +124,7 @@ class AfterSales:
             self.return_news = False
             await self._start_returns()
             await self._tell_approvals()
+            await self._tell_rejections()
             await self._settle()
         self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED)
 
@@ -156,6 +161,17 @@ class AfterSales:
             if approved and view.rma_id not in self._approvals_told:
                 self._approvals_told.add(view.rma_id)
                 await self._ops.notify("return_approved", scope=view.rma_id, rma_id=view.rma_id)
+
+    async def _tell_rejections(self) -> None:
+        """The customer hears once that a return was rejected by ops or expired (its reason)."""
+        for view in self._state.order.returns:
+            if view.status is not ReturnStatus.REJECTED or view.rma_id in self._rejections_told:
+                continue
+            self._rejections_told.add(view.rma_id)
+            if not workflow.patched(REJECTION_NOTICE_PATCH):
+                continue  # an order from before the notice: its history has no such message
+            reason = "expired" if view.closed_reason == "expired" else view.last_event or "rejected"
+            await self._ops.notify("return_rejected", reason=reason, scope=view.rma_id, rma_id=view.rma_id)
 
     async def _settle(self) -> None:
         """Pay refunds and ship exchanges of inspected returns; fold in finished exchange parcels."""
