@@ -102,3 +102,19 @@ async def test_a_return_never_received_expires_and_the_order_closes(orders: Orde
     assert closed.returns[0].status is ReturnStatus.REJECTED
     assert orders.stubs.kinds(order_id).count("return_rejected") == 1
     assert orders.stubs.calls["refund_payment"] == 0
+
+
+async def test_a_return_rejected_by_ops_is_told_to_the_customer_once(orders: Orders) -> None:
+    order_id = await _delivered(orders)
+    requested = await orders.request_return(
+        order_id, ReturnRequest(lines=[ParcelLine(sku="BOOT", quantity=1)], reason=ReturnReason.OTHER)
+    )
+    await orders.wait(order_id, lambda o: o.needs_attention, "waits for approval")
+
+    await orders.ops(order_id, OpsActionKind.REJECT, note="worn", rma_id=requested.rma_id)
+    await orders.sent(order_id, "return_rejected")
+    settled = await orders.wait(order_id, lambda o: o.status is OrderStatus.DELIVERED, "back to delivered")
+    assert settled.returns[0].closed_reason == "rejected"
+    told = [n for n in orders.stubs.notifications.values() if n.kind == "return_rejected"]
+    assert len(told) == 1 and requested.rma_id in told[0].dedupe_key and "worn" in told[0].body
+    await orders.projected(order_id)
