@@ -2,6 +2,7 @@
 the order; a receipt not in within the return SLA flags the order; an RMA never received expires
 (rejected, "expired"), the customer is told, and the order closes."""
 
+import asyncio
 from datetime import timedelta
 
 from domain import ids
@@ -118,3 +119,29 @@ async def test_a_return_rejected_by_ops_is_told_to_the_customer_once(orders: Ord
     told = [n for n in orders.stubs.notifications.values() if n.kind == "return_rejected"]
     assert len(told) == 1 and requested.rma_id in told[0].dedupe_key and "worn" in told[0].body
     await orders.projected(order_id)
+
+
+async def test_the_order_does_not_close_before_a_finished_return_is_settled(orders: Orders) -> None:
+    order_id = await _delivered(orders, OrderPolicy(activity_attempts=2, return_window=timedelta(days=2)))
+    first, second = await _open(orders, order_id), await _open(orders, order_id)
+    await orders.wait(
+        order_id, lambda o: [r.status for r in o.returns] == [ReturnStatus.IN_TRANSIT] * 2, "labels bought"
+    )
+    await orders.wait(order_id, lambda o: orders.stubs.kinds(order_id).count("return_approved") == 2, "approvals told")
+
+    # The second return's refund notice parks the order (both attempts fail) ...
+    orders.stubs.glitch("send_notification", 2)
+    await orders.receive_return(second, RECEIPT)
+    await orders.wait(order_id, lambda o: "refunded notification" in (o.attention_reason or ""), "parked")
+    # ... while the window ends and the first return finishes (the order's clock moves on with
+    # its next workflow task: the first return's news).
+    forward = asyncio.create_task(orders.fast_forward(orders.order(order_id), timedelta(days=3)))
+    await orders.receive_return(first, RECEIPT)
+    finished = await asyncio.wait_for(orders.rma(first).result(), timeout=20)
+    assert finished.status is ReturnStatus.INSPECTED
+    assert await asyncio.wait_for(forward, timeout=20)
+
+    await orders.ops(order_id, OpsActionKind.RETRY)
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert [r.status for r in closed.returns] == [ReturnStatus.REFUNDED] * 2, "both refunded before closing"
+    assert len(orders.stubs.operations("refund")) == 2

@@ -10,6 +10,8 @@ from temporalio import workflow
 
 # The customer hears that a return was rejected by ops or expired (docs/versioning.md).
 REJECTION_NOTICE_PATCH = "return-rejected-notice-20261201"
+# The order does not close while a finished return is not yet settled (docs/versioning.md).
+SETTLE_BEFORE_CLOSE_PATCH = "return-settle-before-close-20261201"
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
@@ -108,7 +110,8 @@ class AfterSales:
             open_work = self._open_after_sales()
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0) and not open_work and not self._return_requests:
-                break
+                if not (self._unsettled_returns() and workflow.patched(SETTLE_BEFORE_CLOSE_PATCH)):
+                    break
             workflow.set_current_details(
                 f"{order.status.value}: return window open until {deadline:%Y-%m-%d %H:%M} UTC"
                 + (f"; {open_work} return(s) or parcel(s) open" if open_work else "")
@@ -133,6 +136,14 @@ class AfterSales:
         returns = sum(1 for child in state.return_children.values() if not child.done())
         parcels = sum(1 for child in state.children if not child.done())
         return returns + parcels
+
+    def _unsettled_returns(self) -> bool:
+        """A return finished (inspected, rejected) that the order has not settled yet: the window
+        may be over, but its refund or exchange is still due."""
+        return any(
+            child.done() and rma not in self._settled_returns
+            for rma, child in self._state.return_children.items()
+        )
 
     def _after_sales_news(self) -> bool:
         state = self._state
