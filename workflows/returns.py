@@ -4,6 +4,11 @@ requested -> approved (by policy, or by ops through the order) -> in_transit (a 
 bought; waits for the warehouse's receipt) -> received -> inspected (resellable units back on
 hand, damaged ones written off). The order then pays the refund or ships the exchange: money
 and replacement stock stay with the order, which serializes them across returns.
+
+Dead ends closed (patch `return-parking-20261201`): a receipt that comes before the label is
+recorded is kept and applied after it; a step out of retries parks for ops' retry (forwarded by the
+order, `ops_instruction`); once the label is bought a receipt later than `receipt_sla` flags the
+return, and one not in by `expiry` (from the request) ends it rejected, "expired".
 """
 
 import asyncio

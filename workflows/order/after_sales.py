@@ -109,9 +109,9 @@ class AfterSales:
         while True:
             open_work = self._open_after_sales()
             remaining = deadline - workflow.now()
-            if remaining <= timedelta(0) and not open_work and not self._return_requests:
-                if not (self._unsettled_returns() and workflow.patched(SETTLE_BEFORE_CLOSE_PATCH)):
-                    break
+            over = remaining <= timedelta(0) and not open_work and not self._return_requests
+            if over and not (self._unsettled_returns() and workflow.patched(SETTLE_BEFORE_CLOSE_PATCH)):
+                break
             workflow.set_current_details(
                 f"{order.status.value}: return window open until {deadline:%Y-%m-%d %H:%M} UTC"
                 + (f"; {open_work} return(s) or parcel(s) open" if open_work else "")
