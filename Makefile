@@ -28,6 +28,12 @@ test: $(STAMP) $(CHROMIUM)
 .PHONY: reliability
 reliability: $(STAMP)
 	$(BIN)/python -m pytest -m reliability tests/reliability -q -s
+# The lifecycle fuzzer's long mode (issue 16, docs/fuzzing.md): thousands of seeded orders over the
+# real stack, outside CI. OMS_FUZZ_SEED picks the history (printed at start and on failure).
+FUZZ_ORDERS ?= 2000
+.PHONY: fuzz
+fuzz: $(STAMP)
+	OMS_FUZZ_ORDERS=$${OMS_FUZZ_ORDERS:-$(FUZZ_ORDERS)} $(BIN)/python -m pytest -q -s tests/lifecycle -k test_fuzz_budget
 # Full-size runs kept out of `make test` (the 1,000-row import).
 slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

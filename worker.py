@@ -1,5 +1,5 @@
 """The worker: OrderWorkflow and ShipmentWorkflow plus every activity, on the `orders` task queue,
-and the sweep that delivers pending low-stock alerts (adapters.notifications.pending).
+and the sweep that delivers pending low-stock alerts and complaint resolutions (adapters.notifications.pending).
 
 `build_worker` is the one place a worker is assembled (used by `oms worker`, `oms dev` and the
 tests), so production and tests run the same wiring.
@@ -83,7 +83,7 @@ def activities_for(
     outbox and the log unless another `notifier` is given)."""
     inventory = InventoryActivities(SqlInventory(session_factory, ops_email=ops_email))
     payments = PaymentActivities(LedgerGateway(session_factory))
-    carriers = CarrierActivities(BuiltinCarriers(session_factory))
+    carriers = CarrierActivities(BuiltinCarriers(session_factory), session_factory)
     notify = NotifyActivities(notifier or OutboxNotifier(session_factory))
     projection = ProjectionActivities(session_factory)
     return [
@@ -195,7 +195,8 @@ async def run_worker(settings: Settings) -> None:
             max_cached_workflows=settings.max_cached_workflows,
         )
         # Low-stock alerts are recorded pending by the stock transactions (the worker's and the
-        # API's); this delivers them through the same notifier, after their commit.
+        # API's), resolved-complaint messages by the resolution (store.pending_notifications);
+        # this delivers them through the same notifier, after their commit.
         sweep = asyncio.create_task(sweep_pending_alerts(session_factory, notifier))
         try:
             await worker.run()

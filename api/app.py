@@ -20,6 +20,7 @@ from api.problems import install_problem_handlers
 from api.routers import (
     catalog,
     channels,
+    claims,
     feedback,
     health,
     ops,
@@ -73,5 +74,6 @@ def create_app(
         app.include_router(module.router)
     install_codec(app, settings)
     install_console(app)  # the ops console: HTML pages at /ops/ui (api/console)
+    app.include_router(claims.router)  # customer claims (api/routers/claims.py)
     app.include_router(channels.router)
     return app

@@ -37,10 +37,13 @@ from domain.models import (
     AddressChange,
     AllocationAttempt,
     CancelRequest,
+    ClaimRequest,
+    ClaimView,
     OpsAction,
     OrderInput,
     OrderRequest,
     OrderView,
+    ParcelBack,
     PickConfirmation,
     ReturnReceipt,
     ReturnRequest,
@@ -152,9 +155,20 @@ async def stock_arrived(client: Client, order_id: str, arrival: StockArrival) ->
     return await _order_update(client, order_id, OrderWorkflow.stock_arrived, arrival)
 
 
+async def parcel_back(client: Client, order_id: str, back: ParcelBack) -> ShipmentView:
+    """A returned parcel received back; ActionNotApplicable (not returned to sender, received
+    back with other lines) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.parcel_back, back)
+
+
 async def request_return(client: Client, order_id: str, request: ReturnRequest) -> ReturnView:
     """Open a return; ReturnNotAllowed (window over, undelivered lines) -> 409."""
     return await _order_update(client, order_id, OrderWorkflow.request_return, request)
+
+
+async def file_claim(client: Client, order_id: str, request: ClaimRequest) -> ClaimView:
+    """File a customer claim; ActionNotApplicable (not handed over, already claimed) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.file_claim, request)
 
 
 def _shipment_handle(client: Client, shipment_id: str) -> WorkflowHandle[ShipmentWorkflow, ShipmentView]:

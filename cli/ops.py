@@ -223,6 +223,12 @@ def order_summary(order: Json) -> Table:
         rows.append(
             (f"parcel {shipment['shipment_id']}", f"{shipment['status']} from {shipment['warehouse']} {carrier}".strip())
         )
+    for claim in order.get("claims") or []:
+        lines = ", ".join(f"{line['sku']} x{line['quantity']}" for line in claim.get("lines") or [])
+        answer = f": {claim['note']}" if claim.get("note") else ""
+        rows.append(
+            (f"claim {claim['claim_id']}", f"{claim['status']} {claim['kind']} on {claim['shipment_id']} ({lines}){answer}")
+        )
     for label, value in rows:
         _add_row(table, label, value)
     return table
@@ -418,6 +424,78 @@ def move_command(
 ) -> None:
     """Ship a parcel not yet picked from another warehouse (its stock is reserved there)."""
     _act(order_id, "move", note, {"shipment_id": shipment, "warehouse": warehouse}, api_url, api_key)
+
+
+def parse_lines(values: Sequence[str]) -> list[Json]:
+    """`SKU:QTY` options as `[{"sku", "quantity"}]`."""
+    lines: list[Json] = []
+    for value in values:
+        sku, _, quantity = value.rpartition(":")
+        if not sku or not quantity.isdigit():
+            raise typer.BadParameter(f"{value!r}: expected SKU:QTY, e.g. SKU-RED-M:1", param_hint="--line")
+        lines.append({"sku": sku, "quantity": int(quantity)})
+    return lines
+
+
+Lines = Annotated[list[str] | None, typer.Option("--line", help="SKU:QTY; repeat for more lines")]
+Claim = Annotated[str | None, typer.Option("--claim", help="the claim this answers, e.g. ORDER-C1")]
+
+
+@ops_app.command("refund")
+def refund_command(
+    order_id: OrderId,
+    note: Annotated[str, typer.Option("--note", help="why (required, max 2000)")],
+    amount: Annotated[str | None, typer.Option("--amount", help="a decimal amount, e.g. 10.00")] = None,
+    line: Lines = None,
+    shipment: Annotated[str | None, typer.Option("--shipment", help="an undeliverable parcel it resolves")] = None,
+    claim: Claim = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Refund an amount or lines (never more than captured minus refunded); the customer is told."""
+    params: Json = {}
+    if amount is not None:
+        params["amount"] = amount
+    if line:
+        params["lines"] = parse_lines(line)
+    if shipment is not None:
+        params["shipment_id"] = shipment
+    if claim is not None:
+        params["claim_id"] = claim
+    _act(order_id, "refund", note, params, api_url, api_key)
+
+
+@ops_app.command("reship")
+def reship_command(
+    order_id: OrderId,
+    shipment: Annotated[str | None, typer.Option("--shipment", help="the parcel to send again")] = None,
+    line: Lines = None,
+    claim: Claim = None,
+    note: Note = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Send a parcel returned to sender, lost, damaged or under a claim again (stock reserved anew)."""
+    params: Json = {}
+    if shipment is not None:
+        params["shipment_id"] = shipment
+    if line:
+        params["lines"] = parse_lines(line)
+    if claim is not None:
+        params["claim_id"] = claim
+    _act(order_id, "reship", note, params, api_url, api_key)
+
+
+@ops_app.command("reject-claim")
+def reject_claim_command(
+    order_id: OrderId,
+    claim: Annotated[str, typer.Option("--claim", help="the open claim, e.g. ORDER-C1")],
+    note: Annotated[str, typer.Option("--note", help="why (required; the customer is told)")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Close an open claim without refund or reship; the customer is told."""
+    _act(order_id, "reject_claim", note, {"claim_id": claim}, api_url, api_key)
 
 
 @ops_app.command("complaints")

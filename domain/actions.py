@@ -5,9 +5,11 @@ The workflow's ops_action validator refuses anything not listed here, and the or
 `available_actions` (shown to ops) is this list.
 """
 
+from domain.claims import open_claims
 from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.lifecycle import cancel_refusal
 from domain.models import OrderView, ReturnView, ShipmentView
+from domain.resolution import refundable, undeliverable
 
 # Actions aimed at one parcel: forwarded to the parcel that needs them.
 PARCEL_ACTIONS = (OpsActionKind.RETRY, OpsActionKind.REROUTE, OpsActionKind.SKIP)
@@ -60,6 +62,14 @@ def available_actions(
         actions |= {OpsActionKind.APPROVE, OpsActionKind.REJECT}
     if parked_return(order) is not None:
         actions.add(OpsActionKind.RETRY)
+    # Resolving by hand: a refund while something captured is left, a reship for a parcel that
+    # will not arrive and was not resolved (domain/resolution.py).
+    if refundable(order) > 0:
+        actions.add(OpsActionKind.REFUND)
+    if any(undeliverable(parcel) for parcel in order.shipments) or open_claims(order):
+        actions.add(OpsActionKind.RESHIP)
+    if open_claims(order):
+        actions.add(OpsActionKind.REJECT_CLAIM)
     actions |= hold_and_move_actions(order)
     return sorted(actions, key=list(OpsActionKind).index)
 

@@ -115,6 +115,9 @@ class OpsActionKind(StrEnum):
     REROUTE = "reroute"  # another carrier (params.carrier) for a parcel whose label was refused
     CANCEL = "cancel"
     NOTE = "note"
+    REFUND = "refund"  # pay back part of the capture (params.amount or params.lines; a note says why)
+    RESHIP = "reship"  # send a parcel that will not arrive again (params.shipment_id, lines, address)
+    REJECT_CLAIM = "reject_claim"  # close a customer claim without refund or reship (params.claim_id, note)
     HOLD = "hold"  # stop the parcels the carrier has not got yet (note: why); the status stays
     RELEASE = "release"  # end an ops hold: the parcels go on where they stopped
     MOVE = "move"  # ship a parcel not yet picked from another warehouse (params.shipment_id, .warehouse)
@@ -179,3 +182,19 @@ class Role(StrEnum):
     CLIENT = "client"
     OPS = "ops"
     WAREHOUSE = "warehouse"
+
+
+class ClaimKind(StrEnum):
+    """What a customer claims about a parcel the carrier has (POST /orders/{id}/claims)."""
+
+    NOT_RECEIVED = "not_received"
+    DAMAGED = "damaged"
+    MISSING_ITEMS = "missing_items"
+    WRONG_ITEM = "wrong_item"
+
+
+class ClaimStatus(StrEnum):
+    OPEN = "open"
+    RESHIPPED = "reshipped"
+    REFUNDED = "refunded"
+    REJECTED = "rejected"

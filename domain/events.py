@@ -26,10 +26,19 @@ PAYMENT_PENDING = "payment.pending"
 PAYMENT_AUTHORIZED = "payment.authorized"
 PAYMENT_CAPTURED = "payment.captured"
 
+# The projection (issue 16): PostgreSQL refused the order's row for its data; written in full again.
+ORDER_PROJECTION_REFUSED = "order.projection_refused"
+ORDER_PROJECTION_RECOVERED = "order.projection_recovered"
+
 # Fulfilment.
 FULFILMENT_STARTED = "fulfilment.started"
 PARCEL_RESHIPPED = "parcel.reshipped"
 PARCEL_REFUNDED = "parcel.refunded"
+PARCEL_RESHIP_REFUSED = "parcel.reship_refused"  # ops asked for a reship and there was no stock
+CLAIM_OPENED = "claim.opened"  # a customer claim about a parcel (not received, damaged, ...)
+CLAIM_CLOSED = "claim.closed"  # answered by ops: reshipped, refunded or rejected
+ORDER_REFUNDED = "order.refunded"  # ops refunded an amount or lines (a goodwill refund, a parcel)
+PARCEL_RECEIVED_BACK = "parcel.received_back"
 
 # After-sales.
 RETURN_REQUESTED = "return.requested"

@@ -84,3 +84,14 @@ def api_channel_key(channel: str, channel_order_id: str, scope: str | None = Non
     if scope is None:
         return f"channel:{channel}:{channel_order_id}"
     return f"channel@{scope}:{channel}:{channel_order_id}"
+
+
+def claim_id(order_id: str, number: int) -> str:
+    """A customer claim's id: the order's, numbered."""
+    return f"{order_id}-C{number}"
+
+
+def parcel_back_key(order_id: str, shipment_id_: str, condition: str) -> str:
+    """The stock step of a returned parcel received back, per condition (the inventory's take-back
+    is idempotent by this key and the SKU)."""
+    return f"parcel-back:{order_id}:{shipment_id_}:{condition}"

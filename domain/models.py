@@ -23,6 +23,8 @@ from pydantic import (
 from domain.enums import (
     BackorderPolicy,
     Channel,
+    ClaimKind,
+    ClaimStatus,
     DamagedPolicy,
     HoldReason,
     ItemCondition,
@@ -416,6 +418,7 @@ class ShipmentView(BaseModel):
     delivery_issue: str | None = None  # lost or damaged: the parcel will not arrive as sent
     outcome: str | None = None  # what the order did about a delivery issue (reshipped / refunded)
     reservation_key: str | None = None  # whose reservation the parcel's stock is held under
+    received_back: list["ReceivedLine"] = []  # returned to sender and back at the warehouse
 
     @property
     def handed_over(self) -> bool:
@@ -475,6 +478,28 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
+class ClaimRequest(BaseModel):
+    """A customer's claim about a parcel; `lines` empty: all of the parcel's."""
+
+    kind: ClaimKind
+    shipment_id: str
+    lines: list[ParcelLine] = []
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    actor: str = "client"
+
+
+class ClaimView(BaseModel):
+    claim_id: str
+    kind: ClaimKind
+    shipment_id: str
+    lines: list[ParcelLine] = []
+    status: ClaimStatus = ClaimStatus.OPEN
+    comment: str | None = None
+    opened_at: datetime
+    closed_at: datetime | None = None
+    note: str | None = None  # how it was answered (the ops note, the replacement parcel)
+
+
 class OrderView(BaseModel):
     """The order as clients see it (POST/GET /orders) and as the projection stores it."""
 
@@ -497,6 +522,7 @@ class OrderView(BaseModel):
     payment: PaymentView
     shipments: list[ShipmentView] = []
     returns: list[ReturnView] = []
+    claims: list[ClaimView] = []
     hold: Hold | None = None
     cancellation_reason: str | None = None
     created_at: datetime
@@ -726,4 +752,13 @@ class TakeBack(BaseModel):
     resellable: bool
 
 
+class ParcelBack(BaseModel):
+    """A parcel the carrier returned to the sender, received back at the warehouse (issue 16)."""
+
+    shipment_id: str
+    lines: list[ReceivedLine]
+    actor: str = "warehouse"
+
+
 ReturnView.model_rebuild()
+ShipmentView.model_rebuild()

@@ -1,7 +1,7 @@
 """Notification texts (R12): to customers in their language (zh or en), to ops in English."""
 
 from domain import ids
-from domain.models import Notification, OrderView, ShipmentInput, ShipmentView, StockLevel
+from domain.models import Customer, Notification, OrderView, ShipmentInput, ShipmentView, StockLevel
 
 _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "accepted": {
@@ -91,6 +91,16 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {name}, we refunded {amount} {currency} for order {order_id} ({reason}).",
         ),
     },
+    "claim_rejected": {
+        "zh": (
+            "订单 {order_id} 的申诉 {claim_id} 未获受理",
+            "您好 {name}，订单 {order_id} 的申诉 {claim_id} 经核实未获受理：{reason}",
+        ),
+        "en": (
+            "Claim {claim_id} on order {order_id} declined",
+            "Hello {name}, we looked into claim {claim_id} on order {order_id} and declined it: {reason}",
+        ),
+    },
     "return_approved": {
         "zh": (
             "退货 {rma_id} 已批准",
@@ -130,6 +140,16 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                 "(on hand {on_hand}, reserved {reserved}, safety stock {safety_stock}, "
                 "reorder point {reorder_point}). Please replenish."
             ),
+        ),
+    },
+    "complaint_resolved": {
+        "zh": (
+            "订单 {order_id} 的投诉已处理",
+            "您好 {name}，您对订单 {order_id} 的投诉（{complaint_id}）已处理：{note}",
+        ),
+        "en": (
+            "Your complaint about order {order_id} is resolved",
+            "Hello {name}, your complaint ({complaint_id}) about order {order_id} is resolved: {note}",
         ),
     },
     "shipped": {
@@ -216,6 +236,31 @@ def low_stock_notification(
         body=body,
         dedupe_key=low_stock_key(sku, warehouse, crossing),
         language="en",
+    )
+
+
+COMPLAINT_RESOLVED = "complaint_resolved"
+
+
+def complaint_resolved_notification(order_id: str, complaint_id: str, customer: Customer, note: str) -> Notification:
+    """Tell the customer how ops resolved their complaint; one message per complaint (its id
+    scopes the dedupe key, so a second complaint about the same order is its own message)."""
+    subject, body = _render(
+        COMPLAINT_RESOLVED,
+        customer.language,
+        order_id=order_id,
+        complaint_id=complaint_id,
+        name=customer.name,
+        note=note,
+    )
+    return Notification(
+        order_id=order_id,
+        kind=COMPLAINT_RESOLVED,
+        recipient=customer.email,
+        subject=subject,
+        body=body,
+        dedupe_key=ids.notification_key(order_id, COMPLAINT_RESOLVED, complaint_id),
+        language=customer.language,
     )
 
 

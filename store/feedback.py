@@ -1,7 +1,9 @@
 """After-sales feedback and the complaints queue (R11).
 
 Customers rate an order (`review`) or complain about it (`complaint`). A complaint opens an item
-in the ops complaints queue, oldest first, until ops resolve it. After a complaint is resolved the
+in the ops complaints queue, oldest first, until ops resolve it. Resolving it queues one
+`complaint_resolved` message to the customer, with the note, in the same transaction (the worker's
+sweep delivers it: adapters.notifications.pending). After a complaint is resolved the
 customer's next review of that order rates the after-sales service: it is linked to the complaint
 (`complaint_id`) and shown on it as `service_rating`.
 
@@ -26,13 +28,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
+import structlog
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from store.models import ComplaintRow, FeedbackRow
+from domain.models import STORED_DATA, Customer
+from domain.notifications import complaint_resolved_notification
+from store.models import ComplaintRow, FeedbackRow, OrderRow
+from store.pending_notifications import queue_notification
 
 SessionFactory = sessionmaker[Session]
+_log = structlog.get_logger(__name__)
 
 REVIEW: Final = "review"
 COMPLAINT: Final = "complaint"
@@ -339,17 +346,39 @@ def list_complaints(
         return [_complaint(*found) for found in s.execute(query).all()]
 
 
+def _tell_the_customer(s: Session, order_id: str, complaint_id: str, note: str) -> None:
+    """Record the customer's `complaint_resolved` message, pending, in the resolving transaction:
+    it commits with the resolution or not at all, and only the one transaction that moved the
+    complaint from open gets here, so there is one message per complaint. The worker's sweep
+    (adapters.notifications.pending) delivers it; the address and language are the customer's on
+    the order's projection row, as the order's own notifications use."""
+    customer = s.scalar(select(OrderRow.document["customer"]).where(OrderRow.order_id == order_id))
+    if customer is None:
+        # Complaints are only taken on known orders (the API reads the order first).
+        _log.warning("complaint.customer_unknown", order_id=order_id, complaint_id=complaint_id)
+        return
+    queue_notification(
+        s,
+        complaint_resolved_notification(
+            order_id, complaint_id, Customer.model_validate(customer, context=STORED_DATA), note
+        ),
+    )
+
+
 def resolve_complaint(sf: SessionFactory, complaint_id: str, *, actor: str, note: str) -> Complaint:
-    """Close an open complaint, recording who resolved it and how.
+    """Close an open complaint, recording who resolved it and how, and queue the customer's
+    notification (with the note) in the same transaction.
     Raises ComplaintNotFound, or ComplaintAlreadyResolved (carrying the complaint as it is)."""
     with sf.begin() as s:
         resolved = s.scalar(
             update(ComplaintRow)
             .where(ComplaintRow.complaint_id == complaint_id, ComplaintRow.status == OPEN)
             .values(status=RESOLVED, resolved_at=func.clock_timestamp(), resolved_by=actor, resolution_note=note)
-            .returning(ComplaintRow.complaint_id)
+            .returning(ComplaintRow.order_id)
             .execution_options(synchronize_session=False)
         )
+        if resolved is not None:
+            _tell_the_customer(s, resolved, complaint_id, note)
     complaint = get_complaint(sf, complaint_id)
     if complaint is None:
         raise ComplaintNotFound(complaint_id)

@@ -308,6 +308,11 @@ class ApiIdempotencyRow(Base):
 
 class NotificationOutboxRow(Base):
     __tablename__ = "notification_outbox"
+    __table_args__ = (
+        # The worker's sweep of recorded notifications (migration 0008): undelivered rows only,
+        # a handful among every message ever sent, found by kind, oldest first.
+        Index("ix_notification_outbox_undelivered", "kind", "id", postgresql_where="status IN ('pending', 'mailed')"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), nullable=False, unique=True)
@@ -320,6 +325,9 @@ class NotificationOutboxRow(Base):
         String(16), nullable=False, server_default="sent"
     )
     created_at: Mapped[datetime] = _now()
+    # The message's language (zh/en) for rows the sweep delivers (store.pending_notifications);
+    # NULL on rows the send_notification activity claims, which carry their language themselves.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class CarrierTrackingEventRow(Base):
@@ -411,3 +419,15 @@ class ConsoleSessionRow(Base):
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TrackingNumberRow(Base):
+    """A tracking number and its parcel, written by the label purchase itself: the webhook knows
+    the number before the parcel's projection row exists (issue 16)."""
+
+    __tablename__ = "tracking_numbers"
+
+    tracking_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32), nullable=False)
+    shipment_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = _now()

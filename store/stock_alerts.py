@@ -14,20 +14,15 @@ would leave a message out for nothing, and SMTP must not hold the level's row lo
 delivers pending alerts after the commit (adapters.notifications.pending), through the notifier.
 """
 
-import structlog
 from sqlalchemy import and_, not_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.notifications import LOW_STOCK, low_stock_notification
-from store.models import NotificationOutboxRow, StockLevelRow
-
-_log = structlog.get_logger(__name__)
+from store.models import StockLevelRow
+from store.pending_notifications import queue_notification
 
 OPS_EMAIL = "ops@orderflow.local"
 LOW_STOCK_KIND = LOW_STOCK
-# The outbox status of a message not delivered yet (adapters.notifications.delivery.PENDING).
-PENDING = "pending"
 
 _AVAILABLE = StockLevelRow.on_hand - StockLevelRow.reserved - StockLevelRow.safety_stock
 IS_LOW = _AVAILABLE <= StockLevelRow.reorder_point  # noqa: SIM300 (a SQL expression: reads as the rule)
@@ -77,25 +72,6 @@ def note_stock_change(
         safety_stock=safety_stock,
         reorder_point=reorder_point,
     )
-    # PENDING, not sent: the notifier delivers it once this transaction has committed.
-    s.execute(
-        insert(NotificationOutboxRow)
-        .values(
-            dedupe_key=alert.dedupe_key,
-            order_id=alert.order_id,
-            kind=alert.kind,
-            recipient=alert.recipient,
-            subject=alert.subject,
-            body=alert.body,
-            status=PENDING,
-        )
-        .on_conflict_do_nothing(index_elements=[NotificationOutboxRow.dedupe_key])
-    )
-    _log.info(
-        "notification.queued",
-        order_id=alert.order_id,
-        kind=alert.kind,
-        subject=alert.subject,
-        dedupe_key=alert.dedupe_key,
-    )
+    # Pending, not sent: the notifier delivers it once this transaction has committed.
+    queue_notification(s, alert)
     return True

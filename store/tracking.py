@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import TrackingStatus
 from domain.models import TrackingEvent
-from store.models import CarrierTrackingEventRow
+from store.models import CarrierTrackingEventRow, TrackingNumberRow
 
 
 def record_tracking_event(sf: sessionmaker[Session], carrier: str, event: TrackingEvent) -> bool:
@@ -26,6 +26,21 @@ def record_tracking_event(sf: sessionmaker[Session], carrier: str, event: Tracki
             .returning(CarrierTrackingEventRow.id)
         )
         return inserted is not None
+
+
+def was_recorded(sf: sessionmaker[Session], carrier: str, event: TrackingEvent) -> bool:
+    """The very same report (status, detail, time) was stored before: a carrier's replay."""
+    with sf() as s:
+        found = s.scalar(
+            select(CarrierTrackingEventRow.id).where(
+                CarrierTrackingEventRow.carrier == carrier,
+                CarrierTrackingEventRow.tracking_number == event.tracking_number,
+                CarrierTrackingEventRow.status == event.status.value,
+                CarrierTrackingEventRow.detail == (event.detail or ""),
+                CarrierTrackingEventRow.at == event.at,
+            )
+        )
+    return found is not None
 
 
 def tracking_events(sf: sessionmaker[Session], carrier: str, tracking_number: str) -> list[TrackingEvent]:
@@ -49,3 +64,24 @@ def tracking_events(sf: sessionmaker[Session], carrier: str, tracking_number: st
         )
         for row in rows
     ]
+
+
+def record_tracking_number(sf: sessionmaker[Session], carrier: str, tracking_number: str, shipment_id: str) -> None:
+    """The label's tracking number belongs to `shipment_id`; repeats keep the first row."""
+    with sf.begin() as s:
+        s.execute(
+            insert(TrackingNumberRow)
+            .values(tracking_number=tracking_number, carrier=carrier, shipment_id=shipment_id)
+            .on_conflict_do_nothing(index_elements=[TrackingNumberRow.tracking_number])
+        )
+
+
+def labelled_shipment(sf: sessionmaker[Session], tracking_number: str) -> tuple[str, str] | None:
+    """(carrier, shipment_id) of a tracking number whose label was bought, or None."""
+    with sf() as s:
+        row = s.execute(
+            select(TrackingNumberRow.carrier, TrackingNumberRow.shipment_id).where(
+                TrackingNumberRow.tracking_number == tracking_number
+            )
+        ).first()
+    return (row.carrier, row.shipment_id) if row is not None else None

@@ -20,10 +20,11 @@ not yet picked to another warehouse, whose stock the order has already reserved.
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.carriers import CarrierActivities
@@ -79,6 +80,8 @@ LOCAL_STEPS_PATCH = "shipment-local-steps-20261127"
 # Patch: parcels started before it started each phase's SLA timer before the phase's local
 # activities and cancelled it when the phase ended (`within_sla`); see `_watched`.
 SLA_AFTER_LOCAL_STEPS_PATCH = "shipment-sla-after-local-steps-20261201"
+# Patch: parcels started before it applied queued carrier events in arrival order; see `_next_event`.
+TRACKING_IN_EVENT_ORDER_PATCH = "shipment-tracking-in-event-order-20261201"
 
 T = TypeVar("T")
 
@@ -97,6 +100,11 @@ _FINAL = (
 MAX_DELIVERY_ATTEMPTS = 3
 # The phases an ops hold stops (the parcel's `_unless_held`).
 _HELD_PHASES = ("picking", "label")
+
+
+def _moment(event: TrackingEvent) -> datetime:
+    """When the carrier saw the event; a time without a zone is taken as UTC (comparable)."""
+    return event.at if event.at.tzinfo is not None else event.at.replace(tzinfo=UTC)
 
 
 @workflow.defn
@@ -342,7 +350,7 @@ class ShipmentWorkflow:
                 for polled_event in polled or []:
                     self._receive(polled_event)
                 continue
-            event = self._tracking.pop(0)
+            event = self._next_event()
             if event.status is TrackingStatus.EXCEPTION:
                 await self._carrier_exception(event)
                 continue
@@ -359,6 +367,17 @@ class ShipmentWorkflow:
                 await self._notify("shipped")
             elif new_status is ShipmentStatus.DELIVERED:
                 await self._notify("delivered")
+
+    def _next_event(self) -> TrackingEvent:
+        """The queued carrier event that happened first: events kept while the parcel was not yet
+        labelled (or arriving out of order) apply in the order the carrier saw them, so that an
+        early out_for_delivery does not swallow the in_transit scan before it (and the customer's
+        shipped message). The patch is asked only when the order differs from arrival order:
+        parcels recorded before it replay their arrival order."""
+        earliest = min(range(len(self._tracking)), key=lambda index: _moment(self._tracking[index]))
+        if earliest != 0 and workflow.patched(TRACKING_IN_EVENT_ORDER_PATCH):
+            return self._tracking.pop(earliest)
+        return self._tracking.pop(0)
 
     async def _carrier_exception(self, event: TrackingEvent) -> None:
         """What a carrier exception means for the parcel (R8, R9)."""
@@ -619,15 +638,29 @@ class ShipmentWorkflow:
         self._view.attention_reason = "; ".join(self._attention.values()) or None
         self._view.updated_at = workflow.now()
         snapshot = self._view.model_copy(deep=True)
-        await self._locally(
-            workflow.execute_local_activity_method(
-                ProjectionActivities.record_shipment,
-                snapshot,
-                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                retry_policy=PERSISTENT_RETRY,
-                summary=f"shipment {status.value}",
+        refusal: str | None
+        try:
+            refusal = await self._locally(
+                workflow.execute_local_activity_method(
+                    ProjectionActivities.record_shipment,
+                    snapshot,
+                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=PERSISTENT_RETRY,
+                    summary=f"shipment {status.value}",
+                )
             )
-        )
+        except ActivityError as error:
+            # Refused even sanitized (activities/store.py): no row, the parcel says why.
+            refusal = f"{error.cause or error} (no projection row)"
+        if refusal is not None and self._attention.get("projection") != f"projection refused: {refusal}":
+            # PostgreSQL refused the row for its data: a sanitized row flagged with the reason was
+            # written instead; the parcel (and so its order) needs attention with that reason, and
+            # the next write, this record, carries it. Parcels whose writes succeeded never come here.
+            self._flag("projection", f"projection refused: {refusal}")
+            await self._record("projection refused")
+            return
+        if refusal is None and self._unflag("projection"):
+            self._view.attention_reason = "; ".join(self._attention.values()) or None
         news = order_news(snapshot)
         if self._news_only and news == self._told_order:
             return  # nothing the order acts on: its readers see this step in the projection

@@ -1,13 +1,16 @@
-"""Delivery of low-stock alerts recorded as pending in the outbox (R6, R12).
+"""Delivery of notifications recorded as pending in the outbox (R6, R11, R12).
 
-A stock transaction only records its alert (store.stock_alerts: status `pending`, one row per
-crossing); nothing may be mailed while it holds the level's row lock or before it commits. The
-worker delivers them afterwards with `deliver_pending_alerts`, through the same `Notifier` the
-`send_notification` activity uses, so an alert reaches ops by e-mail and every webhook exactly as
-an order notification does, under its own dedupe key.
+A stock transaction only records its low-stock alert (store.stock_alerts: one row per crossing),
+resolving a complaint only records the customer's message (store.feedback: one row per
+complaint), both through store.pending_notifications with status `pending`; nothing may be mailed
+while such a transaction holds its row locks or before it commits. The worker delivers them
+afterwards with `deliver_pending_alerts`, through the same `Notifier` the `send_notification`
+activity uses, so they reach their recipient by e-mail and every webhook exactly as an order
+notification does, under their own dedupe key. Only the kinds recorded that way
+(`SWEPT_KINDS`) are swept: a pending order notification is one the activity is delivering.
 
 Nothing is lost: a row stays `pending` (or `mailed`) until the notifier marks it `sent`, so an
-alert whose delivery failed, or whose worker died after the stock commit, is picked up by the next
+message whose delivery failed, or whose worker died after the commit, is picked up by the next
 pass. The notifier's outbox claim makes a second pass (or a second worker) over a delivered row a
 no-op, and its advisory lock turns a concurrent one into `DeliveryInProgress`, skipped here.
 """
@@ -21,27 +24,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.notifications import Notifier
 from adapters.notifications.delivery import MAILED, PENDING, DeliveryError, DeliveryInProgress
 from domain.models import Notification
-from domain.notifications import LOW_STOCK, NO_ORDER
 from store.models import NotificationOutboxRow
+from store.pending_notifications import SWEPT_KINDS
 
 _log = structlog.get_logger(__name__)
 
-# One pass delivers at most this many alerts (oldest first); the next pass takes the rest.
+# One pass delivers at most this many messages (oldest first); the next pass takes the rest.
 BATCH = 100
-# How often the worker looks for pending alerts: an alert reaches ops within about this long.
+# How often the worker looks for pending messages: one reaches its recipient within about this long.
 SWEEP_SECONDS = 5.0
 
 
 def pending_alerts(session_factory: sessionmaker[Session], limit: int = BATCH) -> list[Notification]:
-    """Low-stock alerts not delivered yet, oldest first."""
+    """Recorded notifications (low-stock alerts, resolved complaints) not delivered yet, oldest first."""
     with session_factory() as s:
         rows = s.scalars(
             select(NotificationOutboxRow)
             .where(
-                # Stock alerts belong to no order: the order_id index finds them without reading
-                # every order's notifications, which this query runs over every few seconds.
-                NotificationOutboxRow.order_id == NO_ORDER,
-                NotificationOutboxRow.kind == LOW_STOCK,
+                # Exactly the predicate of the partial index ix_notification_outbox_undelivered
+                # (migration 0008): this runs every few seconds and must not read every message
+                # ever sent, only the few undelivered ones.
+                NotificationOutboxRow.kind.in_(SWEPT_KINDS),
                 NotificationOutboxRow.status.in_((PENDING, MAILED)),
             )
             .order_by(NotificationOutboxRow.id)
@@ -55,14 +58,15 @@ def pending_alerts(session_factory: sessionmaker[Session], limit: int = BATCH) -
                 subject=row.subject,
                 body=row.body,
                 dedupe_key=row.dedupe_key,
-                language="en",  # ops alerts are written in English (domain.notifications)
+                # Rows from before migration 0008 have none: they were low-stock alerts, in English.
+                language=row.language or "en",
             )
             for row in rows
         ]
 
 
 def deliver_pending_alerts(session_factory: sessionmaker[Session], notifier: Notifier) -> int:
-    """Deliver every pending low-stock alert once; returns how many were delivered now.
+    """Deliver every pending recorded notification once; returns how many were delivered now.
 
     A failed delivery is logged and left pending for the next pass; it does not stop the others
     (one refused message must not hold back every alert behind it)."""

@@ -346,7 +346,7 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
             {
                 "action": _text(form, "action"),
                 "note": _text(form, "note") or None,
-                "params": {"carrier": carrier} if carrier else _move_params(form),
+                "params": {"carrier": carrier} if carrier else {**_move_params(form), **_resolution_params(form)},
             }
         )
     except ValidationError as error:
@@ -372,6 +372,20 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
 def _move_params(form: FormData) -> dict[str, str]:
     """The parcel and the warehouse of a `move` from the order page (empty fields left out)."""
     return {name: value for name in ("shipment_id", "warehouse") if (value := _text(form, name))}
+
+
+def _resolution_params(form: FormData) -> dict[str, Any]:
+    """The params of a refund, reship or reject_claim form: amount, claim_id, and lines typed as
+    `SKU:QTY, SKU:QTY` (a line that is not SKU:QTY goes on as it is, and the API names it: 422)."""
+    params: dict[str, Any] = {name: value for name in ("amount", "claim_id") if (value := _text(form, name))}
+    typed = [part.strip() for part in _text(form, "lines").split(",") if part.strip()]
+    if typed:
+        lines: list[Any] = []
+        for part in typed:
+            sku, _, quantity = part.rpartition(":")
+            lines.append({"sku": sku, "quantity": int(quantity)} if sku and quantity.isdigit() else {"sku": part})
+        params["lines"] = lines
+    return params
 
 
 async def alerts(found: OpsVisit) -> Response:

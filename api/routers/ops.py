@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -14,7 +14,8 @@ from api.deps import ClientDep, SessionsDep
 from api.problems import ProblemError
 from api.temporal_calls import WorkflowGone, ops_action
 from domain.enums import OpsActionKind, OrderStatus, Role
-from domain.models import Money, OpsAction, OrderView, Problem, Strict
+from domain.models import Address, Money, OpsAction, OrderView, Problem, Strict
+from domain.resolution import NotApplicable, parse_amount
 from store import projection
 
 router = APIRouter(tags=["operations"])
@@ -80,7 +81,78 @@ def ops_orders(
     return OpsQueue(items=[queue_item(order, now) for order in orders])
 
 
+def _line_problems(raw: object, field: str) -> list[Problem]:
+    """`[{"sku", "quantity"}]`, each a SKU and a whole number of at least 1."""
+    if not isinstance(raw, list) or not raw:
+        return [Problem(field=field, message="must be a non-empty list of {sku, quantity}")]
+    problems = []
+    for index, item in enumerate(raw):
+        sku = item.get("sku") if isinstance(item, dict) else None
+        quantity = item.get("quantity") if isinstance(item, dict) else None
+        if not isinstance(sku, str) or not sku.strip():
+            problems.append(Problem(field=f"{field}[{index}].sku", message="is required"))
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            problems.append(
+                Problem(field=f"{field}[{index}].quantity", message="must be a whole number of at least 1")
+            )
+    return problems
+
+
+def _resolution_problems(body: ActionBody) -> list[Problem]:
+    """The shape of refund and reship params (whether they apply is the workflow's 409)."""
+    params = body.params
+    problems: list[Problem] = []
+    if body.action is OpsActionKind.REFUND:
+        if not (body.note or "").strip():
+            problems.append(Problem(field="note", message="is required for refund (the reason)"))
+        if params.get("amount") is None and params.get("lines") is None and params.get("shipment_id") is None:
+            problems.append(
+                Problem(field="params.amount", message="refund needs params.amount or params.lines")
+            )
+        if params.get("amount") is not None and params.get("lines") is not None:
+            problems.append(
+                Problem(field="params.lines", message="give params.amount or params.lines, not both")
+            )
+        if params.get("amount") is not None:
+            try:
+                parse_amount(params["amount"])
+            except NotApplicable as problem:
+                problems.append(Problem(field="params.amount", message=str(problem)))
+        if params.get("lines") is not None:
+            problems += _line_problems(params["lines"], "params.lines")
+    if body.action is OpsActionKind.RESHIP:
+        if not params.get("shipment_id") and not params.get("claim_id"):
+            problems.append(Problem(field="params.shipment_id", message="is required for reship"))
+        if params.get("lines") is not None:
+            problems += _line_problems(params["lines"], "params.lines")
+        if params.get("address") is not None:
+            try:
+                Address.model_validate(params["address"])
+            except ValidationError as error:
+                problems += [
+                    Problem(field=".".join(["params", "address", *map(str, e["loc"])]), message=e["msg"])
+                    for e in error.errors()
+                ]
+    if body.action is OpsActionKind.REJECT_CLAIM:
+        if not (body.note or "").strip():
+            problems.append(Problem(field="note", message="is required for reject_claim (the reason)"))
+        if not isinstance(params.get("claim_id"), str) or not params["claim_id"]:
+            problems.append(Problem(field="params.claim_id", message="is required for reject_claim"))
+    for key in ("shipment_id", "claim_id"):
+        if params.get(key) is not None and not isinstance(params[key], str):
+            problems.append(Problem(field=f"params.{key}", message="must be a string"))
+    return problems
+
+
 def _check_params(body: ActionBody) -> None:
+    problems = _resolution_problems(body)
+    if problems:
+        raise ProblemError(
+            422,
+            f"{body.action.value}: invalid params",
+            type_="/problems/invalid-request",
+            errors=problems,
+        )
     if body.action is OpsActionKind.REROUTE:
         carrier = body.params.get("carrier")
         if not isinstance(carrier, str) or not carrier.strip():

@@ -12,9 +12,18 @@ from temporalio.client import Client
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError
-from api.temporal_calls import WorkflowGone, confirm_pick, stock_arrived
+from api.temporal_calls import WorkflowGone, confirm_pick, parcel_back, stock_arrived
 from domain.enums import OrderStatus, Role
-from domain.models import ParcelLine, PickConfirmation, Sku, StockArrival, Strict
+from domain.facts import pick_refusal
+from domain.models import (
+    ParcelBack,
+    ParcelLine,
+    PickConfirmation,
+    ReceivedLine,
+    Sku,
+    StockArrival,
+    Strict,
+)
 from store import catalog, projection
 
 router = APIRouter(tags=["warehouse"])
@@ -31,10 +40,47 @@ class Accepted(Strict):
 
 
 @router.post("/warehouse/shipments/{shipment_id}/picked", status_code=202, response_model=Accepted)
-async def picked(shipment_id: str, body: PickedBody, _: WarehouseRole, client: ClientDep) -> Accepted:
+async def picked(
+    shipment_id: str, body: PickedBody, _: WarehouseRole, client: ClientDep, sessions: SessionsDep
+) -> Accepted:
+    """A pick for a parcel that cannot take it (cancelled, already picked, its order ended) is a
+    409 (domain/facts.py); a parcel not yet projected keeps an early pick."""
+    refusal = await run_in_threadpool(_pick_refusal, sessions, shipment_id)
+    if refusal is not None:
+        raise ProblemError(409, f"pick does not apply: {refusal}")
     delivered = await confirm_pick(client, shipment_id, PickConfirmation(lines=body.lines, picker=body.picker))
     if not delivered:
         raise ProblemError(404, f"no open shipment {shipment_id}")
+    return Accepted()
+
+
+def _pick_refusal(sessions: projection.SessionFactory, shipment_id: str) -> str | None:
+    shipment = projection.shipment_by_id(sessions, shipment_id)
+    if shipment is None:
+        return None
+    order = projection.get_order(sessions, shipment.order_id)
+    return pick_refusal(shipment, order.status if order is not None else None)
+
+
+class ReturnedBody(Strict):
+    lines: Annotated[list[ReceivedLine], Field(min_length=1, max_length=100)]
+
+
+@router.post("/warehouse/shipments/{shipment_id}/returned", status_code=202, response_model=Accepted)
+async def returned(
+    shipment_id: str, body: ReturnedBody, principal: WarehouseRole, client: ClientDep, sessions: SessionsDep
+) -> Accepted:
+    """A parcel the carrier returned to the sender is back: resellable units go on hand, damaged
+    ones are written off (audit rows), through the order (workflows/order/parcels_back.py). 409
+    unless the parcel is returned_to_sender; the same receipt again is idempotent, another is 409."""
+    shipment = await run_in_threadpool(projection.shipment_by_id, sessions, shipment_id)
+    if shipment is None:
+        raise ProblemError(404, f"no shipment {shipment_id}")
+    back = ParcelBack(shipment_id=shipment_id, lines=body.lines, actor=principal.name)
+    try:
+        await parcel_back(client, shipment.order_id, back)
+    except WorkflowGone:
+        raise ProblemError(409, f"the order of shipment {shipment_id} has ended") from None
     return Accepted()
 
 

@@ -12,6 +12,7 @@ from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, problems_of
 from api.routers.warehouse import Accepted
 from api.temporal_calls import report_tracking
+from domain.facts import tracking_refusal
 from domain.models import CleanText, TrackingEvent
 from store import projection, tracking
 
@@ -81,10 +82,26 @@ async def carrier_event(
             422, "invalid tracking event", type_="/problems/invalid-request", errors=problems_of(error.errors())
         ) from None
     shipment = await run_in_threadpool(projection.shipment_by_tracking, sessions, event.tracking_number)
-    if shipment is None or shipment.carrier != carrier:
+    if shipment is None:
+        # The label may be a moment old and the parcel's row not yet written: the label purchase
+        # recorded the number, and the parcel keeps the event until it is labelled.
+        labelled = await run_in_threadpool(tracking.labelled_shipment, sessions, event.tracking_number)
+        if labelled is None or labelled[0] != carrier:
+            raise ProblemError(404, f"unknown tracking number {event.tracking_number}")
+        await run_in_threadpool(tracking.record_tracking_event, sessions, carrier, event)
+        if not await report_tracking(client, labelled[1], event):
+            raise ProblemError(409, f"tracking event does not apply: shipment {labelled[1]} has ended")
+        return Accepted()
+    if shipment.carrier != carrier:
         raise ProblemError(404, f"unknown tracking number {event.tracking_number}")
+    # A fact the parcel can no longer take (cancelled, ended, behind what it knows) is refused
+    # before it is stored: stored, the parcel's tracking poll would find it again.
+    # A replay of a report already stored repeats what the parcel knows: 202, nothing changes.
+    refusal = tracking_refusal(shipment, event.status)
+    if refusal is not None and not await run_in_threadpool(tracking.was_recorded, sessions, carrier, event):
+        raise ProblemError(409, f"tracking event does not apply: {refusal}")
     # Recorded first: if the signal below is lost, the parcel finds the event when it polls.
     await run_in_threadpool(tracking.record_tracking_event, sessions, carrier, event)
-    # A parcel whose workflow has ended (delivered) ignores replays: accepted, nothing changes.
+    # A parcel whose workflow has ended (delivered) takes only repeats of its end (idempotent).
     await report_tracking(client, shipment.shipment_id, event)
     return Accepted()

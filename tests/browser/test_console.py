@@ -10,7 +10,16 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import screenshot_path
 from tests.conftest import CLIENT, OPS, eventually
-from tests.integration.helpers import get_order, new_sku, order_body, submit, wait_for_shipment
+from tests.integration.helpers import (
+    carrier_event,
+    get_order,
+    new_sku,
+    order_body,
+    order_once,
+    ship_to_carrier,
+    submit,
+    wait_for_shipment,
+)
 
 UI = "/ops/ui"
 
@@ -221,3 +230,50 @@ async def test_every_console_page_but_login_needs_a_session(console_url: str) ->
         assert (await http.get(f"{UI}/login")).status_code == 200
         plotly = await http.get(f"{UI}/vendor/plotly.min.js")
         assert plotly.status_code == 200 and re.search(r"plotly\.js v\d", plotly.text[:200])
+
+
+async def test_the_refund_form_refunds_the_order(page: Page, console_url: str, api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order_id = (await submit(api, order_body(sku)))["order_id"]
+    await wait_for_shipment(api, order_id, "picking")  # paid: something captured to refund
+    await sign_in(page, console_url)
+    await page.goto(f"{console_url}{UI}/orders/{order_id}")
+    form = page.locator("#refund-form")
+    await expect(form).to_be_visible()
+    await expect(page.locator("#reject-claim-form")).to_have_count(0)
+
+    await form.locator("input[name=amount]").fill("12.50")
+    await form.locator("textarea[name=note]").fill("late delivery, sorry")
+    await form.locator("button[type=submit]").click()
+
+    await expect(page.locator(".flash.ok")).to_contain_text(f"refund applied to {order_id}")
+    order = await get_order(api, order_id)
+    assert order["totals"]["refunded"] == "12.50"
+    assert order["payment"]["status"] == "partially_refunded"
+    refund = next(e for e in order["timeline"] if e["event"] == "ops.refund")
+    assert refund["actor"] == "dev-ops" and refund["detail"]["note"] == "late delivery, sorry"
+
+
+async def test_the_reship_form_sends_a_returned_parcel_again(
+    page: Page, console_url: str, api: httpx.AsyncClient
+) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order_id = (await submit(api, order_body(sku)))["order_id"]
+    shipment = await ship_to_carrier(api, order_id)
+    await carrier_event(api, shipment["carrier"], shipment["tracking_number"], "in_transit")
+    await carrier_event(api, shipment["carrier"], shipment["tracking_number"], "returned_to_sender", "refused")
+    await eventually(lambda: order_once(api, order_id, lambda o: "reship" in o["available_actions"]))
+    await sign_in(page, console_url)
+    await page.goto(f"{console_url}{UI}/orders/{order_id}")
+    form = page.locator("#reship-form")
+    await expect(form).to_be_visible()
+
+    await form.locator("select[name=shipment_id]").select_option(shipment["shipment_id"])
+    await form.locator("button[type=submit]").click()
+
+    await expect(page.locator(".flash.ok")).to_contain_text(f"reship applied to {order_id}")
+    order = await get_order(api, order_id)
+    assert len(order["shipments"]) == 2
+    assert order["shipments"][0]["outcome"] == f"reshipped as {order['shipments'][1]['shipment_id']}"
+    assert not order["needs_attention"]
+    await expect(page.locator("#reship-form")).to_have_count(0)

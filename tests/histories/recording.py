@@ -58,6 +58,11 @@ PATHS: dict[str, str] = {
     "tests/integration/test_fulfilment.py::test_delay_tells_the_customer_the_new_date": "carrier-delay",
     "tests/integration/test_fulfilment.py::test_a_lost_webhook_is_found_by_polling_the_carrier": "tracking-polled",
     "tests/integration/test_ops_api.py::test_address_changes_until_the_label_is_bought": "address-changed",
+    "tests/integration/test_resolution.py::test_returned_to_sender_is_reshipped_by_ops_and_the_order_closes":
+        "returned-to-sender-reshipped",
+    "tests/integration/test_resolution.py::test_returned_to_sender_refunded_by_ops_closes_the_order":
+        "returned-to-sender-refunded",
+    "tests/integration/test_resolution.py::test_claims_over_http_reship_reject_and_refusals": "claims-answered",
     "tests/integration/test_ops_hold_move.py::test_a_held_order_is_not_picked_until_release_then_ships":
         "ops-held-released",
     "tests/integration/test_ops_hold_move.py::test_a_parcel_moves_to_a_warehouse_with_the_stock": "ops-moved",

@@ -4,6 +4,7 @@ test's event loop, next to the Temporal client it uses."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest_asyncio
@@ -15,11 +16,12 @@ from typer.testing import CliRunner
 from api.app import create_app
 from cli import app as oms
 from config.settings import Settings
-from tests.conftest import eventually
+from tests.conftest import CLIENT, eventually
 from tests.integration.helpers import (
     confirm_pick,
     new_sku,
     order_body,
+    signed,
     submit,
     wait_for_shipment,
     wait_for_status,
@@ -148,3 +150,41 @@ async def test_markup_in_names_and_notes_is_printed_literally(api: httpx.AsyncCl
     assert shown.exit_code == 0, shown.output
     assert "[/] Li [bold]Lei" in shown.output
     assert f"note={MARKUP}" in shown.output.replace("\n", "")
+
+
+async def test_refund_reship_and_reject_claim_through_the_cli(api: httpx.AsyncClient, api_url: str) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    order_id = order["order_id"]
+    await wait_for_status(api, order_id, "fulfilling")
+
+    refunded = await oms_ops(api_url, "refund", order_id, "--line", f"{sku}:1", "--note", "price match")
+    assert refunded.exit_code == 0, refunded.output
+    assert f"refund: order {order_id}" in printed(refunded)
+    beyond = await oms_ops(api_url, "refund", order_id, "--amount", "50.00", "--note", "too much")
+    assert beyond.exit_code == 1 and "409" in printed(beyond)
+    bad_line = await oms_ops(api_url, "refund", order_id, "--line", "no-quantity", "--note", "x")
+    assert bad_line.exit_code != 0
+
+    shipment = await wait_for_shipment(api, order_id, "picking")
+    await confirm_pick(api, shipment["shipment_id"])
+    parcel = await wait_for_shipment(api, order_id, "label_created")
+    body, headers = signed(parcel["carrier"], {"tracking_number": parcel["tracking_number"], "status": "in_transit",
+                                                "at": datetime.now(UTC).isoformat()})
+    assert (await api.post(f"/webhooks/carriers/{parcel['carrier']}", content=body, headers=headers)).status_code == 202
+    await wait_for_status(api, order_id, "shipped")
+    claims = []
+    for kind in ("not_received",):
+        filed = await api.post(f"/orders/{order_id}/claims", headers=CLIENT,
+                               json={"kind": kind, "shipment_id": shipment["shipment_id"]})
+        assert filed.status_code == 201, filed.text
+        claims.append(filed.json()["claim_id"])
+    shown = await oms_ops(api_url, "show", order_id)
+    assert f"claim {claims[0]}" in printed(shown) and "open not_received" in printed(shown)
+
+    rejected = await oms_ops(api_url, "reject-claim", order_id, "--claim", claims[0], "--note", "tracking says delivered")
+    assert rejected.exit_code == 0, rejected.output
+    assert "rejected not_received" in printed(rejected)
+
+    reshipped = await oms_ops(api_url, "reship", order_id, "--shipment", shipment["shipment_id"])
+    assert reshipped.exit_code == 1 and "409" in printed(reshipped), "nothing to reship: the parcel is on its way"

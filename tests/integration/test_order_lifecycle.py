@@ -119,14 +119,20 @@ async def test_tracking_webhooks_are_signed_and_replays_change_nothing(api: http
     assert unknown.status_code == 404
     assert (await get_order(api, order["order_id"]))["shipments"][0]["status"] == "label_created"
 
-    assert (await carrier_event(api, "economy", tracking, "in_transit")).status_code == 202
+    scanned, scan_headers = signed(
+        "economy", {"tracking_number": tracking, "status": "in_transit", "at": "2026-11-26T00:00:00Z"}
+    )
+    assert (await api.post("/webhooks/carriers/economy", content=scanned, headers=scan_headers)).status_code == 202
     await wait_for_shipment(api, order["order_id"], "in_transit")
     timeline_before = (await api.get(f"/orders/{order['order_id']}/timeline", headers=CLIENT)).json()
     assert (await carrier_event(api, "economy", tracking, "in_transit")).status_code == 202
     await carrier_event(api, "economy", tracking, "delivered")
     delivered = await wait_for_status(api, order["order_id"], "delivered")
-    replay = await carrier_event(api, "economy", tracking, "in_transit")
+    # The carrier replays its first scan: it repeats what the parcel knows (202, nothing changes);
+    # a new in_transit report for a delivered parcel cannot apply (409, domain/facts.py).
+    replay = await api.post("/webhooks/carriers/economy", content=scanned, headers=scan_headers)
     assert replay.status_code == 202
+    assert (await carrier_event(api, "economy", tracking, "in_transit")).status_code == 409
     after = await get_order(api, order["order_id"])
     assert after["shipments"][0]["status"] == "delivered"
     in_transit_events = [e for e in after["timeline"] if e["event"] == "shipment.in_transit"]

@@ -58,7 +58,7 @@ async def main() -> None:
     sessions = make_session_factory(make_engine(settings.database_url))
     payments = PaymentActivities(ExitAfterCommit(LedgerGateway(sessions), "capture", markers / "capture"))
     carriers = CarrierActivities(
-        ExitAfterCommit(BuiltinCarriers(sessions), "buy_label", markers / "buy_label")
+        ExitAfterCommit(BuiltinCarriers(sessions), "buy_label", markers / "buy_label"), sessions
     )
     wrapped: dict[str, Callable[..., Any]] = {
         "capture_payment": payments.capture_payment,

@@ -5,9 +5,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.enums import OrderStatus
+from domain.models import Customer
 from store import feedback as fb
+from store.models import NotificationOutboxRow
+from store.projection import record_transition
+from tests.store.test_store_projection import entry, order
 
 
 def add(sf: sessionmaker[Session], order_id: str = "O-1", **overrides: Any) -> tuple[fb.Feedback, bool]:
@@ -81,6 +87,59 @@ def test_resolving_records_the_actor_once(session_factory: sessionmaker[Session]
         complaint.complaint_id
     ]
     assert fb.complaint_counts(session_factory) == {"open": 0, "resolved": 1}
+
+
+def outbox(sf: sessionmaker[Session]) -> list[NotificationOutboxRow]:
+    with sf() as s:
+        return list(s.scalars(select(NotificationOutboxRow).order_by(NotificationOutboxRow.id)))
+
+
+def known_order(sf: sessionmaker[Session], order_id: str, customer: Customer) -> None:
+    """The order's projection row, where resolving reads the customer's address and language."""
+    view = order(order_id).model_copy(update={"customer": customer})
+    record_transition(sf, view, entry(OrderStatus.RECEIVED, "order.received"), 1)
+
+
+def test_resolving_queues_one_pending_message_to_the_customer(session_factory: sessionmaker[Session]) -> None:
+    known_order(session_factory, "O-1", Customer(id="cust-1", email="li@example.com", name="Li Lei", language="zh"))
+    complaint, _ = add(session_factory, kind="complaint", rating=1, comment="late")
+    assert complaint.complaint_id is not None
+    cid = complaint.complaint_id
+    assert outbox(session_factory) == []  # opening a complaint tells no one
+
+    fb.resolve_complaint(session_factory, cid, actor="dev-ops", note="运费已退还")
+    [message] = outbox(session_factory)
+    assert (message.kind, message.order_id, message.recipient, message.status, message.language) == (
+        "complaint_resolved", "O-1", "li@example.com", "pending", "zh",
+    )
+    assert message.dedupe_key == f"notify:O-1:complaint_resolved:{cid}"
+    assert message.subject == "订单 O-1 的投诉已处理"
+    assert cid in message.body and "运费已退还" in message.body and "Li Lei" in message.body
+
+    # A second resolution is refused and writes nothing more.
+    with pytest.raises(fb.ComplaintAlreadyResolved):
+        fb.resolve_complaint(session_factory, cid, actor="someone", note="again")
+    assert [m.dedupe_key for m in outbox(session_factory)] == [message.dedupe_key]
+
+
+def test_each_resolved_complaint_is_its_own_message_in_the_customers_language(
+    session_factory: sessionmaker[Session],
+) -> None:
+    known_order(session_factory, "O-1", Customer(id="cust-1", email="ann@example.com", name="Ann", language="en"))
+    first, _ = add(session_factory, kind="complaint", rating=1, comment="late")
+    second, _ = add(session_factory, kind="complaint", rating=2, comment="dented box")
+    assert first.complaint_id is not None and second.complaint_id is not None
+
+    fb.resolve_complaint(session_factory, first.complaint_id, actor="dev-ops", note="refunded shipping")
+    fb.resolve_complaint(session_factory, second.complaint_id, actor="dev-ops", note="sent a new box")
+    messages = outbox(session_factory)
+    assert [m.dedupe_key for m in messages] == [
+        f"notify:O-1:complaint_resolved:{first.complaint_id}",
+        f"notify:O-1:complaint_resolved:{second.complaint_id}",
+    ]
+    assert {m.subject for m in messages} == {"Your complaint about order O-1 is resolved"}
+    assert "refunded shipping" in messages[0].body and "sent a new box" in messages[1].body
+    assert [(m.recipient, m.language) for m in messages] == [("ann@example.com", "en")] * 2
 
 
 def test_review_after_resolution_rates_the_after_sales_service(session_factory: sessionmaker[Session]) -> None:

@@ -15,6 +15,7 @@ SETTLE_BEFORE_CLOSE_PATCH = "return-settle-before-close-20261201"
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
+    from domain.claims import open_claims
     from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
     from domain.models import ParcelLine, ReturnInput, ReturnRequest, ReturnView
     from domain.news import return_trouble
@@ -95,21 +96,31 @@ class AfterSales:
     async def close_after_return_window(self) -> None:
         state = self._state
         order = state.order
-        if not any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in order.shipments):
+        if not self._live_parcels() and not open_claims(order):
             # Every parcel was refunded: nothing is left to deliver or return.
             self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
             return
-        if order.status is not OrderStatus.DELIVERED:
-            # A parcel came back undelivered: the order stays open and flagged for ops rather
-            # than closing quietly.
+        while order.status is not OrderStatus.DELIVERED:
+            # A parcel came back undelivered: the order stays open and flagged for ops, who reship
+            # or refund it (workflows/order/resolution.py), rather than closing quietly. The
+            # replacement is folded in here; a refund of the last parcel leaves nothing to deliver.
             workflow.set_current_details(f"Needs attention: {order.attention_reason}")
-            await workflow.wait_condition(lambda: order.status is OrderStatus.DELIVERED)
+            await workflow.wait_condition(
+                lambda: order.status is OrderStatus.DELIVERED
+                or self._fulfilment.unfolded()
+                or (not state.resolving and not self._live_parcels() and not open_claims(order))
+            )
+            await self._fulfilment.fold_finished()
+            if not state.resolving and not self._live_parcels() and not open_claims(order):
+                self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
+                return
         assert state.delivered_at is not None
         deadline = state.delivered_at + state.policy.return_window
         while True:
             open_work = self._open_after_sales()
             remaining = deadline - workflow.now()
             over = remaining <= timedelta(0) and not open_work and not self._return_requests
+            over = over and not open_claims(order)
             if over and not (self._unsettled_returns() and workflow.patched(SETTLE_BEFORE_CLOSE_PATCH)):
                 break
             workflow.set_current_details(
@@ -118,18 +129,27 @@ class AfterSales:
             )
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._return_requests) or self.return_news or self._after_sales_news(),
+                    lambda: bool(self._return_requests)
+                    or self.return_news
+                    or self._after_sales_news()
+                    or state.claim_news,
                     timeout=remaining if remaining > timedelta(0) else None,
                     timeout_summary="return window" if remaining > timedelta(0) else None,
                 )
             except TimeoutError:
                 continue
             self.return_news = False
+            state.claim_news = False
             await self._start_returns()
             await self._tell_approvals()
             await self._tell_rejections()
             await self._settle()
         self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED)
+
+    def _live_parcels(self) -> bool:
+        """Some parcel is still to be delivered or was delivered (not cancelled, not resolved)."""
+        shipments = self._state.order.shipments
+        return any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in shipments)
 
     def _open_after_sales(self) -> int:
         state = self._state

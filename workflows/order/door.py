@@ -27,19 +27,23 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.store import ProjectionActivities
+    from domain import events
     from domain.actions import available_actions
-    from domain.enums import OpsActionKind, OrderStatus, PaymentStatus
+    from domain.enums import ClaimStatus, OpsActionKind, OrderStatus, PaymentStatus
     from domain.lifecycle import ORDER_MOVES, check_move
     from domain.models import (
         Address,
+        ClaimView,
         Hold,
         Notification,
         OrderLine,
         OrderView,
+        ReceivedLine,
         ReturnView,
         ShipmentView,
         TimelineEntry,
@@ -55,6 +59,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.state import OrderState
 
 T = TypeVar("T")
+
+# The attention key of a projection write PostgreSQL refused for its data.
+PROJECTION_ATTENTION = "projection"
 
 # The answer to a submission is the order as it leaves intake.
 _INTAKE = (OrderStatus.RECEIVED, OrderStatus.VERIFYING)
@@ -178,6 +185,28 @@ class Door:
             if known.shipment_id == shipment_id:
                 known.outcome = outcome
 
+    def add_claim(self, claim: ClaimView) -> None:
+        """A customer claim, open: the order needs attention until ops answer it."""
+        self._order.claims.append(claim)
+        self.flag(f"claim:{claim.claim_id}", f"claim {claim.claim_id} ({claim.kind.value}) on {claim.shipment_id}")
+
+    def close_claim(self, claim_id: str, status: ClaimStatus, note: str | None) -> None:
+        for claim in self._order.claims:
+            if claim.claim_id == claim_id and claim.status is ClaimStatus.OPEN:
+                claim.status = status
+                claim.closed_at = workflow.now()
+                claim.note = note
+        self.unflag(f"claim:{claim_id}")
+        self._state.claim_news = True
+
+    def mark_received_back(self, shipment_id: str, lines: list[ReceivedLine]) -> None:
+        """A parcel returned to sender is back at the warehouse. Its version moves on so that
+        readers prefer the order's copy of the ended parcel over its last projection row."""
+        for known in self._order.shipments:
+            if known.shipment_id == shipment_id:
+                known.received_back = lines
+                known.version += 1
+
     def merge_shipment(self, shipment: ShipmentView) -> bool:
         """A parcel's news (domain/news.py); False when it is late or repeated."""
         return merge_shipment(self._order, shipment)
@@ -248,6 +277,20 @@ class Door:
             updates.append(sa.CARRIER.value_set(values.carrier))
         workflow.upsert_search_attributes(updates)
 
+    def _projection_refused(self, refusal: str) -> None:
+        """PostgreSQL refused the order's row for its data (activities/store.py wrote a sanitized
+        row flagged with the reason instead). The order needs attention with that reason, and an
+        event carries it into the projection. No ops alert: the alert would carry the same data
+        (refused again, retried forever, holding up every later write); the ops queue shows the
+        order. Each later event tries the full write again (it is cheap), so the flag clears by
+        itself once the data is fixed, or when ops `retry` and the write succeeds. Orders whose
+        writes all succeeded never come here: their histories replay unchanged."""
+        reason = f"projection refused: {refusal}"
+        if self._state.attention.get(PROJECTION_ATTENTION) == reason:
+            return
+        self._state.attention[PROJECTION_ATTENTION] = reason
+        self.record(events.ORDER_PROJECTION_REFUSED, detail={"reason": refusal})
+
     async def project(self) -> None:
         """Write queued events to the projection in order (a burst in one call), then send
         queued ops alerts. Runs as a task for the whole life of the workflow."""
@@ -258,15 +301,24 @@ class Door:
             if self._unprojected:
                 batch = list(self._unprojected)
                 self.upsert_search_attributes()
-                await workflow.execute_local_activity_method(
-                    ProjectionActivities.record_transitions,
-                    batch,
-                    start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                    retry_policy=PERSISTENT_RETRY,
-                    summary=f"record {', '.join(r.entry.event for r in batch)}",
-                )
+                refusal: str | None
+                try:
+                    refusal = await workflow.execute_local_activity_method(
+                        ProjectionActivities.record_transitions,
+                        batch,
+                        start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                        retry_policy=PERSISTENT_RETRY,
+                        summary=f"record {', '.join(r.entry.event for r in batch)}",
+                    )
+                except ActivityError as error:
+                    # Refused even sanitized (activities/store.py): no row, the order says why.
+                    refusal = f"{error.cause or error} (no projection row)"
                 del self._unprojected[: len(batch)]
                 self.projected_seq = batch[-1].seq
+                if refusal is not None:
+                    self._projection_refused(refusal)
+                elif self.unflag(PROJECTION_ATTENTION):
+                    self.record(events.ORDER_PROJECTION_RECOVERED)
             while self._alerts:
                 await workflow.execute_activity_method(
                     NotifyActivities.send_notification,

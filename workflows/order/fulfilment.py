@@ -9,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import on_ops_hold
     from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus
     from domain.lifecycle import fulfilment_status
-    from domain.models import Allocation, ParcelHold, ShipmentInput, ShipmentView
+    from domain.models import Address, Allocation, ParcelHold, ShipmentInput, ShipmentView
     from domain.news import parcel_trouble, status_after_parcel_news
     from domain.refunds import parcel_refund, priced
     from workflows.order.door import Door
@@ -57,7 +57,31 @@ class Fulfilment:
             if all(child.id in finished for child in state.children):
                 return
 
-    async def start_parcels(self, allocation: Allocation, reservation_key: str) -> None:
+    def next_reship_key(self) -> str:
+        """The reservation key of the next replacement parcel (automatic or by ops)."""
+        self._reships += 1
+        return ids.reship_reservation_key(self._state.order.order_id, self._reships)
+
+    def unfolded(self) -> bool:
+        """A parcel finished that the order has not folded in yet (a replacement started after
+        `fulfil` returned)."""
+        state = self._state
+        return any(child.done() and child.id not in state.finished_parcels for child in state.children)
+
+    async def fold_finished(self) -> None:
+        """Fold in finished parcels, resolving delivery issues as `fulfil` does."""
+        state = self._state
+        for child in list(state.children):
+            if child.done() and child.id not in state.finished_parcels:
+                state.finished_parcels.add(child.id)
+                parcel = child.result()
+                self.apply_shipment(parcel)
+                if parcel.delivery_issue is not None:
+                    await self._resolve_delivery_issue(parcel)
+
+    async def start_parcels(
+        self, allocation: Allocation, reservation_key: str, destination: Address | None = None
+    ) -> None:
         state = self._state
         order = state.order
         request = state.input.request
@@ -82,7 +106,7 @@ class Fulfilment:
                     order_id=order.order_id,
                     shipment_id=shipment_id,
                     parcel=parcel,
-                    destination=order.shipping_address,
+                    destination=destination or order.shipping_address,
                     shipping_speed=request.shipping_speed,
                     priority=request.priority,
                     weight_grams=sum(weights.get(line.sku, 500) * line.quantity for line in parcel.lines),
@@ -135,8 +159,7 @@ class Fulfilment:
         if issue == CarrierIssue.DAMAGED and state.policy.damaged_policy is DamagedPolicy.REFUND:
             await self._refund_parcel(parcel, f"parcel {issue}")
             return
-        self._reships += 1
-        key = ids.reship_reservation_key(order.order_id, self._reships)
+        key = self.next_reship_key()
         lines = priced(order.lines, parcel.lines)
         allocation = await self._stock.reserve_extra(
             key, lines, f"reserve stock to replace {parcel.shipment_id}"

@@ -5,6 +5,7 @@ under way when the order is cancelled may or may not have happened, so the compe
 again by the same idempotency key, then voids or refunds.
 """
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -34,6 +35,7 @@ class Payment:
         self.result: PaymentResult | None = None  # the authorization, once known
         self._authorize_in_doubt = False
         self._capture_in_doubt = False
+        self._refunding = asyncio.Lock()  # ops refunds run beside the run loop's (resolution.py)
 
     async def pay(self) -> None:
         state = self._state
@@ -100,6 +102,10 @@ class Payment:
     async def refund(self, amount: Decimal, scope: str) -> Decimal:
         """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more
         than is left (domain/refunds.py); returns what was refunded."""
+        async with self._refunding:  # one refund at a time: each is capped by what the last left
+            return await self._refund(amount, scope)
+
+    async def _refund(self, amount: Decimal, scope: str) -> Decimal:
         order = self._state.order
         amount = refund_cap(amount, order.totals)
         if amount <= 0 or self.result is None:
@@ -133,7 +139,8 @@ class Payment:
             idempotency_key=ids.payment_key(order.order_id, "void"),
             payment_id=self.result.payment_id,
         )
-        if order.payment.status is PaymentStatus.CAPTURED or self._capture_in_doubt:
+        captured = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)  # an ops refund leaves the rest
+        if order.payment.status in captured or self._capture_in_doubt:
             if self._capture_in_doubt:
                 try:
                     await self._call(PaymentActivities.void_payment, void, "void authorization")
@@ -141,16 +148,21 @@ class Payment:
                     return
                 except ActivityError:
                     pass  # it was captured after all: refund
-            await self._call(
-                PaymentActivities.refund_payment,
-                PaymentOperation(
-                    idempotency_key=ids.payment_key(order.order_id, "refund-cancel"),
-                    payment_id=self.result.payment_id,
-                    amount=order.totals.grand_total,
-                ),
-                f"refund {order.totals.grand_total}",
-            )
-            self._door.refund_all()
+            async with self._refunding:  # after an ops refund under way, if any
+                # What ops refunded already (a goodwill refund before the cancel) stays refunded:
+                # only the rest of the capture goes back.
+                left = refund_cap(order.totals.grand_total, order.totals)
+                if left > 0:
+                    await self._call(
+                        PaymentActivities.refund_payment,
+                        PaymentOperation(
+                            idempotency_key=ids.payment_key(order.order_id, "refund-cancel"),
+                            payment_id=self.result.payment_id,
+                            amount=left,
+                        ),
+                        f"refund {left}",
+                    )
+                self._door.refund_all()
         else:
             await self._call(PaymentActivities.void_payment, void, "void authorization")
             self._door.set_payment(PaymentStatus.VOIDED)

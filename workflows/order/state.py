@@ -86,6 +86,8 @@ class OrderState:
         self.warehouse_regions: dict[str, str] = {}  # where each parcel's warehouse is
         self.return_children: dict[str, workflow.ChildWorkflowHandle[ReturnWorkflow, ReturnView]] = {}
         self.delivered_at: datetime | None = None
+        self.claim_news = False  # a claim closed: the closing loop looks again
+        self.resolving = 0  # ops refunds and reships under way (workflows/order/resolution.py)
 
     def checkpoint(self) -> None:
         """Cancellation is cooperative: the run loop and its waits call this between steps."""

@@ -15,10 +15,11 @@ the shared OrderState (state.py):
 - fulfilment.py: the parcels (ShipmentWorkflow children) and delivery issues;
 - after_sales.py: returns (ReturnWorkflow children) and closing;
 - cancellation.py: the compensations;
-- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier.
+- parcel_control.py: ops hold, release and move of the parcels not yet with the carrier;
+- parcels_back.py: parcels returned to sender, received back at the warehouse.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
-request_return); facts as signals (shipment_changed, return_changed). Handlers only validate and
+request_return, parcel_back, file_claim); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
 step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
@@ -36,21 +37,26 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.actions import hold_refusal, move_refusal
-    from domain.enums import OpsActionKind, OrderStatus
+    from domain.claims import claim_refusal, open_claim
+    from domain.enums import ClaimKind, OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
         AddressChange,
         AllocationAttempt,
         CancelRequest,
+        ClaimRequest,
+        ClaimView,
         OpsAction,
         OrderInput,
         OrderView,
+        ParcelBack,
         ReturnRequest,
         ReturnView,
         ShipmentView,
         StockArrival,
         SubmitResult,
     )
+    from domain.resolution import refund_request, reship_request
     from domain.returns import return_problems
     from workflows.order.after_sales import AfterSales
     from workflows.order.cancellation import Cancellation
@@ -60,7 +66,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.ops import Ops
     from workflows.order.parcel_control import ACTIONS as PARCEL_CONTROL
     from workflows.order.parcel_control import ParcelControl
+    from workflows.order.parcels_back import ParcelsBack
     from workflows.order.payment import Payment
+    from workflows.order.resolution import Resolution
     from workflows.order.state import CancelRequested, OrderState, Refused
     from workflows.order.stock import Stock
     from workflows.returns import RETURN_CHANGED_SIGNAL
@@ -88,7 +96,9 @@ class OrderWorkflow:
         self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
+        self._resolution = Resolution(state, door, ops, stock, payment, fulfilment)
         self._parcel_control = ParcelControl(state, door)
+        self._parcels_back = ParcelsBack(state, door)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -211,6 +221,12 @@ class OrderWorkflow:
         elif action.action in state.awaiting_ops:
             state.ops_pending = action
             await workflow.wait_condition(lambda: state.ops_pending is None)
+        elif action.action is OpsActionKind.REFUND:
+            await self._resolution.refund(action)
+        elif action.action is OpsActionKind.RESHIP:
+            await self._resolution.reship(action)
+        elif action.action is OpsActionKind.REJECT_CLAIM:
+            await self._resolution.reject_claim(action)
         elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
             await self._ops.decide_return(action)
         elif self._ops.retries_return(action):
@@ -233,6 +249,20 @@ class OrderWorkflow:
             )
         if action.action is OpsActionKind.REROUTE and not isinstance(action.params.get("carrier"), str):
             raise ApplicationError("reroute needs params.carrier", type="ActionNotApplicable")
+        try:
+            if action.action is OpsActionKind.REFUND:
+                if not action.note:
+                    raise ValueError("refund needs a note (the reason)")
+                refund_request(self._order, action.params)
+            elif action.action is OpsActionKind.RESHIP:
+                reship_request(self._order, action.params)
+            elif action.action is OpsActionKind.REJECT_CLAIM:
+                if not action.note:
+                    raise ValueError("reject_claim needs a note (the reason)")
+                if open_claim(self._order, action.params.get("claim_id")) is None:
+                    raise ValueError(f"no open claim {action.params.get('claim_id')} on the order")
+        except ValueError as problem:
+            raise ApplicationError(str(problem), type="ActionNotApplicable") from None
 
     def _validate_parcel_control(self, action: OpsAction) -> None:
         refusal = None
@@ -242,6 +272,24 @@ class OrderWorkflow:
             refusal = move_refusal(self._order, action.params.get("shipment_id"), action.params.get("warehouse"))
         if refusal is not None:
             raise ApplicationError(f"{action.action.value}: {refusal}", type="ActionNotApplicable")
+
+    @workflow.update
+    async def file_claim(self, request: ClaimRequest) -> ClaimView:
+        """A customer's claim about a parcel the carrier has: open until ops answer it (reship,
+        refund, reject_claim); a wrong item ships the right one at once."""
+        claim = self._resolution.file_claim(request)
+        if claim.kind is ClaimKind.WRONG_ITEM:
+            await self._resolution.ship_right_item(claim)
+        await workflow.wait_condition(self._door.all_projected)
+        return next(c for c in self._order.claims if c.claim_id == claim.claim_id)
+
+    @file_claim.validator
+    def _validate_file_claim(self, request: ClaimRequest) -> None:
+        refusal = claim_refusal(self._order, request)
+        if refusal is None and self._state.compensation is not None:
+            refusal = "the order is being cancelled"
+        if refusal is not None:
+            raise ApplicationError(f"cannot file the claim: {refusal}", type="ActionNotApplicable")
 
     @workflow.update
     async def change_address(self, change: AddressChange) -> OrderView:
@@ -294,6 +342,19 @@ class OrderWorkflow:
         problems = return_problems(self._order, request.lines)
         if problems:
             raise ApplicationError("; ".join(problems), type="ReturnNotAllowed")
+
+    @workflow.update
+    async def parcel_back(self, back: ParcelBack) -> ShipmentView:
+        """A parcel returned to sender is back at the warehouse (workflows/order/parcels_back.py)."""
+        parcel = await self._parcels_back.receive(back)
+        await workflow.wait_condition(self._door.all_projected)
+        return parcel
+
+    @parcel_back.validator
+    def _validate_parcel_back(self, back: ParcelBack) -> None:
+        refusal = self._parcels_back.refusal(back)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ActionNotApplicable")
 
     # --- facts (signals) and state (query) ------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""Resolving what went wrong by hand (the ops actions `refund` and `reship`). Pure.
+
+What each applies to, and what its params ask for as the order stands: the workflow's ops_action
+validator turns a ValueError from here into a 409 (the action does not apply), the API checks
+the params' shape first (422). A parcel the carrier could not deliver (returned to the sender,
+lost, damaged) and that the order has not resolved yet (no outcome) takes a reship or a refund.
+"""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from domain.claims import claim_on, open_claim
+from domain.enums import CarrierIssue, PaymentStatus, ShipmentStatus
+from domain.models import Address, ClaimView, OrderView, ParcelLine, ShipmentView
+from domain.refunds import ZERO, parcel_refund
+
+
+class NotApplicable(ValueError):
+    """The action does not apply with these params to the order as it stands."""
+
+
+_UNDELIVERABLE_ISSUES = (CarrierIssue.LOST.value, CarrierIssue.DAMAGED.value)
+
+
+def undeliverable(parcel: ShipmentView) -> bool:
+    """The parcel will not reach the customer as sent, and nothing was done about it yet."""
+    if parcel.outcome is not None or parcel.status is ShipmentStatus.CANCELLED:
+        return False
+    return (
+        parcel.status is ShipmentStatus.RETURNED_TO_SENDER or parcel.delivery_issue in _UNDELIVERABLE_ISSUES
+    )
+
+
+def refundable(order: OrderView) -> Decimal:
+    """What is captured and not yet refunded (0.00 before capture, after a void)."""
+    if order.payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+        return ZERO
+    left = order.totals.grand_total - order.totals.refunded
+    return left if left > 0 else ZERO
+
+
+def _parcel(order: OrderView, shipment_id: object) -> ShipmentView:
+    for parcel in order.shipments:
+        if parcel.shipment_id == shipment_id:
+            return parcel
+    raise NotApplicable(f"the order has no parcel {shipment_id}")
+
+
+def _lines(raw: object, allowed: dict[str, int], what: str) -> list[ParcelLine]:
+    """`[{"sku", "quantity"}]` within `allowed` (sku -> most units)."""
+    if not isinstance(raw, list) or not raw:
+        raise NotApplicable("params.lines must be a non-empty list of {sku, quantity}")
+    wanted: dict[str, int] = {}
+    for item in raw:
+        if not isinstance(item, dict):
+            raise NotApplicable("params.lines must be a non-empty list of {sku, quantity}")
+        sku, quantity = item.get("sku"), item.get("quantity")
+        if (
+            not isinstance(sku, str)
+            or not isinstance(quantity, int)
+            or isinstance(quantity, bool)
+            or quantity < 1
+        ):
+            raise NotApplicable("each of params.lines needs a sku and a quantity of at least 1")
+        wanted[sku] = wanted.get(sku, 0) + quantity
+    for sku, quantity in wanted.items():
+        if quantity > allowed.get(sku, 0):
+            raise NotApplicable(f"{what} holds {allowed.get(sku, 0)} of {sku}, not {quantity}")
+    return [ParcelLine(sku=sku, quantity=quantity) for sku, quantity in wanted.items()]
+
+
+def parse_amount(raw: object) -> Decimal:
+    """A positive decimal string with at most two places."""
+    if not isinstance(raw, str):
+        raise NotApplicable("params.amount must be a decimal string")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise NotApplicable("params.amount must be a decimal string") from None
+    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise NotApplicable("params.amount must be a positive amount with at most two decimals")
+    return amount.quantize(Decimal("0.01"))
+
+
+def claim_named(order: OrderView, params: dict[str, Any]) -> ClaimView | None:
+    """The open claim params.claim_id names (None when none is named)."""
+    if params.get("claim_id") is None:
+        return None
+    claim = open_claim(order, params["claim_id"])
+    if claim is None:
+        raise NotApplicable(f"no open claim {params['claim_id']} on the order")
+    return claim
+
+
+def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, ShipmentView | None]:
+    """How much an ops refund pays back, and the undeliverable parcel it resolves (params.shipment_id,
+    optional: its lines are the default amount). ValueError when it does not apply: nothing left to
+    refund, more than is left, a parcel that is not undeliverable."""
+    parcel = None
+    if params.get("shipment_id") is not None:
+        parcel = _parcel(order, params["shipment_id"])
+        if not undeliverable(parcel):
+            raise NotApplicable(
+                f"parcel {parcel.shipment_id} is not one to refund (it was delivered or resolved)"
+            )
+    if params.get("amount") is not None:
+        amount = parse_amount(params["amount"])
+    elif params.get("lines") is not None:
+        sold = {line.sku: line.quantity for line in order.lines}
+        lines = _lines(params["lines"], sold, "the order")
+        amount = parcel_refund(order.lines, lines)
+    elif parcel is not None:
+        amount = parcel_refund(order.lines, parcel.lines)
+    elif (claim := claim_named(order, params)) is not None:
+        amount = parcel_refund(order.lines, claim.lines)
+    else:
+        raise NotApplicable("refund needs params.amount or params.lines")
+    left = refundable(order)
+    if amount > left:
+        raise NotApplicable(f"{amount} is more than is left to refund ({left} of the capture)")
+    return amount, parcel
+
+
+def reship_request(
+    order: OrderView, params: dict[str, Any]
+) -> tuple[ShipmentView, list[ParcelLine], Address | None]:
+    """The parcel a reship replaces, the lines it sends again (default: all of the parcel's) and
+    where to (None: the order's address). ValueError when it does not apply."""
+    claim = claim_named(order, params)
+    parcel = _parcel(order, params.get("shipment_id") or (claim.shipment_id if claim else None))
+    if claim is not None and claim.shipment_id != parcel.shipment_id:
+        raise NotApplicable(f"claim {claim.claim_id} is about parcel {claim.shipment_id}")
+    if not undeliverable(parcel) and claim_on(order, parcel.shipment_id) is None:
+        raise NotApplicable(
+            f"parcel {parcel.shipment_id} is {parcel.status.value}"
+            + (f" ({parcel.outcome})" if parcel.outcome else "")
+            + ": only a parcel returned to the sender, lost or damaged and not yet resolved is reshipped"
+        )
+    lines = claim.lines if claim is not None else parcel.lines
+    if params.get("lines") is not None:
+        lines = _lines(params["lines"], {line.sku: line.quantity for line in parcel.lines}, "the parcel")
+    address = Address.model_validate(params["address"]) if params.get("address") is not None else None
+    return parcel, lines, address

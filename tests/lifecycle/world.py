@@ -1,0 +1,320 @@
+"""The world model: what customers, the warehouse, carriers and ops do to orders, drawn from one
+seeded random generator, sent over HTTP to the real API.
+
+Every answer is checked against the contract as it comes (a documented status, never a 5xx); a 202
+is remembered and must change the order observably (its `version`) within a few seconds. The run
+ends with every order's timers skipped past every window (`quiet`), then the invariants run
+(tests/lifecycle/invariants.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from domain import ids
+from tests.conftest import CLIENT, OPS, WAREHOUSE
+from tests.integration.helpers import carrier_event, get_order, new_sku, order_body
+
+TERMINAL = {"closed", "cancelled"}
+CARRIER_EVENTS = [
+    ("in_transit", None), ("out_for_delivery", None), ("delivered", None),
+    ("exception", "lost"), ("exception", "damaged"), ("exception", "failed_attempt"), ("exception", "delayed"),
+    ("returned_to_sender", None),
+]
+TOKENS = ["tok_visa"] * 6 + ["tok_flaky"] * 2 + ["tok_decline"]
+# Documented answers per kind of request (shared/API.md). 404/405 for claims: the endpoint may not
+# exist yet on main.
+DOCUMENTED: dict[str, set[int]] = {
+    "submit": {201, 200},
+    "pick": {202, 404, 409},
+    "carrier": {202, 404, 409},
+    "cancel": {200, 409},
+    "address": {200, 409},
+    "return": {201, 409},
+    "receive": {202, 404, 409},
+    "claim": {201, 404, 405, 409},
+    "action": {200, 409},
+}
+# Longer than every window: return window 30d, backorder 14d, hold 48h, every SLA.
+QUIET = timedelta(days=40)
+FORWARD_WAIT = 8.0  # seconds
+
+
+# Each order draws from a generator of its own (seed, order number), so the orders' histories stay
+# the same whatever order the event loop runs them in.
+_order_rng: contextvars.ContextVar[random.Random] = contextvars.ContextVar("order_rng")
+
+
+@dataclass
+class Finding:
+    order_id: str
+    invariant: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.invariant}] {self.order_id}: {self.detail}"
+
+
+@dataclass
+class World:
+    seed: int
+    api: httpx.AsyncClient
+    client: Client
+    env: WorkflowEnvironment
+    setup_rng: random.Random = field(init=False)
+    skus: list[str] = field(default_factory=list)
+    orders: list[str] = field(default_factory=list)  # the current round's
+    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # every order, once quiet
+    submitted: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    sent_events: set[tuple[str, str, str | None]] = field(default_factory=set)
+    accepted: list[tuple[str, int, str]] = field(default_factory=list)  # (order, version before, what)
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.setup_rng = random.Random(self.seed)
+
+    @property
+    def rng(self) -> random.Random:
+        """The current order's generator (inside `submit`/`live`), else the run's own."""
+        return _order_rng.get(self.setup_rng)
+
+    def found(self, order_id: str, invariant: str, detail: str) -> None:
+        self.findings.append(Finding(order_id, invariant, detail))
+
+    # -- setup -----------------------------------------------------------------------------
+    async def stock_up(self) -> None:
+        """SKUs of the run's own (so other tests' stock never mixes in), scarce on purpose so that
+        some orders backorder or allocate across warehouses."""
+        for _ in range(3):
+            east, west = self.rng.choice([0, 2, 8, 20]), self.rng.choice([0, 3, 10, 20])
+            self.skus.append(await new_sku(self.api, {"WH-EAST": east, "WH-WEST": west}))
+
+    # -- talking to the API ----------------------------------------------------------------
+    async def call(self, kind: str, order_id: str, method: str, url: str, **kw: Any) -> httpx.Response:
+        response = await self.api.request(method, url, **kw)
+        self.log.append(f"{order_id} {kind} {method} {url} -> {response.status_code}")
+        if response.status_code not in DOCUMENTED[kind]:
+            self.found(order_id, "documented-answer", f"{method} {url} {kw.get('json')} -> {response.status_code} {response.text[:300]}")
+        return response
+
+    async def read(self, order_id: str) -> dict[str, Any]:
+        return await get_order(self.api, order_id)
+
+    async def accepted_changes(self, order_id: str, before: int, what: str) -> None:
+        """A 202 must change the order: its version moves within a few seconds. Under an ops hold
+        the fact is kept until `release` (API.md "Facts from outside are never dropped"): not
+        checked then."""
+        if (await self.read(order_id)).get("hold"):
+            return
+        for _ in range(60):
+            if (await self.read(order_id))["version"] > before:
+                return
+            await asyncio.sleep(0.05)
+        self.found(order_id, "202-changes-something", f"{what} answered 202 and the order did not change")
+
+    # -- one order's life ------------------------------------------------------------------
+    async def submit(self) -> str:
+        """A new order, with its own generator for the rest of the calling task."""
+        self.submitted += 1
+        _order_rng.set(random.Random(f"{self.seed}-{self.submitted}"))
+        lines = [
+            {"sku": sku, "quantity": self.rng.randint(1, 3), "unit_price": "99.00"}
+            for sku in self.rng.sample(self.skus, self.rng.randint(1, 2))
+        ]
+        body = order_body(self.skus[0], payment={"method": "card", "token": self.rng.choice(TOKENS)})
+        body["order_id"] = f"FZ{self.seed}-{self.submitted}-{secrets.token_hex(3)}"
+        body["lines"] = lines
+        self.orders.append(body["order_id"])
+        await self.call("submit", body["order_id"], "POST", "/orders", headers=CLIENT, json=body)
+        return body["order_id"]
+
+    async def live(self, order_id: str, steps: int) -> None:
+        for _ in range(steps):
+            order = await self.read(order_id)
+            if order["status"] in TERMINAL:
+                return
+            await self.step(order)
+            await asyncio.sleep(self.rng.choice([0, 0.05, 0.2, 0.5]))
+
+    async def step(self, order: dict[str, Any]) -> None:
+        shipments = order["shipments"]
+        moves: list[tuple[float, Any]] = [(3, self.wait), (0.3, self.cancel), (0.5, self.change_address)]
+        if any(s["status"] in ("pending", "picking") for s in shipments):
+            moves.append((6, self.pick))
+        if any(s.get("tracking_number") for s in shipments):
+            moves.append((8, self.carrier))
+        if any(s["status"] == "delivered" for s in shipments):
+            moves.append((3, self.open_return))
+        if any(s.get("tracking_number") for s in shipments):
+            moves.append((1, self.claim))
+        if order["returns"]:
+            moves.append((3, self.receive))
+        fixes = [a for a in order.get("available_actions", []) if a not in ("note", "cancel")]
+        if fixes:
+            moves.append((4, self.ops_action))
+        elif "cancel" in order.get("available_actions", []):
+            moves.append((0.3, self.ops_action))
+        weights, choices = zip(*moves, strict=True)
+        move = self.rng.choices(choices, weights=weights)[0]
+        await move(order)
+
+    async def wait(self, order: dict[str, Any]) -> None:
+        """The world does nothing for a moment: the order goes on by itself."""
+        await asyncio.sleep(0.2)
+
+    async def pick(self, order: dict[str, Any]) -> None:
+        parcel = self.rng.choice([s for s in order["shipments"] if s["status"] in ("pending", "picking")])
+        lines = []
+        for line in parcel["lines"]:
+            quantity = line["quantity"] if self.rng.random() < 0.75 else self.rng.randint(0, line["quantity"])
+            lines.append({"sku": line["sku"], "quantity": quantity})
+        url = f"/warehouse/shipments/{parcel['shipment_id']}/picked"
+        response = await self.call("pick", order["order_id"], "POST", url, headers=WAREHOUSE, json={"lines": lines, "picker": "fuzz"})
+        if response.status_code == 202:
+            await self.accepted_changes(order["order_id"], order["version"], f"pick {lines}")
+
+    async def carrier(self, order: dict[str, Any]) -> None:
+        parcel = self.rng.choice([s for s in order["shipments"] if s.get("tracking_number")])
+        status, detail = self.rng.choice(CARRIER_EVENTS)
+        key = (parcel["tracking_number"], status, detail)
+        duplicate = key in self.sent_events
+        self.sent_events.add(key)
+        response = await carrier_event(self.api, parcel["carrier"], parcel["tracking_number"], status, detail)
+        self.log.append(f"{order['order_id']} carrier {status}/{detail} -> {response.status_code}")
+        if response.status_code not in DOCUMENTED["carrier"]:
+            self.found(order["order_id"], "documented-answer", f"carrier {status}/{detail} -> {response.status_code} {response.text[:300]}")
+        elif response.status_code == 202 and not duplicate:
+            await self.accepted_changes(
+                order["order_id"], order["version"],
+                f"carrier {status}/{detail} on parcel {parcel['shipment_id']} ({parcel['status']}, order {order['status']})",
+            )
+        if self.rng.random() < 0.2:  # the same event again, at once
+            again = await carrier_event(self.api, parcel["carrier"], parcel["tracking_number"], status, detail)
+            if again.status_code >= 500:
+                self.found(order["order_id"], "documented-answer", f"duplicate carrier {status} -> {again.status_code}")
+
+    async def cancel(self, order: dict[str, Any]) -> None:
+        await self.call("cancel", order["order_id"], "POST", f"/orders/{order['order_id']}/cancel", headers=CLIENT, json={"reason": "fuzz"})
+
+    async def change_address(self, order: dict[str, Any]) -> None:
+        address = dict(order["shipping_address"], line1=f"{self.rng.randint(1, 999)} Fuzz Road")
+        await self.call("address", order["order_id"], "PATCH", f"/orders/{order['order_id']}/shipping-address", headers=CLIENT, json=address)
+
+    async def open_return(self, order: dict[str, Any]) -> None:
+        parcel = self.rng.choice([s for s in order["shipments"] if s["status"] == "delivered"])
+        line = self.rng.choice(parcel["lines"])
+        body = {
+            "lines": [{"sku": line["sku"], "quantity": self.rng.randint(1, line["quantity"])}],
+            "reason": self.rng.choice(["damaged", "wrong_item", "not_as_described", "no_longer_needed", "other"]),
+            "resolution": self.rng.choice(["refund", "refund", "exchange"]),
+        }
+        await self.call("return", order["order_id"], "POST", f"/orders/{order['order_id']}/returns", headers=CLIENT, json=body)
+
+    async def receive(self, order: dict[str, Any]) -> None:
+        rma = self.rng.choice(order["returns"])
+        lines = [
+            {"sku": line["sku"], "quantity": line["quantity"], "condition": self.rng.choice(["resellable", "damaged"])}
+            for line in rma["lines"]
+        ]
+        response = await self.call("receive", order["order_id"], "POST", f"/returns/{rma['rma_id']}/received", headers=WAREHOUSE, json={"lines": lines})
+        if response.status_code == 202:
+            await self.accepted_changes(order["order_id"], order["version"], f"receipt of {rma['rma_id']} ({rma['status']})")
+
+    async def claim(self, order: dict[str, Any]) -> None:
+        parcel = self.rng.choice([s for s in order["shipments"] if s.get("tracking_number")])
+        body = {
+            "kind": self.rng.choice(["not_received", "damaged", "missing_items", "wrong_item"]),
+            "shipment_id": parcel["shipment_id"],
+            "lines": [{"sku": line["sku"], "quantity": 1} for line in parcel["lines"][:1]],
+            "comment": "fuzz",
+        }
+        await self.call("claim", order["order_id"], "POST", f"/orders/{order['order_id']}/claims", headers=CLIENT, json=body)
+
+    def params_for(self, action: str, order: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Plausible params for any action, drawn from the order read: generic, so that actions
+        added later are exercised as soon as `available_actions` lists them."""
+        params: dict[str, Any] = {}
+        shipments = order["shipments"]
+        if shipments:
+            params["shipment_id"] = self.rng.choice(shipments)["shipment_id"]
+        if order["returns"]:
+            params["rma_id"] = self.rng.choice(order["returns"])["rma_id"]
+        open_claims = [c for c in order.get("claims") or [] if c.get("status") == "open"]
+        if open_claims:
+            params["claim_id"] = self.rng.choice(open_claims)["claim_id"]
+        if action == "refund":
+            paid = float(order["totals"]["grand_total"]) - float(order["totals"]["refunded"])
+            params["amount"] = f"{max(0.01, round(self.rng.uniform(0.01, max(paid, 0.01)), 2)):.2f}"
+        if action == "reroute":
+            current = next((s.get("carrier") for s in shipments if s.get("carrier")), None)
+            params["carrier"] = "economy" if current == "swift" else "swift"
+        if action == "move":
+            params["warehouse"] = self.rng.choice(["WH-EAST", "WH-WEST"])
+        return params, "fuzz: " + action
+
+    async def ops_action(self, order: dict[str, Any]) -> None:
+        actions = [a for a in order["available_actions"] if a != "note"]
+        action = self.rng.choice(actions)
+        params, note = self.params_for(action, order)
+        await self.call(
+            "action", order["order_id"], "POST", f"/ops/orders/{order['order_id']}/actions",
+            headers=OPS, json={"action": action, "note": note, "params": params},
+        )
+
+    # -- going quiet -----------------------------------------------------------------------
+    async def release_holds(self, order_ids: list[str]) -> None:
+        """Ops release what they held before the world goes quiet: an ops hold is ops' own wait,
+        with `release` as its way out, not a dead end of the order's."""
+        for order_id in order_ids:
+            order = await self.read(order_id)
+            if order.get("hold") and "release" in order.get("available_actions", []):
+                await self.call(
+                    "action", order_id, "POST", f"/ops/orders/{order_id}/actions",
+                    headers=OPS, json={"action": "release", "note": "fuzz: quiet", "params": {}},
+                )
+
+    async def skip_time(self, order_ids: list[str]) -> None:
+        """Every workflow of these orders (the order, its parcels, its returns) fast-forwarded past
+        every window, all at once; twice, since a fired timer may start the next one. A workflow
+        that waits on no timer never observes the skip: FORWARD_WAIT bounds the wait for it."""
+        for _ in range(2):
+            workflow_ids: list[str] = []
+            for order_id in order_ids:
+                order = await self.read(order_id)
+                if order["status"] in TERMINAL:
+                    continue
+                workflow_ids.append(order["workflow_id"])
+                workflow_ids += [ids.shipment_workflow_id(s["shipment_id"]) for s in order["shipments"]]
+                workflow_ids += [ids.return_workflow_id(r["rma_id"]) for r in order["returns"]]
+            await asyncio.gather(*(self.forward(w) for w in workflow_ids))
+
+    async def forward(self, workflow_id: str) -> None:
+        handle = self.client.get_workflow_handle(workflow_id)
+        with contextlib.suppress(Exception):  # closed or unknown workflows have no clock to move
+            await asyncio.wait_for(self.env.fast_forward(handle, QUIET), timeout=FORWARD_WAIT)
+
+    async def settle(self, order_id: str) -> dict[str, Any]:
+        """The order once the projection stops moving (terminal, or unchanged for a while)."""
+        last, same = -1, 0
+        for _ in range(60):
+            order = await self.read(order_id)
+            if order["status"] in TERMINAL:
+                return order
+            same = same + 1 if order["version"] == last else 0
+            if same >= 6:
+                return order
+            last = order["version"]
+            await asyncio.sleep(0.1)
+        return order

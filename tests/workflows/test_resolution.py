@@ -1,0 +1,238 @@
+"""Resolving by hand (ops `refund` and `reship`): a parcel back at the sender no longer leaves the
+order waiting with only a note; ops reship it (stock reserved anew) or refund it, and the order
+closes once every parcel is delivered or resolved and the return window is over. Refunds never
+pass what is left of the capture."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from domain import ids
+from domain.enums import (
+    CarrierIssue,
+    ClaimKind,
+    ClaimStatus,
+    OpsActionKind,
+    OrderStatus,
+    PaymentStatus,
+    ShipmentStatus,
+    TrackingStatus,
+)
+from domain.models import ClaimRequest, ClaimView
+from tests.workflows.driver import Orders, order_request
+from workflows.order.workflow import OrderWorkflow
+
+
+async def _returned_to_sender(orders: Orders, stock: int = 3) -> str:
+    """An order of one 99.00 vase (111.00 with shipping) whose parcel failed three delivery attempts."""
+    orders.stubs.add_item("VASE", WH_EAST=stock)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    parcel = ids.shipment_id(order.order_id, 1)
+    await orders.hand_over(parcel)
+    for _ in range(3):
+        await orders.carrier(parcel, TrackingStatus.EXCEPTION, detail=CarrierIssue.FAILED_ATTEMPT.value)
+    await orders.wait(
+        order.order_id,
+        lambda o: (
+            o.shipments[0].status is ShipmentStatus.RETURNED_TO_SENDER
+            and OpsActionKind.RESHIP in o.available_actions
+        ),
+        "the parcel back at the sender, reship offered",
+    )
+    return order.order_id
+
+
+async def test_a_parcel_returned_to_sender_is_reshipped_by_ops_and_the_order_closes(orders: Orders) -> None:
+    order_id = await _returned_to_sender(orders)
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    stuck = await orders.state(order_id)
+    assert stuck.needs_attention
+    assert {OpsActionKind.RESHIP, OpsActionKind.REFUND} <= set(stuck.available_actions)
+
+    reshipped = await orders.ops(
+        order_id, OpsActionKind.RESHIP, note="customer is home now", shipment_id=first
+    )
+
+    assert [s.shipment_id for s in reshipped.shipments] == [first, second]
+    assert reshipped.shipments[0].outcome == f"reshipped as {second}"
+    assert not reshipped.needs_attention
+    assert OpsActionKind.RESHIP not in reshipped.available_actions
+    key = ids.reship_reservation_key(order_id, 1)
+    assert [(r.sku, r.quantity) for r in orders.stubs.reservations[key]] == [("VASE", 1)]
+    events = [e.event for e in reshipped.timeline]
+    assert events.index("ops.reship") < events.index("parcel.reshipped")
+    await orders.sent(order_id, "reshipped")
+
+    delivered = await orders.deliver(order_id, second)
+    delivered = await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    assert delivered.payment.status is PaymentStatus.CAPTURED
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert not closed.needs_attention
+    await orders.projected(order_id)
+
+
+async def test_a_parcel_returned_to_sender_is_refunded_by_ops_and_the_order_closes(orders: Orders) -> None:
+    order_id = await _returned_to_sender(orders)
+    first = ids.shipment_id(order_id, 1)
+
+    await orders.ops(order_id, OpsActionKind.REFUND, note="customer gave up", shipment_id=first)
+
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    refunds = orders.stubs.operations("refund")
+    assert [(r.amount, r.key) for r in refunds] == [
+        (Decimal("99.00"), ids.payment_key(order_id, "refund-ops-1"))
+    ]
+    assert closed.totals.refunded == Decimal("99.00")
+    assert closed.shipments[0].outcome == "refunded 99.00"
+    assert closed.timeline[-1].detail == {"reason": "fully refunded"}
+    await orders.sent(order_id, "refunded")
+
+
+async def test_a_reship_without_stock_is_refused_and_changes_nothing(orders: Orders) -> None:
+    order_id = await _returned_to_sender(orders, stock=1)
+    first = ids.shipment_id(order_id, 1)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await orders.ops(order_id, OpsActionKind.RESHIP, shipment_id=first)
+
+    assert "no stock" in str(refused.value.cause)
+    after = await orders.state(order_id)
+    assert len(after.shipments) == 1 and after.shipments[0].outcome is None
+    assert after.needs_attention and OpsActionKind.REFUND in after.available_actions
+
+
+async def test_a_refund_beyond_the_capture_is_refused_and_a_goodwill_refund_is_paid(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    await orders.wait(order_id, lambda o: OpsActionKind.REFUND in o.available_actions, "captured")
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await orders.ops(order_id, OpsActionKind.REFUND, note="too much", amount="111.01")
+    assert "more than is left" in str(refused.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await orders.ops(order_id, OpsActionKind.REFUND, amount="5.00")  # no note
+    assert orders.stubs.operations("refund") == []
+
+    first = await orders.ops(order_id, OpsActionKind.REFUND, note="late, sorry", amount="11.00")
+    second = await orders.ops(
+        order_id, OpsActionKind.REFUND, note="one vase", lines=[{"sku": "VASE", "quantity": 1}]
+    )
+
+    assert first.totals.refunded == Decimal("11.00")
+    assert second.totals.refunded == Decimal("110.00")
+    assert second.payment.status is PaymentStatus.PARTIALLY_REFUNDED
+    assert [(r.amount, r.key) for r in orders.stubs.operations("refund")] == [
+        (Decimal("11.00"), ids.payment_key(order_id, "refund-ops-1")),
+        (Decimal("99.00"), ids.payment_key(order_id, "refund-ops-2")),
+    ]
+    with pytest.raises(WorkflowUpdateFailedError):
+        await orders.ops(order_id, OpsActionKind.REFUND, note="again", amount="1.01")
+    assert [e.actor for e in second.timeline if e.event == "order.refunded"] == ["ops-tester", "ops-tester"]
+
+
+async def _file(orders: Orders, order_id: str, kind: ClaimKind, shipment_id: str) -> ClaimView:
+    return await orders.order(order_id).execute_update(
+        OrderWorkflow.file_claim, ClaimRequest(kind=kind, shipment_id=shipment_id, comment="where is it?")
+    )
+
+
+async def test_a_claim_before_hand_over_or_twice_is_refused(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    parcel = ids.shipment_id(order.order_id, 1)
+    await orders.wait(order.order_id, lambda o: len(o.shipments) == 1, "a parcel")
+    with pytest.raises(WorkflowUpdateFailedError) as early:
+        await _file(orders, order.order_id, ClaimKind.NOT_RECEIVED, parcel)
+    assert "not in the carrier's hands" in str(early.value.cause)
+
+    await orders.hand_over(parcel)
+    await orders.wait(order.order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
+    claim = await _file(orders, order.order_id, ClaimKind.NOT_RECEIVED, parcel)
+    assert claim.status is ClaimStatus.OPEN and claim.lines[0].sku == "VASE"
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await _file(orders, order.order_id, ClaimKind.DAMAGED, parcel)
+    assert "already open" in str(twice.value.cause)
+    state = await orders.state(order.order_id)
+    assert state.needs_attention
+    assert {OpsActionKind.RESHIP, OpsActionKind.REFUND, OpsActionKind.REJECT_CLAIM} <= set(
+        state.available_actions
+    )
+
+
+async def test_a_claim_after_delivery_keeps_the_order_open_until_it_is_rejected(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    parcel = ids.shipment_id(order_id, 1)
+    await orders.deliver(order_id, parcel)
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    claim = await _file(orders, order_id, ClaimKind.DAMAGED, parcel)
+
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    still = await orders.state(order_id)
+    assert still.status is OrderStatus.DELIVERED, "an open claim keeps the order from closing"
+    with pytest.raises(WorkflowUpdateFailedError):
+        await orders.ops(order_id, OpsActionKind.REJECT_CLAIM, claim_id=claim.claim_id)  # no note
+
+    await orders.ops(
+        order_id, OpsActionKind.REJECT_CLAIM, note="photos show no damage", claim_id=claim.claim_id
+    )
+
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert closed.claims[0].status is ClaimStatus.REJECTED
+    assert closed.claims[0].note == "photos show no damage"
+    assert orders.stubs.operations("refund") == []
+    await orders.sent(order_id, "claim_rejected")
+
+
+async def test_a_not_received_claim_is_answered_with_a_reship(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    await orders.hand_over(first)
+    await orders.wait(order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
+    claim = await _file(orders, order_id, ClaimKind.NOT_RECEIVED, first)
+
+    answered = await orders.ops(
+        order_id, OpsActionKind.RESHIP, note="sending another", claim_id=claim.claim_id
+    )
+
+    assert answered.claims[0].status is ClaimStatus.RESHIPPED
+    assert answered.shipments[0].outcome == f"reshipped as {second}"
+    assert not answered.needs_attention
+    assert OpsActionKind.REJECT_CLAIM not in answered.available_actions
+
+
+async def test_a_wrong_item_ships_the_right_one_at_once(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first = ids.shipment_id(order_id, 1)
+    await orders.deliver(order_id, first)
+
+    claim = await _file(orders, order_id, ClaimKind.WRONG_ITEM, first)
+
+    assert claim.status is ClaimStatus.RESHIPPED
+    after = await orders.state(order_id)
+    assert len(after.shipments) == 2
+    assert after.shipments[0].status is ShipmentStatus.DELIVERED and after.shipments[0].outcome is None
+
+
+async def test_a_cancel_after_a_goodwill_refund_refunds_only_the_rest(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    await orders.wait(order_id, lambda o: OpsActionKind.REFUND in o.available_actions, "captured")
+    await orders.ops(order_id, OpsActionKind.REFUND, note="sorry for the wait", amount="11.00")
+
+    cancelled = await orders.cancel(order_id)
+
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert [r.amount for r in orders.stubs.operations("refund")] == [Decimal("11.00"), Decimal("100.00")]
+    assert cancelled.totals.refunded == Decimal("111.00")
+    assert cancelled.payment.status is PaymentStatus.REFUNDED

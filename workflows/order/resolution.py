@@ -1,0 +1,176 @@
+"""Resolving what went wrong by hand: the ops actions `refund` and `reship` (API.md "Resolving
+what goes wrong").
+
+Both run in the ops_action update, beside the run loop: the validator (domain/resolution.py)
+has already said that the action applies. A reship replaces an undeliverable parcel (returned to
+the sender, lost, damaged) with a new one, stock reserved under a reservation key of its own; a
+refund pays back an amount or lines, optionally resolving such a parcel. The run loop waits for
+`state.resolving` to be 0 before it closes the order, so an action half done never races the close.
+"""
+
+import contextlib
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import events, ids
+    from domain.claims import claim_lines, claim_on, claim_refusal, open_claim
+    from domain.enums import ClaimKind, ClaimStatus, OpsActionKind
+    from domain.models import ClaimRequest, ClaimView, OpsAction
+    from domain.news import status_after_parcel_news
+    from domain.refunds import priced
+    from domain.resolution import claim_named, refund_request, reship_request, undeliverable
+    from workflows.order.door import Door
+    from workflows.order.fulfilment import Fulfilment
+    from workflows.order.ops import Ops
+    from workflows.order.payment import Payment
+    from workflows.order.state import OrderState
+    from workflows.order.stock import Stock
+
+
+class Resolution:
+    def __init__(
+        self, state: OrderState, door: Door, ops: Ops, stock: Stock, payment: Payment, fulfilment: Fulfilment
+    ) -> None:
+        self._state = state
+        self._door = door
+        self._ops = ops
+        self._stock = stock
+        self._payment = payment
+        self._fulfilment = fulfilment
+        self._refunds = 0  # ops refunds so far: each one's idempotency key carries its number
+
+    async def refund(self, action: OpsAction) -> None:
+        state = self._state
+        order = state.order
+        amount, parcel = refund_request(order, action.params)
+        self._refunds += 1
+        number = self._refunds
+        state.resolving += 1
+        try:
+            refunded = await self._payment.refund(amount, f"ops-{number}")
+            detail = {"amount": str(refunded), "note": action.note or "", "number": number}
+            claim = claim_named(order, action.params)
+            if claim is not None:
+                self._door.close_claim(
+                    claim.claim_id, ClaimStatus.REFUNDED, f"refunded {refunded}: {action.note}"
+                )
+                detail["claim_id"] = claim.claim_id
+            if parcel is not None:
+                self._door.set_outcome(parcel.shipment_id, f"refunded {refunded}")
+                self._door.unflag(f"parcel:{parcel.shipment_id}")
+                detail["shipment_id"] = parcel.shipment_id
+                self._door.move(
+                    status_after_parcel_news(order), events.ORDER_REFUNDED, actor=action.actor, detail=detail
+                )
+            else:
+                self._door.record(events.ORDER_REFUNDED, actor=action.actor, detail=detail)
+            await self._ops.notify(
+                "refunded", reason=action.note or "refund", scope=f"ops-refund-{number}", amount=refunded
+            )
+        finally:
+            state.resolving -= 1
+
+    async def reship(self, action: OpsAction) -> None:
+        state = self._state
+        order = state.order
+        parcel, lines, address = reship_request(order, action.params)
+        claim = claim_on(order, parcel.shipment_id)
+        state.resolving += 1
+        try:
+            key = self._fulfilment.next_reship_key()
+            allocation = await self._stock.reserve_extra(
+                key, priced(order.lines, lines), f"reserve stock to reship {parcel.shipment_id}"
+            )
+            if allocation is None:
+                self._door.record(
+                    events.PARCEL_RESHIP_REFUSED,
+                    actor=action.actor,
+                    detail={"shipment_id": parcel.shipment_id, "reason": "out of stock"},
+                )
+                raise ApplicationError(
+                    f"no stock to reship {parcel.shipment_id}: refund it instead", type="ActionNotApplicable"
+                )
+            first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
+            # The replacement is on the order before the old parcel counts as resolved, so the
+            # order never looks as if nothing were left to deliver in between.
+            await self._fulfilment.start_parcels(allocation, key, destination=address)
+            if undeliverable(parcel) or (claim is not None and claim.kind is ClaimKind.NOT_RECEIVED):
+                # It will not arrive: the replacement takes its place. A delivered parcel under a
+                # claim (damaged, items missing, the wrong item) stays delivered.
+                self._door.set_outcome(parcel.shipment_id, f"reshipped as {first_new}")
+                self._door.unflag(f"parcel:{parcel.shipment_id}")
+            if claim is not None:
+                self._door.close_claim(claim.claim_id, ClaimStatus.RESHIPPED, f"reshipped as {first_new}")
+            self._door.move(
+                status_after_parcel_news(order),
+                events.PARCEL_RESHIPPED,
+                actor=action.actor,
+                detail={
+                    "shipment_id": parcel.shipment_id,
+                    "reservation": key,
+                    "by": "ops" if action.actor != "system" else "claim",
+                    "new": first_new,
+                    **({"claim_id": claim.claim_id} if claim else {}),
+                },
+            )
+            await self._ops.notify(
+                "reshipped",
+                reason=parcel.delivery_issue or parcel.status.value,
+                scope=f"ops-{key}",
+                tracking_number=parcel.tracking_number,
+            )
+        finally:
+            state.resolving -= 1
+
+    # --- customer claims (domain/claims.py) ---------------------------------------------------
+
+    def file_claim(self, request: ClaimRequest) -> ClaimView:
+        """Open a claim (validated by the file_claim update): the order needs attention until ops
+        answer it."""
+        state = self._state
+        order = state.order
+        refusal = claim_refusal(order, request)
+        assert refusal is None, refusal
+        claim = ClaimView(
+            claim_id=ids.claim_id(order.order_id, len(order.claims) + 1),
+            kind=request.kind,
+            shipment_id=request.shipment_id,
+            lines=claim_lines(order, request),
+            comment=request.comment,
+            opened_at=workflow.now(),
+        )
+        self._door.add_claim(claim)
+        self._door.record(
+            events.CLAIM_OPENED,
+            actor=request.actor,
+            detail={"claim_id": claim.claim_id, "kind": claim.kind.value, "shipment_id": claim.shipment_id},
+        )
+        return claim
+
+    async def ship_right_item(self, claim: ClaimView) -> None:
+        """A wrong item: the right lines ship at once, as a reship by the order itself. Without
+        stock the claim stays open for ops (refund or reject)."""
+        with contextlib.suppress(ApplicationError):  # out of stock: recorded, the claim waits for ops
+            await self.reship(
+                OpsAction(
+                    action=OpsActionKind.RESHIP,
+                    note="wrong item: the right one ships at once",
+                    params={"claim_id": claim.claim_id},
+                    actor="system",
+                )
+            )
+
+    async def reject_claim(self, action: OpsAction) -> None:
+        claim = open_claim(self._state.order, action.params.get("claim_id"))
+        assert claim is not None
+        self._door.close_claim(claim.claim_id, ClaimStatus.REJECTED, action.note)
+        self._door.record(
+            events.CLAIM_CLOSED,
+            actor=action.actor,
+            detail={"claim_id": claim.claim_id, "status": ClaimStatus.REJECTED.value, "note": action.note},
+        )
+        await self._ops.notify(
+            "claim_rejected", reason=action.note or "", scope=claim.claim_id, claim_id=claim.claim_id
+        )
