@@ -171,6 +171,7 @@ class Settings(BaseSettings):
     # uvicorn's per-request log line (`oms dev` turns it off: the simulator polls every second).
     api_access_log: bool = True
     return_window: Duration = timedelta(days=30)
+    return_expiry: Duration = timedelta(days=30)
     hold_timeout: Duration = timedelta(hours=48)
     backorder_timeout: Duration = timedelta(days=14)
     risk_hold_above: Decimal = Decimal("5000.00")
@@ -266,6 +267,7 @@ class Settings(BaseSettings):
         """The rules an order starts with; fixed for its lifetime (the workflow reads no config)."""
         return OrderPolicy(
             return_window=self.return_window,
+            return_expiry=self.return_expiry,
             hold_timeout=self.hold_timeout,
             backorder_timeout=self.backorder_timeout,
             backorder_policy=self.backorder_policy,

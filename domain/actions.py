@@ -8,7 +8,7 @@ The workflow's ops_action validator refuses anything not listed here, and the or
 from domain.claims import open_claims
 from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.lifecycle import cancel_refusal
-from domain.models import OrderView, ShipmentView
+from domain.models import OrderView, ReturnView, ShipmentView
 from domain.resolution import refundable, undeliverable
 
 # Actions aimed at one parcel: forwarded to the parcel that needs them.
@@ -35,6 +35,14 @@ def parcel_for(order: OrderView, kind: OpsActionKind, shipment_id: object = None
     return None
 
 
+def parked_return(order: OrderView, rma_id: object = None) -> ReturnView | None:
+    """The first return (or the one named) whose step is parked for ops' retry, or None."""
+    for view in order.returns:
+        if view.parked and (rma_id is None or view.rma_id == rma_id):
+            return view
+    return None
+
+
 def available_actions(
     order: OrderView, awaiting: frozenset[OpsActionKind], *, compensating: bool
 ) -> list[OpsActionKind]:
@@ -52,6 +60,8 @@ def available_actions(
             actions.add(kind)
     if any(r.awaiting_approval for r in order.returns):
         actions |= {OpsActionKind.APPROVE, OpsActionKind.REJECT}
+    if parked_return(order) is not None:
+        actions.add(OpsActionKind.RETRY)
     # Resolving by hand: a refund while something captured is left, a reship for a parcel that
     # will not arrive and was not resolved (domain/resolution.py).
     if refundable(order) > 0:

@@ -200,9 +200,14 @@ def client_shipment(shipment: ShipmentView) -> ShipmentView:
 
 def client_return(view: ReturnView) -> ReturnView:
     """A return as a client may read it: its last event ("rejected by <key>: <note>",
-    "received by <key>") reads as its status in words."""
+    "received by <key>") reads as its status in words; why it needs ops (a failed step's error,
+    a late receipt) is ops' to read."""
     return view.model_copy(
-        update={"last_event": in_words(view.status.value) if view.last_event is not None else None}
+        update={
+            "last_event": in_words(view.status.value) if view.last_event is not None else None,
+            "attention_reason": None,
+            "parked": False,
+        }
     )
 
 

@@ -37,6 +37,12 @@ def rma_id(order_id: str, number: int) -> str:
     return f"{order_id}-R{number}"
 
 
+def order_of_rma(rma_id_: str) -> str | None:
+    """The order an RMA id (`rma_id`) belongs to, or None when it is not one."""
+    order_id, sep, number = rma_id_.rpartition("-R")
+    return order_id if sep and order_id and number.isdigit() else None
+
+
 def return_workflow_id(rma_id_: str) -> str:
     return f"return-{rma_id_}"
 

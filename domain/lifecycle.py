@@ -153,8 +153,9 @@ SHIPMENT_MOVES: Mapping[ShipmentStatus, frozenset[ShipmentStatus]] = {
 # Inspected is where ReturnWorkflow ends; the order then refunds it (an exchange stays inspected).
 RETURN_MOVES: Mapping[ReturnStatus, frozenset[ReturnStatus]] = {
     ReturnStatus.REQUESTED: frozenset({ReturnStatus.APPROVED, ReturnStatus.REJECTED}),
-    ReturnStatus.APPROVED: frozenset({ReturnStatus.IN_TRANSIT}),
-    ReturnStatus.IN_TRANSIT: frozenset({ReturnStatus.RECEIVED}),
+    # Approved or in transit and never received by its expiry, a return ends rejected ("expired").
+    ReturnStatus.APPROVED: frozenset({ReturnStatus.IN_TRANSIT, ReturnStatus.REJECTED}),
+    ReturnStatus.IN_TRANSIT: frozenset({ReturnStatus.RECEIVED, ReturnStatus.REJECTED}),
     ReturnStatus.RECEIVED: frozenset({ReturnStatus.INSPECTED}),
     ReturnStatus.INSPECTED: frozenset({ReturnStatus.REFUNDED}),
     ReturnStatus.REFUNDED: frozenset(),

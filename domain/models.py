@@ -254,6 +254,8 @@ class OrderPolicy(BaseModel):
     """Time limits and rules fixed when the order starts, so the workflow never reads configuration."""
 
     return_window: timedelta = timedelta(days=30)
+    # An approved return never received this long after its request ends rejected ("expired").
+    return_expiry: timedelta = timedelta(days=30)
     hold_timeout: timedelta = timedelta(hours=48)
     backorder_timeout: timedelta = timedelta(days=14)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
@@ -438,6 +440,12 @@ class ReturnView(BaseModel):
     awaiting_approval: bool = False
     last_event: str | None = None
     version: int = 0
+    # Why the return needs a person (a step parked out of retries, the receipt past its SLA);
+    # the order shows it (domain.news.return_trouble).
+    attention_reason: str | None = None
+    parked: bool = False  # a step out of retries waits for ops' retry
+    receipt_kept: bool = False  # the warehouse's receipt came before the return label was recorded
+    closed_reason: str | None = None  # why a rejected return ended: "rejected" by ops, or "expired"
 
 
 class Totals(BaseModel):
@@ -717,6 +725,17 @@ class ReturnInput(BaseModel):
     language: str = "zh"
     auto_approve: bool = True
     activity_attempts: int = 8
+    # Once the label is bought, the receipt is due within `receipt_sla` (the order's StepSlas.ret);
+    # a return not received `expiry` after its request ends rejected ("expired"). None: no limit.
+    receipt_sla: timedelta | None = None
+    expiry: timedelta | None = None
+
+
+class ReturnInstruction(BaseModel):
+    """An ops action forwarded by the order to one return: retry its parked step."""
+
+    action: OpsActionKind
+    actor: str = "ops"
 
 
 class ReturnDecision(BaseModel):

@@ -72,5 +72,10 @@ def merge_return(order: OrderView, view: ReturnView) -> bool:
 
 
 def return_trouble(view: ReturnView) -> str | None:
-    """A return the policy left to ops needs a person until they decide."""
-    return f"return {view.rma_id} waits for approval" if view.awaiting_approval else None
+    """A return the policy left to ops needs a person until they decide; so does one with a
+    reason of its own (a step parked out of retries, the receipt past its SLA)."""
+    if view.awaiting_approval:
+        return f"return {view.rma_id} waits for approval"
+    if view.attention_reason:
+        return f"return {view.rma_id}: {view.attention_reason}"
+    return None

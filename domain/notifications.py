@@ -111,6 +111,16 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {name}, return {rma_id} of order {order_id} is approved; please send the items back with the return label.",
         ),
     },
+    "return_rejected": {
+        "zh": (
+            "退货 {rma_id} 未被受理",
+            "您好 {name}，订单 {order_id} 的退货 {rma_id} 已关闭（{reason}），不会退款。",
+        ),
+        "en": (
+            "Return {rma_id} closed",
+            "Hello {name}, return {rma_id} of order {order_id} is closed ({reason}); no refund is due.",
+        ),
+    },
     "ops_attention": {
         "zh": ("订单 {order_id} 需要处理", "订单 {order_id} 需要人工处理：{reason}"),
         "en": ("Order {order_id} needs attention", "Order {order_id} needs attention: {reason}"),

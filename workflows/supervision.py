@@ -11,8 +11,9 @@ raised to the caller, which knows what a declined card or an undeliverable addre
 `Supervision` is what the order and the parcel share on top: how a step parks (flag "parked",
 wait for retry or skip, clear the flag) and what an SLA breach does (flag, tell, clear once the
 step is done), with each workflow saying how it tells (the order records a timeline event, the
-parcel a projection row). ReturnWorkflow uses the retry budget only: it has no SLAs and does not
-park (giving it either would change the commands of returns in flight, docs/versioning.md).
+parcel a projection row). ReturnWorkflow parks its steps through `Supervision` too, and watches
+its receipt's SLA itself, behind patch `return-parking-20261201` (returns from before it use the
+retry budget only, docs/versioning.md).
 """
 
 import asyncio

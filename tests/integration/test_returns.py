@@ -208,3 +208,53 @@ async def test_a_costly_return_waits_for_ops_approval(api: httpx.AsyncClient, se
 
     await eventually(told)
 
+
+
+async def test_a_receipt_sent_right_after_opening_the_return_is_kept_and_refunded(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    # The warehouse may scan the parcel before the return label is recorded: the receipt is kept
+    # and applied once the label is, instead of a 202 that changes nothing.
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await delivered_order(api, sku)
+    response = await open_return(api, order["order_id"], lines=[{"sku": sku, "quantity": 1}], reason="no_longer_needed")
+    assert response.status_code == 201, response.text
+    rma = response.json()["rma_id"]
+    await receive(api, rma, sku, 1, "resellable")
+
+    done = await wait_for_return(api, order["order_id"], rma, "refunded")
+    assert done["refund_amount"] == "99.00"
+    assert refunds(sessions, order["order_id"]) == ["99.00"]
+    assert (await stock_of(api, sku))["on_hand"] == 4
+
+    # Received once, the return takes no second receipt: 409, not a 202 that changes nothing.
+    again = await api.post(
+        f"/returns/{rma}/received",
+        headers=WAREHOUSE,
+        json={"lines": [{"sku": sku, "quantity": 1, "condition": "resellable"}]},
+    )
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert refunds(sessions, order["order_id"]) == ["99.00"]
+
+
+async def test_a_rejected_return_refuses_a_receipt(api: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5}, price="2500.00")
+    order = await delivered_order(api, sku, quantity=1, price="2500.00")
+    response = await open_return(api, order["order_id"], lines=[{"sku": sku, "quantity": 1}], reason="no_longer_needed")
+    rma = response.json()["rma_id"]
+    await eventually(lambda: flagged(api, order["order_id"]))
+    rejected = await api.post(
+        f"/ops/orders/{order['order_id']}/actions", headers=OPS, json={"action": "reject", "params": {"rma_id": rma}}
+    )
+    assert rejected.status_code == 200, rejected.text
+    await wait_for_return(api, order["order_id"], rma, "rejected")
+
+    late = await api.post(
+        f"/returns/{rma}/received",
+        headers=WAREHOUSE,
+        json={"lines": [{"sku": sku, "quantity": 1, "condition": "resellable"}]},
+    )
+    assert late.status_code == 409, late.text
+    assert "rejected" in late.json()["detail"]
+    assert refunds(sessions, order["order_id"]) == []

@@ -8,6 +8,11 @@ from datetime import timedelta
 
 from temporalio import workflow
 
+# The customer hears that a return was rejected by ops or expired (docs/versioning.md).
+REJECTION_NOTICE_PATCH = "return-rejected-notice-20261201"
+# The order does not close while a finished return is not yet settled (docs/versioning.md).
+SETTLE_BEFORE_CLOSE_PATCH = "return-settle-before-close-20261201"
+
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.claims import open_claims
@@ -46,6 +51,7 @@ class AfterSales:
         self._shipping_refunded = False
         self.return_news = False  # a return's signal came: the loop looks again
         self._approvals_told: set[str] = set()
+        self._rejections_told: set[str] = set()
 
     def open_return(self, request: ReturnRequest) -> str:
         """Accept a return request (validated by the update): the RMA shows on the order at once,
@@ -70,6 +76,8 @@ class AfterSales:
             language=order.customer.language,
             auto_approve=auto_approves(lines, request.reason, earlier),
             activity_attempts=state.policy.activity_attempts,
+            receipt_sla=state.slas.ret,
+            expiry=state.policy.return_expiry,
         )
         self.apply_return(
             ReturnView(
@@ -111,7 +119,9 @@ class AfterSales:
         while True:
             open_work = self._open_after_sales()
             remaining = deadline - workflow.now()
-            if remaining <= timedelta(0) and not open_work and not self._return_requests and not open_claims(order):
+            over = remaining <= timedelta(0) and not open_work and not self._return_requests
+            over = over and not open_claims(order)
+            if over and not (self._unsettled_returns() and workflow.patched(SETTLE_BEFORE_CLOSE_PATCH)):
                 break
             workflow.set_current_details(
                 f"{order.status.value}: return window open until {deadline:%Y-%m-%d %H:%M} UTC"
@@ -132,6 +142,7 @@ class AfterSales:
             state.claim_news = False
             await self._start_returns()
             await self._tell_approvals()
+            await self._tell_rejections()
             await self._settle()
         self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED)
 
@@ -145,6 +156,14 @@ class AfterSales:
         returns = sum(1 for child in state.return_children.values() if not child.done())
         parcels = sum(1 for child in state.children if not child.done())
         return returns + parcels
+
+    def _unsettled_returns(self) -> bool:
+        """A return finished (inspected, rejected) that the order has not settled yet: the window
+        may be over, but its refund or exchange is still due."""
+        return any(
+            child.done() and rma not in self._settled_returns
+            for rma, child in self._state.return_children.items()
+        )
 
     def _after_sales_news(self) -> bool:
         state = self._state
@@ -173,6 +192,17 @@ class AfterSales:
             if approved and view.rma_id not in self._approvals_told:
                 self._approvals_told.add(view.rma_id)
                 await self._ops.notify("return_approved", scope=view.rma_id, rma_id=view.rma_id)
+
+    async def _tell_rejections(self) -> None:
+        """The customer hears once that a return was rejected by ops or expired (its reason)."""
+        for view in self._state.order.returns:
+            if view.status is not ReturnStatus.REJECTED or view.rma_id in self._rejections_told:
+                continue
+            self._rejections_told.add(view.rma_id)
+            if not workflow.patched(REJECTION_NOTICE_PATCH):
+                continue  # an order from before the notice: its history has no such message
+            reason = "expired" if view.closed_reason == "expired" else view.last_event or "rejected"
+            await self._ops.notify("return_rejected", reason=reason, scope=view.rma_id, rma_id=view.rma_id)
 
     async def _settle(self) -> None:
         """Pay refunds and ship exchanges of inspected returns; fold in finished exchange parcels."""

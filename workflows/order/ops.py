@@ -15,9 +15,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from domain import events, ids
-    from domain.actions import parcel_for
+    from domain.actions import parcel_for, parked_return
     from domain.enums import OpsActionKind, OrderStatus
-    from domain.models import OpsAction, ParcelInstruction, ReturnDecision
+    from domain.models import OpsAction, ParcelInstruction, ReturnDecision, ReturnInstruction
     from domain.notifications import order_notification
     from workflows.options import ACTIVITY_TIMEOUT, PERSISTENT_RETRY
     from workflows.order.door import Door
@@ -145,6 +145,26 @@ class Ops:
                         ),
                     )
                 return
+
+    def retries_return(self, action: OpsAction) -> bool:
+        """A retry is for a parked return when it names one (params.rma_id), or when no parcel
+        waits for it and some return does."""
+        if action.action is not OpsActionKind.RETRY:
+            return False
+        wanted = action.params.get("rma_id")
+        if wanted is not None:
+            return parked_return(self._state.order, wanted) is not None
+        no_parcel = parcel_for(self._state.order, action.action, action.params.get("shipment_id")) is None
+        return no_parcel and parked_return(self._state.order) is not None
+
+    async def retry_return(self, action: OpsAction) -> None:
+        """Forward ops' retry to the parked return (params.rma_id picks one)."""
+        view = parked_return(self._state.order, action.params.get("rma_id"))
+        child = None if view is None else self._state.return_children.get(view.rma_id)
+        if child is not None:
+            await child.signal(
+                ReturnWorkflow.ops_instruction, ReturnInstruction(action=action.action, actor=action.actor)
+            )
 
     async def instruct_parcel(self, action: OpsAction) -> None:
         """Retry, reroute or skip aimed at a parcel: forwarded to the parcel that needs it."""

@@ -229,6 +229,8 @@ class OrderWorkflow:
             await self._resolution.reject_claim(action)
         elif action.action in (OpsActionKind.APPROVE, OpsActionKind.REJECT):
             await self._ops.decide_return(action)
+        elif self._ops.retries_return(action):
+            await self._ops.retry_return(action)
         elif action.action is not OpsActionKind.NOTE:
             await self._ops.instruct_parcel(action)
         await workflow.wait_condition(self._door.all_projected)
