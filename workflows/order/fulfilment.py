@@ -19,6 +19,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.stock import Stock
     from workflows.shipment import ShipmentWorkflow
 
+# Patch (docs/versioning.md): a parcel reshipped or refunded while the carrier has it is told so.
+PARCEL_WRITTEN_OFF_PATCH = "parcel-written-off-20261201"
+
 
 class Fulfilment:
     def __init__(self, state: OrderState, door: Door, ops: Ops, stock: Stock, payment: Payment) -> None:
@@ -61,7 +64,12 @@ class Fulfilment:
         """Ops resolved a parcel the carrier still has (a not_received claim reshipped or
         refunded): its workflow stops waiting for carrier news, so the order can close."""
         for child in self._state.children:
-            if child.id == ids.shipment_workflow_id(shipment_id) and not child.done():
+            # Orders whose reships came before the patch (docs/versioning.md) left the parcel running.
+            if (
+                child.id == ids.shipment_workflow_id(shipment_id)
+                and not child.done()
+                and workflow.patched(PARCEL_WRITTEN_OFF_PATCH)
+            ):
                 await child.signal(ShipmentWorkflow.written_off, reason)
 
     def next_reship_key(self) -> str:
