@@ -234,6 +234,28 @@ async def test_a_parcel_the_carrier_never_delivers_is_reshipped_on_a_claim_and_t
     assert not closed.needs_attention
 
 
+async def test_a_parcel_the_carrier_never_delivers_is_refunded_on_a_claim_and_the_order_closes(
+    orders: Orders,
+) -> None:
+    """Refunding a not_received claim resolves its parcel as well: the order stops waiting for it."""
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first = ids.shipment_id(order_id, 1)
+    await orders.hand_over(first)
+    await orders.wait(order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
+    claim = await _file(orders, order_id, ClaimKind.NOT_RECEIVED, first)
+
+    refunded = await orders.ops(
+        order_id, OpsActionKind.REFUND, note="never arrived", claim_id=claim.claim_id
+    )
+
+    assert refunded.shipments[0].outcome == "refunded 99.00"
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert closed.shipments[0].last_event == "no longer awaited: refunded 99.00"
+    assert not closed.needs_attention
+
+
 async def test_a_wrong_item_ships_the_right_one_at_once(orders: Orders) -> None:
     orders.stubs.add_item("VASE", WH_EAST=3)
     order = await orders.submit(order_request(("VASE", 1, "99.00")))

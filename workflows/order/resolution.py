@@ -16,13 +16,13 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.claims import claim_lines, claim_on, claim_refusal, open_claim
-    from domain.enums import ClaimKind, ClaimStatus, OpsActionKind
-    from domain.models import ClaimRequest, ClaimView, OpsAction
+    from domain.enums import ClaimKind, ClaimStatus, OpsActionKind, ShipmentStatus
+    from domain.models import ClaimRequest, ClaimView, OpsAction, ShipmentView
     from domain.news import status_after_parcel_news
     from domain.refunds import priced
     from domain.resolution import claim_named, refund_request, reship_request, undeliverable
     from workflows.order.door import Door
-    from workflows.order.fulfilment import Fulfilment
+    from workflows.order.fulfilment import PARCEL_WRITTEN_OFF_PATCH, Fulfilment
     from workflows.order.ops import Ops
     from workflows.order.payment import Payment
     from workflows.order.state import OrderState
@@ -57,6 +57,8 @@ class Resolution:
                     claim.claim_id, ClaimStatus.REFUNDED, f"refunded {refunded}: {action.note}"
                 )
                 detail["claim_id"] = claim.claim_id
+                if parcel is None:
+                    parcel = self._never_arrived(claim)
             if parcel is not None:
                 self._door.set_outcome(parcel.shipment_id, f"refunded {refunded}")
                 self._door.unflag(f"parcel:{parcel.shipment_id}")
@@ -72,6 +74,16 @@ class Resolution:
             )
         finally:
             state.resolving -= 1
+
+    def _never_arrived(self, claim: ClaimView) -> ShipmentView | None:
+        """The parcel a not_received claim refunded: resolved by the refund, so that the order no
+        longer waits for it (new orders only: PARCEL_WRITTEN_OFF_PATCH)."""
+        if claim.kind is not ClaimKind.NOT_RECEIVED or not workflow.patched(PARCEL_WRITTEN_OFF_PATCH):
+            return None
+        for parcel in self._state.order.shipments:
+            if parcel.shipment_id == claim.shipment_id and parcel.outcome is None:
+                return None if parcel.status is ShipmentStatus.DELIVERED else parcel
+        return None
 
     async def reship(self, action: OpsAction) -> None:
         state = self._state
