@@ -183,7 +183,9 @@ class Settings(BaseSettings):
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
     tracking_poll_interval: Duration = timedelta(hours=12)
-    activity_attempts: int = Field(default=8, ge=1)
+    # About a minute of backoff (workflows/supervision.py bounded_retry): a database or network
+    # restart is ridden out by the retries; only a failure that outlasts it parks for ops.
+    activity_attempts: int = Field(default=12, ge=1)
     ops_email: str = "ops@orderflow.local"
     # Complaint caps (R11), counted in PostgreSQL so they hold across API processes (store.feedback):
     # complaints open at once on one order, and complaints one customer may open in any 24 hours.

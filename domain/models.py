@@ -265,7 +265,7 @@ class OrderPolicy(BaseModel):
     slas: StepSlas = StepSlas()
     risk: RiskPolicy = RiskPolicy()
     # Activities retry transient failures this many times before the order parks for ops.
-    activity_attempts: int = 8
+    activity_attempts: int = 12
     ops_email: str = "ops@orderflow.local"
 
 
@@ -391,7 +391,7 @@ class ShipmentInput(BaseModel):
     recipient: str
     language: str = "zh"
     slas: StepSlas = StepSlas()
-    activity_attempts: int = 8
+    activity_attempts: int = 12
     reservation_key: str = ""  # the reservation owner: the order id, or a reship's own key
     tracking_poll_interval: timedelta = timedelta(hours=12)
     held: bool = False  # started during an ops hold: no pick until the order releases it
@@ -724,7 +724,7 @@ class ReturnInput(BaseModel):
     recipient: str
     language: str = "zh"
     auto_approve: bool = True
-    activity_attempts: int = 8
+    activity_attempts: int = 12
     # Once the label is bought, the receipt is due within `receipt_sla` (the order's StepSlas.ret);
     # a return not received `expiry` after its request ends rejected ("expired"). None: no limit.
     receipt_sla: timedelta | None = None

@@ -203,6 +203,16 @@ class Stack:
         with self.engine.connect() as conn:
             return list(conn.execute(text(sql), params).all())
 
+    def open_orders(self, order_ids: Sequence[str], limit: int = 10) -> list[Any]:
+        """A few of `order_ids` not yet closed, with what the projection says of them: a failing
+        "every order closed" names the orders it waited for."""
+        return self.rows(
+            "SELECT order_id, status, needs_attention, updated_at FROM orders"
+            " WHERE order_id = ANY(:ids) AND status <> 'closed' ORDER BY updated_at LIMIT :limit",
+            ids=list(order_ids),
+            limit=limit,
+        )
+
     def statuses(self, order_ids: Sequence[str]) -> dict[str, int]:
         """How many of `order_ids` are in each status (the projection)."""
         rows = self.rows(

@@ -99,7 +99,12 @@ async def test_temporal_and_postgres_outages_lose_no_accepted_order(stack: Stack
         for body in refused_bodies:
             await submit_one(api, body, seen)
 
-        await until(lambda: count("closed") == len(seen.accepted), 900, "every accepted order closed")
+        try:
+            await until(lambda: count("closed") == len(seen.accepted), 900, "every accepted order closed")
+        except AssertionError:
+            print("statuses:", stack.statuses(list(seen.accepted)))
+            print("open orders:", stack.open_orders(list(seen.accepted)))
+            raise
 
     assert stack.worker.running and stack.worker.starts == 1, "the worker reconnected by itself"
     assert stack.api.running and stack.api.starts == 1, "the API reconnected by itself"
