@@ -8,20 +8,23 @@ holds its parcels alone."""
 
 import asyncio
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from config.settings import Settings
 from devstack.simulator import Simulator
+from store import projection
 from tests.conftest import CLIENT, OPS, TASK_QUEUE, WAREHOUSE, eventually
 from tests.integration.helpers import (
     carrier_event,
     confirm_pick,
+    flagged,
     get_order,
     new_sku,
     order_body,
@@ -120,6 +123,54 @@ async def test_a_held_parcel_is_not_offered_until_release_and_a_picked_one_leave
     response = await api.post(f"/ops/orders/{held['order_id']}/actions", headers=OPS, json={"action": "release"})
     assert response.status_code == 200, response.text
     await until_queue(api, warehouse, [held["shipment_id"]])
+
+
+async def test_a_late_parcel_stays_on_the_queue(
+    api: httpx.AsyncClient, client: Client, temporal_env: WorkflowEnvironment
+) -> None:
+    """Past its picking SLA the parcel needs attention for its lateness alone: the pick is what
+    ends that, so the warehouse still sees it (docs/api.md)."""
+    warehouse = await own_warehouse(api)
+    sku = await new_sku(api, {warehouse: 5})
+    parcel = await picking(api, sku, priority="expedited")  # expedited: the 24h picking SLA halves
+    await temporal_env.fast_forward(client.get_workflow_handle(f"shipment-{parcel['shipment_id']}"), timedelta(hours=13))
+    late = await eventually(lambda: flagged(api, parcel["order_id"]))
+    assert "picking over its SLA of 12:00:00" in late["attention_reason"]
+    assert late["shipments"][0]["attention_reason"] == "picking over its SLA of 12:00:00"
+    assert await queued(api, warehouse) == [parcel["shipment_id"]]
+    await confirm_pick(api, parcel["shipment_id"])
+    await until_queue(api, warehouse, [])
+
+
+async def test_a_parcel_waiting_for_ops_for_anything_else_is_not_offered(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    """A parcel whose attention reason is anything but its late pick (here a refused projection
+    row, as workflows/shipment.py records it) waits for ops, not for the warehouse. The parcel's
+    row is written as the parcel would write it, a moment after its last step."""
+    warehouse = await own_warehouse(api)
+    sku = await new_sku(api, {warehouse: 5})
+    parcels = [await picking(api, sku) for _ in range(3)]
+    await until_queue(api, warehouse, [p["shipment_id"] for p in parcels])
+    reasons = [
+        "projection refused: invalid byte sequence",
+        "picking over its SLA of 1 day, 0:00:00; projection refused: invalid byte sequence",
+        "picking over its SLA of 1 day, 0:00:00",
+    ]
+    for parcel, reason in zip(parcels, reasons, strict=True):
+        view = projection.shipment_by_id(sessions, parcel["shipment_id"])
+        assert view is not None and view.updated_at is not None and view.status.value == "picking"
+        projection.record_shipment(
+            sessions,
+            # The same version (its step is logged already), a microsecond later: the row wins over
+            # the one it replaces, and the parcel's next step (later still) wins over it.
+            view.model_copy(
+                update={"attention_reason": reason, "updated_at": view.updated_at + timedelta(microseconds=1)}
+            ),
+        )
+    assert await queued(api, warehouse) == [parcels[2]["shipment_id"]]
+    await confirm_pick(api, parcels[2]["shipment_id"])
+    await until_queue(api, warehouse, [])
 
 
 async def test_keys_and_parameters(api: httpx.AsyncClient) -> None:
