@@ -3,6 +3,13 @@
 It confirms picks and posts signed carrier webhooks, exactly as a real warehouse system and
 carrier would, so a demo order reaches delivered and closed on its own (docs/architecture.md, "Adapters").
 The decision of what to do next is the pure function `decide()`; the loop around it does I/O.
+
+It holds no ops key. As the warehouse it reads each active warehouse's work queue
+(`GET /warehouse/tasks`) and confirms those picks, with the warehouse key alone: a parcel on an ops
+hold is not on the queue, so it is not picked. As the carriers it follows the labelled parcels on
+the order list pages, read with an unbound client key (what a storefront sees: each parcel's status,
+carrier and tracking number); only without one does it fall back to an ops key, and without either
+it plays no carrier.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from config.settings import Settings, api_base_url, first_key_with_role
+from config.settings import Settings, api_base_url, first_key_with_role, parse_api_keys
 
 log = logging.getLogger("oms.simulator")
 
@@ -32,7 +39,7 @@ _ERRORS: tuple[type[Exception], ...] = (
     TypeError,
 )
 
-# Orders whose shipments may still need the warehouse or a carrier.
+# Orders whose shipments may still need a carrier.
 POLLED_ORDER_STATUSES = (
     "fulfilling",
     "partially_shipped",
@@ -140,6 +147,19 @@ def carrier_webhook_body(
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def task_shipment(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A pick task of `GET /warehouse/tasks` as the shipment `decide()` reads: waiting for its pick."""
+    return {"shipment_id": task.get("shipment_id"), "status": "picking", "lines": task.get("lines") or []}
+
+
+def unbound_client_key(settings: Settings) -> str | None:
+    """The first plain client key bound to no customers: it reads every order, as a storefront."""
+    for entry in parse_api_keys(settings.api_keys.get_secret_value()):
+        if entry.role == "client" and entry.customers is None and entry.key is not None:
+            return entry.key
+    return None
+
+
 def pick_body(shipment: Mapping[str, Any]) -> dict[str, Any]:
     lines = []
     for line in shipment.get("lines") or []:
@@ -151,13 +171,18 @@ def pick_body(shipment: Mapping[str, Any]) -> dict[str, Any]:
 class Simulator:
     def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
         keys = settings.api_key_table()
-        ops_key = first_key_with_role(keys, "ops")
-        if ops_key is None:
+        warehouse_key = first_key_with_role(keys, "warehouse")
+        if warehouse_key is None:
             raise ValueError(
-                "the simulator needs an API key with role ops in OMS_API_KEYS"
+                "the simulator needs an API key with role warehouse in OMS_API_KEYS"
             )
-        self.ops_key = ops_key
-        self.warehouse_key = first_key_with_role(keys, "warehouse") or ops_key
+        self.warehouse_key = warehouse_key
+        # The carriers' reads of the order lists: a storefront's view is enough.
+        self.tracking_key = unbound_client_key(settings) or first_key_with_role(keys, "ops")
+        if self.tracking_key is None:
+            log.warning(
+                "no unbound client key in OMS_API_KEYS: the simulator confirms picks but plays no carrier"
+            )
         self.secrets = settings.carrier_secret_table()
         self.step = step_seconds(settings.simulator_speed)
         self.poll_interval = max(0.05, min(settings.simulator_poll_interval, self.step))
@@ -167,16 +192,46 @@ class Simulator:
         self.states: dict[str, ShipmentState] = {}
 
     # -- reading ----------------------------------------------------------------------------
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        response = self.client.get(
-            path, params=params, headers={"X-API-Key": self.ops_key}
-        )
+    def _get(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self.client.get(path, params=params, headers={"X-API-Key": key})
         response.raise_for_status()
         return response.json()
+
+    def warehouses(self) -> list[str]:
+        """The codes of the active warehouses."""
+        try:
+            listed = self._get("/warehouses", self.warehouse_key)
+        except _ERRORS as exc:
+            log.warning("listing warehouses failed: %s", exc)
+            return []
+        items = listed.get("items", []) if isinstance(listed, Mapping) else listed
+        return [str(w["code"]) for w in items if isinstance(w, Mapping) and w.get("code") and w.get("active", True)]
+
+    def pick_tasks(self) -> Iterator[dict[str, Any]]:
+        """The parcels waiting to be picked, from each active warehouse's work queue."""
+        for warehouse in self.warehouses():
+            cursor: str | None = None
+            for _page in range(20):
+                params: dict[str, Any] = {"warehouse": warehouse, "limit": 500}
+                if cursor:
+                    params["cursor"] = cursor
+                try:
+                    page = self._get("/warehouse/tasks", self.warehouse_key, params)
+                except _ERRORS as exc:
+                    log.warning("reading the tasks of %s failed: %s", warehouse, exc)
+                    break
+                for task in page.get("items", []):
+                    if task.get("shipment_id"):
+                        yield task_shipment(task)
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
 
     def open_orders(self) -> Iterator[dict[str, Any]]:
         """The orders in each polled status, as the list pages give them: each item carries its
         parcels as they are now, so one request reads a hundred orders' parcels."""
+        if self.tracking_key is None:
+            return
         for status in POLLED_ORDER_STATUSES:
             cursor: str | None = None
             for _page in range(20):
@@ -184,7 +239,7 @@ class Simulator:
                 if cursor:
                     params["cursor"] = cursor
                 try:
-                    page = self._get("/orders", params)
+                    page = self._get("/orders", self.tracking_key, params)
                 except _ERRORS as exc:
                     log.warning("listing %s orders failed: %s", status, exc)
                     break
@@ -196,6 +251,9 @@ class Simulator:
                     break
 
     def shipments(self) -> Iterator[dict[str, Any]]:
+        """The parcels to pick (the work queues), then the labelled ones the carriers move (the
+        order lists). A parcel waiting for its pick is picked only from its warehouse's queue."""
+        yield from self.pick_tasks()
         seen: set[str] = set()
         for order in self.open_orders():
             order_id = str(order["order_id"])
@@ -203,7 +261,7 @@ class Simulator:
                 continue  # moved to the next polled status while we paged
             seen.add(order_id)
             for shipment in order.get("shipments") or []:
-                if shipment.get("shipment_id"):
+                if shipment.get("shipment_id") and next_carrier_status(str(shipment.get("status"))):
                     yield shipment
 
     # -- acting -----------------------------------------------------------------------------
@@ -305,4 +363,6 @@ __all__ = [
     "run_simulator",
     "sign",
     "step_seconds",
+    "task_shipment",
+    "unbound_client_key",
 ]

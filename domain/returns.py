@@ -7,7 +7,7 @@ from collections import Counter
 from decimal import Decimal
 
 from domain.enums import ItemCondition, ReturnReason, ReturnStatus, ShipmentStatus
-from domain.models import Address, OrderView, ParcelLine, ReceivedLine, ReturnLine
+from domain.models import Address, OrderView, ParcelLine, ReceivedLine, ReturnLine, ReturnView
 
 # Returns worth more than this, or beyond this many on one order, wait for an ops decision.
 AUTO_APPROVE_UP_TO = Decimal("2000.00")
@@ -44,18 +44,31 @@ def return_problems(order: OrderView, lines: list[ParcelLine]) -> list[str]:
 def return_lines(order: OrderView, lines: list[ParcelLine]) -> list[ReturnLine]:
     """Price each returned line as sold, and send it back to the warehouse it shipped from."""
     prices = {line.sku: line.unit_price for line in order.lines}
-    origin = {
-        line.sku: shipment.warehouse
-        for shipment in order.shipments
-        if shipment.status is ShipmentStatus.DELIVERED
-        for line in shipment.lines
-    }
+    origin = shipped_from(order)
     return [
         ReturnLine(
             sku=line.sku, quantity=line.quantity, unit_price=prices[line.sku], warehouse=origin[line.sku]
         )
         for line in lines
     ]
+
+
+def shipped_from(order: OrderView) -> dict[str, str]:
+    """The warehouse each delivered SKU of the order shipped from: where a return of it goes."""
+    return {
+        line.sku: shipment.warehouse
+        for shipment in order.shipments
+        if shipment.status is ShipmentStatus.DELIVERED
+        for line in shipment.lines
+    }
+
+
+def dock_warehouse(order: OrderView, view: ReturnView) -> str | None:
+    """The warehouse whose returns dock a return's label is addressed to: the one its first line
+    shipped from (ReturnWorkflow._return_label), or None when no delivered parcel carried it."""
+    if not view.lines:
+        return None
+    return shipped_from(order).get(view.lines[0].sku)
 
 
 def auto_approves(lines: list[ReturnLine], reason: ReturnReason, earlier_returns: int) -> bool:

@@ -212,6 +212,10 @@ class CarrierLabelRow(Base):
 
 class ShipmentRow(Base):
     __tablename__ = "shipments"
+    __table_args__ = (
+        # The warehouse work queue (migration 0010): the parcels waiting to be picked, per warehouse.
+        Index("ix_shipments_warehouse_picking", "warehouse", postgresql_where="status = 'picking'"),
+    )
 
     shipment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)

@@ -1,33 +1,116 @@
-"""Warehouse reports: pick confirmations, stock receipts (which wake backorders) and counts
-(docs/api.md "Warehouse and carriers")."""
+"""Warehouse work and reports: the work queue (parcels to pick, returns to receive), pick
+confirmations, stock receipts (which wake backorders) and counts (docs/api.md "Warehouse and carriers")."""
 
+from datetime import datetime
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
-from api.problems import ProblemError
+from api.problems import ProblemError, invalid_request
 from api.temporal_calls import WorkflowGone, confirm_pick, parcel_back, stock_arrived
-from domain.enums import OrderStatus, Role
+from domain.enums import OrderStatus, Priority, Role, ShippingSpeed
 from domain.facts import pick_refusal
 from domain.models import (
     ParcelBack,
     ParcelLine,
     PickConfirmation,
+    Problem,
     ReceivedLine,
     Sku,
     StockArrival,
     Strict,
 )
-from store import catalog, projection
+from store import catalog, projection, warehouse_tasks
 
 router = APIRouter(tags=["warehouse"])
 WarehouseRole = Annotated[Principal, Depends(require(Role.WAREHOUSE))]
+
+
+class PickTask(BaseModel):
+    shipment_id: str
+    order_id: str
+    lines: list[ParcelLine]
+    priority: Priority = Field(
+        description="expedited when the order is expedited or ships express or overnight, else normal"
+    )
+    shipping_speed: ShippingSpeed
+    since: datetime = Field(description="when the parcel started waiting for its pick")
+
+
+class ReturnTask(BaseModel):
+    rma_id: str
+    order_id: str
+    lines: list[ParcelLine]
+    since: datetime = Field(description="when the return label was recorded")
+
+
+class WorkQueue(BaseModel):
+    items: list[PickTask] = Field(description="parcels to pick: expedited first, then oldest")
+    next_cursor: str | None = Field(default=None, description="the next page of items, if any")
+    returns: list[ReturnTask] = Field(
+        default=[],
+        description="returns whose label is issued, on their way to this warehouse's dock, oldest "
+        "first; on the first page only (a request without `cursor`)",
+    )
+
+
+def _work_queue(
+    sessions: projection.SessionFactory, warehouse: str, limit: int, cursor: str | None
+) -> WorkQueue:
+    if warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
+        raise ProblemError(404, f"no warehouse {warehouse}")
+    try:
+        tasks, next_cursor = warehouse_tasks.pick_tasks(sessions, warehouse, limit=limit, cursor=cursor)
+    except warehouse_tasks.InvalidCursor:
+        raise invalid_request([Problem(field="cursor", message="is not a cursor of this list")]) from None
+    returns = [] if cursor else warehouse_tasks.returns_to_receive(sessions, warehouse)
+    return WorkQueue(
+        items=[
+            PickTask(
+                shipment_id=t.shipment_id,
+                order_id=t.order_id,
+                lines=[ParcelLine.model_validate(line) for line in t.lines],
+                priority=t.priority,
+                shipping_speed=t.shipping_speed,
+                since=t.since,
+            )
+            for t in tasks
+        ],
+        next_cursor=next_cursor,
+        returns=[
+            ReturnTask(
+                rma_id=r.rma_id,
+                order_id=r.order_id,
+                lines=[ParcelLine.model_validate(line) for line in r.lines],
+                since=r.since,
+            )
+            for r in returns
+        ],
+    )
+
+
+@router.get(
+    "/warehouse/tasks",
+    response_model=WorkQueue,
+    responses={404: {"description": "unknown warehouse"}},
+)
+async def tasks(
+    _: WarehouseRole,
+    sessions: SessionsDep,
+    warehouse: Annotated[str, Query(min_length=1, max_length=32)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> WorkQueue:
+    """The warehouse's work queue: the parcels waiting to be picked there, expedited first, then
+    oldest; none on an ops hold or waiting for ops, none cancelled or picked. And the returns
+    expected at its dock."""
+    return await run_in_threadpool(_work_queue, sessions, warehouse, limit, cursor)
 
 
 class PickedBody(Strict):

@@ -148,6 +148,8 @@ def test_pick_body_keeps_sku_and_quantity() -> None:
 
 
 OPS_KEY = "ops-key-at-least-24-characters"
+CLIENT_KEY = f"client-key-{'x' * 24}"
+WAREHOUSE_KEY = f"wh-key-{'x' * 24}"
 
 
 def test_tick_against_a_fake_api() -> None:
@@ -156,8 +158,11 @@ def test_tick_against_a_fake_api() -> None:
     posted: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/warehouses":
+            return httpx.Response(200, json=[])  # nothing to pick here: tasks have their own test
         if request.method == "GET" and request.url.path == "/orders":
-            assert request.headers["X-API-Key"] == OPS_KEY
+            # The carriers read what a storefront reads: an unbound client key, not the ops key.
+            assert request.headers["X-API-Key"] == CLIENT_KEY
             status = request.url.params["status"]
             if status == "partially_shipped":
                 return httpx.Response(500, json={"title": "boom"})
@@ -182,3 +187,45 @@ def test_tick_against_a_fake_api() -> None:
     assert request.url.path == "/webhooks/carriers/swift"
     assert request.headers["X-Signature"] == sign(request.content, "sek")
     assert json.loads(request.content)["status"] == "out_for_delivery"
+
+
+def test_picks_come_from_the_work_queues_with_the_warehouse_key_alone() -> None:
+    """A key table without an ops key (and without a client key): the simulator reads each active
+    warehouse's work queue, page by page, and confirms those picks with the warehouse key; it reads
+    no order and plays no carrier."""
+    requests: list[httpx.Request] = []
+    pages = {
+        None: {"items": [{"shipment_id": "SHP-1", "order_id": "O1", "lines": [{"sku": "SKU-A", "quantity": 2}],
+                          "priority": "expedited", "shipping_speed": "express", "since": "2026-12-01T00:00:00Z"}],
+               "next_cursor": "page-2", "returns": []},
+        "page-2": {"items": [{"shipment_id": "SHP-2", "order_id": "O2", "lines": [{"sku": "SKU-B", "quantity": 1}],
+                              "priority": "normal", "shipping_speed": "standard", "since": "2026-12-01T01:00:00Z"}],
+                   "next_cursor": None, "returns": []},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        assert request.headers["X-API-Key"] == WAREHOUSE_KEY
+        if request.method == "GET" and request.url.path == "/warehouses":
+            return httpx.Response(200, json=[{"code": "WH-A", "active": True}, {"code": "WH-OFF", "active": False}])
+        if request.method == "GET" and request.url.path == "/warehouse/tasks":
+            assert request.url.params["warehouse"] == "WH-A"
+            return httpx.Response(200, json=pages[request.url.params.get("cursor")])
+        assert request.method == "POST" and request.url.path.endswith("/picked"), request.url.path
+        return httpx.Response(202)
+
+    settings = Settings(api_keys=f"w:warehouse:{WAREHOUSE_KEY}", carrier_secrets="swift:sek", simulator_speed=3600)
+    sim = Simulator(settings, client=httpx.Client(transport=httpx.MockTransport(handler), base_url="http://api"))
+    assert sim.tick(now=0.0) == []
+    assert sim.tick(now=1.0) == [Action(kind="pick", shipment_id="SHP-1"), Action(kind="pick", shipment_id="SHP-2")]
+    posts = [r for r in requests if r.method == "POST"]
+    assert [(r.url.path, json.loads(r.content)) for r in posts] == [
+        ("/warehouse/shipments/SHP-1/picked", {"lines": [{"sku": "SKU-A", "quantity": 2}], "picker": "simulator"}),
+        ("/warehouse/shipments/SHP-2/picked", {"lines": [{"sku": "SKU-B", "quantity": 1}], "picker": "simulator"}),
+    ]
+    assert {r.url.path for r in requests if r.method == "GET"} == {"/warehouses", "/warehouse/tasks"}
+
+
+def test_the_simulator_needs_a_warehouse_key() -> None:
+    with pytest.raises(ValueError, match="role warehouse"):
+        Simulator(Settings(api_keys=f"o:ops:{OPS_KEY},c:client:{CLIENT_KEY}"))
