@@ -11,14 +11,16 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain import ids
 from domain.enums import (
     CarrierIssue,
+    ClaimKind,
     OpsActionKind,
     OrderStatus,
     PaymentStatus,
     ShipmentStatus,
     TrackingStatus,
 )
-from domain.models import OrderRequest, PaymentRequest
+from domain.models import ClaimRequest, OrderRequest, PaymentRequest
 from tests.workflows.driver import Orders, order_request
+from workflows.order.workflow import OrderWorkflow
 
 
 def _cod(*lines: tuple[str, int, str]) -> OrderRequest:
@@ -131,3 +133,50 @@ async def test_cod_cancelled_before_delivery_voids_the_promise(orders: Orders) -
     assert cancelled.payment.status is PaymentStatus.VOIDED
     assert orders.stubs.operations("capture") == [] and orders.stubs.operations("refund") == []
     assert [r.key for r in orders.stubs.operations("void")] == [ids.payment_key(order.order_id, "void")]
+
+
+@pytest.mark.parametrize("stock", [2, 1])
+async def test_cod_parcel_lost_is_collected_by_its_replacement_or_voided_without_stock(
+    orders: Orders, stock: int
+) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=stock)
+    order = await orders.submit(_cod(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    await orders.hand_over(first)
+    await orders.carrier(first, TrackingStatus.EXCEPTION, detail=CarrierIssue.LOST.value)
+
+    if stock == 1:  # nothing to send again: the parcel is resolved, its cash never collected
+        closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+        assert closed.payment.status is PaymentStatus.VOIDED
+        assert closed.shipments[0].outcome == "voided 111.00 (cash on delivery)"
+        assert orders.stubs.operations("refund") == [] and orders.stubs.operations("capture") == []
+        assert [r.key for r in orders.stubs.operations("void")] == [ids.payment_key(order_id, f"void-{first}")]
+        return
+    await orders.wait(order_id, lambda o: len(o.shipments) == 2, "a replacement")
+    await orders.deliver(order_id, second)
+    collected = await orders.wait(order_id, lambda o: o.payment.status is PaymentStatus.CAPTURED, "captured")
+    assert collected.payment.captured == Decimal("111.00")
+    assert [r.key for r in orders.stubs.operations("capture")] == [ids.payment_key(order_id, f"capture-{second}")]
+    assert orders.stubs.operations("void") == []
+
+
+async def test_cod_not_received_claim_refunded_voids_the_parcels_share(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(_cod(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    parcel = ids.shipment_id(order_id, 1)
+    await orders.hand_over(parcel)
+    claim = await orders.order(order_id).execute_update(
+        OrderWorkflow.file_claim, ClaimRequest(kind=ClaimKind.NOT_RECEIVED, shipment_id=parcel, comment="where?")
+    )
+
+    refunded = await orders.ops(order_id, OpsActionKind.REFUND, note="never came", claim_id=claim.claim_id)
+
+    assert refunded.totals.refunded == Decimal("0.00") and orders.stubs.operations("refund") == []
+    assert [(r.amount, r.key) for r in orders.stubs.operations("void")] == [
+        (Decimal("111.00"), ids.payment_key(order_id, f"void-{parcel}"))
+    ]
+    assert refunded.payment.status is PaymentStatus.VOIDED
+    assert refunded.shipments[0].outcome == "voided 111.00 (cash on delivery)"
+    await orders.wait_status(order_id, OrderStatus.CLOSED)
