@@ -153,12 +153,15 @@ class Payment:
     async def parcel_finished(self, parcel: ShipmentView) -> None:
         """A parcel ended: delivered, its share is captured (the courier collected it); back at
         the sender, its share is voided."""
-        if not self.cod_on_delivery or parcel.shipment_id not in self._shares:
+        if not self.cod_on_delivery:
             return
-        if parcel.status is ShipmentStatus.DELIVERED:
-            await self._capture_share(parcel.shipment_id)
-        elif parcel.status is ShipmentStatus.RETURNED_TO_SENDER:
-            self._returned[parcel.shipment_id] = await self._void_share(parcel.shipment_id)
+        async with self._refunding:  # beside an ops refund of the same parcel: one after the other
+            if parcel.shipment_id not in self._shares:
+                return
+            if parcel.status is ShipmentStatus.DELIVERED:
+                await self._capture_share(parcel.shipment_id)
+            elif parcel.status is ShipmentStatus.RETURNED_TO_SENDER:
+                await self._void_share(parcel.shipment_id, renewable=True)
 
     def settled_as(self, shipment_id: str, refunded: Decimal) -> str:
         """The outcome of a parcel resolved by a refund: cash on delivery never collected for it
@@ -171,7 +174,8 @@ class Payment:
     async def _capture_share(self, shipment_id: str) -> None:
         order = self._state.order
         assert self.result is not None
-        share = self._shares[shipment_id]
+        # Taken at once: a reship of the parcel meanwhile (a claim) finds it collected.
+        share = self._shares.pop(shipment_id)
         if share > 0:
             await self._call(
                 PaymentActivities.capture_payment,
@@ -182,14 +186,19 @@ class Payment:
                 ),
                 f"capture {share} {order.currency} collected on delivery of {shipment_id}",
             )
-        del self._shares[shipment_id]
         self._door.cod_collected(share, promised=bool(self._shares))
         self._door.record(events.PAYMENT_CAPTURED, detail={"shipment_id": shipment_id, "amount": str(share)})
 
-    async def _void_share(self, shipment_id: str) -> Decimal:
+    async def _void_share(self, shipment_id: str, *, renewable: bool = False) -> None:
+        """Void a parcel's share; `renewable` (it came back to the sender): a reship promises it
+        anew. The order says so at once, so that a reship meanwhile finds it voided."""
         order = self._state.order
         assert self.result is not None
-        share = self._shares[shipment_id]
+        share = self._shares.pop(shipment_id)
+        self._voided[shipment_id] = share
+        if renewable:
+            self._returned[shipment_id] = share
+        self._door.cod_voided(share, promised=bool(self._shares))
         if share > 0:
             await self._call(
                 PaymentActivities.void_payment,
@@ -200,11 +209,7 @@ class Payment:
                 ),
                 f"void {share} {order.currency} of {shipment_id} (cash on delivery)",
             )
-        del self._shares[shipment_id]
-        self._voided[shipment_id] = share
-        self._door.cod_voided(share, promised=bool(self._shares))
         self._door.record(events.PAYMENT_VOIDED, detail={"shipment_id": shipment_id, "amount": str(share)})
-        return share
 
     # --- refunds --------------------------------------------------------------------------------
 
