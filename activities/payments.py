@@ -37,7 +37,8 @@ class PaymentActivities:
     @activity.defn(name="void_payment")
     @business_refusals
     def void_payment(self, operation: PaymentOperation) -> PaymentResult:
-        return self._gateway.void(operation.idempotency_key, operation.payment_id)
+        # An amount voids only that share (cash on delivery, a parcel's); none voids it all.
+        return self._gateway.void(operation.idempotency_key, operation.payment_id, operation.amount or None)
 
     @activity.defn(name="refund_payment")
     @business_refusals

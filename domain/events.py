@@ -25,6 +25,7 @@ ORDER_REDUCED = "order.reduced"
 PAYMENT_PENDING = "payment.pending"
 PAYMENT_AUTHORIZED = "payment.authorized"
 PAYMENT_CAPTURED = "payment.captured"
+PAYMENT_VOIDED = "payment.voided"  # cash on delivery: a parcel's share (domain/cod.py)
 
 # The projection (issue 16): PostgreSQL refused the order's row for its data; written in full again.
 ORDER_PROJECTION_REFUSED = "order.projection_refused"

@@ -460,6 +460,10 @@ class PaymentView(BaseModel):
     method: PaymentMethod
     amount: Money
     payment_id: str | None = None
+    # What was captured so far and what of the promise was voided (cash on delivery captures
+    # parcel by parcel as each is delivered: domain/cod.py).
+    captured: Money = Decimal("0.00")
+    voided: Money = Decimal("0.00")
 
 
 class Hold(BaseModel):

@@ -12,18 +12,20 @@ from domain.models import OrderLine, ParcelLine, ReturnView, Totals
 ZERO = Decimal("0.00")
 
 
-def refund_cap(amount: Decimal, totals: Totals) -> Decimal:
+def refund_cap(amount: Decimal, totals: Totals, captured: Decimal | None = None) -> Decimal:
     """What may be refunded of `amount`: never more than is left of the capture (0.00 when nothing
-    is left). Parcels and returns refund in parts; together they never pass the grand total."""
-    capped = min(amount, totals.grand_total - totals.refunded)
+    is left). Parcels and returns refund in parts; together they never pass the grand total, or
+    `captured` when only part of it was captured (cash on delivery, domain/cod.py)."""
+    paid = totals.grand_total if captured is None else captured
+    capped = min(amount, paid - totals.refunded)
     return capped if capped > 0 else ZERO
 
 
-def payment_after_refund(totals: Totals) -> PaymentStatus:
-    """The payment's status once `totals.refunded` has been paid back."""
-    return (
-        PaymentStatus.REFUNDED if totals.refunded >= totals.grand_total else PaymentStatus.PARTIALLY_REFUNDED
-    )
+def payment_after_refund(totals: Totals, captured: Decimal | None = None) -> PaymentStatus:
+    """The payment's status once `totals.refunded` has been paid back (of `captured`, when only
+    part of the grand total was captured)."""
+    paid = totals.grand_total if captured is None else captured
+    return PaymentStatus.REFUNDED if totals.refunded >= paid else PaymentStatus.PARTIALLY_REFUNDED
 
 
 def unit_price(lines: list[OrderLine], sku: str) -> Decimal:

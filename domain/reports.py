@@ -18,6 +18,17 @@ class StepDuration(BaseModel):
     p95_seconds: float
 
 
+class CashOnDelivery(BaseModel):
+    """Cash-on-delivery orders apart: the cash couriers collected (captured at delivery), what is
+    promised and not yet collected, what was voided (parcels returned, cancellations) and refunded."""
+
+    orders: int = 0
+    collected: Decimal = Decimal("0.00")
+    outstanding: Decimal = Decimal("0.00")
+    voided: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+
+
 class Summary(BaseModel):
     orders: int
     by_status: dict[str, int]
@@ -32,6 +43,7 @@ class Summary(BaseModel):
     average_rating: float | None = None
     complaints: dict[str, int] = {}
     sla_breaches_per_day: dict[date, int] = {}  # orders whose first SLA breach fell on that UTC day
+    cash_on_delivery: CashOnDelivery = CashOnDelivery()  # counted apart (also inside the figures above)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -67,4 +79,5 @@ def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
     ]
     rows += [("complaints", status, str(n)) for status, n in sorted(summary.complaints.items())]
     rows += [("sla_breaches_per_day", day.isoformat(), str(n)) for day, n in sorted(summary.sla_breaches_per_day.items())]
+    rows += [("cash_on_delivery", key, str(value)) for key, value in summary.cash_on_delivery.model_dump().items()]
     return rows

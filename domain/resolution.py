@@ -9,8 +9,9 @@ lost, damaged) and that the order has not resolved yet (no outcome) takes a resh
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.claims import claim_on, open_claim
-from domain.enums import CarrierIssue, PaymentStatus, ShipmentStatus
+from domain.claims import claim_on, open_claim, open_claims
+from domain.cod import is_cod, uncollected
+from domain.enums import CarrierIssue, ClaimKind, PaymentStatus, ShipmentStatus
 from domain.models import Address, ClaimView, OrderView, ParcelLine, ShipmentView
 from domain.refunds import ZERO, parcel_refund
 
@@ -32,11 +33,46 @@ def undeliverable(parcel: ShipmentView) -> bool:
 
 
 def refundable(order: OrderView) -> Decimal:
-    """What is captured and not yet refunded (0.00 before capture, after a void)."""
+    """What is captured and not yet refunded (0.00 before capture, after a void). Cash on delivery
+    captures parcel by parcel: what its deliveries captured (domain/cod.py)."""
     if order.payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
         return ZERO
-    left = order.totals.grand_total - order.totals.refunded
+    paid = order.payment.captured if is_cod(order) else order.totals.grand_total
+    left = paid - order.totals.refunded
     return left if left > 0 else ZERO
+
+
+def voidable(order: OrderView) -> bool:
+    """Cash on delivery: a parcel not delivered that a refund would resolve (returned to sender,
+    lost, damaged, or under a not_received claim): the refund voids its share instead."""
+    if not is_cod(order):
+        return False
+    if any(undeliverable(parcel) for parcel in order.shipments):
+        return True
+    return any(uncollected(order, _claimed_parcel(order, claim)) for claim in open_claims(order))
+
+
+def _claimed_parcel(order: OrderView, claim: ClaimView | None) -> ShipmentView | None:
+    """The parcel a not_received claim is about, when it was not delivered."""
+    if claim is None or claim.kind is not ClaimKind.NOT_RECEIVED:
+        return None
+    for parcel in order.shipments:
+        if parcel.shipment_id == claim.shipment_id and parcel.outcome is None:
+            return parcel if parcel.status is not ShipmentStatus.DELIVERED else None
+    return None
+
+
+def voided_parcel(order: OrderView, params: dict[str, Any]) -> ShipmentView | None:
+    """Cash on delivery: the undelivered parcel whose share a refund with these params voids
+    (params.shipment_id, or the parcel of a not_received claim); None otherwise."""
+    if not is_cod(order):
+        return None
+    parcel = None
+    if params.get("shipment_id") is not None:
+        parcel = _parcel(order, params["shipment_id"])
+    elif params.get("claim_id") is not None:
+        parcel = _claimed_parcel(order, open_claim(order, params["claim_id"]))
+    return parcel if uncollected(order, parcel) else None
 
 
 def _parcel(order: OrderView, shipment_id: object) -> ShipmentView:
@@ -115,6 +151,8 @@ def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, S
         amount = parcel_refund(order.lines, claim.lines)
     else:
         raise NotApplicable("refund needs params.amount or params.lines")
+    if voided_parcel(order, params) is not None:
+        return amount, parcel  # cash on delivery never collected for it: its share is voided
     left = refundable(order)
     if amount > left:
         raise NotApplicable(f"{amount} is more than is left to refund ({left} of the capture)")

@@ -10,12 +10,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Numeric, cast, distinct, func, or_, select
+from sqlalchemy import Date, Numeric, case, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from domain.enums import PaymentMethod
 from domain.events import SLA_BREACHED
-from domain.reports import StepDuration, Summary, rate
+from domain.reports import CashOnDelivery, StepDuration, Summary, rate
 from store import feedback
 from store.models import OrderEventRow, OrderRow, ShipmentRow
 
@@ -53,6 +54,45 @@ def _order_figures(s: Session, period: list[ColumnElement[bool]]) -> dict[str, A
         ).where(*period)
     ).one()
     return dict(row._mapping)
+
+
+# Payment statuses once something was captured (orders from before payment.captured was kept
+# were captured whole) and once nothing was promised any more.
+_CAPTURED = ("captured", "partially_refunded", "refunded")
+_NOT_PROMISED = ("pending", "declined", "voided")
+
+
+def _cash_on_delivery(s: Session, period: list[ColumnElement[bool]]) -> CashOnDelivery:
+    """Cash-on-delivery orders apart, one pass over the period's cod orders."""
+    payment = OrderRow.document["payment"]
+    status = payment["status"].astext
+    grand_total = cast(OrderRow.document["totals"]["grand_total"].astext, Numeric(12, 2))
+    refunded = cast(OrderRow.document["totals"]["refunded"].astext, Numeric(12, 2))
+    captured = func.coalesce(
+        cast(payment["captured"].astext, Numeric(12, 2)),
+        case((status.in_(_CAPTURED), grand_total), else_=0),
+    )
+    voided = func.coalesce(
+        cast(payment["voided"].astext, Numeric(12, 2)), case((status == "voided", grand_total), else_=0)
+    )
+    left = func.greatest(grand_total - captured - voided, 0)
+    row = s.execute(
+        select(
+            func.count().label("orders"),
+            func.coalesce(func.sum(captured), 0).label("collected"),
+            func.coalesce(func.sum(left).filter(status.not_in(_NOT_PROMISED)), 0).label("outstanding"),
+            func.coalesce(func.sum(voided), 0).label("voided"),
+            func.coalesce(func.sum(refunded), 0).label("refunded"),
+        ).where(payment["method"].astext == PaymentMethod.COD.value, *period)
+    ).one()
+    cent = Decimal("0.01")
+    return CashOnDelivery(
+        orders=int(row.orders),
+        collected=Decimal(row.collected).quantize(cent),
+        outstanding=Decimal(row.outstanding).quantize(cent),
+        voided=Decimal(row.voided).quantize(cent),
+        refunded=Decimal(row.refunded).quantize(cent),
+    )
 
 
 def _breakdowns(
@@ -157,6 +197,7 @@ def summary(sf: sessionmaker[Session], since: datetime | None, until: datetime |
         steps = _step_durations(s, period)
         breached, breaches_per_day = _sla_breaches(s, period)
         delivered, on_time = _on_time(s, period)
+        cod = _cash_on_delivery(s, period)
     orders = int(totals["orders"])
     return Summary(
         orders=orders,
@@ -172,4 +213,5 @@ def summary(sf: sessionmaker[Session], since: datetime | None, until: datetime |
         average_rating=feedback.average_rating(sf, since, until),
         complaints=feedback.complaint_counts(sf),
         sla_breaches_per_day=breaches_per_day,
+        cash_on_delivery=cod,
     )

@@ -18,9 +18,12 @@ class PaymentGateway(Protocol):
         ...
 
     def capture(self, key: str, payment_id: str, amount: Decimal) -> PaymentResult:
+        """Once, or for cash on delivery once per parcel delivered: never more than authorized."""
         ...
 
-    def void(self, key: str, payment_id: str) -> PaymentResult:
+    def void(self, key: str, payment_id: str, amount: Decimal | None = None) -> PaymentResult:
+        """Void the authorization; `amount`: only that share of a cash-on-delivery promise (a
+        parcel's that will not be collected), which may follow captures of other shares."""
         ...
 
     def refund(self, key: str, payment_id: str, amount: Decimal) -> PaymentResult:

@@ -4,6 +4,11 @@ Test tokens (docs/api.md): `tok_visa`, `tok_wallet` approve; `tok_decline` decli
 transiently on its first two attempts per idempotency key, then approves; any other token
 declines; `cod` needs no token. Every operation is idempotent by its key: a repeat returns the
 stored result and writes no new ledger row.
+
+Cash on delivery is a promise, not a hold on funds: it is captured in parts, one per parcel as the
+courier collects it, never more in total than was authorized; a share that will not be collected
+(a parcel returned to the sender) is voided by amount, which leaves the other shares capturable,
+and a replacement parcel may collect the share again. A void without an amount voids what is left.
 """
 
 import secrets
@@ -156,14 +161,23 @@ class LedgerGateway:
                 raise InvalidOrder(
                     f"payment {payment_id} was declined; nothing to capture"
                 )
-            if self._voided(s, payment_id):
-                raise InvalidOrder(f"payment {payment_id} is voided")
-            if self._total(s, payment_id, "capture") > 0:
-                raise InvalidOrder(f"payment {payment_id} is already captured")
-            if amount <= 0 or amount > auth.amount:
-                raise InvalidOrder(
-                    f"capture amount {amount} must be positive and at most {auth.amount}"
-                )
+            captured = self._total(s, payment_id, "capture")
+            if auth.method == PaymentMethod.COD:
+                # Collected parcel by parcel: each capture adds to the last, up to the promise.
+                if amount <= 0 or captured + amount > auth.amount:
+                    raise InvalidOrder(
+                        f"capture amount {amount} must be positive and at most {auth.amount - captured}"
+                        f" ({captured} of {auth.amount} captured)"
+                    )
+            else:
+                if self._voided(s, payment_id):
+                    raise InvalidOrder(f"payment {payment_id} is voided")
+                if captured > 0:
+                    raise InvalidOrder(f"payment {payment_id} is already captured")
+                if amount <= 0 or amount > auth.amount:
+                    raise InvalidOrder(
+                        f"capture amount {amount} must be positive and at most {auth.amount}"
+                    )
             row = self._write(
                 s,
                 idempotency_key=key,
@@ -188,7 +202,9 @@ class LedgerGateway:
             or 0
         ) > 0
 
-    def void(self, key: str, payment_id: str) -> PaymentResult:
+    def void(
+        self, key: str, payment_id: str, amount: Decimal | None = None
+    ) -> PaymentResult:
         stored = self._stored(key)
         if stored is not None:
             return _result(stored)
@@ -199,7 +215,19 @@ class LedgerGateway:
             )
             if again is not None:  # a concurrent call with the same key got here first
                 return _result(again)
-            if self._total(s, payment_id, "capture") > 0:
+            captured = self._total(s, payment_id, "capture")
+            if amount is not None or auth.method == PaymentMethod.COD:
+                if auth.method != PaymentMethod.COD:
+                    raise InvalidOrder(
+                        f"payment {payment_id} is not cash on delivery: it is voided whole"
+                    )
+                left = auth.amount - captured
+                amount = left if amount is None else amount
+                if amount <= 0 or amount > left:
+                    raise InvalidOrder(
+                        f"void amount {amount} must be positive and at most {left} ({captured} captured)"
+                    )
+            elif captured > 0:
                 raise InvalidOrder(
                     f"payment {payment_id} is captured; refund it instead of voiding"
                 )
@@ -210,7 +238,7 @@ class LedgerGateway:
                 operation="void",
                 payment_id=payment_id,
                 status=PaymentStatus.VOIDED.value,
-                amount=auth.amount,
+                amount=auth.amount if amount is None else amount,
                 currency=auth.currency,
                 method=auth.method,
             )

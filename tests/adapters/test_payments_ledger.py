@@ -147,3 +147,33 @@ def test_void_only_before_capture(session_factory: SF) -> None:
         gateway.void("v2", taken.payment_id)
     with pytest.raises(InvalidOrder):
         gateway.void("v3", "pay_unknown")
+
+
+def test_cod_captures_parcel_by_parcel_up_to_the_promise_and_voids_a_share(
+    session_factory: SF,
+) -> None:
+    gateway = LedgerGateway(session_factory)
+    auth = gateway.authorize("a", "ORD-C", D("161.00"), "CNY", "cod", None)
+    first = gateway.capture("c-P1", auth.payment_id, D("111.00"))
+    assert first.status is PaymentStatus.CAPTURED
+    assert gateway.capture("c-P1", auth.payment_id, D("111.00")) == first  # a repeat: no new row
+    voided = gateway.void("v-P2", auth.payment_id, D("50.00"))  # the second parcel came back
+    assert voided.status is PaymentStatus.VOIDED and voided.amount == D("50.00")
+    with pytest.raises(InvalidOrder):
+        gateway.capture("c-P3", auth.payment_id, D("50.01"))  # beyond the promise
+    gateway.capture("c-P3", auth.payment_id, D("50.00"))  # a reship collected it after all
+    with pytest.raises(InvalidOrder):
+        gateway.void("v-all", auth.payment_id)  # nothing is left to void
+    with pytest.raises(InvalidOrder):
+        gateway.refund("r1", auth.payment_id, D("161.01"))
+    assert gateway.refund("r1", auth.payment_id, D("161.00")).status is PaymentStatus.REFUNDED
+    assert ledger_rows(session_factory, payment_id=auth.payment_id, operation="capture") == 2
+
+
+def test_a_share_is_voided_only_of_cash_on_delivery(session_factory: SF) -> None:
+    gateway = LedgerGateway(session_factory)
+    card = gateway.authorize("a", "ORD-1", D("10.00"), "CNY", "card", "tok_visa")
+    with pytest.raises(InvalidOrder):
+        gateway.void("v", card.payment_id, D("5.00"))
+    cod = gateway.authorize("b", "ORD-2", D("10.00"), "CNY", "cod", None)
+    assert gateway.void("w", cod.payment_id).amount == D("10.00")  # no amount: the whole promise

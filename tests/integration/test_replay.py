@@ -8,6 +8,7 @@
 - Histories made now by the live stack replay too (what `make histories` would record next).
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from tests.conftest import CLIENT, TEST_DATA_CONVERTER
 from tests.histories.recording import PATHS, history_files, load, recorded_files
 from tests.integration.helpers import (
     carrier_event,
+    get_order,
     new_sku,
     order_body,
     ship_to_carrier,
@@ -119,6 +121,18 @@ async def test_histories_of_live_delivered_and_cancelled_orders_replay(api: http
         await carrier_event(api, "economy", shipment["tracking_number"], status)
     await wait_for_status(api, delivered["order_id"], "delivered")
 
+    # Cash on delivery, captured at delivery (patch cod-capture-on-delivery-20261202).
+    cod = await submit(api, order_body(sku, payment={"method": "cod"}))
+    cod_parcel = await ship_to_carrier(api, cod["order_id"])
+    for status in ("in_transit", "delivered"):
+        await carrier_event(api, cod_parcel["carrier"], cod_parcel["tracking_number"], status)
+    for _ in range(300):
+        if (await get_order(api, cod["order_id"]))["payment"]["status"] == "captured":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the cod order was not captured at delivery")
+
     cancelled = await submit(api, order_body(sku))
     await ship_to_carrier(api, cancelled["order_id"])
     response = await api.post(f"/orders/{cancelled['order_id']}/cancel", headers=CLIENT, json={})
@@ -127,6 +141,7 @@ async def test_histories_of_live_delivered_and_cancelled_orders_replay(api: http
     workflow_ids = [
         f"order-{delivered['order_id']}",
         f"shipment-{shipment['shipment_id']}",
+        f"order-{cod['order_id']}",
         f"order-{cancelled['order_id']}",
         f"shipment-{cancelled['order_id']}-P1",
     ]

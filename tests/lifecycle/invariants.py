@@ -70,7 +70,9 @@ def money(world: World, sessions: sessionmaker[Session], order: dict[str, Any]) 
         world.found(oid, "money", f"refunded {refunded} exceeds captured {captured}")
     if refunded != shown_refunded:
         world.found(oid, "money", f"ledger refunded {refunded}, the order shows {shown_refunded}")
-    if order["payment"]["status"] in CAPTURED:
+    if order["payment"]["method"] == "cod":
+        cash_on_delivery(world, order, rows, captured, refunded)
+    elif order["payment"]["status"] in CAPTURED:
         kept = Decimal(order["totals"]["grand_total"]) - shown_refunded
         if captured - refunded != kept:
             world.found(oid, "money", f"captured {captured} - refunded {refunded} != kept {kept} (grand total - refunded)")
@@ -78,6 +80,31 @@ def money(world: World, sessions: sessionmaker[Session], order: dict[str, Any]) 
         world.found(oid, "money", f"payment {order['payment']['status']} yet {captured - refunded} is kept")
     if order["status"] == "cancelled" and captured - refunded != 0:
         world.found(oid, "money", f"cancelled, yet the customer paid {captured - refunded}")
+
+
+def cash_on_delivery(
+    world: World, order: dict[str, Any], rows: list[PaymentRow], captured: Decimal, refunded: Decimal
+) -> None:
+    """Cash on delivery is captured parcel by parcel at delivery: the ledger's captures are what the
+    order shows captured, never more than promised; once the order is closed every share was
+    collected or voided; nothing is captured of an order that no parcel reached."""
+    oid = order["order_id"]
+    payment, totals = order["payment"], order["totals"]
+    shown = Decimal(payment.get("captured", "0"))
+    promised = sum((r.amount for r in rows if r.operation == "authorize"), Decimal(0))
+    if captured != shown:
+        world.found(oid, "money", f"cod: ledger captured {captured}, the order shows {shown}")
+    if captured > promised:
+        world.found(oid, "money", f"cod: captured {captured} exceeds the promise {promised}")
+    if captured - refunded != shown - Decimal(totals["refunded"]):
+        world.found(oid, "money", f"cod: captured {captured} - refunded {refunded} != kept (captured - refunded shown)")
+    delivered = any(s["status"] == "delivered" for s in order["shipments"])
+    if captured > 0 and not delivered:
+        world.found(oid, "money", f"cod: {captured} captured, yet no parcel was delivered")
+    if order["status"] == "closed":
+        settled = shown + Decimal(payment.get("voided", "0"))
+        if settled != Decimal(totals["grand_total"]):
+            world.found(oid, "money", f"cod: closed with {shown} captured + {payment.get('voided')} voided != {totals['grand_total']}")
 
 
 def stock(world: World, sessions: sessionmaker[Session], before: StockSnapshot, statuses: dict[str, str]) -> None:

@@ -33,6 +33,8 @@ CARRIER_EVENTS = [
     ("returned_to_sender", None),
 ]
 TOKENS = ["tok_visa"] * 6 + ["tok_flaky"] * 2 + ["tok_decline"]
+COD = "cod"  # drawn with the tokens: cash on delivery, captured parcel by parcel at delivery
+PAYMENTS = TOKENS + [COD] * 3
 # Documented answers per kind of request (shared/API.md). 404/405 for claims: the endpoint may not
 # exist yet on main.
 DOCUMENTED: dict[str, set[int]] = {
@@ -138,7 +140,9 @@ class World:
             {"sku": sku, "quantity": self.rng.randint(1, 3), "unit_price": "99.00"}
             for sku in self.rng.sample(self.skus, self.rng.randint(1, 2))
         ]
-        body = order_body(self.skus[0], payment={"method": "card", "token": self.rng.choice(TOKENS)})
+        drawn = self.rng.choice(PAYMENTS)
+        payment = {"method": COD} if drawn == COD else {"method": "card", "token": drawn}
+        body = order_body(self.skus[0], payment=payment)
         body["order_id"] = f"FZ{self.seed}-{self.submitted}-{secrets.token_hex(3)}"
         body["lines"] = lines
         self.orders.append(body["order_id"])
@@ -260,7 +264,8 @@ class World:
         if open_claims:
             params["claim_id"] = self.rng.choice(open_claims)["claim_id"]
         if action == "refund":
-            paid = float(order["totals"]["grand_total"]) - float(order["totals"]["refunded"])
+            whole = order["payment"].get("captured") if order["payment"]["method"] == COD else None
+            paid = float(whole or order["totals"]["grand_total"]) - float(order["totals"]["refunded"])
             params["amount"] = f"{max(0.01, round(self.rng.uniform(0.01, max(paid, 0.01)), 2)):.2f}"
         if action == "reroute":
             current = next((s.get("carrier") for s in shipments if s.get("carrier")), None)

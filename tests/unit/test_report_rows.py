@@ -39,4 +39,9 @@ def test_every_number_becomes_one_row_and_undefined_rates_are_empty() -> None:
         ("average_rating", "", ""),
         ("complaints", "open", "1"),
         ("complaints", "resolved", "0"),
+        ("cash_on_delivery", "orders", "0"),
+        ("cash_on_delivery", "collected", "0.00"),
+        ("cash_on_delivery", "outstanding", "0.00"),
+        ("cash_on_delivery", "voided", "0.00"),
+        ("cash_on_delivery", "refunded", "0.00"),
     ]

@@ -303,8 +303,11 @@ class Stubs:
     async def capture_payment(self, operation: PaymentOperation) -> PaymentResult:
         def capture() -> PaymentResult:
             if operation.idempotency_key not in self.payments:
-                if self._total(operation.payment_id, "void"):
+                if self._voided_whole(operation.payment_id):
                     raise InvalidOrder(f"payment {operation.payment_id} is voided")
+                captured = self._total(operation.payment_id, "capture")
+                if captured + operation.amount > self._total(operation.payment_id, "authorize"):
+                    raise InvalidOrder(f"capture of {operation.amount} exceeds the authorization ({captured} captured)")
                 self._write("capture", operation.idempotency_key, operation.payment_id, operation.amount)
             return self.payments[operation.idempotency_key]
 
@@ -314,9 +317,13 @@ class Stubs:
     async def void_payment(self, operation: PaymentOperation) -> PaymentResult:
         def void() -> PaymentResult:
             if operation.idempotency_key not in self.payments:
-                if self._total(operation.payment_id, "capture"):
+                captured = self._total(operation.payment_id, "capture")
+                if operation.amount > 0:  # a share of a cash-on-delivery promise, as the ledger does
+                    if operation.amount > self._total(operation.payment_id, "authorize") - captured:
+                        raise InvalidOrder(f"void of {operation.amount} exceeds what is left ({captured} captured)")
+                elif captured:
                     raise InvalidOrder(f"payment {operation.payment_id} is captured; refund it instead of voiding")
-                self._write("void", operation.idempotency_key, operation.payment_id, Decimal("0.00"))
+                self._write("void", operation.idempotency_key, operation.payment_id, operation.amount)
             return self.payments[operation.idempotency_key]
 
         return self._call("void_payment", void)
@@ -341,6 +348,10 @@ class Stubs:
         self.payments[key] = PaymentResult(
             payment_id=payment_id, status=status or statuses[operation], amount=amount, idempotency_key=key
         )
+
+    def _voided_whole(self, payment_id: str) -> bool:
+        """A void without an amount (not a cash-on-delivery share) voids the whole authorization."""
+        return any(r.payment_id == payment_id and r.operation == "void" and not r.amount for r in self.ledger)
 
     def _total(self, payment_id: str, operation: str) -> Decimal:
         return sum(

@@ -222,6 +222,7 @@ class AfterSales:
             if parcel_child.done() and parcel_child.id not in state.finished_parcels:
                 state.finished_parcels.add(parcel_child.id)
                 self._fulfilment.apply_shipment(parcel_child.result())
+                await self._payment.parcel_finished(parcel_child.result())
         if state.order.status is OrderStatus.RETURNING and not self._open_after_sales():
             self._door.move(OrderStatus.DELIVERED, events.RETURNS_SETTLED)
 

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import ProjectionActivities
     from domain import events
     from domain.actions import available_actions
+    from domain.cod import cod_status, is_cod
     from domain.enums import ClaimStatus, OpsActionKind, OrderStatus, PaymentStatus
     from domain.lifecycle import ORDER_MOVES, check_move
     from domain.models import (
@@ -134,14 +135,33 @@ class Door:
     # --- changes that reach the projection with the next event ------------------------------
 
     def set_payment(self, status: PaymentStatus, *, payment_id: str | None = None) -> None:
-        self._order.payment.status = status
+        payment = self._order.payment
+        payment.status = status
         if payment_id is not None:
-            self._order.payment.payment_id = payment_id
+            payment.payment_id = payment_id
+        if status is PaymentStatus.CAPTURED:
+            payment.captured = self._order.totals.grand_total  # captured whole, at order time
+        elif status is PaymentStatus.VOIDED:
+            payment.voided = self._order.totals.grand_total - payment.captured
+
+    def cod_collected(self, amount: Decimal, promised: bool) -> None:
+        """Cash on delivery: a parcel's share was captured at its delivery (domain/cod.py)."""
+        payment = self._order.payment
+        payment.captured += amount
+        payment.status = cod_status(payment.captured, self._order.totals.refunded, promised)
+
+    def cod_voided(self, amount: Decimal, promised: bool) -> None:
+        """Cash on delivery: a parcel's share was voided (a negative `amount`: promised anew to
+        the parcel that replaces it)."""
+        payment = self._order.payment
+        payment.voided += amount
+        payment.status = cod_status(payment.captured, self._order.totals.refunded, promised)
 
     def add_refund(self, amount: Decimal) -> None:
         """`amount` went back to the customer: the totals and the payment say so."""
         self._order.totals.refunded += amount
-        self._order.payment.status = payment_after_refund(self._order.totals)
+        captured = self._order.payment.captured if is_cod(self._order) else None
+        self._order.payment.status = payment_after_refund(self._order.totals, captured)
 
     def refund_all(self) -> None:
         """The whole capture went back (a cancellation after capture)."""

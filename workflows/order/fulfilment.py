@@ -41,6 +41,7 @@ class Fulfilment:
             detail={"parcels": len(allocation.parcels)},
         )
         await self.start_parcels(allocation, state.order.order_id)
+        self._payment.promise(state.order.shipments)  # cash on delivery: each parcel's share
         finished = state.finished_parcels
         while True:
             await workflow.wait_condition(
@@ -55,6 +56,7 @@ class Fulfilment:
                 finished.add(child.id)
                 parcel = child.result()
                 self.apply_shipment(parcel)
+                await self._payment.parcel_finished(parcel)
                 if parcel.delivery_issue is not None:
                     await self._resolve_delivery_issue(parcel)
             if all(child.id in finished for child in state.children):
@@ -91,6 +93,7 @@ class Fulfilment:
                 state.finished_parcels.add(child.id)
                 parcel = child.result()
                 self.apply_shipment(parcel)
+                await self._payment.parcel_finished(parcel)
                 if parcel.delivery_issue is not None:
                     await self._resolve_delivery_issue(parcel)
 
@@ -199,13 +202,17 @@ class Fulfilment:
             scope=parcel.shipment_id,
             tracking_number=parcel.tracking_number,
         )
+        before = len(order.shipments)
         await self.start_parcels(allocation, key)
+        self._payment.renew(parcel.shipment_id, order.shipments[before:])
 
     async def _refund_parcel(self, parcel: ShipmentView, reason: str) -> None:
         assert self._payment.result is not None
         order = self._state.order
-        amount = await self._payment.refund(parcel_refund(order.lines, parcel.lines), parcel.shipment_id)
-        self._set_outcome(parcel, f"refunded {amount}")
+        amount = await self._payment.refund(
+            parcel_refund(order.lines, parcel.lines), parcel.shipment_id, parcel=parcel.shipment_id
+        )
+        self._set_outcome(parcel, self._payment.settled_as(parcel.shipment_id, amount))
         self._door.move(
             fulfilment_status(order.shipments),
             events.PARCEL_REFUNDED,

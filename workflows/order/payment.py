@@ -1,5 +1,11 @@
 """Payment: authorize, capture, refund in parts, and the compensation (void or refund).
 
+Cash on delivery (patch COD_CAPTURE_ON_DELIVERY_PATCH, domain/cod.py) is only authorized (the
+promise) at order time. Each parcel carries a share of it: captured when the carrier reports the
+parcel delivered (the courier collected the cash), voided when it comes back to the sender or is
+resolved by a refund before delivery; a replacement parcel carries the share of the one it
+replaces. Every capture and void of a share is keyed by the order and the parcel.
+
 The in-doubt flags sit here with the compensation that reads them: an authorization or capture
 under way when the order is cancelled may or may not have happened, so the compensation asks
 again by the same idempotency key, then voids or refunds.
@@ -16,15 +22,19 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from domain import events, ids
-    from domain.enums import OrderStatus, PaymentStatus
-    from domain.models import AuthorizeRequest, PaymentOperation, PaymentResult
-    from domain.refunds import ZERO, refund_cap
+    from domain.cod import shares
+    from domain.enums import OrderStatus, PaymentMethod, PaymentStatus, ShipmentStatus
+    from domain.models import AuthorizeRequest, PaymentOperation, PaymentResult, ShipmentView
+    from domain.refunds import ZERO, parcel_refund, refund_cap
     from workflows.failures import is_refusal
     from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PAYMENT_RETRY
     from workflows.order.door import Door
     from workflows.order.ops import Ops
     from workflows.order.state import OrderState, Refused
     from workflows.supervision import STEP_FAILURES, parked_on_failure
+
+# Patch (docs/versioning.md): cash on delivery is captured parcel by parcel at delivery, not at order time.
+COD_CAPTURE_ON_DELIVERY_PATCH = "cod-capture-on-delivery-20261202"
 
 
 class Payment:
@@ -36,6 +46,13 @@ class Payment:
         self._authorize_in_doubt = False
         self._capture_in_doubt = False
         self._refunding = asyncio.Lock()  # ops refunds run beside the run loop's (resolution.py)
+        # Cash on delivery captured at delivery (new orders, COD_CAPTURE_ON_DELIVERY_PATCH): each
+        # parcel's share still promised; those voided when their parcel came back to the sender
+        # (a reship promises them anew); every share voided, by parcel, for the parcel's outcome.
+        self.cod_on_delivery = False
+        self._shares: dict[str, Decimal] = {}
+        self._returned: dict[str, Decimal] = {}
+        self._voided: dict[str, Decimal] = {}
 
     async def pay(self) -> None:
         state = self._state
@@ -54,6 +71,10 @@ class Payment:
         self._authorize_in_doubt = False
         self._door.set_payment(PaymentStatus.AUTHORIZED, payment_id=payment.payment_id)
         self._door.record(events.PAYMENT_AUTHORIZED)
+        if state.order.payment.method is PaymentMethod.COD and workflow.patched(COD_CAPTURE_ON_DELIVERY_PATCH):
+            # Promised: the parcels' shares are captured as each is delivered (`parcel_finished`).
+            self.cod_on_delivery = True
+            return
 
         self._capture_in_doubt = True
         await parked_on_failure(
@@ -99,15 +120,117 @@ class Payment:
             )
         )
 
-    async def refund(self, amount: Decimal, scope: str) -> Decimal:
+    # --- cash on delivery, captured at delivery ------------------------------------------------
+
+    def promise(self, parcels: list[ShipmentView], total: Decimal | None = None) -> None:
+        """Share `total` (default: the grand total) over these parcels, to be collected at their
+        delivery (domain.cod.shares). Nothing for a payment captured at order time."""
+        if not self.cod_on_delivery:
+            return
+        order = self._state.order
+        values = [parcel_refund(order.lines, parcel.lines) for parcel in parcels]
+        whole = order.totals.grand_total if total is None else total
+        for parcel, share in zip(parcels, shares(whole, values), strict=True):
+            self._shares[parcel.shipment_id] = share
+
+    def renew(self, replaced: str, parcels: list[ShipmentView]) -> None:
+        """The parcels replacing `replaced` carry its share: still promised, or voided when it came
+        back to the sender, then promised anew. A delivered parcel's share was collected: its
+        replacement (a claim's) collects nothing."""
+        if not self.cod_on_delivery or not parcels:
+            return
+        share = self._shares.pop(replaced, None)
+        if share is None:
+            share = self._returned.pop(replaced, None)
+            if share is None:
+                return
+            self._voided.pop(replaced, None)
+            self.promise(parcels, share)
+            self._door.cod_voided(-share, promised=True)
+            return
+        self.promise(parcels, share)
+
+    async def parcel_finished(self, parcel: ShipmentView) -> None:
+        """A parcel ended: delivered, its share is captured (the courier collected it); back at
+        the sender, its share is voided."""
+        if not self.cod_on_delivery:
+            return
+        async with self._refunding:  # beside an ops refund of the same parcel: one after the other
+            if parcel.shipment_id not in self._shares:
+                return
+            if parcel.status is ShipmentStatus.DELIVERED:
+                await self._capture_share(parcel.shipment_id)
+            elif parcel.status is ShipmentStatus.RETURNED_TO_SENDER:
+                await self._void_share(parcel.shipment_id, renewable=True)
+
+    def settled_as(self, shipment_id: str, refunded: Decimal) -> str:
+        """The outcome of a parcel resolved by a refund: cash on delivery never collected for it
+        is voided, not refunded."""
+        voided = self._voided.get(shipment_id)
+        if voided is not None and refunded == 0:
+            return f"voided {voided} (cash on delivery)"
+        return f"refunded {refunded}"
+
+    async def _capture_share(self, shipment_id: str) -> None:
+        order = self._state.order
+        assert self.result is not None
+        # Taken at once: a reship of the parcel meanwhile (a claim) finds it collected.
+        share = self._shares.pop(shipment_id)
+        if share > 0:
+            await self._call(
+                PaymentActivities.capture_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(order.order_id, f"capture-{shipment_id}"),
+                    payment_id=self.result.payment_id,
+                    amount=share,
+                ),
+                f"capture {share} {order.currency} collected on delivery of {shipment_id}",
+            )
+        self._door.cod_collected(share, promised=bool(self._shares))
+        self._door.record(events.PAYMENT_CAPTURED, detail={"shipment_id": shipment_id, "amount": str(share)})
+
+    async def _void_share(self, shipment_id: str, *, renewable: bool = False) -> None:
+        """Void a parcel's share; `renewable` (it came back to the sender): a reship promises it
+        anew. The order says so at once, so that a reship meanwhile finds it voided."""
+        order = self._state.order
+        assert self.result is not None
+        share = self._shares.pop(shipment_id)
+        self._voided[shipment_id] = share
+        if renewable:
+            self._returned[shipment_id] = share
+        self._door.cod_voided(share, promised=bool(self._shares))
+        if share > 0:
+            await self._call(
+                PaymentActivities.void_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(order.order_id, f"void-{shipment_id}"),
+                    payment_id=self.result.payment_id,
+                    amount=share,
+                ),
+                f"void {share} {order.currency} of {shipment_id} (cash on delivery)",
+            )
+        self._door.record(events.PAYMENT_VOIDED, detail={"shipment_id": shipment_id, "amount": str(share)})
+
+    # --- refunds --------------------------------------------------------------------------------
+
+    async def refund(self, amount: Decimal, scope: str, parcel: str | None = None) -> Decimal:
         """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more
-        than is left (domain/refunds.py); returns what was refunded."""
+        than is left (domain/refunds.py); returns what was refunded. Cash on delivery for
+        `parcel`, a parcel never delivered, was never collected: its share is voided instead and
+        nothing is refunded."""
         async with self._refunding:  # one refund at a time: each is capped by what the last left
+            if self.cod_on_delivery and parcel is not None:
+                if parcel in self._shares:
+                    await self._void_share(parcel)
+                    return ZERO
+                if parcel in self._returned:  # voided when it came back: now for good
+                    del self._returned[parcel]
+                    return ZERO
             return await self._refund(amount, scope)
 
     async def _refund(self, amount: Decimal, scope: str) -> Decimal:
         order = self._state.order
-        amount = refund_cap(amount, order.totals)
+        amount = refund_cap(amount, order.totals, order.payment.captured if self.cod_on_delivery else None)
         if amount <= 0 or self.result is None:
             return ZERO
         await self._call(
@@ -134,6 +257,9 @@ class Payment:
             except STEP_FAILURES:
                 return
         if self.result is None:
+            return
+        if self.cod_on_delivery:
+            await self._compensate_cod()
             return
         void = PaymentOperation(
             idempotency_key=ids.payment_key(order.order_id, "void"),
@@ -166,6 +292,42 @@ class Payment:
         else:
             await self._call(PaymentActivities.void_payment, void, "void authorization")
             self._door.set_payment(PaymentStatus.VOIDED)
+
+    async def _compensate_cod(self) -> None:
+        """Cash on delivery: refund what deliveries collected (a cancellation comes before hand-over,
+        so normally nothing), void what is still promised."""
+        order = self._state.order
+        assert self.result is not None
+        async with self._refunding:
+            left = refund_cap(order.totals.grand_total, order.totals, order.payment.captured)
+            if left > 0:
+                await self._call(
+                    PaymentActivities.refund_payment,
+                    PaymentOperation(
+                        idempotency_key=ids.payment_key(order.order_id, "refund-cancel"),
+                        payment_id=self.result.payment_id,
+                        amount=left,
+                    ),
+                    f"refund {left}",
+                )
+                self._door.add_refund(left)
+            promised = sum(self._shares.values(), ZERO)
+            self._shares.clear()
+            self._returned.clear()
+            if order.payment.captured == 0:
+                void = PaymentOperation(
+                    idempotency_key=ids.payment_key(order.order_id, "void"), payment_id=self.result.payment_id
+                )
+                await self._call(PaymentActivities.void_payment, void, "void authorization")
+                self._door.set_payment(PaymentStatus.VOIDED)
+            elif promised > 0:
+                void = PaymentOperation(
+                    idempotency_key=ids.payment_key(order.order_id, "void"),
+                    payment_id=self.result.payment_id,
+                    amount=promised,
+                )
+                await self._call(PaymentActivities.void_payment, void, f"void the {promised} still promised")
+                self._door.cod_voided(promised, promised=False)
 
     async def _call(
         self,

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import ClaimRequest, ClaimView, OpsAction, ShipmentView
     from domain.news import status_after_parcel_news
     from domain.refunds import priced
-    from domain.resolution import claim_named, refund_request, reship_request, undeliverable
+    from domain.resolution import claim_named, refund_request, reship_request, undeliverable, voided_parcel
     from workflows.order.door import Door
     from workflows.order.fulfilment import PARCEL_WRITTEN_OFF_PATCH, Fulfilment
     from workflows.order.ops import Ops
@@ -45,11 +45,14 @@ class Resolution:
         state = self._state
         order = state.order
         amount, parcel = refund_request(order, action.params)
+        voided = voided_parcel(order, action.params)  # cash on delivery never collected for it
         self._refunds += 1
         number = self._refunds
         state.resolving += 1
         try:
-            refunded = await self._payment.refund(amount, f"ops-{number}")
+            refunded = await self._payment.refund(
+                amount, f"ops-{number}", parcel=voided.shipment_id if voided is not None else None
+            )
             detail = {"amount": str(refunded), "note": action.note or "", "number": number}
             claim = claim_named(order, action.params)
             if claim is not None:
@@ -60,7 +63,7 @@ class Resolution:
                 if parcel is None:
                     parcel = self._never_arrived(claim)
             if parcel is not None:
-                self._door.set_outcome(parcel.shipment_id, f"refunded {refunded}")
+                self._door.set_outcome(parcel.shipment_id, self._payment.settled_as(parcel.shipment_id, refunded))
                 self._door.unflag(f"parcel:{parcel.shipment_id}")
                 await self._fulfilment.write_off(parcel.shipment_id, f"refunded {refunded}")
                 detail["shipment_id"] = parcel.shipment_id
@@ -106,10 +109,13 @@ class Resolution:
                     f"no stock to reship {parcel.shipment_id}: refund it instead", type="ActionNotApplicable"
                 )
             first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
+            before = len(order.shipments)
             # The replacement is on the order before the old parcel counts as resolved, so the
             # order never looks as if nothing were left to deliver in between.
             await self._fulfilment.start_parcels(allocation, key, destination=address)
             if undeliverable(parcel) or (claim is not None and claim.kind is ClaimKind.NOT_RECEIVED):
+                # Cash on delivery: the replacement collects what the parcel would have.
+                self._payment.renew(parcel.shipment_id, order.shipments[before:])
                 # It will not arrive: the replacement takes its place. A delivered parcel under a
                 # claim (damaged, items missing, the wrong item) stays delivered.
                 self._door.set_outcome(parcel.shipment_id, f"reshipped as {first_new}")
