@@ -204,7 +204,7 @@ class Fulfilment:
     async def _refund_parcel(self, parcel: ShipmentView, reason: str) -> None:
         assert self._payment.result is not None
         order = self._state.order
-        amount = await self._payment.refund(parcel_refund(order.lines, parcel.lines), parcel.shipment_id)
+        amount = await self._payment.refund(parcel_refund(order.lines, parcel.lines, order.line_prices), parcel.shipment_id)
         self._set_outcome(parcel, f"refunded {amount}")
         self._door.move(
             fulfilment_status(order.shipments),
