@@ -2,7 +2,10 @@
 accepted and priced, every policy breach is a 422 naming its field, the payment authorizes the
 discounted total, and a return of a discounted line refunds what was paid, not the list price."""
 
+import json
+import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +20,8 @@ from store.models import PaymentRow
 from tests.conftest import CLIENT, TASK_QUEUE
 from tests.integration.helpers import get_order, new_sku, order_body, submit, wait_for_status
 from tests.integration.test_returns import delivered_order, open_return, receive, refunds, wait_for_return
+
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _ledger(sessions: sessionmaker[Session], order_id: str, operation: str) -> list[str]:
@@ -152,3 +157,30 @@ async def test_a_return_of_a_discounted_line_refunds_what_was_paid(
     assert refunds(sessions, order["order_id"]) == ["89.00"]
     settled = await get_order(api, order["order_id"])
     assert settled["totals"]["refunded"] == "89.00"
+
+
+async def test_a_discounted_storefront_order_is_taken_at_the_shops_prices(api: httpx.AsyncClient) -> None:
+    """Before issue 17 a shop's discount and its own shipping charge were lost: the order was
+    charged our Express fee and the list price."""
+    sku = await new_sku(api, {"WH-EAST": 5}, price="99.00")
+    payload: dict[str, Any] = json.loads((DATA / "storefront_order.json").read_text(encoding="utf-8"))
+    payload["id"] = secrets.randbelow(10**12)
+    payload["customer"]["id"] = secrets.randbelow(10**9)
+    payload["line_items"] = [{"sku": sku, "quantity": 2, "price": "99.00", "total_discount": "8.00"}]
+    payload["discount_codes"] = [{"code": "WINTER", "amount": "10.00"}]
+    response = await api.post("/channels/storefront/orders", headers=CLIENT, json=payload)
+    assert response.status_code == 201, response.text
+    totals = response.json()["totals"]
+    assert (totals["items"], totals["discounts"], totals["shipping"]) == ("198.00", "18.00", "12.00")
+    assert totals["grand_total"] == "192.00"
+
+    payload["id"] = secrets.randbelow(10**12)
+    payload["line_items"][0]["total_discount"] = "199.00"
+    response = await api.post("/channels/storefront/orders", headers=CLIENT, json=payload)
+    assert response.status_code == 422, response.text
+    # the line below zero, the code's 10.00 off nothing left, and all of it past the 50 % maximum
+    assert {e["field"] for e in response.json()["errors"]} == {
+        "line_items[0].total_discount",
+        "discount_codes[0].amount",
+        "discount_codes",
+    }
