@@ -69,31 +69,50 @@ class Pricing:
     lines: list[LinePrice]
 
 
+def _scaled(cents: int, kept: int, given: int) -> int:
+    """`cents` x kept / given, to the nearest cent (half up), never more than `cents`."""
+    if given <= 0 or kept >= given:
+        return cents
+    return (2 * cents * kept + given) // (2 * given)
+
+
 def price_order(
     lines: Sequence[OrderLine],
     speed: ShippingSpeed,
     adjustments: Sequence[PriceAdjustment] = (),
     shipping_charge: Decimal | None = None,
+    sold: Sequence[OrderLine] | None = None,
 ) -> Pricing:
     """Price `lines` with the channel's `adjustments` and `shipping_charge`.
 
     A line adjustment (`sku` set) comes off its line; an order adjustment (`sku` null) is spread
     over the lines pro rata to what each costs after its own adjustments, to the cent (`spread`).
-    Discounts apply to items only, never to shipping. Intake refuses adjustments that would take
-    a line below zero (`adjustment_problems`); here, for lines changed later, a discount is capped
-    at what is left of its line (an adjustment for a SKU no longer ordered drops out), so the
-    function never prices below zero. Shipping is the channel's charge when it sent one, else our
-    fee by speed (domain.pricing.shipping_fee of the list value)."""
+    Discounts apply to items only, never to shipping. Shipping is the channel's charge when it sent
+    one, else our fee by speed (`shipping_fee` of the list value).
+
+    `sold`: the lines the adjustments were given for (the submitted lines), when `lines` are what
+    is left of them later (a backorder shipped as available, an order edit). Discounts then shrink
+    with what was removed and never grow: a line adjustment by the units kept of those sold, an
+    order adjustment by the list value kept of the value sold (units beyond those sold, and new
+    SKUs, count for nothing), each to the nearest cent. So removing units costs the customer what a
+    refund of them would have paid back. An adjustment for a SKU no longer ordered drops out, and a
+    discount never passes what is left of its line: the function never prices below zero."""
+    sold = lines if sold is None else sold
     gross = [_cents(line.unit_price * line.quantity) for line in lines]
     line_off = [0 for _ in lines]
     index_of = {line.sku: index for index, line in enumerate(lines)}
+    sold_units = {line.sku: line.quantity for line in sold}
+    now_units = {line.sku: line.quantity for line in lines}
+    sold_value = sum(_cents(line.unit_price * line.quantity) for line in sold)
+    kept_value = sum(_cents(line.unit_price * min(line.quantity, now_units.get(line.sku, 0))) for line in sold)
     order_off = 0
     for adjustment in adjustments:
         off = -_cents(adjustment.amount)
         if adjustment.sku is None:
-            order_off += off
+            order_off += _scaled(off, kept_value, sold_value)
         elif adjustment.sku in index_of:
             index = index_of[adjustment.sku]
+            off = _scaled(off, now_units[adjustment.sku], sold_units.get(adjustment.sku, now_units[adjustment.sku]))
             line_off[index] = min(gross[index], line_off[index] + off)
     net = [g - o for g, o in zip(gross, line_off, strict=True)]
     shares = spread(order_off, net)

@@ -88,6 +88,26 @@ def test_no_adjustments_price_as_before_issue_17() -> None:
     assert [line.paid for line in pricing.lines] == [Decimal("30.00"), Decimal("20.00"), Decimal("0.01")]
 
 
+def test_discounts_shrink_with_what_is_removed_and_never_grow() -> None:
+    sold = LINES
+    adjustments = [_adjust("-9.00", sku="A"), _adjust("-10.00")]
+    fewer = [OrderLine(sku="A", quantity=1, unit_price=Decimal("10.00")), LINES[1]]
+    pricing = price_order(fewer, ShippingSpeed.STANDARD, adjustments, sold=sold)
+    # A: a third of its 9.00; the order's 10.00 by the list value kept, 30.00 of 50.01
+    assert pricing.lines[0].discount - Decimal("3.00") + pricing.lines[1].discount == Decimal("6.00")
+    assert pricing.totals.discounts == Decimal("9.00")
+    more = [
+        OrderLine(sku="A", quantity=9, unit_price=Decimal("10.00")),
+        LINES[1],
+        LINES[2],
+        OrderLine(sku="NEW", quantity=1, unit_price=Decimal("5.00")),
+    ]
+    grown = price_order(more, ShippingSpeed.STANDARD, adjustments, sold=sold)
+    assert grown.totals.discounts == Decimal("19.00"), "more units and new lines take no more discount"
+    same = price_order(LINES, ShippingSpeed.STANDARD, adjustments, sold=sold)
+    assert same == price_order(LINES, ShippingSpeed.STANDARD, adjustments)
+
+
 def test_lines_changed_later_are_never_priced_below_zero() -> None:
     """An order edit or a partial shipment reprices: an adjustment for a line that is gone drops out,
     and a discount never passes what is left."""

@@ -151,8 +151,10 @@ class Door:
     def reduce_to(self, lines: list[OrderLine]) -> None:
         """The order goes on with fewer lines (a backorder shipped as available): new totals."""
         request = self._state.input.request
-        # Priced again with the order's adjustments: its discounts follow the lines that are left.
-        pricing = price_order(lines, self._order.shipping_speed, request.adjustments, request.shipping_charge)
+        # Priced again with the order's adjustments, which shrink with what was removed.
+        pricing = price_order(
+            lines, self._order.shipping_speed, request.adjustments, request.shipping_charge, sold=request.lines
+        )
         self._order.lines = lines
         self._order.totals = pricing.totals
         self._order.line_prices = pricing.lines
