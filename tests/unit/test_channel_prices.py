@@ -1,6 +1,7 @@
 """Channel prices (issue 17): discounts spread to the cent, the channel's shipping charge, the
 policy checks of intake, and refunds that never pass what was paid for a line."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -8,18 +9,31 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from domain.enums import ItemCondition, ReturnReason, ShippingSpeed
+from domain.enums import (
+    Channel,
+    ItemCondition,
+    PaymentMethod,
+    PaymentStatus,
+    Priority,
+    ReturnReason,
+    ShippingSpeed,
+)
 from domain.models import (
+    Address,
+    Customer,
     LinePrice,
     OrderLine,
     OrderRequest,
+    OrderView,
     ParcelLine,
+    PaymentView,
     PriceAdjustment,
     ReceivedLine,
     ReturnLine,
 )
 from domain.pricing import PricePolicy, adjustment_problems, price_order, spread
 from domain.refunds import paid_for, parcel_refund, share_of
+from domain.resolution import refund_request
 from domain.returns import refund_due
 
 LINES = [
@@ -241,3 +255,29 @@ def test_a_return_of_a_discounted_line_refunds_what_was_paid_never_the_list_pric
     assert refund_due(lines, one, ReturnReason.NO_LONGER_NEEDED) == Decimal("6.66")
     before = [line.model_copy(update={"paid": None}) for line in lines]
     assert refund_due(before, one, ReturnReason.NO_LONGER_NEEDED) == Decimal("10.00")
+
+
+def test_an_ops_refund_by_lines_pays_what_was_paid_for_them() -> None:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    pricing = price_order(LINES, ShippingSpeed.STANDARD, [_adjust("-10.00")])
+    order = OrderView(
+        order_id="o1",
+        status="delivered",
+        channel=Channel.WEB,
+        customer=Customer(id="c1", email="a@example.com", name="A"),
+        lines=LINES,
+        currency="CNY",
+        totals=pricing.totals,
+        line_prices=pricing.lines,
+        shipping_address=Address(
+            name="A", line1="1 Road", city="Hangzhou", region="ZJ", postal_code="310000", country="CN"
+        ),
+        shipping_speed=ShippingSpeed.STANDARD,
+        priority=Priority.NORMAL,
+        payment=PaymentView(method=PaymentMethod.CARD, amount=pricing.totals.grand_total, status=PaymentStatus.CAPTURED),
+        created_at=at,
+        updated_at=at,
+        workflow_id="order-o1",
+    )
+    amount, _ = refund_request(order, {"lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]})
+    assert amount == Decimal("32.00"), "two thirds of A's 24.00 and B's 16.00, not 40.00 at list price"
