@@ -14,6 +14,9 @@ from domain.models import LinePrice, OrderLine, OrderRequest, PriceAdjustment, P
 
 CENT = Decimal("0.01")
 
+# Money travels with at most 12 digits (domain.models.Money): a total must stay below this.
+MONEY_LIMIT = Decimal("10000000000.00")
+
 # Customer-facing shipping fees (our carrier cost is a separate matter: see domain.carriers).
 SHIPPING_FEE: dict[ShippingSpeed, Decimal] = {
     ShippingSpeed.STANDARD: Decimal("12.00"),
@@ -129,7 +132,8 @@ def price_order(
     ]
     items = _amount(sum(gross))
     discount = _amount(sum(discounts))
-    shipping = money(shipping_charge) if shipping_charge is not None else shipping_fee(items, speed)
+    # abs: a charge of "-0" is 0.00 (the model refuses a negative one)
+    shipping = abs(money(shipping_charge)) if shipping_charge is not None else shipping_fee(items, speed)
     totals = Totals(
         items=items,
         shipping=shipping,
@@ -167,8 +171,9 @@ class PricePolicy:
 def adjustment_problems(request: OrderRequest, policy: PricePolicy) -> list[Problem]:
     """Every problem of the request's adjustments, each naming its field: a line adjustment for a
     SKU not in the order, a line (or the order) discounted below zero, a code not known, and a
-    total discount beyond the policy's percent. Shapes (negative, two decimals, a shipping charge
-    of at least 0) are the model's (domain.models.PriceAdjustment)."""
+    total discount beyond the policy's percent, and a shipping charge that takes the total past
+    what money holds (MONEY_LIMIT: the order could not be priced). Shapes (negative, two decimals,
+    a shipping charge of at least 0) are the model's (domain.models.PriceAdjustment)."""
     problems: list[Problem] = []
     values = {line.sku: line.unit_price * line.quantity for line in request.lines}
     off_by_sku: dict[str, Decimal] = {}
@@ -215,5 +220,9 @@ def adjustment_problems(request: OrderRequest, policy: PricePolicy) -> list[Prob
                 message=f"discounts of {money(total_off)} pass the maximum of "
                 f"{policy.max_discount_percent}% of the items ({limit})",
             )
+        )
+    if request.shipping_charge is not None and items + request.shipping_charge >= MONEY_LIMIT:
+        problems.append(
+            Problem(field="shipping_charge", message=f"takes the order total past {MONEY_LIMIT - CENT}")
         )
     return problems

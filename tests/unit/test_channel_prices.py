@@ -281,3 +281,10 @@ def test_an_ops_refund_by_lines_pays_what_was_paid_for_them() -> None:
     )
     amount, _ = refund_request(order, {"lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]})
     assert amount == Decimal("32.00"), "two thirds of A's 24.00 and B's 16.00, not 40.00 at list price"
+
+
+def test_a_shipping_charge_the_total_cannot_hold_is_named_and_minus_zero_is_zero() -> None:
+    huge = _request(shipping_charge="9999999999.99")
+    assert [p.field for p in adjustment_problems(huge, PricePolicy())] == ["shipping_charge"]
+    zero = _request(shipping_charge="-0")
+    assert str(price_order(LINES, ShippingSpeed.STANDARD, shipping_charge=zero.shipping_charge).totals.shipping) == "0.00"
