@@ -1,6 +1,8 @@
 """Channel prices (issue 17): discounts spread to the cent, the channel's shipping charge, the
 policy checks of intake, and refunds that never pass what was paid for a line."""
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from api.temporal_calls import request_hash
 from domain.enums import (
     Channel,
     ItemCondition,
@@ -288,3 +291,13 @@ def test_a_shipping_charge_the_total_cannot_hold_is_named_and_minus_zero_is_zero
     assert [p.field for p in adjustment_problems(huge, PricePolicy())] == ["shipping_charge"]
     zero = _request(shipping_charge="-0")
     assert str(price_order(LINES, ShippingSpeed.STANDARD, shipping_charge=zero.shipping_charge).totals.shipping) == "0.00"
+
+
+def test_a_submission_without_prices_hashes_as_before_them() -> None:
+    """Repeating an order submitted before issue 17 must meet its stored hash, not a 409."""
+    request = _request()
+    before = request.model_dump(mode="json", exclude={"order_id", "adjustments", "shipping_charge"})
+    digest = hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert request_hash(request) == digest
+    assert request_hash(_request({"amount": "-1.00", "reason": "promo"})) != digest
+    assert request_hash(_request(shipping_charge="0.00")) != digest
