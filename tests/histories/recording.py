@@ -66,6 +66,8 @@ PATHS: dict[str, str] = {
     "tests/integration/test_ops_hold_move.py::test_a_held_order_is_not_picked_until_release_then_ships":
         "ops-held-released",
     "tests/integration/test_ops_hold_move.py::test_a_parcel_moves_to_a_warehouse_with_the_stock": "ops-moved",
+    "tests/integration/test_channel_prices.py::test_a_return_of_a_discounted_line_refunds_what_was_paid":
+        "discounted-return",
 }
 
 
