@@ -482,10 +482,10 @@ class Totals(BaseModel):
     """items - discounts + shipping = grand_total, what the payment authorizes."""
 
     items: Money
+    discounts: Money = Decimal("0.00")  # taken off the items (a positive amount); 0 before issue 17
     shipping: Money
     refunded: Money = Decimal("0.00")
     grand_total: Money
-    discounts: Money = Decimal("0.00")  # taken off the items (a positive amount); 0 before issue 17
 
 
 class LinePrice(BaseModel):
