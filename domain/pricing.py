@@ -170,8 +170,8 @@ class PricePolicy:
 
 def adjustment_problems(request: OrderRequest, policy: PricePolicy) -> list[Problem]:
     """Every problem of the request's adjustments, each naming its field: a line adjustment for a
-    SKU not in the order, a line (or the order) discounted below zero, a code not known, and a
-    total discount beyond the policy's percent, and a shipping charge that takes the total past
+    SKU not in the order, a line (or the order) discounted below zero, a code not known (or none
+    when codes are configured), a total discount beyond the policy's percent, and a shipping charge that takes the total past
     what money holds (MONEY_LIMIT: the order could not be priced). Shapes (negative, two decimals,
     a shipping charge of at least 0) are the model's (domain.models.PriceAdjustment)."""
     problems: list[Problem] = []
