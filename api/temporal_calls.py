@@ -65,6 +65,12 @@ ResultT = TypeVar("ResultT")
 def request_hash(request: OrderRequest) -> str:
     """Fingerprint of a submission's content (the order id is the key, not the content)."""
     body = request.model_dump(mode="json", exclude={"order_id"})
+    # Channel prices (issue 17) count only when sent: a body without them hashes as it did before
+    # them, so repeating an order submitted before the upgrade is a repeat, not a conflict.
+    if not body["adjustments"]:
+        del body["adjustments"]
+    if body["shipping_charge"] is None:
+        del body["shipping_charge"]
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import BackorderPolicy, DamagedPolicy
 from domain.models import OrderPolicy, RiskPolicy, StepSlas
+from domain.pricing import PricePolicy
 
 _SHORT_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _BARE_SECONDS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
@@ -181,6 +182,10 @@ class Settings(BaseSettings):
     # Customers' contacts: out of the repr, like the secrets.
     risk_blocklist: str = Field(default="", repr=False)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
+    # Channel discounts (issue 17, domain.pricing.PricePolicy): at most this percent of an order's
+    # items in all, and only these codes, comma-separated; empty: any code (or none) is accepted.
+    max_discount_percent: Decimal = Field(default=Decimal(50), ge=0, le=100)
+    discount_codes: str = ""
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
     tracking_poll_interval: Duration = timedelta(hours=12)
     # About a minute of backoff (workflows/supervision.py bounded_retry): a database or network
@@ -292,6 +297,13 @@ class Settings(BaseSettings):
             ),
             activity_attempts=self.activity_attempts,
             ops_email=self.ops_email,
+        )
+
+    def price_policy(self) -> PricePolicy:
+        """What channel discounts intake accepts (the API checks them; the workflow never does)."""
+        return PricePolicy(
+            max_discount_percent=self.max_discount_percent,
+            codes=frozenset(code.strip() for code in self.discount_codes.split(",") if code.strip()),
         )
 
     def codec_allowed_origins(self) -> list[str]:

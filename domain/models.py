@@ -195,6 +195,32 @@ class OrderLine(Strict):
     unit_price: Money
 
 
+def _a_discount(value: Decimal) -> Decimal:
+    if value >= 0:
+        raise ValueError("an adjustment is a discount: a negative amount such as \"-10.00\"")
+    return value
+
+
+# A price adjustment's amount: a discount, so negative, in cents.
+DiscountAmount = Annotated[
+    Decimal,
+    BeforeValidator(_not_a_float),
+    Field(max_digits=12, decimal_places=2),
+    AfterValidator(_a_discount),
+    AfterValidator(_cents),
+]
+
+
+class PriceAdjustment(Strict):
+    """A discount the channel gave (docs/api.md "Price adjustments"): on one line (`sku`) or on the
+    whole order (`sku` null: spread over the lines pro rata, domain.pricing.price_order)."""
+
+    sku: Sku | None = None
+    amount: DiscountAmount
+    reason: ShortText
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+
+
 class PaymentRequest(Strict):
     method: PaymentMethod
     token: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
@@ -214,6 +240,10 @@ class OrderRequest(Strict):
     priority: Priority = Priority.NORMAL
     payment: PaymentRequest
     notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    # Channel prices (issue 17): discounts, and the channel's own shipping charge, which replaces
+    # ours. Default empty, so orders (and histories) from before them read as they were.
+    adjustments: Annotated[list[PriceAdjustment], Field(max_length=100)] = []
+    shipping_charge: Money | None = None
 
     @field_validator("lines")
     @classmethod
@@ -449,10 +479,24 @@ class ReturnView(BaseModel):
 
 
 class Totals(BaseModel):
+    """items - discounts + shipping = grand_total, what the payment authorizes."""
+
     items: Money
+    discounts: Money = Decimal("0.00")  # taken off the items (a positive amount); 0 before issue 17
     shipping: Money
     refunded: Money = Decimal("0.00")
     grand_total: Money
+
+
+class LinePrice(BaseModel):
+    """What one order line cost the customer: its list value less its share of the discounts.
+    Refunds of the line are paid from `paid`, never from the list price (domain.refunds)."""
+
+    sku: str
+    quantity: int
+    unit_price: Money
+    discount: Money = Decimal("0.00")
+    paid: Money
 
 
 class PaymentView(BaseModel):
@@ -520,6 +564,10 @@ class OrderView(BaseModel):
     lines: list[OrderLine]
     currency: str
     totals: Totals
+    # Per line, what was paid (domain.pricing.price_order); empty for an order from before issue
+    # 17, whose lines were paid at their unit price.
+    line_prices: list[LinePrice] = []
+    adjustments: list[PriceAdjustment] = []
     shipping_address: Address
     shipping_speed: ShippingSpeed
     priority: Priority
@@ -705,6 +753,9 @@ class ReturnLine(BaseModel):
     unit_price: Money
     warehouse: str
     region: str = ""
+    # What the customer paid for these units (a discounted line); None: unit_price x quantity
+    # (a return from before issue 17). Refunds never pass it (domain.returns.refund_due).
+    paid: Money | None = None
 
 
 class ReceivedLine(Strict):

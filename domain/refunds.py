@@ -4,10 +4,11 @@ Pure: amounts and totals in, amounts and a payment status out. The workflow call
 with what these return.
 """
 
-from decimal import Decimal
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
 
 from domain.enums import PaymentStatus
-from domain.models import OrderLine, ParcelLine, ReturnView, Totals
+from domain.models import LinePrice, OrderLine, ParcelLine, ReturnView, Totals
 
 ZERO = Decimal("0.00")
 
@@ -28,7 +29,7 @@ def payment_after_refund(totals: Totals, captured: Decimal | None = None) -> Pay
     return PaymentStatus.REFUNDED if totals.refunded >= paid else PaymentStatus.PARTIALLY_REFUNDED
 
 
-def unit_price(lines: list[OrderLine], sku: str) -> Decimal:
+def unit_price(lines: Sequence[OrderLine], sku: str) -> Decimal:
     """The price the order sold `sku` at."""
     return next(line.unit_price for line in lines if line.sku == sku)
 
@@ -45,9 +46,34 @@ def value_of(lines: list[OrderLine]) -> Decimal:
     return sum((line.unit_price * line.quantity for line in lines), ZERO)
 
 
-def parcel_refund(order_lines: list[OrderLine], parcel_lines: list[ParcelLine]) -> Decimal:
-    """A parcel that will not arrive is refunded at the price of its lines."""
-    return sum((unit_price(order_lines, line.sku) * line.quantity for line in parcel_lines), ZERO)
+def share_of(paid: Decimal, quantity: int, units: int) -> Decimal:
+    """What `units` of a line of `quantity` units that cost `paid` in all are worth: pro rata,
+    rounded down to the cent, all of `paid` for all units. Rounded down, so refunds of a line in
+    parts never add up to more than was paid for it; never more than `paid`."""
+    if units >= quantity:
+        return paid
+    if units <= 0 or quantity <= 0:
+        return ZERO
+    return (paid * units / quantity).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def paid_for(
+    order_lines: Sequence[OrderLine], line_prices: Sequence[LinePrice], sku: str, units: int
+) -> Decimal:
+    """What the customer paid for `units` of `sku`: their share of the line's `paid`
+    (domain.pricing.price_order), or the unit price for an order priced before issue 17 (no
+    line prices). Never the list price of a discounted line, never more than the line's paid."""
+    for line in line_prices:
+        if line.sku == sku:
+            return share_of(line.paid, line.quantity, units)
+    return unit_price(order_lines, sku) * units
+
+
+def parcel_refund(
+    order_lines: Sequence[OrderLine], parcel_lines: Sequence[ParcelLine], line_prices: Sequence[LinePrice] = ()
+) -> Decimal:
+    """A parcel that will not arrive is refunded at what was paid for its lines (paid_for)."""
+    return sum((paid_for(order_lines, line_prices, line.sku, line.quantity) for line in parcel_lines), ZERO)
 
 
 def return_refund(view: ReturnView, shipping: Decimal, shipping_refunded: bool) -> tuple[Decimal, bool]:

@@ -144,11 +144,11 @@ def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, S
     elif params.get("lines") is not None:
         sold = {line.sku: line.quantity for line in order.lines}
         lines = _lines(params["lines"], sold, "the order")
-        amount = parcel_refund(order.lines, lines)
+        amount = parcel_refund(order.lines, lines, order.line_prices)
     elif parcel is not None:
-        amount = parcel_refund(order.lines, parcel.lines)
+        amount = parcel_refund(order.lines, parcel.lines, order.line_prices)
     elif (claim := claim_named(order, params)) is not None:
-        amount = parcel_refund(order.lines, claim.lines)
+        amount = parcel_refund(order.lines, claim.lines, order.line_prices)
     else:
         raise NotApplicable("refund needs params.amount or params.lines")
     if voided_parcel(order, params) is not None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from domain.enums import ItemCondition, ReturnReason, ReturnStatus, ShipmentStatus
 from domain.models import Address, OrderView, ParcelLine, ReceivedLine, ReturnLine, ReturnView
+from domain.refunds import paid_for, share_of
 
 # Returns worth more than this, or beyond this many on one order, wait for an ops decision.
 AUTO_APPROVE_UP_TO = Decimal("2000.00")
@@ -42,12 +43,17 @@ def return_problems(order: OrderView, lines: list[ParcelLine]) -> list[str]:
 
 
 def return_lines(order: OrderView, lines: list[ParcelLine]) -> list[ReturnLine]:
-    """Price each returned line as sold, and send it back to the warehouse it shipped from."""
+    """Price each returned line as sold (`paid`: what the customer paid for those units, after
+    discounts), and send it back to the warehouse it shipped from."""
     prices = {line.sku: line.unit_price for line in order.lines}
     origin = shipped_from(order)
     return [
         ReturnLine(
-            sku=line.sku, quantity=line.quantity, unit_price=prices[line.sku], warehouse=origin[line.sku]
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=prices[line.sku],
+            warehouse=origin[line.sku],
+            paid=paid_for(order.lines, order.line_prices, line.sku, line.quantity) if order.line_prices else None,
         )
         for line in lines
     ]
@@ -71,8 +77,13 @@ def dock_warehouse(order: OrderView, view: ReturnView) -> str | None:
     return shipped_from(order).get(view.lines[0].sku)
 
 
+def line_value(line: ReturnLine) -> Decimal:
+    """What the returned units cost the customer."""
+    return line.paid if line.paid is not None else line.unit_price * line.quantity
+
+
 def auto_approves(lines: list[ReturnLine], reason: ReturnReason, earlier_returns: int) -> bool:
-    value = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    value = sum((line_value(line) for line in lines), Decimal(0))
     return (
         value <= AUTO_APPROVE_UP_TO
         and reason is not ReturnReason.OTHER
@@ -81,15 +92,27 @@ def auto_approves(lines: list[ReturnLine], reason: ReturnReason, earlier_returns
 
 
 def refund_due(lines: list[ReturnLine], received: list[ReceivedLine], reason: ReturnReason) -> Decimal:
-    """Units received are refunded at the price paid. A unit that arrives damaged is refunded only
-    when the damage is ours (the reason is our fault); otherwise the customer broke it."""
-    prices = {line.sku: line.unit_price for line in lines}
-    asked = {line.sku: line.quantity for line in lines}
+    """Units received are refunded at the price paid (a discounted line's `paid`, pro rata, never
+    more than it). A unit that arrives damaged is refunded only when the damage is ours (the reason
+    is our fault); otherwise the customer broke it."""
+    by_sku = {line.sku: line for line in lines}
+    refunded: dict[str, int] = {}  # units of each SKU refunded so far, so the shares add up
     total = Decimal("0.00")
     for line in received:
-        units = min(line.quantity, asked.get(line.sku, 0))
-        if line.condition is ItemCondition.RESELLABLE or reason.our_fault:
-            total += prices.get(line.sku, Decimal(0)) * units
+        asked = by_sku.get(line.sku)
+        if asked is None:
+            continue
+        if not (line.condition is ItemCondition.RESELLABLE or reason.our_fault):
+            continue
+        if asked.paid is None:  # as before issue 17, so returns under way refund what they did
+            total += asked.unit_price * min(line.quantity, asked.quantity)
+            continue
+        before = refunded.get(line.sku, 0)
+        units = min(line.quantity, asked.quantity - before)
+        if units <= 0:
+            continue
+        refunded[line.sku] = before + units
+        total += share_of(asked.paid, asked.quantity, before + units) - share_of(asked.paid, asked.quantity, before)
     return total.quantize(Decimal("0.01"))
 
 

@@ -40,6 +40,7 @@ from domain.models import (
     Strict,
     TimelineEntry,
 )
+from domain.pricing import adjustment_problems
 from domain.verification import address_problems, verify_order
 from store import catalog, projection
 
@@ -156,7 +157,7 @@ async def submit(
     if not principal.may_access(request.customer.id):
         raise ProblemError(403, f"API key {principal.name} may not order for customer {request.customer.id}")
     known = await run_in_threadpool(catalog.catalog_items, sessions, [line.sku for line in request.lines])
-    problems = verify_order(request, known)
+    problems = verify_order(request, known) + adjustment_problems(request, settings.price_policy())
     if problems:
         ORDERS_SUBMITTED.labels("invalid").inc()
         raise invalid_request(problems)

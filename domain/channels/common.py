@@ -3,6 +3,7 @@ field the way the channel names it (a shop fixes its export in its own terms, no
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, StringConstraints, ValidationError
@@ -73,6 +74,15 @@ def build_request(data: dict[str, Any], sources: Mapping[str, str]) -> MappedOrd
             validation_problems(error, lambda loc: source_field(path_of(loc), sources))
         ) from None
     return MappedOrder(request=request, sources=dict(sources))
+
+
+def discount(off: Decimal, reason: str, sku: str | None = None, code: str | None = None) -> dict[str, Any] | None:
+    """A channel's discount of `off` (a positive amount, as shops report it) as one of our price
+    adjustments (a negative amount); None for nothing off. The amount is not checked here: the
+    adjustment's own rules name a bad one in the shop's terms (MappedOrder.sources)."""
+    if off == 0:
+        return None
+    return {"sku": sku, "amount": str(-off), "reason": reason, "code": code}
 
 
 def speed_of(text: str | None) -> str:

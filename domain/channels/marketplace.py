@@ -5,6 +5,11 @@ address and payment columns. `item-price` is the price of the whole line (unit p
 as marketplaces report it. Rows are named as a spreadsheet shows them: the header is row 1.
 
 An order is mapped whole or not at all: one bad row rejects every row of its order.
+
+Prices (issue 17), optional columns: `item-promotion-discount` (a positive amount off the row's
+line) becomes our price adjustment of that line; `shipping-price` less `ship-promotion-discount`,
+summed over the order's rows when any row has a `shipping-price`, is the shipping the buyer paid
+(it replaces our fee).
 """
 
 import csv
@@ -23,6 +28,7 @@ from domain.channels.common import (
     MappedOrder,
     PostalCode,
     build_request,
+    discount,
     speed_of,
     validation_problems,
 )
@@ -39,7 +45,7 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = (
     "order-item-id", "purchase-date", "buyer-phone-number", "ship-service-level", "ship-address-2",
-    "ship-phone-number", "payment-token",
+    "ship-phone-number", "payment-token", "item-promotion-discount", "shipping-price", "ship-promotion-discount",
 )
 # Columns that describe the order, not the line: every row of one order must agree on them.
 ORDER_COLUMNS = (
@@ -75,8 +81,21 @@ class MarketplaceRow(ExternalModel):
     ship_phone: Phone | None = Field(None, alias="ship-phone-number")
     payment_method: Annotated[str, StringConstraints(pattern=r"^(card|wallet|cod)$")] = Field(alias="payment-method")
     payment_token: str | None = Field(None, alias="payment-token")
+    item_discount: Money | None = Field(None, alias="item-promotion-discount")
+    shipping_price: Money | None = Field(None, alias="shipping-price")
+    shipping_discount: Money | None = Field(None, alias="ship-promotion-discount")
 
-    @field_validator("buyer_phone", "service_level", "address_2", "ship_phone", "payment_token", mode="before")
+    @field_validator(
+        "buyer_phone",
+        "service_level",
+        "address_2",
+        "ship_phone",
+        "payment_token",
+        "item_discount",
+        "shipping_price",
+        "shipping_discount",
+        mode="before",
+    )
     @classmethod
     def _optional(cls, value: Any) -> Any:
         return _blank_is_none(value)
@@ -168,6 +187,24 @@ def _map_group(channel_order_id: str, rows: list[tuple[int, dict[str, str], Mark
         "shipping_speed": speed_of(first.service_level),
         "payment": {"method": first.payment_method, "token": first.payment_token},
     }
+    adjustments: list[dict[str, Any]] = []
+    adjustment_sources: dict[str, str] = {}
+    for number, _, parsed in rows:
+        off = discount(parsed.item_discount or Decimal(0), "marketplace promotion", sku=parsed.sku)
+        if off is not None:
+            at = f"adjustments[{len(adjustments)}]"
+            for part in ("", ".amount", ".code"):
+                adjustment_sources[at + part] = cell(number, "item-promotion-discount")
+            adjustment_sources[at + ".sku"] = cell(number, "sku")
+            adjustments.append(off)
+    if adjustments:
+        data["adjustments"] = adjustments
+    if any(parsed.shipping_price is not None for _, _, parsed in rows):
+        charged = sum(
+            ((parsed.shipping_price or Decimal(0)) - (parsed.shipping_discount or Decimal(0)) for _, _, parsed in rows),
+            Decimal(0),
+        )
+        data["shipping_charge"] = str(charged)
     sources = {
         "channel_order_id": cell(first_number, "order-id"),
         "customer.email": cell(first_number, "buyer-email"),
@@ -186,6 +223,9 @@ def _map_group(channel_order_id: str, rows: list[tuple[int, dict[str, str], Mark
         "payment.method": cell(first_number, "payment-method"),
         "payment.token": cell(first_number, "payment-token"),
         "lines": f"rows {', '.join(str(n) for n, _, _ in rows)}",
+        "adjustments": f"rows {', '.join(str(n) for n, _, _ in rows)}, item-promotion-discount",
+        "shipping_charge": f"rows {', '.join(str(n) for n, _, _ in rows)}, shipping-price",
+        **adjustment_sources,
     }
     for index, (number, _, _) in enumerate(rows):
         sources[f"lines[{index}].sku"] = cell(number, "sku")

@@ -5,6 +5,10 @@ The payload follows the shop platform's shape: `order_id`, `buyer.open_id`, `pos
 (`out_sku_id` = our SKU, `item_num`, `sku_price` in fen), `pay_type` (0 cash on delivery,
 1 WeChat Pay, 2 Alipay), `pay_token`, `buyer_words` and `is_urgent`.
 
+Prices (issue 17): `sku_order_list[i].sku_price` is the catalog price; the platform's promotion on a
+line, `sku_order_list[i].promotion_amount` (fen, for the whole line), becomes our price adjustment
+of that line, and `post_amount` (fen), when sent, is the shipping the buyer paid (it replaces our fee).
+
 Social shops do not hand out buyers' e-mail addresses: without `buyer.email` the customer gets
 `<open_id>@social.invalid` (the reserved `.invalid` domain, so nothing is ever delivered there);
 the buyer is reached by the phone number instead.
@@ -21,6 +25,7 @@ from domain.channels.common import (
     MappedOrder,
     PostalCode,
     build_request,
+    discount,
     validation_problems,
 )
 from domain.models import Email, Phone, ShortText, Sku
@@ -55,6 +60,7 @@ class SocialSkuOrder(ExternalModel):
     out_sku_id: Sku
     item_num: Annotated[int, Field(ge=1, le=999)]
     sku_price: Annotated[int, Field(ge=0, strict=True)]  # fen: 9900 is 99.00 yuan
+    promotion_amount: Annotated[int, Field(ge=0, le=10**12, strict=True)] = 0  # fen off the whole line
 
 
 class SocialOrder(ExternalModel):
@@ -70,6 +76,7 @@ class SocialOrder(ExternalModel):
     pay_token: str | None = None
     buyer_words: Annotated[str, StringConstraints(max_length=1000)] | None = None
     is_urgent: bool = False
+    post_amount: Annotated[int, Field(ge=0, le=10**12, strict=True)] | None = None  # fen: the shipping paid
 
 
 def _yuan(fen: int) -> str:
@@ -112,6 +119,20 @@ def map_social(payload: Any) -> MappedOrder:
         "payment": {"method": PAY_TYPES[order.pay_type], "token": order.pay_token},
         "notes": order.buyer_words or None,
     }
+    adjustments: list[dict[str, Any]] = []
+    adjustment_sources: dict[str, str] = {}
+    for index, item in enumerate(order.sku_order_list):
+        off = discount(Decimal(item.promotion_amount) / 100, "platform promotion", sku=item.out_sku_id)
+        if off is not None:
+            at = f"adjustments[{len(adjustments)}]"
+            for part in ("", ".amount", ".code"):
+                adjustment_sources[at + part] = f"sku_order_list[{index}].promotion_amount"
+            adjustment_sources[at + ".sku"] = f"sku_order_list[{index}].out_sku_id"
+            adjustments.append(off)
+    if adjustments:
+        data["adjustments"] = adjustments
+    if order.post_amount is not None:
+        data["shipping_charge"] = _yuan(order.post_amount)
     sources = {
         "channel_order_id": "order_id",
         "customer.id": "buyer.open_id",
@@ -131,6 +152,9 @@ def map_social(payload: Any) -> MappedOrder:
         "payment.token": "pay_token",
         "notes": "buyer_words",
         "lines": "sku_order_list",
+        "adjustments": "sku_order_list",
+        "shipping_charge": "post_amount",
+        **adjustment_sources,
     }
     for index in range(len(order.sku_order_list)):
         sources[f"lines[{index}].sku"] = f"sku_order_list[{index}].out_sku_id"

@@ -4,8 +4,14 @@ The payload follows the storefront's shape: `id`, `email`, `currency`, `customer
 (`sku`, `quantity`, `price`), `shipping_address` (`address1`, `province_code`, `zip`,
 `country_code`), `shipping_lines[0].code`, `gateway`, `note` and comma-separated `tags`.
 `payment_token` is the charge token the storefront's payment gateway issued at checkout.
+
+Prices (issue 17): `line_items[i].price` is the catalog price; `line_items[i].total_discount` is the
+line's own discount and `discount_codes[j]` (`code`, `amount`) a discount of the whole order, both
+positive amounts, mapped to our price adjustments; `shipping_lines[*].price`, when sent, is what the
+shop charged for shipping (their sum replaces our fee).
 """
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
@@ -16,6 +22,7 @@ from domain.channels.common import (
     MappedOrder,
     PostalCode,
     build_request,
+    discount,
     speed_of,
     validation_problems,
 )
@@ -59,11 +66,18 @@ class StorefrontLineItem(ExternalModel):
     quantity: Annotated[int, Field(ge=1, le=999)]
     price: Money
     title: str | None = None
+    total_discount: Money = Decimal("0.00")
+
+
+class StorefrontDiscountCode(ExternalModel):
+    code: str | None = None
+    amount: Money
 
 
 class StorefrontShippingLine(ExternalModel):
     code: str | None = None
     title: str | None = None
+    price: Money | None = None
 
 
 class StorefrontOrder(ExternalModel):
@@ -74,6 +88,7 @@ class StorefrontOrder(ExternalModel):
     line_items: Annotated[list[StorefrontLineItem], Field(min_length=1, max_length=100)]
     shipping_address: StorefrontAddress
     shipping_lines: list[StorefrontShippingLine] = Field(default_factory=list)
+    discount_codes: Annotated[list[StorefrontDiscountCode], Field(max_length=50)] = Field(default_factory=list)
     gateway: str = "card"
     payment_token: str | None = None
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
@@ -126,6 +141,26 @@ def map_storefront(payload: Any) -> MappedOrder:
         "payment": {"method": _payment_method(order.gateway), "token": order.payment_token},
         "notes": order.note or None,
     }
+    adjustments: list[dict[str, Any]] = []
+    adjustment_sources: dict[str, str] = {}
+    for index, item in enumerate(order.line_items):
+        line_off = discount(item.total_discount, "line discount", sku=item.sku)
+        if line_off is not None:
+            at = f"adjustments[{len(adjustments)}]"
+            for part in ("", ".amount", ".code"):
+                adjustment_sources[at + part] = f"line_items[{index}].total_discount"
+            adjustment_sources[at + ".sku"] = f"line_items[{index}].sku"
+            adjustments.append(line_off)
+    for index, code in enumerate(order.discount_codes):
+        order_off = discount(code.amount, "discount code", code=code.code)
+        if order_off is not None:
+            adjustment_sources[f"adjustments[{len(adjustments)}]"] = f"discount_codes[{index}]"
+            adjustments.append(order_off)
+    if adjustments:
+        data["adjustments"] = adjustments
+    charged = [line.price for line in order.shipping_lines if line.price is not None]
+    if charged:
+        data["shipping_charge"] = str(sum(charged, Decimal(0)))
     sources = {
         "channel_order_id": "id",
         "customer.id": "customer.id",
@@ -144,6 +179,9 @@ def map_storefront(payload: Any) -> MappedOrder:
         "payment.token": "payment_token",
         "notes": "note",
         "lines": "line_items",
+        "adjustments": "discount_codes",
+        "shipping_charge": "shipping_lines",
+        **adjustment_sources,
     }
     for index in range(len(order.line_items)):
         sources[f"lines[{index}].unit_price"] = f"line_items[{index}].price"

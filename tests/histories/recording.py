@@ -68,6 +68,8 @@ PATHS: dict[str, str] = {
     "tests/integration/test_ops_hold_move.py::test_a_parcel_moves_to_a_warehouse_with_the_stock": "ops-moved",
     "tests/integration/test_cash_on_delivery_http.py::test_cod_reads_authorized_until_delivery_then_captured":
         "cod-captured-at-delivery",
+    "tests/integration/test_channel_prices.py::test_a_return_of_a_discounted_line_refunds_what_was_paid":
+        "discounted-return",
 }
 
 

@@ -35,7 +35,9 @@ async def test_order_goes_from_submission_to_closed(
 
     # The answer is the verified outcome, in one round trip.
     assert order["status"] == "allocating"
-    assert order["totals"] == {"items": "198.00", "shipping": "12.00", "refunded": "0.00", "grand_total": "210.00"}
+    assert order["totals"] == {
+        "items": "198.00", "discounts": "0.00", "shipping": "12.00", "refunded": "0.00", "grand_total": "210.00"
+    }
     assert order["workflow_id"] == f"order-{order_id}"
 
     shipment = await ship_to_carrier(api, order_id)

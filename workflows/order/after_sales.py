@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
     from domain.models import ParcelLine, ReturnInput, ReturnRequest, ReturnView
     from domain.news import return_trouble
-    from domain.refunds import priced, return_refund, value_of
+    from domain.refunds import parcel_refund, priced, return_refund
     from domain.returns import auto_approves, return_lines
     from workflows.order.door import Door
     from workflows.order.fulfilment import Fulfilment
@@ -240,14 +240,15 @@ class AfterSales:
     async def _ship_exchange(self, view: ReturnView) -> None:
         order = self._state.order
         key = ids.exchange_reservation_key(order.order_id, view.rma_id)
-        lines = priced(
-            order.lines, [ParcelLine(sku=line.sku, quantity=line.quantity) for line in view.received]
-        )
+        received = [ParcelLine(sku=line.sku, quantity=line.quantity) for line in view.received]
+        lines = priced(order.lines, received)
         allocation = await self._stock.reserve_extra(key, lines, f"reserve the exchange for {view.rma_id}")
         if allocation is None:
             # Nothing to exchange with: the customer gets the money instead.
             await self._refund_return(
-                view.model_copy(update={"refund_due": view.refund_due or value_of(lines)})
+                view.model_copy(
+                    update={"refund_due": view.refund_due or parcel_refund(order.lines, received, order.line_prices)}
+                )
             )
             return
         first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)

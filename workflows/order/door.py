@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.news import merge_return, merge_shipment
     from domain.notifications import ops_notification
-    from domain.pricing import order_totals
+    from domain.pricing import price_order
     from domain.refunds import payment_after_refund
     from domain.visibility import current_details, search_values
     from workflows import search_attributes as sa
@@ -170,8 +170,14 @@ class Door:
 
     def reduce_to(self, lines: list[OrderLine]) -> None:
         """The order goes on with fewer lines (a backorder shipped as available): new totals."""
+        request = self._state.input.request
+        # Priced again with the order's adjustments, which shrink with what was removed.
+        pricing = price_order(
+            lines, self._order.shipping_speed, request.adjustments, request.shipping_charge, sold=request.lines
+        )
         self._order.lines = lines
-        self._order.totals = order_totals(lines, self._order.shipping_speed)
+        self._order.totals = pricing.totals
+        self._order.line_prices = pricing.lines
         self._order.payment.amount = self._order.totals.grand_total
 
     def set_address(self, address: Address) -> None:

@@ -210,7 +210,7 @@ class Fulfilment:
         assert self._payment.result is not None
         order = self._state.order
         amount = await self._payment.refund(
-            parcel_refund(order.lines, parcel.lines), parcel.shipment_id, parcel=parcel.shipment_id
+            parcel_refund(order.lines, parcel.lines, order.line_prices), parcel.shipment_id, parcel=parcel.shipment_id
         )
         self._set_outcome(parcel, self._payment.settled_as(parcel.shipment_id, amount))
         self._door.move(

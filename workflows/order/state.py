@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentView,
         StepSlas,
     )
-    from domain.pricing import order_totals
+    from domain.pricing import price_request
     from workflows.returns import ReturnWorkflow
     from workflows.shipment import ShipmentWorkflow
     from workflows.supervision import bounded_retry
@@ -49,7 +49,8 @@ class Refused(Exception):
 class OrderState:
     def __init__(self, inp: OrderInput) -> None:
         request = inp.request
-        totals = order_totals(request.lines, request.shipping_speed)
+        pricing = price_request(request)
+        totals = pricing.totals
         self.input = inp
         self.policy: OrderPolicy = inp.policy
         self.slas: StepSlas = inp.policy.slas.for_priority(request.priority)
@@ -63,6 +64,8 @@ class OrderState:
             lines=request.lines,
             currency=request.currency,
             totals=totals,
+            line_prices=pricing.lines,
+            adjustments=request.adjustments,
             shipping_address=request.shipping_address,
             shipping_speed=request.shipping_speed,
             priority=request.priority,
