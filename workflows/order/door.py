@@ -154,6 +154,23 @@ class Door:
         self._order.totals = order_totals(lines, self._order.shipping_speed)
         self._order.payment.amount = self._order.totals.grand_total
 
+    def edit_lines(self, lines: list[OrderLine]) -> None:
+        """The customer or ops changed the lines (workflows/order/edits.py): new totals by the one
+        pricing function; what was refunded stays refunded."""
+        refunded = self._order.totals.refunded
+        self._order.lines = lines
+        self._order.totals = order_totals(lines, self._order.shipping_speed)
+        self._order.totals.refunded = refunded
+        self._order.payment.amount = self._order.totals.grand_total
+
+    def set_contact(self, email: str | None, phone: str | None) -> None:
+        update: dict[str, str] = {}
+        if email is not None:
+            update["email"] = email
+        if phone is not None:
+            update["phone"] = phone
+        self._order.customer = self._order.customer.model_copy(update=update)
+
     def set_address(self, address: Address) -> None:
         self._order.shipping_address = address
 
