@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.enums import OrderStatus, PaymentStatus, ShipmentStatus
-from domain.models import EditLine, OrderLine, OrderView, ShipmentView
+from domain.models import CatalogItem, EditLine, OrderLine, OrderView, Problem, ShipmentView
 
 # Where an edit reaches stock and payment (the parcels are rebuilt, the difference paid or refunded).
 FULFILLING_STATUSES = (OrderStatus.FULFILLING, OrderStatus.PARTIALLY_SHIPPED)
@@ -45,6 +45,34 @@ def duplicate_skus(lines: list[EditLine]) -> list[int]:
             duplicates.append(index)
         seen.add(line.sku)
     return duplicates
+
+
+def edit_problems(order: OrderView, lines: list[EditLine], catalog: dict[str, CatalogItem]) -> list[Problem]:
+    """The 422s of an edit of the lines, every bad field named: a SKU named twice, a new SKU the
+    catalog does not sell (in the order's currency), an order left without lines. `catalog`
+    holds the new SKUs' items (those it lacks are unknown)."""
+    problems = [
+        Problem(field=f"lines[{index}].sku", message=f"sku {lines[index].sku!r} is named twice")
+        for index in duplicate_skus(lines)
+    ]
+    known = {line.sku for line in order.lines}
+    for index, line in enumerate(lines):
+        if line.quantity == 0 or line.sku in known:
+            continue
+        item = catalog.get(line.sku)
+        if item is None:
+            problems.append(Problem(field=f"lines[{index}].sku", message=f"unknown sku {line.sku!r}"))
+        elif not item.active:
+            problems.append(Problem(field=f"lines[{index}].sku", message=f"sku {line.sku!r} is not for sale"))
+        elif item.currency != order.currency:
+            problems.append(
+                Problem(field=f"lines[{index}].sku", message=f"sku {line.sku!r} is sold in {item.currency}")
+            )
+    if not any(line.quantity > 0 for line in lines):
+        problems.append(
+            Problem(field="lines", message="the order would have no lines left: cancel it instead")
+        )
+    return problems
 
 
 def requested_quantities(lines: list[EditLine]) -> dict[str, int]:
