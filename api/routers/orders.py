@@ -346,6 +346,57 @@ async def patch_shipping_address(
         ) from None
 
 
+async def apply_lines_edit(
+    client: ClientDep, sessions: SessionsDep, order_id: str, lines: list[EditLine], principal: Principal
+) -> OrderView:
+    """Change an order's lines as `principal` (the route's and the console's one way): 404 for an
+    order the key may not read, 422 naming each bad line, 409 saying why it is too late."""
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
+    requested = requested_quantities(lines)
+    known = await run_in_threadpool(catalog.catalog_items, sessions, new_skus(order, requested))
+    problems = edit_problems(order, lines, known)
+    if problems:
+        raise invalid_request(problems)
+    refusal = lines_edit_refusal(order, requested)
+    if refusal is not None:
+        # From the projection: it knows a parcel is picked before its order hears of it.
+        raise refusal_problem(
+            "TooLateToEdit", f"cannot change the lines: {refusal}", TooLateToEdit.http_status
+        )
+    try:
+        return await edit_lines(client, order_id, LinesEdit(lines=lines, actor=principal.name))
+    except WorkflowGone:
+        raise refusal_problem(
+            "TooLateToEdit", f"order {order_id} is {order.status.value}: its lines can no longer change", 409
+        ) from None
+    except ProblemError as problem:
+        if problem.type == "/problems/payment-declined":
+            problem.status = 409  # API.md: a declined difference refuses the edit with a 409
+        raise
+
+
+async def apply_contact_change(
+    client: ClientDep, sessions: SessionsDep, order_id: str, body: "ContactBody", principal: Principal
+) -> OrderView:
+    """Change an order's contact as `principal`; 422 when neither field is given, 409 once the order is over."""
+    if body.email is None and body.phone is None:
+        raise invalid_request(
+            [Problem(field=name, message="give an email or a phone to change") for name in ("email", "phone")]
+        )
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
+    too_late = refusal_problem(
+        "TooLateToEdit", f"cannot change the contact: the order is {order.status.value}", 409
+    )
+    if order.status.terminal:
+        raise too_late
+    try:
+        return await edit_contact(
+            client, order_id, ContactChange(email=body.email, phone=body.phone, actor=principal.name)
+        )
+    except WorkflowGone:
+        raise too_late from None
+
+
 @router.patch(
     "/orders/{order_id}/lines",
     response_model=OrderView,
@@ -368,28 +419,7 @@ async def patch_lines(
     """The order's new set of lines (the customer for their own orders, or ops). New SKUs come at
     the catalog price; the payment follows (the difference authorized, or refunded); stock is
     re-reserved in one step. Each edit is in the timeline with the acting key."""
-    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
-    requested = requested_quantities(body.lines)
-    known = await run_in_threadpool(catalog.catalog_items, sessions, new_skus(order, requested))
-    problems = edit_problems(order, body.lines, known)
-    if problems:
-        raise invalid_request(problems)
-    refusal = lines_edit_refusal(order, requested)
-    if refusal is not None:
-        # From the projection: it knows a parcel is picked before its order hears of it.
-        raise refusal_problem(
-            "TooLateToEdit", f"cannot change the lines: {refusal}", TooLateToEdit.http_status
-        )
-    try:
-        edited = await edit_lines(client, order_id, LinesEdit(lines=body.lines, actor=principal.name))
-    except WorkflowGone:
-        raise refusal_problem(
-            "TooLateToEdit", f"order {order_id} is {order.status.value}: its lines can no longer change", 409
-        ) from None
-    except ProblemError as problem:
-        if problem.type == "/problems/payment-declined":
-            problem.status = 409  # API.md: a declined difference refuses the edit with a 409
-        raise
+    edited = await apply_lines_edit(client, sessions, order_id, body.lines, principal)
     return order_for(principal, roles, edited)
 
 
@@ -407,21 +437,5 @@ async def patch_contact(
     roles: KeyRolesDep,
 ) -> OrderView:
     """A new contact e-mail or phone, until the order is terminal."""
-    if body.email is None and body.phone is None:
-        raise invalid_request(
-            [Problem(field=name, message="give an email or a phone to change") for name in ("email", "phone")]
-        )
-    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
-    if order.status.terminal:
-        raise refusal_problem(
-            "TooLateToEdit", f"cannot change the contact: the order is {order.status.value}", 409
-        )
-    try:
-        changed = await edit_contact(
-            client, order_id, ContactChange(email=body.email, phone=body.phone, actor=principal.name)
-        )
-    except WorkflowGone:
-        raise refusal_problem(
-            "TooLateToEdit", f"cannot change the contact: the order is {order.status.value}", 409
-        ) from None
+    changed = await apply_contact_change(client, sessions, order_id, body, principal)
     return order_for(principal, roles, changed)
