@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import ids
-from domain.enums import OrderStatus, ShipmentStatus
+from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.models import ContactChange, EditLine, LinesEdit, OrderView
 from tests.workflows.driver import Orders, order_request
 from workflows.order import OrderWorkflow
@@ -156,3 +156,35 @@ async def test_the_contact_changes_until_the_order_ends(orders: Orders) -> None:
     assert (changed.timeline[-1].event, changed.timeline[-1].actor) == ("order.contact_changed", "ops-9")
 
     await orders.projected(order.order_id)
+
+
+async def test_on_hold_only_the_lines_change_and_the_approved_order_pays_the_new_total(orders: Orders) -> None:
+    stubs = orders.stubs
+    stubs.add_item("TV", "6000.00", WH_EAST=2)
+    stubs.add_item("CABLE", "20.00", WH_EAST=5)
+    held = await orders.submit(order_request(("TV", 1, "6000.00")))
+    assert held.status is OrderStatus.ON_HOLD
+
+    edited = await _edit(orders, held.order_id, ("TV", 1), ("CABLE", 2))
+
+    assert edited.status is OrderStatus.ON_HOLD
+    assert edited.totals.grand_total == Decimal("6040.00")
+    assert stubs.ledger == [] and stubs.calls["reserve_stock"] == 0, "nothing reserved or paid on hold"
+    await orders.ops(held.order_id, OpsActionKind.APPROVE, note="known customer")
+    going = await orders.wait_status(held.order_id, OrderStatus.FULFILLING)
+    assert [(row.operation, row.amount) for row in stubs.ledger] == [
+        ("authorize", Decimal("6040.00")),
+        ("capture", Decimal("6040.00")),
+    ]
+    parcel = await orders.parcel_state(going.shipments[0].shipment_id)
+    assert sorted((line.sku, line.quantity) for line in parcel.lines) == [("CABLE", 2), ("TV", 1)]
+
+
+async def test_the_same_lines_again_change_nothing(orders: Orders) -> None:
+    orders.stubs.add_item("DESK", "99.00", WH_EAST=5)
+    order, _ = await _fulfilling(orders, ("DESK", 1, "99.00"))
+
+    same = await _edit(orders, order.order_id, ("DESK", 1))
+
+    assert "order.lines_edited" not in [e.event for e in same.timeline]
+    assert len(same.shipments) == 1 and orders.stubs.calls["swap_reservations"] == 0
