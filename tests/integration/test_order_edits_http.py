@@ -46,6 +46,8 @@ async def test_lines_change_until_the_parcel_is_picked(api: httpx.AsyncClient) -
     ]
     assert Decimal(edited["totals"]["grand_total"]) == Decimal("260.00")
     assert Decimal(edited["payment"]["amount"]) == Decimal("260.00")
+    seen_by_client = next(e for e in edited["timeline"] if e["event"] == "order.lines_edited")
+    assert seen_by_client["detail"] == {"before": {desk: 1}, "after": {desk: 2, lamp: 1}, "difference": "149.00"}
     whole = await get_order(api, order_id)
     assert _edits(whole) == [("order.lines_edited", "dev-client")]
     assert (await stock_of(api, desk))["reserved"] == 2 and (await stock_of(api, lamp))["reserved"] == 1

@@ -126,7 +126,9 @@ class Edits:
                     f"cannot change the lines: {getattr(error.cause, 'message', error.cause)}",
                     type="OutOfStock",
                 ) from None
-            raise ApplicationError(f"reserving the new lines failed, try again: {error.cause}") from None
+            raise ApplicationError(
+                f"reserving the new lines failed, try again: {error.cause}", type="ActionNotApplicable"
+            ) from None
         if authorization is not None:
             await self._payment.capture_difference(authorization, difference, number)
         elif difference < 0:
@@ -176,7 +178,9 @@ class Edits:
                     f"the payment of {amount} more was declined: the lines stay as they were",
                     type="PaymentDeclined",
                 ) from None
-            raise ApplicationError(f"authorizing {amount} more failed, try again: {error.cause}") from None
+            raise ApplicationError(
+                f"authorizing {amount} more failed, try again: {error.cause}", type="ActionNotApplicable"
+            ) from None
 
     def change_contact(self, change: ContactChange) -> None:
         self._door.set_contact(change.email, change.phone)
