@@ -66,6 +66,9 @@ PATHS: dict[str, str] = {
     "tests/integration/test_ops_hold_move.py::test_a_held_order_is_not_picked_until_release_then_ships":
         "ops-held-released",
     "tests/integration/test_ops_hold_move.py::test_a_parcel_moves_to_a_warehouse_with_the_stock": "ops-moved",
+    "tests/integration/test_order_edits_http.py::test_lines_change_until_the_parcel_is_picked": "lines-edited",
+    "tests/integration/test_order_edits_http.py::test_ops_lower_the_total_and_the_difference_is_refunded":
+        "lines-reduced-cancelled",
 }
 
 
