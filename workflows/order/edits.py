@@ -72,6 +72,9 @@ class Edits:
             return "the order is being cancelled"
         if state.resolving:
             return "an ops refund or reship is under way"
+        started = {child.id for child in state.children}
+        if any(ids.shipment_workflow_id(p.shipment_id) not in started for p in state.order.shipments):
+            return "its parcels are starting: try again in a moment"
         return lines_edit_refusal(state.order, requested_quantities(edit.lines))
 
     async def edit_lines(self, edit: LinesEdit) -> None:
