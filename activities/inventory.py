@@ -9,6 +9,7 @@ from domain.models import (
     CatalogItem,
     Parcel,
     ReservationMove,
+    ReservationSwap,
     ReserveRequest,
     ShipStockRequest,
     StockLevel,
@@ -56,4 +57,11 @@ class InventoryActivities:
     def move_reservation(self, move: ReservationMove) -> Parcel:
         return self._inventory.move_reservation(
             move.reservation_key, move.lines, move.from_warehouse, move.to_warehouse
+        )
+
+    @activity.defn(name="swap_reservations")
+    @business_refusals
+    def swap_reservations(self, swap: ReservationSwap) -> Allocation:
+        return self._inventory.swap_reservations(
+            [(key, warehouse) for key, warehouse in swap.release], swap.key, swap.lines, swap.destination_region
         )

@@ -39,6 +39,8 @@ from domain.models import (
     CancelRequest,
     ClaimRequest,
     ClaimView,
+    ContactChange,
+    LinesEdit,
     OpsAction,
     OrderInput,
     OrderRequest,
@@ -156,6 +158,17 @@ async def change_address(client: Client, order_id: str, change: AddressChange) -
     return await _order_update(client, order_id, OrderWorkflow.change_address, change)
 
 
+async def edit_lines(client: Client, order_id: str, edit: LinesEdit) -> OrderView:
+    """The order's new set of lines; TooLateToEdit (a changed line's parcel picked), OutOfStock,
+    PaymentDeclined (the difference) -> 409; InvalidOrder (a SKU gone from the catalog) -> 422."""
+    return await _order_update(client, order_id, OrderWorkflow.edit_lines, edit)
+
+
+async def edit_contact(client: Client, order_id: str, change: ContactChange) -> OrderView:
+    """New contact e-mail or phone; TooLateToEdit (the order ended) -> 409."""
+    return await _order_update(client, order_id, OrderWorkflow.edit_contact, change)
+
+
 async def stock_arrived(client: Client, order_id: str, arrival: StockArrival) -> AllocationAttempt:
     """Ask a backordered order to reserve again; ActionNotApplicable (no longer backordered) -> 409."""
     return await _order_update(client, order_id, OrderWorkflow.stock_arrived, arrival)
@@ -183,12 +196,16 @@ def _shipment_handle(client: Client, shipment_id: str) -> WorkflowHandle[Shipmen
 
 async def confirm_pick(client: Client, shipment_id: str, confirmation: PickConfirmation) -> bool:
     """The warehouse picked a parcel; False when no such parcel is open."""
-    return await _delivered(_shipment_handle(client, shipment_id).signal(ShipmentWorkflow.pick_confirmed, confirmation))
+    return await _delivered(
+        _shipment_handle(client, shipment_id).signal(ShipmentWorkflow.pick_confirmed, confirmation)
+    )
 
 
 async def report_tracking(client: Client, shipment_id: str, event: TrackingEvent) -> bool:
     """A carrier's tracking event for a parcel; False when the parcel's workflow has ended."""
-    return await _delivered(_shipment_handle(client, shipment_id).signal(ShipmentWorkflow.tracking_event, event))
+    return await _delivered(
+        _shipment_handle(client, shipment_id).signal(ShipmentWorkflow.tracking_event, event)
+    )
 
 
 async def report_return_receipt(client: Client, rma_id: str, receipt: ReturnReceipt) -> bool:

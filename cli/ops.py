@@ -104,6 +104,12 @@ class OpsApi:
             body["note"] = note
         return self._answer(self.http.post(f"/ops/orders/{order_id}/actions", json=body))
 
+    def edit_lines(self, order_id: str, lines: list[Json]) -> Json:
+        return self._answer(self.http.patch(f"/orders/{order_id}/lines", json={"lines": lines}))
+
+    def edit_contact(self, order_id: str, contact: Json) -> Json:
+        return self._answer(self.http.patch(f"/orders/{order_id}/contact", json=contact))
+
     def complaints(self, *, resolved: bool = False, limit: int = 100) -> list[Json]:
         params: dict[str, str | int] = {"status": "resolved" if resolved else "open", "limit": limit}
         items: list[Json] = self._answer(self.http.get("/ops/complaints", params=params))["items"]
@@ -496,6 +502,39 @@ def reject_claim_command(
 ) -> None:
     """Close an open claim without refund or reship; the customer is told."""
     _act(order_id, "reject_claim", note, {"claim_id": claim}, api_url, api_key)
+
+
+@ops_app.command("edit-lines")
+def edit_lines_command(
+    order_id: OrderId,
+    line: Annotated[list[str], typer.Option("--line", help="SKU:QTY of the new set of lines; repeat for more")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Change the order's lines: a line left out (or QTY 0) is cancelled, a new SKU comes at the
+    catalog price; the payment and the stock follow (PATCH /orders/{id}/lines)."""
+    lines = parse_lines(line)
+    with _api(api_url, api_key) as api:
+        order = api.edit_lines(order_id, lines)
+    total = order["totals"]["grand_total"]
+    _console().print(literal(f"lines changed: order {order['order_id']} totals {total} {order['currency']} now"))
+    _console().print(order_summary(order))
+
+
+@ops_app.command("edit-contact")
+def edit_contact_command(
+    order_id: OrderId,
+    email: Annotated[str | None, typer.Option("--email", help="the new contact e-mail")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="the new contact phone")] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Change the order's contact e-mail or phone (PATCH /orders/{id}/contact)."""
+    contact: Json = {name: value for name, value in (("email", email), ("phone", phone)) if value is not None}
+    with _api(api_url, api_key) as api:
+        order = api.edit_contact(order_id, contact)
+    _console().print(literal(f"contact changed: order {order['order_id']}"))
+    _console().print(order_summary(order))
 
 
 @ops_app.command("complaints")

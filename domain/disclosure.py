@@ -69,6 +69,8 @@ CLIENT_DETAIL: Mapping[str, frozenset[str]] = {
     events.ORDER_HELD: frozenset({"codes", "reason"}),
     events.ORDER_CANCELLED: frozenset({"reason", "codes", "problems"}),
     events.ORDER_REDUCED: frozenset({"removed"}),
+    events.ORDER_LINES_EDITED: frozenset({"before", "after", "difference"}),
+    events.ORDER_CONTACT_CHANGED: frozenset({"fields"}),
     events.ORDER_BACKORDERED: frozenset({"until"}),
     events.BACKORDER_STILL_SHORT: frozenset({"until"}),
     events.STOCK_RESERVED: frozenset({"partial"}),

@@ -67,6 +67,11 @@ class AddressLocked(BusinessError):
     """The shipping address can no longer change: a label has been bought."""
 
 
+class TooLateToEdit(BusinessError):
+    """The order's lines (or contact) can no longer change: a parcel holding a changed line is
+    picked, or the order is past the point where it can change."""
+
+
 # Names of all refusals, for mapping ApplicationError.type back to a class.
 BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
     cls.__name__: cls
@@ -84,5 +89,6 @@ BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
         ActionNotApplicable,
         AddressLocked,
         ReturnNotAllowed,
+        TooLateToEdit,
     )
 }

@@ -13,6 +13,8 @@ ORDER_HELD = "order.held"
 HOLD_WAITING_FOR_CUSTOMER = "hold.waiting_for_customer"
 ORDER_ACCEPTED = "order.accepted"
 ORDER_ADDRESS_CHANGED = "order.address_changed"
+ORDER_LINES_EDITED = "order.lines_edited"  # the customer or ops changed the lines (PATCH .../lines)
+ORDER_CONTACT_CHANGED = "order.contact_changed"
 
 # Stock.
 ORDER_BACKORDERED = "order.backordered"

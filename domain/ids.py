@@ -33,6 +33,11 @@ def reship_reservation_key(order_id: str, reship_number: int) -> str:
     return f"{order_id}#reship{reship_number}"
 
 
+def edit_reservation_key(order_id: str, edit_number: int) -> str:
+    """Reservations of the parcels rebuilt by an order edit are held under a key of their own."""
+    return f"{order_id}#edit{edit_number}"
+
+
 def rma_id(order_id: str, number: int) -> str:
     return f"{order_id}-R{number}"
 

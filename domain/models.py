@@ -817,3 +817,36 @@ class ParcelBack(BaseModel):
 
 ReturnView.model_rebuild()
 ShipmentView.model_rebuild()
+
+
+# --- order edits (PATCH /orders/{id}/lines and /contact) -------------------------------------
+
+
+class EditLine(Strict):
+    """One line of an order's new set of lines: quantity 0 cancels the line."""
+
+    sku: Sku
+    quantity: Annotated[int, Field(ge=0, le=999)]
+
+
+class LinesEdit(BaseModel):
+    """The order's new set of lines (a line left out is cancelled), by whom."""
+
+    lines: list[EditLine]
+    actor: str = "client"
+
+
+class ContactChange(BaseModel):
+    email: str | None = None
+    phone: str | None = None
+    actor: str = "client"
+
+
+class ReservationSwap(BaseModel):
+    """Release the parcels' reservations (key, warehouse) and reserve `lines` under `key`, in
+    one inventory transaction (an order edit)."""
+
+    release: list[tuple[str, str]]
+    key: str
+    lines: list[OrderLine]
+    destination_region: str

@@ -53,6 +53,15 @@ class Inventory(Protocol):
         is unknown or inactive or the lines are no longer reserved here. Returns the moved parcel."""
         ...
 
+    def swap_reservations(
+        self, release: list[tuple[str, str]], key: str, lines: list[OrderLine], destination_region: str
+    ) -> Allocation:
+        """An order edit: release the reservations held under each (key, warehouse) of `release`
+        and reserve `lines` under `key`, in one transaction: both happen or neither. Idempotent
+        (once `key` holds a reservation, a repeat returns it). Raises OutOfStock when the new lines
+        cannot be covered even with the released stock; then nothing changed."""
+        ...
+
     def stock(self, sku: str) -> list[StockLevel]:
         ...
 

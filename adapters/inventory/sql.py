@@ -235,6 +235,51 @@ class SqlInventory:
                 units += row.quantity
             return units
 
+    def swap_reservations(
+        self, release: list[tuple[str, str]], key: str, lines: list[OrderLine], destination_region: str
+    ) -> Allocation:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self._sf.begin() as s:
+                    return self._swap_once(s, release, key, lines, destination_region)
+            except _LostRace:
+                _log.info("reservation swap for %s lost a race (attempt %d), replanning", key, attempt)
+        raise OutOfStock(f"stock for {key} kept being taken by other orders; try again")
+
+    def _swap_once(
+        self, s: Session, release: list[tuple[str, str]], key: str, lines: list[OrderLine], destination_region: str
+    ) -> Allocation:
+        for locked in sorted({key, *(k for k, _ in release)}):
+            _lock_order(s, locked)
+        held = self._active_reservations(s, key)
+        if held:  # a repeat: the swap is done
+            return _allocation_of(s, key, held)
+        for released_key, warehouse in sorted(set(release)):
+            rows = s.scalars(
+                select(ReservationRow)
+                .where(
+                    ReservationRow.order_id == released_key,
+                    ReservationRow.warehouse == warehouse,
+                    ReservationRow.status == "reserved",
+                )
+                .order_by(ReservationRow.sku)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                s.execute(
+                    update(StockLevelRow)
+                    .where(StockLevelRow.sku == row.sku, StockLevelRow.warehouse == row.warehouse)
+                    .values(reserved=StockLevelRow.reserved - row.quantity, updated_at=func.now())
+                )
+                self._note(s, row.sku, row.warehouse)
+                row.status = "released"
+                row.updated_at = func.now()
+        if not lines:
+            return Allocation(order_id=key, parcels=[])
+        # The released units count as available to the new plan: same transaction, not yet committed.
+        s.flush()
+        return self._reserve_once(s, key, lines, destination_region)
+
     def ship(self, order_id: str, warehouse: str) -> int:
         """Returns the units of the order shipped from this warehouse in total (the same on a repeat)."""
         with self._sf.begin() as s:

@@ -2,7 +2,8 @@
 
 Test tokens (docs/api.md): `tok_visa`, `tok_wallet` approve; `tok_decline` declines; `tok_flaky` fails
 transiently on its first two attempts per idempotency key, then approves; any other token
-declines; `cod` needs no token. Every operation is idempotent by its key: a repeat returns the
+declines; `tok_limit` approves an order's first authorization and declines any later one (a card at
+its limit: an order edit's difference is declined); `cod` needs no token. Every operation is idempotent by its key: a repeat returns the
 stored result and writes no new ledger row.
 
 Cash on delivery is a promise, not a hold on funds: it is captured in parts, one per parcel as the
@@ -27,6 +28,7 @@ from store.models import PaymentAttemptRow, PaymentRow
 APPROVING_TOKENS = frozenset({"tok_visa", "tok_wallet"})
 FLAKY_TOKEN = "tok_flaky"
 FLAKY_FAILURES = 2
+LIMITED_TOKEN = "tok_limit"
 
 
 def _result(row: PaymentRow) -> PaymentResult:
@@ -112,7 +114,7 @@ class LedgerGateway:
         if stored is None:
             if amount < 0:
                 raise InvalidOrder("amount must not be negative")
-            approved = self._decide(key, method, token)
+            approved = self._decide(key, method, token) and not self._over_limit(order_id, token)
             with self._sf.begin() as s:
                 stored = self._write(
                     s,
@@ -133,11 +135,25 @@ class LedgerGateway:
             )
         return _result(stored)
 
+    def _over_limit(self, order_id: str, token: str | None) -> bool:
+        """`tok_limit`: the order already holds an approved authorization."""
+        if token != LIMITED_TOKEN:
+            return False
+        with self._sf() as s:
+            approved = s.scalar(
+                select(func.count()).where(
+                    PaymentRow.order_id == order_id,
+                    PaymentRow.operation == "authorize",
+                    PaymentRow.status == PaymentStatus.AUTHORIZED.value,
+                )
+            )
+            return (approved or 0) > 0
+
     def _decide(self, key: str, method: str, token: str | None) -> bool:
         """True to approve, False to decline; raises TransientPaymentError for `tok_flaky`'s first tries."""
         if method == PaymentMethod.COD:
             return True
-        if token in APPROVING_TOKENS:
+        if token in APPROVING_TOKENS or token == LIMITED_TOKEN:
             return True
         if token == FLAKY_TOKEN:
             attempt = self._count_attempt(key)

@@ -40,6 +40,7 @@ from api.console.session import (
 from api.problems import ProblemError
 from api.routers.feedback import ComplaintStatus, ResolveBody, complaint_out, resolve_complaint
 from api.routers.ops import ActionBody, apply_action, queue_item
+from api.routers.orders import ContactBody, LinesBody, apply_contact_change, apply_lines_edit
 from api.throttle import FailureLimiter
 from config.settings import ApiKeyEntry, Settings, api_key_digest
 from domain.enums import OpsActionKind, OrderStatus, Role
@@ -346,7 +347,9 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
             {
                 "action": _text(form, "action"),
                 "note": _text(form, "note") or None,
-                "params": {"carrier": carrier} if carrier else {**_move_params(form), **_resolution_params(form)},
+                "params": {"carrier": carrier}
+                if carrier
+                else {**_move_params(form), **_resolution_params(form)},
             }
         )
     except ValidationError as error:
@@ -369,6 +372,81 @@ async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
     return found.redirect(back)
 
 
+def _typed_lines(text: str) -> list[dict[str, Any]]:
+    """Lines typed as `SKU:QTY, SKU:QTY` (a part that is not SKU:QTY goes on as it is, and the
+    validation names it)."""
+    lines: list[dict[str, Any]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        sku, _, quantity = part.rpartition(":")
+        lines.append(
+            {"sku": sku.strip(), "quantity": int(quantity)}
+            if sku and quantity.strip().isdigit()
+            else {"sku": part}
+        )
+    return lines
+
+
+def _refused(problem: ProblemError) -> str:
+    fields = "; ".join(f"{p.field}: {p.message}" for p in problem.errors or [])
+    return problem.detail + (f" ({fields})" if fields else "")
+
+
+async def edit_lines_form(order_id: str, request: Request, found: OpsVisit) -> Response:
+    """The order page's "Change lines" form: PATCH /orders/{id}/lines as the signed-in key."""
+    form = await _form(request, found)
+    back = f"/orders/{quote(order_id, safe='')}"
+    try:
+        body = LinesBody.model_validate({"lines": _typed_lines(_text(form, "lines"))})
+    except ValidationError as error:
+        found.session.tell("error", f"Lines of {order_id} not changed: {_validation_message(error)}")
+        return found.redirect(back)
+    assert found.principal is not None  # signed_in
+    try:
+        after = await apply_lines_edit(
+            found.console.client, found.console.sessions, order_id, body.lines, found.principal
+        )
+    except ProblemError as problem:
+        found.session.tell("error", f"Lines of {order_id} not changed: {_refused(problem)}")
+        return found.redirect(back)
+    found.session.tell(
+        "ok", f"Lines of {order_id} changed: the total is {after.totals.grand_total} {after.currency} now."
+    )
+    return found.redirect(back)
+
+
+async def edit_contact_form(order_id: str, request: Request, found: OpsVisit) -> Response:
+    """The order page's "Change contact" form: PATCH /orders/{id}/contact (fields left as they
+    were are not sent)."""
+    form = await _form(request, found)
+    back = f"/orders/{quote(order_id, safe='')}"
+    order = await run_in_threadpool(projection.get_order, found.console.sessions, order_id)
+    if order is None:
+        raise StarletteHTTPException(404, f"No order {order_id}.")
+    email, phone = _text(form, "email"), _text(form, "phone")
+    try:
+        body = ContactBody.model_validate(
+            {
+                **({"email": email} if email and email != order.customer.email else {}),
+                **({"phone": phone} if phone and phone != (order.customer.phone or "") else {}),
+            }
+        )
+    except ValidationError as error:
+        found.session.tell("error", f"Contact of {order_id} not changed: {_validation_message(error)}")
+        return found.redirect(back)
+    assert found.principal is not None  # signed_in
+    try:
+        await apply_contact_change(
+            found.console.client, found.console.sessions, order_id, body, found.principal
+        )
+    except ProblemError as problem:
+        found.session.tell("error", f"Contact of {order_id} not changed: {_refused(problem)}")
+        return found.redirect(back)
+    found.session.tell("ok", f"Contact of {order_id} changed.")
+    return found.redirect(back)
+
+
 def _move_params(form: FormData) -> dict[str, str]:
     """The parcel and the warehouse of a `move` from the order page (empty fields left out)."""
     return {name: value for name in ("shipment_id", "warehouse") if (value := _text(form, name))}
@@ -383,7 +461,9 @@ def _resolution_params(form: FormData) -> dict[str, Any]:
         lines: list[Any] = []
         for part in typed:
             sku, _, quantity = part.rpartition(":")
-            lines.append({"sku": sku, "quantity": int(quantity)} if sku and quantity.isdigit() else {"sku": part})
+            lines.append(
+                {"sku": sku, "quantity": int(quantity)} if sku and quantity.isdigit() else {"sku": part}
+            )
         params["lines"] = lines
     return params
 
@@ -503,6 +583,8 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
     get("/orders")(search)
     get("/orders/{order_id}")(order_page)
     post("/orders/{order_id}/actions")(act)
+    post("/orders/{order_id}/lines")(edit_lines_form)
+    post("/orders/{order_id}/contact")(edit_contact_form)
     get("/alerts")(alerts)
     get("/complaints")(complaints)
     post("/complaints/{complaint_id}/resolve")(resolve)

@@ -22,20 +22,28 @@ from api.temporal_calls import (
     WorkflowGone,
     cancel_order,
     change_address,
+    edit_contact,
+    edit_lines,
     request_hash,
     submit_order,
 )
 from domain import ids
+from domain.edits import edit_problems, lines_edit_refusal, new_skus, requested_quantities
 from domain.enums import Channel, OrderStatus, Role
-from domain.errors import AddressLocked
+from domain.errors import AddressLocked, TooLateToEdit
 from domain.lifecycle import ADDRESS_LOCKED, address_locked
 from domain.models import (
     Address,
     AddressChange,
     CancelRequest,
+    ContactChange,
+    EditLine,
+    Email,
+    LinesEdit,
     OrderInput,
     OrderRequest,
     OrderView,
+    Phone,
     Problem,
     Strict,
     TimelineEntry,
@@ -55,6 +63,17 @@ class OrderPage(BaseModel):
 
 class CancelBody(Strict):
     reason: Annotated[str, Field(max_length=500)] = "customer request"
+
+
+class LinesBody(Strict):
+    """The order's new set of lines: a line left out, or with quantity 0, is cancelled."""
+
+    lines: Annotated[list[EditLine], Field(max_length=100)]
+
+
+class ContactBody(Strict):
+    email: Email | None = None
+    phone: Phone | None = None
 
 
 def _idempotency_conflict() -> ProblemError:
@@ -77,7 +96,11 @@ class _OrderIdClaim:
 
 
 def _claim_order_id(
-    sessions: SessionsDep, request: OrderRequest, body_hash: str, principal: Principal, idempotency_key: str | None
+    sessions: SessionsDep,
+    request: OrderRequest,
+    body_hash: str,
+    principal: Principal,
+    idempotency_key: str | None,
 ) -> _OrderIdClaim:
     """The order id of this submission, recording the idempotency keys that name it: the
     `Idempotency-Key` header's (scoped to the calling key), then the order id's own. Every order
@@ -274,18 +297,25 @@ async def cancel(
     """Cancel with compensations (void or refund, release stock, void labels); 409 after hand-over."""
     order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
     try:
-        cancelled = await cancel_order(client, order_id, CancelRequest(reason=body.reason, actor=principal.name))
+        cancelled = await cancel_order(
+            client, order_id, CancelRequest(reason=body.reason, actor=principal.name)
+        )
         return order_for(principal, roles, cancelled)
     except WorkflowGone:
         if order.status is OrderStatus.CANCELLED:
             return order_for(principal, roles, order)
-        raise ProblemError(409, f"order {order_id} is {order.status.value}", type_="/problems/too-late-to-cancel") from None
+        raise ProblemError(
+            409, f"order {order_id} is {order.status.value}", type_="/problems/too-late-to-cancel"
+        ) from None
 
 
 @router.patch(
     "/orders/{order_id}/shipping-address",
     response_model=OrderView,
-    responses={404: {"description": "unknown order"}, 409: {"description": "a label exists, or the order is over"}},
+    responses={
+        404: {"description": "unknown order"},
+        409: {"description": "a label exists, or the order is over"},
+    },
 )
 async def patch_shipping_address(
     order_id: str,
@@ -315,3 +345,98 @@ async def patch_shipping_address(
             f"order {order_id} is {order.status.value}: its address can no longer change",
             type_="/problems/action-not-applicable",
         ) from None
+
+
+async def apply_lines_edit(
+    client: ClientDep, sessions: SessionsDep, order_id: str, lines: list[EditLine], principal: Principal
+) -> OrderView:
+    """Change an order's lines as `principal` (the route's and the console's one way): 404 for an
+    order the key may not read, 422 naming each bad line, 409 saying why it is too late."""
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
+    requested = requested_quantities(lines)
+    known = await run_in_threadpool(catalog.catalog_items, sessions, new_skus(order, requested))
+    problems = edit_problems(order, lines, known)
+    if problems:
+        raise invalid_request(problems)
+    refusal = lines_edit_refusal(order, requested)
+    if refusal is not None:
+        # From the projection: it knows a parcel is picked before its order hears of it.
+        raise refusal_problem(
+            "TooLateToEdit", f"cannot change the lines: {refusal}", TooLateToEdit.http_status
+        )
+    try:
+        return await edit_lines(client, order_id, LinesEdit(lines=lines, actor=principal.name))
+    except WorkflowGone:
+        raise refusal_problem(
+            "TooLateToEdit", f"order {order_id} is {order.status.value}: its lines can no longer change", 409
+        ) from None
+    except ProblemError as problem:
+        if problem.type == "/problems/payment-declined":
+            problem.status = 409  # API.md: a declined difference refuses the edit with a 409
+        raise
+
+
+async def apply_contact_change(
+    client: ClientDep, sessions: SessionsDep, order_id: str, body: "ContactBody", principal: Principal
+) -> OrderView:
+    """Change an order's contact as `principal`; 422 when neither field is given, 409 once the order is over."""
+    if body.email is None and body.phone is None:
+        raise invalid_request(
+            [Problem(field=name, message="give an email or a phone to change") for name in ("email", "phone")]
+        )
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
+    too_late = refusal_problem(
+        "TooLateToEdit", f"cannot change the contact: the order is {order.status.value}", 409
+    )
+    if order.status.terminal:
+        raise too_late
+    try:
+        return await edit_contact(
+            client, order_id, ContactChange(email=body.email, phone=body.phone, actor=principal.name)
+        )
+    except WorkflowGone:
+        raise too_late from None
+
+
+@router.patch(
+    "/orders/{order_id}/lines",
+    response_model=OrderView,
+    responses={
+        404: {"description": "unknown order"},
+        409: {
+            "description": "too late (a parcel holding a changed line is picked), no stock, or the difference declined"
+        },
+        422: {"description": "unknown SKUs, a SKU named twice, or an order left without lines"},
+    },
+)
+async def patch_lines(
+    order_id: str,
+    body: LinesBody,
+    principal: ClientRole,
+    client: ClientDep,
+    sessions: SessionsDep,
+    roles: KeyRolesDep,
+) -> OrderView:
+    """The order's new set of lines (the customer for their own orders, or ops). New SKUs come at
+    the catalog price; the payment follows (the difference authorized, or refunded); stock is
+    re-reserved in one step. Each edit is in the timeline with the acting key."""
+    edited = await apply_lines_edit(client, sessions, order_id, body.lines, principal)
+    return order_for(principal, roles, edited)
+
+
+@router.patch(
+    "/orders/{order_id}/contact",
+    response_model=OrderView,
+    responses={404: {"description": "unknown order"}, 409: {"description": "the order is over"}},
+)
+async def patch_contact(
+    order_id: str,
+    body: ContactBody,
+    principal: ClientRole,
+    client: ClientDep,
+    sessions: SessionsDep,
+    roles: KeyRolesDep,
+) -> OrderView:
+    """A new contact e-mail or phone, until the order is terminal."""
+    changed = await apply_contact_change(client, sessions, order_id, body, principal)
+    return order_for(principal, roles, changed)

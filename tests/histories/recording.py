@@ -70,6 +70,9 @@ PATHS: dict[str, str] = {
         "cod-captured-at-delivery",
     "tests/integration/test_channel_prices.py::test_a_return_of_a_discounted_line_refunds_what_was_paid":
         "discounted-return",
+    "tests/integration/test_order_edits_http.py::test_lines_change_until_the_parcel_is_picked": "lines-edited",
+    "tests/integration/test_order_edits_http.py::test_ops_lower_the_total_and_the_difference_is_refunded":
+        "lines-reduced-cancelled",
 }
 
 

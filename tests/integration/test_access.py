@@ -206,6 +206,8 @@ async def test_a_bound_client_key_sees_only_its_customers(http: httpx.AsyncClien
         ("GET", "/timeline", None),
         ("POST", "/cancel", {"reason": "not mine"}),
         ("PATCH", "/shipping-address", mine_body["shipping_address"]),
+        ("PATCH", "/lines", {"lines": [{"sku": sku, "quantity": 2}]}),
+        ("PATCH", "/contact", {"email": "not.mine@example.com"}),
     ]:
         response = await http.request(method, f"/orders/{other_id}{path}", headers=BOUND, json=body)
         assert response.status_code == 404, (method, path, response.text)

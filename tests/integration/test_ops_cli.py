@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from cli import app as oms
 from config.settings import Settings
-from tests.conftest import CLIENT, eventually
+from tests.conftest import CLIENT, OPS, eventually
 from tests.integration.helpers import (
     confirm_pick,
     new_sku,
@@ -188,3 +188,27 @@ async def test_refund_reship_and_reject_claim_through_the_cli(api: httpx.AsyncCl
 
     reshipped = await oms_ops(api_url, "reship", order_id, "--shipment", shipment["shipment_id"])
     assert reshipped.exit_code == 1 and "409" in printed(reshipped), "nothing to reship: the parcel is on its way"
+
+
+async def test_edit_lines_and_contact_change_the_order(api: httpx.AsyncClient, api_url: str) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    order_id = order["order_id"]
+    await wait_for_shipment(api, order_id, "picking")
+
+    edited = await oms_ops(api_url, "edit-lines", order_id, "--line", f"{sku}:2")
+    assert edited.exit_code == 0, edited.output
+    assert "lines changed" in printed(edited) and "210.00 CNY" in printed(edited)  # 198 + 12 shipping
+
+    contact = await oms_ops(api_url, "edit-contact", order_id, "--email", "han.meimei@example.com")
+    assert contact.exit_code == 0, contact.output
+    after = (await api.get(f"/orders/{order_id}", headers=OPS)).json()
+    assert after["customer"]["email"] == "han.meimei@example.com" and after["lines"][0]["quantity"] == 2
+    assert [e["actor"] for e in after["timeline"] if e["event"] in ("order.lines_edited", "order.contact_changed")] == [
+        "dev-ops",
+        "dev-ops",
+    ]
+
+    empty = await oms_ops(api_url, "edit-lines", order_id, "--line", f"{sku}:0")
+    assert empty.exit_code == 1
+    assert "lines" in empty.output and "no lines left" in empty.output

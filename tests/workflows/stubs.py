@@ -47,6 +47,7 @@ from domain.models import (
     RateQuote,
     RecentOrdersQuery,
     ReservationMove,
+    ReservationSwap,
     ReserveRequest,
     ShipmentView,
     ShipStockRequest,
@@ -106,6 +107,7 @@ class Stubs:
     recent_orders: int = 0
     calls: Counter[str] = field(default_factory=Counter)
     glitches: dict[str, Glitch] = field(default_factory=dict)
+    declining: bool = False  # every new authorization declines (an order edit's, say)
 
     # --- set-up and faults ----------------------------------------------------------------
 
@@ -201,6 +203,39 @@ class Stubs:
             parcels=[Parcel(warehouse=w, lines=lines, region=regions[w]) for w, lines in by_warehouse.items()],
         )
 
+    @activity.defn(name="swap_reservations")
+    async def swap_reservations(self, swap: ReservationSwap) -> Allocation:
+        """As SqlInventory.swap_reservations: release and reserve in one step, or nothing."""
+
+        def swap_them() -> Allocation:
+            if [r for r in self.reservations.get(swap.key, []) if r.status != "released"]:
+                return self._reserve(ReserveRequest(order_id=swap.key, lines=swap.lines, destination_region=""))
+            released = [
+                r
+                for key, warehouse in swap.release
+                for r in self.reservations.get(key, [])
+                if r.warehouse == warehouse and r.status == "reserved"
+            ]
+            for r in released:
+                self.stock[(r.warehouse, r.sku)].reserved -= r.quantity
+            if not swap.lines:
+                for r in released:
+                    r.status = "released"
+                return Allocation(order_id=swap.key, parcels=[])
+            try:
+                allocation = self._reserve(
+                    ReserveRequest(order_id=swap.key, lines=swap.lines, destination_region=swap.destination_region)
+                )
+            except OutOfStock:
+                for r in released:  # the transaction rolls back
+                    self.stock[(r.warehouse, r.sku)].reserved += r.quantity
+                raise
+            for r in released:
+                r.status = "released"
+            return allocation
+
+        return self._call("swap_reservations", swap_them)
+
     @activity.defn(name="release_stock")
     async def release_stock(self, order_id: str) -> int:
         return self._call("release_stock", lambda: self._move(order_id, None, "reserved", "released"))
@@ -284,7 +319,7 @@ class Stubs:
     async def authorize_payment(self, request: AuthorizeRequest) -> PaymentResult:
         def authorize() -> PaymentResult:
             if request.idempotency_key not in self.payments:
-                declined = request.token == "tok_decline"
+                declined = request.token == "tok_decline" or self.declining
                 self._write(
                     "authorize",
                     request.idempotency_key,
@@ -440,6 +475,7 @@ class Stubs:
             self.unship_stock,
             self.take_back_stock,
             self.move_reservation,
+            self.swap_reservations,
             self.authorize_payment,
             self.capture_payment,
             self.void_payment,

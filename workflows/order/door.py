@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.news import merge_return, merge_shipment
     from domain.notifications import ops_notification
-    from domain.pricing import price_order
+    from domain.pricing import Pricing, price_order
     from domain.refunds import payment_after_refund
     from domain.visibility import current_details, search_values
     from workflows import search_attributes as sa
@@ -168,17 +168,40 @@ class Door:
         self._order.payment.status = PaymentStatus.REFUNDED
         self._order.totals.refunded = self._order.totals.grand_total
 
-    def reduce_to(self, lines: list[OrderLine]) -> None:
-        """The order goes on with fewer lines (a backorder shipped as available): new totals."""
+    def priced(self, lines: list[OrderLine]) -> Pricing:
+        """`lines` priced with the order's channel adjustments, which shrink with what was removed
+        from the lines submitted and never grow (domain/pricing.py `price_order`)."""
         request = self._state.input.request
-        # Priced again with the order's adjustments, which shrink with what was removed.
-        pricing = price_order(
+        return price_order(
             lines, self._order.shipping_speed, request.adjustments, request.shipping_charge, sold=request.lines
         )
+
+    def reduce_to(self, lines: list[OrderLine]) -> None:
+        """The order goes on with fewer lines (a backorder shipped as available): new totals."""
+        pricing = self.priced(lines)
         self._order.lines = lines
         self._order.totals = pricing.totals
         self._order.line_prices = pricing.lines
         self._order.payment.amount = self._order.totals.grand_total
+
+    def edit_lines(self, lines: list[OrderLine]) -> None:
+        """The customer or ops changed the lines (workflows/order/edits.py): new totals by the one
+        pricing function; what was refunded stays refunded."""
+        refunded = self._order.totals.refunded
+        pricing = self.priced(lines)
+        self._order.lines = lines
+        self._order.totals = pricing.totals
+        self._order.totals.refunded = refunded
+        self._order.line_prices = pricing.lines
+        self._order.payment.amount = self._order.totals.grand_total
+
+    def set_contact(self, email: str | None, phone: str | None) -> None:
+        update: dict[str, str] = {}
+        if email is not None:
+            update["email"] = email
+        if phone is not None:
+            update["phone"] = phone
+        self._order.customer = self._order.customer.model_copy(update=update)
 
     def set_address(self, address: Address) -> None:
         self._order.shipping_address = address

@@ -128,7 +128,7 @@ class Fulfilment:
                     shipping_speed=request.shipping_speed,
                     priority=request.priority,
                     weight_grams=sum(weights.get(line.sku, 500) * line.quantity for line in parcel.lines),
-                    recipient=request.customer.email,
+                    recipient=order.customer.email,  # as edited (PATCH .../contact)
                     language=request.customer.language,
                     slas=state.slas,
                     activity_attempts=state.policy.activity_attempts,

@@ -53,6 +53,10 @@ class Payment:
         self._shares: dict[str, Decimal] = {}
         self._returned: dict[str, Decimal] = {}
         self._voided: dict[str, Decimal] = {}
+        # Once an order edit moved money (workflows/order/edits.py): what is left to refund of
+        # each payment of the order, by payment id (the first, then one per edit that charged
+        # more). None before: refunds go to the one payment, as they always did.
+        self._left: dict[str, Decimal] | None = None
 
     async def pay(self) -> None:
         state = self._state
@@ -233,15 +237,18 @@ class Payment:
         amount = refund_cap(amount, order.totals, order.payment.captured if self.cod_on_delivery else None)
         if amount <= 0 or self.result is None:
             return ZERO
-        await self._call(
-            PaymentActivities.refund_payment,
-            PaymentOperation(
-                idempotency_key=ids.payment_key(order.order_id, f"refund-{scope}"),
-                payment_id=self.result.payment_id,
-                amount=amount,
-            ),
-            f"refund {amount} for {scope}",
-        )
+        if self._left is not None:
+            await self._refund_spread(amount, f"refund-{scope}", f"refund {amount} for {scope}")
+        else:
+            await self._call(
+                PaymentActivities.refund_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(order.order_id, f"refund-{scope}"),
+                    payment_id=self.result.payment_id,
+                    amount=amount,
+                ),
+                f"refund {amount} for {scope}",
+            )
         self._door.add_refund(amount)
         return amount
 
@@ -278,7 +285,9 @@ class Payment:
                 # What ops refunded already (a goodwill refund before the cancel) stays refunded:
                 # only the rest of the capture goes back.
                 left = refund_cap(order.totals.grand_total, order.totals)
-                if left > 0:
+                if left > 0 and self._left is not None:
+                    await self._refund_spread(left, "refund-cancel", f"refund {left}")
+                elif left > 0:
                     await self._call(
                         PaymentActivities.refund_payment,
                         PaymentOperation(
@@ -328,6 +337,92 @@ class Payment:
                 )
                 await self._call(PaymentActivities.void_payment, void, f"void the {promised} still promised")
                 self._door.cod_voided(promised, promised=False)
+
+    # --- order edits (workflows/order/edits.py) ---------------------------------------------
+
+    def track_payments(self) -> None:
+        """An edit is about to move money: from now on refunds are spread over the order's
+        payments, each refunded at most what is left of it."""
+        if self._left is None and self.result is not None:
+            totals = self._state.order.totals
+            self._left = {self.result.payment_id: totals.grand_total - totals.refunded}
+
+    async def authorize_difference(self, amount: Decimal, edit: int) -> PaymentResult:
+        """Authorize what an edit adds, as a payment of its own with the order's method and token.
+        A decline raises the ActivityError whose cause is PaymentDeclined."""
+        state = self._state
+        request = state.input.request
+        result: PaymentResult = await workflow.execute_activity_method(
+            PaymentActivities.authorize_payment,
+            AuthorizeRequest(
+                idempotency_key=ids.payment_key(state.order.order_id, f"edit{edit}-authorize"),
+                order_id=state.order.order_id,
+                amount=amount,
+                currency=state.order.currency,
+                method=request.payment.method,
+                token=request.payment.token,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=state.retry,
+            summary=f"authorize {amount} {state.order.currency} more (edit {edit})",
+        )
+        return result
+
+    async def void_difference(self, authorization: PaymentResult, edit: int) -> None:
+        """The edit did not go through after all: its authorization goes."""
+        await self._call(
+            PaymentActivities.void_payment,
+            PaymentOperation(
+                idempotency_key=ids.payment_key(self._state.order.order_id, f"edit{edit}-void"),
+                payment_id=authorization.payment_id,
+            ),
+            f"void the authorization of edit {edit}",
+        )
+
+    async def capture_difference(self, authorization: PaymentResult, amount: Decimal, edit: int) -> None:
+        await self._call(
+            PaymentActivities.capture_payment,
+            PaymentOperation(
+                idempotency_key=ids.payment_key(self._state.order.order_id, f"edit{edit}-capture"),
+                payment_id=authorization.payment_id,
+                amount=amount,
+            ),
+            f"capture {amount} (edit {edit})",
+        )
+        self.track_payments()
+        assert self._left is not None
+        self._left[authorization.payment_id] = amount
+
+    async def refund_difference(self, amount: Decimal, edit: int) -> None:
+        """An edit lowered the total: the difference goes back. It is no refund of what the order
+        costs (the totals already say less), so `totals.refunded` stays."""
+        self.track_payments()
+        async with self._refunding:
+            await self._refund_spread(amount, f"edit{edit}-refund", f"refund {amount} (edit {edit})")
+
+    async def _refund_spread(self, amount: Decimal, step: str, summary: str) -> None:
+        """Refund `amount` over the order's payments, the first first, each at most what is left
+        of it; one idempotency key per payment."""
+        assert self._left is not None
+        order_id = self._state.order.order_id
+        remaining = amount
+        for index, (payment_id, left) in enumerate(list(self._left.items())):
+            part = min(left, remaining)
+            if part <= 0:
+                continue
+            await self._call(
+                PaymentActivities.refund_payment,
+                PaymentOperation(
+                    idempotency_key=ids.payment_key(order_id, step if index == 0 else f"{step}-{index}"),
+                    payment_id=payment_id,
+                    amount=part,
+                ),
+                summary,
+            )
+            self._left[payment_id] = left - part
+            remaining -= part
+            if remaining <= 0:
+                return
 
     async def _call(
         self,

@@ -14,7 +14,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.allocation import shippable_lines
     from domain.enums import BackorderPolicy, OpsActionKind, OrderStatus
     from domain.geography import region_of
-    from domain.models import Allocation, AllocationAttempt, OrderLine, ReserveRequest, StockLevel
+    from domain.models import (
+        Allocation,
+        AllocationAttempt,
+        OrderLine,
+        ReservationSwap,
+        ReserveRequest,
+        StockLevel,
+    )
     from workflows.failures import is_refusal
     from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PERSISTENT_RETRY
     from workflows.order.door import Door
@@ -34,6 +41,7 @@ class Stock:
         self._arrivals: list[int] = []
         self._arrivals_seen = 0
         self.arrival_answers: dict[int, AllocationAttempt] = {}
+        self._edit_keys: list[str] = []  # reservations of parcels rebuilt by order edits
 
     def stock_arrived(self) -> int:
         """Queue a retry of the reservation; the answer comes under the returned ticket."""
@@ -166,15 +174,32 @@ class Stock:
                 raise
             return None
 
+    async def swap(self, swap: ReservationSwap) -> Allocation:
+        """An order edit: the rebuilt parcels' reservations for the new content, in one step
+        (InventoryActivities.swap_reservations). OutOfStock raises the ActivityError."""
+        self._edit_keys.append(swap.key)  # compensation registered before the step runs
+        allocation: Allocation = await workflow.execute_activity_method(
+            InventoryActivities.swap_reservations,
+            swap,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=self._state.retry,
+            summary=f"swap reservations for {swap.key}: {len(swap.lines)} line(s)",
+        )
+        return allocation
+
     async def release(self) -> int | None:
         """The compensation: release what was reserved (None when no reservation was tried)."""
         if not self._reservation_attempted:
             return None
-        released: int = await workflow.execute_activity_method(
-            InventoryActivities.release_stock,
-            self._state.order.order_id,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PERSISTENT_RETRY,
-            summary="release reserved stock",
-        )
+        released: int = 0
+        # The order's own reservation, then those of parcels rebuilt by edits (none in orders
+        # never edited: their commands stay as recorded).
+        for key in [self._state.order.order_id, *self._edit_keys]:
+            released += await workflow.execute_activity_method(
+                InventoryActivities.release_stock,
+                key,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=PERSISTENT_RETRY,
+                summary="release reserved stock" if key == self._state.order.order_id else f"release {key}",
+            )
         return released

@@ -16,10 +16,11 @@ the shared OrderState (state.py):
 - after_sales.py: returns (ReturnWorkflow children) and closing;
 - cancellation.py: the compensations;
 - parcel_control.py: ops hold, release and move of the parcels not yet with the carrier;
-- parcels_back.py: parcels returned to sender, received back at the warehouse.
+- parcels_back.py: parcels returned to sender, received back at the warehouse;
+- edits.py: the customer's or ops' changes of the lines and the contact.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
-request_return, parcel_back, file_claim); facts as signals (shipment_changed, return_changed). Handlers only validate and
+request_return, parcel_back, file_claim, edit_lines, edit_contact); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
 step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.actions import hold_refusal, move_refusal
     from domain.claims import claim_refusal, open_claim
+    from domain.edits import contact_refusal
     from domain.enums import ClaimKind, OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
@@ -46,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         ClaimRequest,
         ClaimView,
+        ContactChange,
+        LinesEdit,
         OpsAction,
         OrderInput,
         OrderView,
@@ -61,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.after_sales import AfterSales
     from workflows.order.cancellation import Cancellation
     from workflows.order.door import Door
+    from workflows.order.edits import Edits
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.intake import Intake
     from workflows.order.ops import Ops
@@ -99,6 +104,7 @@ class OrderWorkflow:
         self._resolution = Resolution(state, door, ops, stock, payment, fulfilment)
         self._parcel_control = ParcelControl(state, door)
         self._parcels_back = ParcelsBack(state, door)
+        self._edits = Edits(state, door, stock, payment, fulfilment)
         self._submissions = 0
         self._sla_after_local_steps = False  # decided by the patch at the start of `_lifecycle`
 
@@ -306,6 +312,31 @@ class OrderWorkflow:
             raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
         if address_locked(self._order):
             raise ApplicationError(ADDRESS_LOCKED, type="AddressLocked")
+
+    @workflow.update
+    async def edit_lines(self, edit: LinesEdit) -> OrderView:
+        """The order's new set of lines (workflows/order/edits.py): all of it or nothing."""
+        await self._edits.edit_lines(edit)
+        await workflow.wait_condition(self._door.all_projected)
+        return self._order
+
+    @edit_lines.validator
+    def _validate_edit_lines(self, edit: LinesEdit) -> None:
+        refusal = self._edits.lines_refusal(edit)
+        if refusal is not None:
+            raise ApplicationError(f"cannot change the lines: {refusal}", type="TooLateToEdit")
+
+    @workflow.update
+    async def edit_contact(self, change: ContactChange) -> OrderView:
+        self._edits.change_contact(change)
+        await workflow.wait_condition(self._door.all_projected)
+        return self._order
+
+    @edit_contact.validator
+    def _validate_edit_contact(self, change: ContactChange) -> None:
+        refusal = contact_refusal(self._order)
+        if refusal is not None:
+            raise ApplicationError(f"cannot change the contact: {refusal}", type="TooLateToEdit")
 
     @workflow.update
     async def stock_arrived(self, arrival: StockArrival) -> AllocationAttempt:

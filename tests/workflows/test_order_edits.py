@@ -1,0 +1,190 @@
+"""Order edits (workflows/order/edits.py) on the time-skipping dev server with stub activities:
+a higher total authorizes the difference, a lower one refunds it, a decline changes nothing, and
+a picked parcel's lines can no longer change."""
+
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from domain import ids
+from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
+from domain.models import ContactChange, EditLine, LinesEdit, OrderView
+from tests.workflows.driver import Orders, order_request
+from workflows.order import OrderWorkflow
+
+
+async def _edit(orders: Orders, order_id: str, *lines: tuple[str, int]) -> OrderView:
+    return await orders.order(order_id).execute_update(
+        OrderWorkflow.edit_lines,
+        LinesEdit(lines=[EditLine(sku=sku, quantity=quantity) for sku, quantity in lines], actor="client-7"),
+    )
+
+
+def _refusal(error: pytest.ExceptionInfo[WorkflowUpdateFailedError]) -> ApplicationError:
+    cause = error.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+async def _fulfilling(orders: Orders, *lines: tuple[str, int, str]) -> tuple[OrderView, str]:
+    order = await orders.submit(order_request(*lines))
+    parcel = ids.shipment_id(order.order_id, 1)
+    await orders.wait_parcel(parcel, ShipmentStatus.PICKING)
+    return order, parcel
+
+
+async def test_a_higher_total_authorizes_the_difference_and_rebuilds_the_parcel(orders: Orders) -> None:
+    stubs = orders.stubs
+    stubs.add_item("DESK", "99.00", WH_EAST=5)
+    stubs.add_item("LAMP", "50.00", WH_EAST=5)
+    order, first = await _fulfilling(orders, ("DESK", 1, "99.00"))
+    assert order.totals.grand_total == Decimal("111.00")
+
+    edited = await _edit(orders, order.order_id, ("DESK", 2), ("LAMP", 1))
+
+    assert [(line.sku, line.quantity, line.unit_price) for line in edited.lines] == [
+        ("DESK", 2, Decimal("99.00")),
+        ("LAMP", 1, Decimal("50.00")),  # the catalog price
+    ]
+    assert edited.totals.grand_total == Decimal("260.00") and edited.payment.amount == Decimal("260.00")
+    authorized = [row for row in stubs.operations("authorize") if "edit1" in row.key]
+    captured = [row for row in stubs.operations("capture") if "edit1" in row.key]
+    assert [row.amount for row in authorized] == [Decimal("149.00")]
+    assert [(row.payment_id, row.amount) for row in captured] == [(authorized[0].payment_id, Decimal("149.00"))]
+    entry = edited.timeline[-1]
+    assert (entry.event, entry.actor) == ("order.lines_edited", "client-7")
+    assert entry.detail["difference"] == "149.00" and entry.detail["parcels"]["replaced"] == [first]
+    assert (stubs.reserved("WH-EAST", "DESK"), stubs.reserved("WH-EAST", "LAMP")) == (2, 1), "one swap"
+
+    second = ids.shipment_id(order.order_id, 2)
+    assert (await orders.wait_parcel(first, ShipmentStatus.CANCELLED)).status is ShipmentStatus.CANCELLED
+    rebuilt = await orders.wait_parcel(second, ShipmentStatus.PICKING)
+    assert sorted((line.sku, line.quantity) for line in rebuilt.lines) == [("DESK", 2), ("LAMP", 1)]
+
+    # Cancelled now, every payment goes back, each no more than it took.
+    cancelled = await orders.cancel(order.order_id)
+    assert cancelled.status is OrderStatus.CANCELLED
+    refunds = {row.payment_id: row.amount for row in stubs.operations("refund")}
+    assert sum(refunds.values()) == Decimal("260.00")
+    assert refunds[authorized[0].payment_id] == Decimal("149.00")
+    assert (stubs.reserved("WH-EAST", "DESK"), stubs.reserved("WH-EAST", "LAMP")) == (0, 0)
+    await orders.projected(order.order_id)
+
+
+async def test_a_lower_total_refunds_the_difference(orders: Orders) -> None:
+    stubs = orders.stubs
+    stubs.add_item("DESK", "99.00", WH_EAST=5)
+    stubs.add_item("LAMP", "50.00", WH_EAST=5)
+    order, _ = await _fulfilling(orders, ("DESK", 3, "99.00"), ("LAMP", 1, "50.00"))
+    assert order.totals.grand_total == Decimal("347.00")  # free standard shipping from 299
+
+    edited = await _edit(orders, order.order_id, ("DESK", 1))  # LAMP left out: cancelled
+
+    assert [(line.sku, line.quantity) for line in edited.lines] == [("DESK", 1)]
+    assert edited.totals.grand_total == Decimal("111.00")
+    assert edited.totals.refunded == Decimal("0.00"), "the order costs less; nothing of it was refunded"
+    assert [row.amount for row in stubs.operations("refund")] == [Decimal("236.00")]
+    assert (stubs.reserved("WH-EAST", "DESK"), stubs.reserved("WH-EAST", "LAMP")) == (1, 0)
+    assert edited.timeline[-1].detail["difference"] == "-236.00"
+
+    second = ids.shipment_id(order.order_id, 2)
+    await orders.pick(second)
+    assert stubs.on_hand("WH-EAST", "DESK") == 4 and stubs.on_hand("WH-EAST", "LAMP") == 5
+    await orders.projected(order.order_id)
+
+
+async def test_a_declined_difference_changes_nothing(orders: Orders) -> None:
+    stubs = orders.stubs
+    stubs.add_item("DESK", "99.00", WH_EAST=5)
+    order, first = await _fulfilling(orders, ("DESK", 1, "99.00"))
+    stubs.declining = True
+
+    with pytest.raises(WorkflowUpdateFailedError) as declined:
+        await _edit(orders, order.order_id, ("DESK", 4))
+
+    assert _refusal(declined).type == "PaymentDeclined"
+    after = await orders.state(order.order_id)
+    assert [(line.sku, line.quantity) for line in after.lines] == [("DESK", 1)]
+    assert after.totals == order.totals and len(after.shipments) == 1
+    assert "order.lines_edited" not in [e.event for e in after.timeline]
+    assert stubs.reserved("WH-EAST", "DESK") == 1
+    assert stubs.operations("capture")[-1].amount == Decimal("111.00"), "nothing more captured"
+    assert (await orders.parcel_state(first)).status is ShipmentStatus.PICKING
+    await orders.pick(first)
+
+
+async def test_no_stock_for_the_new_lines_voids_the_difference(orders: Orders) -> None:
+    stubs = orders.stubs
+    stubs.add_item("DESK", "99.00", WH_EAST=2)
+    order, _ = await _fulfilling(orders, ("DESK", 1, "99.00"))
+
+    with pytest.raises(WorkflowUpdateFailedError) as short:
+        await _edit(orders, order.order_id, ("DESK", 5))
+
+    assert _refusal(short).type == "OutOfStock"
+    voided = [row for row in stubs.operations("void") if "edit1" in row.key]
+    assert len(voided) == 1, "the difference's authorization is voided"
+    assert stubs.reserved("WH-EAST", "DESK") == 1
+    assert (await orders.state(order.order_id)).lines[0].quantity == 1
+
+
+async def test_a_picked_parcel_is_too_late_to_edit(orders: Orders) -> None:
+    orders.stubs.add_item("DESK", "99.00", WH_EAST=5)
+    order, first = await _fulfilling(orders, ("DESK", 1, "99.00"))
+    await orders.pick(first)
+    await orders.wait(order.order_id, lambda o: o.shipments[0].label_id is not None, "the order knows the label")
+
+    with pytest.raises(WorkflowUpdateFailedError) as late:
+        await _edit(orders, order.order_id, ("DESK", 2))
+
+    refusal = _refusal(late)
+    assert refusal.type == "TooLateToEdit"
+    assert f"parcel {first} holding DESK is already picked" in refusal.message
+    assert (await orders.state(order.order_id)).lines[0].quantity == 1
+
+
+async def test_the_contact_changes_until_the_order_ends(orders: Orders) -> None:
+    orders.stubs.add_item("DESK", "99.00", WH_EAST=5)
+    order, _ = await _fulfilling(orders, ("DESK", 1, "99.00"))
+
+    changed = await orders.order(order.order_id).execute_update(
+        OrderWorkflow.edit_contact, ContactChange(email="new@example.com", actor="ops-9")
+    )
+    assert (changed.customer.email, changed.customer.phone) == ("new@example.com", order.customer.phone)
+    assert (changed.timeline[-1].event, changed.timeline[-1].actor) == ("order.contact_changed", "ops-9")
+
+    await orders.projected(order.order_id)
+
+
+async def test_on_hold_only_the_lines_change_and_the_approved_order_pays_the_new_total(orders: Orders) -> None:
+    stubs = orders.stubs
+    stubs.add_item("TV", "6000.00", WH_EAST=2)
+    stubs.add_item("CABLE", "20.00", WH_EAST=5)
+    held = await orders.submit(order_request(("TV", 1, "6000.00")))
+    assert held.status is OrderStatus.ON_HOLD
+
+    edited = await _edit(orders, held.order_id, ("TV", 1), ("CABLE", 2))
+
+    assert edited.status is OrderStatus.ON_HOLD
+    assert edited.totals.grand_total == Decimal("6040.00")
+    assert stubs.ledger == [] and stubs.calls["reserve_stock"] == 0, "nothing reserved or paid on hold"
+    await orders.ops(held.order_id, OpsActionKind.APPROVE, note="known customer")
+    going = await orders.wait_status(held.order_id, OrderStatus.FULFILLING)
+    assert [(row.operation, row.amount) for row in stubs.ledger] == [
+        ("authorize", Decimal("6040.00")),
+        ("capture", Decimal("6040.00")),
+    ]
+    parcel = await orders.parcel_state(going.shipments[0].shipment_id)
+    assert sorted((line.sku, line.quantity) for line in parcel.lines) == [("CABLE", 2), ("TV", 1)]
+
+
+async def test_the_same_lines_again_change_nothing(orders: Orders) -> None:
+    orders.stubs.add_item("DESK", "99.00", WH_EAST=5)
+    order, _ = await _fulfilling(orders, ("DESK", 1, "99.00"))
+
+    same = await _edit(orders, order.order_id, ("DESK", 1))
+
+    assert "order.lines_edited" not in [e.event for e in same.timeline]
+    assert len(same.shipments) == 1 and orders.stubs.calls["swap_reservations"] == 0
