@@ -19,7 +19,7 @@ the shared OrderState (state.py):
 - parcels_back.py: parcels returned to sender, received back at the warehouse.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
-request_return, parcel_back, file_claim); facts as signals (shipment_changed, return_changed). Handlers only validate and
+backorder_choice, request_return, parcel_back, file_claim); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
 step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
@@ -37,12 +37,14 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.actions import hold_refusal, move_refusal
+    from domain.backorder import choice_problems
     from domain.claims import claim_refusal, open_claim
-    from domain.enums import ClaimKind, OpsActionKind, OrderStatus
+    from domain.enums import BackorderChoiceKind, ClaimKind, OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
         AddressChange,
         AllocationAttempt,
+        BackorderChoice,
         CancelRequest,
         ClaimRequest,
         ClaimView,
@@ -319,6 +321,51 @@ class OrderWorkflow:
     def _validate_stock_arrived(self, arrival: StockArrival) -> None:
         if self._order.status is not OrderStatus.BACKORDERED:
             raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
+
+    @workflow.update
+    async def backorder_choice(self, choice: BackorderChoice) -> OrderView:
+        """The customer's (or ops') answer to a backordered order's question: `wait` is recorded
+        here; the other choices are carried out by the run loop (workflows/order/stock.py). A
+        substitute out of stock too is refused (OutOfStock) and changes nothing."""
+        stock, state = self._stock, self._state
+        if choice.choice is BackorderChoiceKind.WAIT:
+            stock.record_wait(choice)
+        else:
+            stock.choice_settled, stock.choice_refusal = False, None
+            stock.pending_choice = choice
+            await workflow.wait_condition(lambda: stock.choice_settled or state.cancel is not None)
+            if not stock.choice_settled:
+                stock.pending_choice = None
+                raise ApplicationError("the order is being cancelled", type="ActionNotApplicable")
+            if stock.choice_refusal is not None:
+                kind, message = stock.choice_refusal
+                raise ApplicationError(message, type=kind)
+            await workflow.wait_condition(lambda: self._order.status is not OrderStatus.BACKORDERED)
+        await workflow.wait_condition(self._door.all_projected)
+        return self._order
+
+    @backorder_choice.validator
+    def _validate_backorder_choice(self, choice: BackorderChoice) -> None:
+        order = self._order
+        if order.status is not OrderStatus.BACKORDERED:
+            raise ApplicationError(
+                f"the order is {order.status.value}: only a backordered order takes a choice",
+                type="ActionNotApplicable",
+            )
+        if order.backorder is None:
+            raise ApplicationError(
+                "the order was backordered before its customer could choose: it follows the policy",
+                type="ActionNotApplicable",
+            )
+        if self._stock.pending_choice is not None or self._state.cancel is not None:
+            raise ApplicationError("another choice or a cancellation is under way", type="ActionNotApplicable")
+        problems = choice_problems(order.backorder, choice)
+        if problems:
+            raise ApplicationError(
+                "; ".join(f"{p.field}: {p.message}" for p in problems),
+                [p.model_dump() for p in problems],
+                type="InvalidOrder",
+            )
 
     @workflow.update
     async def request_return(self, request: ReturnRequest) -> ReturnView:
