@@ -65,7 +65,7 @@ def backorder_ask(
         if m.sku in catalog and catalog[m.sku].substitutes
     }
     choices = [BackorderChoiceKind.WAIT, BackorderChoiceKind.SHIP_AVAILABLE, BackorderChoiceKind.CANCEL_MISSING]
-    if offers:
+    if missing and all(m.sku in offers for m in missing):  # every missing line needs one
         choices.append(BackorderChoiceKind.SUBSTITUTE)
     return BackorderAsk(missing=missing, choices=choices, substitutes=offers, until=until)
 
