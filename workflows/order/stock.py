@@ -57,6 +57,7 @@ class Stock:
         # The customer's choice waiting for the run loop, and how it ended: settled, with a
         # refusal (an error type of domain.errors and a message) or None when it was carried out.
         self.pending_choice: BackorderChoice | None = None
+        self.accepting_choices = False  # the run loop waits where it takes a choice
         self.choice_settled = False
         self.choice_refusal: tuple[str, str] | None = None
 
@@ -69,6 +70,13 @@ class Stock:
 
     async def allocate(self) -> Allocation:
         """Reserve stock; without it the order waits `backordered` for receipts (R9)."""
+        try:
+            return await self._allocate()
+        finally:
+            # A choice taken as the order stopped waiting (filled, timed out, cancelled) is refused.
+            self._settle_choice(("ActionNotApplicable", "the order is no longer waiting for stock"))
+
+    async def _allocate(self) -> Allocation:
         state = self._state
         address = state.input.request.shipping_address
         region = region_of(address.country, address.region)
@@ -79,7 +87,6 @@ class Stock:
                 if state.order.status is OrderStatus.BACKORDERED:
                     self._door.move(OrderStatus.ALLOCATING, events.BACKORDER_FILLED)
                 self.answer_arrivals(reserved=True)
-                self._settle_choice(("ActionNotApplicable", "the order's stock arrived: it is no longer backordered"))
                 self._door.record(
                     events.STOCK_RESERVED,
                     detail={"parcels": [p.model_dump(mode="json") for p in allocation.parcels]},
@@ -100,16 +107,20 @@ class Stock:
             event: str | None = events.ORDER_BACKORDERED if first_time else events.BACKORDER_STILL_SHORT
             notify = "backordered" if first_time else None
             while True:
-                action = await self._ops.await_ops(
-                    {OpsActionKind.RETRY},
-                    status=OrderStatus.BACKORDERED,
-                    event=event,
-                    detail={"until": until.isoformat()},
-                    timeout=max(until - workflow.now(), timedelta(seconds=1)),
-                    notify=notify,
-                    notify_values=values,
-                    wake=lambda: bool(self._arrivals) or self.pending_choice is not None,
-                )
+                self.accepting_choices = True
+                try:
+                    action = await self._ops.await_ops(
+                        {OpsActionKind.RETRY},
+                        status=OrderStatus.BACKORDERED,
+                        event=event,
+                        detail={"until": until.isoformat()},
+                        timeout=max(until - workflow.now(), timedelta(seconds=1)),
+                        notify=notify,
+                        notify_values=values,
+                        wake=lambda: bool(self._arrivals) or self.pending_choice is not None,
+                    )
+                finally:
+                    self.accepting_choices = False
                 if self.pending_choice is None:
                     break
                 allocation = await self._carry_out_choice(region)

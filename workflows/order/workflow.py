@@ -357,8 +357,12 @@ class OrderWorkflow:
                 "the order was backordered before its customer could choose: it follows the policy",
                 type="ActionNotApplicable",
             )
-        if self._stock.pending_choice is not None or self._state.cancel is not None:
-            raise ApplicationError("another choice or a cancellation is under way", type="ActionNotApplicable")
+        stock = self._stock
+        if stock.pending_choice is not None or not stock.accepting_choices or self._state.cancel is not None:
+            raise ApplicationError(
+                "the order is busy (another choice, a reservation or a cancellation is under way): try again",
+                type="ActionNotApplicable",
+            )
         problems = choice_problems(order.backorder, choice)
         if problems:
             raise ApplicationError(
