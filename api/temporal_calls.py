@@ -30,12 +30,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.problems import ProblemError, refusal_problem
+from api.problems import ProblemError, invalid_request, refusal_problem
 from domain import ids
 from domain.errors import BUSINESS_ERRORS
 from domain.models import (
     AddressChange,
     AllocationAttempt,
+    BackorderChoice,
     CancelRequest,
     ClaimRequest,
     ClaimView,
@@ -47,6 +48,7 @@ from domain.models import (
     OrderView,
     ParcelBack,
     PickConfirmation,
+    Problem,
     ReturnReceipt,
     ReturnRequest,
     ReturnView,
@@ -78,6 +80,11 @@ def request_hash(request: OrderRequest) -> str:
 
 def _problem_from_update_failure(error: WorkflowUpdateFailedError) -> ProblemError:
     cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == "InvalidOrder" and cause.details:
+        # A validator that names the bad fields (as domain.models.Problem dicts): every one of them.
+        fields = cause.details[0]
+        if isinstance(fields, list) and fields:
+            return invalid_request([Problem.model_validate(f) for f in fields])
     if isinstance(cause, ApplicationError) and cause.type in BUSINESS_ERRORS:
         return refusal_problem(cause.type, cause.message, BUSINESS_ERRORS[cause.type].http_status)
     return ProblemError(500, f"the order workflow refused the command: {cause}")
@@ -172,6 +179,12 @@ async def edit_contact(client: Client, order_id: str, change: ContactChange) -> 
 async def stock_arrived(client: Client, order_id: str, arrival: StockArrival) -> AllocationAttempt:
     """Ask a backordered order to reserve again; ActionNotApplicable (no longer backordered) -> 409."""
     return await _order_update(client, order_id, OrderWorkflow.stock_arrived, arrival)
+
+
+async def backorder_choice(client: Client, order_id: str, choice: BackorderChoice) -> OrderView:
+    """A backordered order's customer chose; ActionNotApplicable (not backordered) or OutOfStock
+    (a substitute out of stock too) -> 409, InvalidOrder (naming the fields) -> 422."""
+    return await _order_update(client, order_id, OrderWorkflow.backorder_choice, choice)
 
 
 async def parcel_back(client: Client, order_id: str, back: ParcelBack) -> ShipmentView:

@@ -55,6 +55,7 @@ CUSTOMER_FACING_CANCELLATIONS = frozenset(
         "hold timed out",
         REJECTED_ON_REVIEW,
         "backorder not filled in time",
+        "nothing of the backordered order is in stock",
         "payment declined",
         "workflow cancelled",
     }
@@ -74,6 +75,8 @@ CLIENT_DETAIL: Mapping[str, frozenset[str]] = {
     events.ORDER_BACKORDERED: frozenset({"until"}),
     events.BACKORDER_STILL_SHORT: frozenset({"until"}),
     events.STOCK_RESERVED: frozenset({"partial"}),
+    events.BACKORDER_CHOSEN: frozenset({"choice", "substitutes"}),
+    events.BACKORDER_FILLED: frozenset({"substituted"}),
     events.FULFILMENT_STARTED: frozenset({"parcels"}),
     events.PARCEL_RESHIPPED: frozenset({"shipment_id", "issue"}),
     events.PARCEL_REFUNDED: frozenset({"shipment_id", "amount", "reason"}),

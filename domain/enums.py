@@ -178,6 +178,15 @@ class BackorderPolicy(StrEnum):
     SHIP_AVAILABLE = "ship_available"  # ship the lines in stock, cancel and refund the rest
 
 
+class BackorderChoiceKind(StrEnum):
+    """What the customer of a backordered order asks for (POST /orders/{id}/backorder-choice)."""
+
+    WAIT = "wait"  # go on waiting for stock; at the timeout the policy applies
+    SHIP_AVAILABLE = "ship_available"  # ship what is in stock now, part lines included; drop the rest
+    CANCEL_MISSING = "cancel_missing"  # drop every line not wholly in stock; ship the lines that are
+    SUBSTITUTE = "substitute"  # the missing units of a line become units of a listed substitute
+
+
 class Role(StrEnum):
     CLIENT = "client"
     OPS = "ops"

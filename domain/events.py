@@ -22,6 +22,8 @@ BACKORDER_STILL_SHORT = "backorder.still_short"
 BACKORDER_FILLED = "backorder.filled"
 STOCK_RESERVED = "stock.reserved"
 ORDER_REDUCED = "order.reduced"
+# The customer (or ops) answered the backorder's question (POST /orders/{id}/backorder-choice).
+BACKORDER_CHOSEN = "backorder.chosen"
 
 # Payment.
 PAYMENT_PENDING = "payment.pending"

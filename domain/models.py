@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from domain.enums import (
+    BackorderChoiceKind,
     BackorderPolicy,
     Channel,
     ClaimKind,
@@ -317,6 +318,8 @@ class CatalogItem(BaseModel):
     currency: str = "CNY"
     weight_grams: int = 500
     active: bool = True
+    # SKUs a customer may take instead when this one is out of stock (a backorder's `substitute`).
+    substitutes: list[str] = []
 
 
 class Warehouse(BaseModel):
@@ -548,6 +551,25 @@ class ClaimView(BaseModel):
     note: str | None = None  # how it was answered (the ops note, the replacement parcel)
 
 
+class MissingLine(BaseModel):
+    """Units of an order line that no warehouse can ship now."""
+
+    sku: str
+    quantity: int
+
+
+class BackorderAsk(BaseModel):
+    """What a backordered order asks its customer (POST /orders/{id}/backorder-choice): what is
+    missing, the choices, the substitutes on offer per missing SKU, and until when the question
+    stands (then OrderPolicy.backorder_policy applies). `chosen`: the last choice taken (`wait`)."""
+
+    missing: list[MissingLine]
+    choices: list[BackorderChoiceKind]
+    substitutes: dict[str, list[str]] = {}
+    until: datetime
+    chosen: BackorderChoiceKind | None = None
+
+
 class OrderView(BaseModel):
     """The order as clients see it (POST/GET /orders) and as the projection stores it."""
 
@@ -577,11 +599,22 @@ class OrderView(BaseModel):
     claims: list[ClaimView] = []
     hold: Hold | None = None
     cancellation_reason: str | None = None
+    # While `backordered` (orders backordered since backorder-choice-20261202): what the customer is asked.
+    backorder: BackorderAsk | None = None
     created_at: datetime
     updated_at: datetime
     workflow_id: str
     timeline: list[TimelineEntry] = []
     version: int = 0
+
+
+class BackorderChoice(BaseModel):
+    """The customer's (or ops') answer to a BackorderAsk; `substitutes` maps a missing SKU to the
+    listed substitute that takes its missing units (only with `substitute`)."""
+
+    choice: BackorderChoiceKind
+    substitutes: dict[str, str] = {}
+    actor: str = "client"
 
 
 class SubmitResult(BaseModel):

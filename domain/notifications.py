@@ -44,11 +44,11 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "backordered": {
         "zh": (
             "订单 {order_id} 暂时缺货",
-            "您好 {name}，订单 {order_id} 中的商品暂时缺货，到货后我们会立即发货。",
+            "您好 {name}，订单 {order_id} 中的商品暂时缺货，到货后我们会立即发货。{choices}",
         ),
         "en": (
             "Order {order_id} is backordered",
-            "Hello {name}, an item of order {order_id} is out of stock; we ship as soon as it arrives.",
+            "Hello {name}, an item of order {order_id} is out of stock; we ship as soon as it arrives.{choices}",
         ),
     },
     "partially_available": {
@@ -172,9 +172,15 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Values a template may go without: the `backordered` message of an order backordered before its
+# customer was asked (backorder-choice-20261202) reads as it always did.
+_OPTIONAL: dict[str, dict[str, object]] = {"backordered": {"choices": ""}}
+
+
 def _render(kind: str, language: str, **values: object) -> tuple[str, str]:
     templates = _TEMPLATES[kind]
     subject, body = templates.get(language, templates["en"])
+    values = {**_OPTIONAL.get(kind, {}), **values}
     return subject.format(**values), body.format(**values)
 
 

@@ -28,6 +28,7 @@ def catalog_item_of(row: CatalogItemRow) -> CatalogItem:
         currency=row.currency,
         weight_grams=row.weight_grams,
         active=row.active,
+        substitutes=list(row.substitutes or []),
     )
 
 

@@ -59,6 +59,8 @@ class CatalogItemRow(Base):
         Integer, nullable=False, server_default="500"
     )
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # SKUs a customer may take instead when this one is backordered (migration 0010).
+    substitutes: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default="[]")
     updated_at: Mapped[datetime] = _now()
 
 

@@ -7,11 +7,12 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from api.auth import Principal, require
 from api.deps import SessionsDep, SettingsDep
-from api.problems import ProblemError
+from api.problems import ProblemError, invalid_request
 from domain.enums import Role
 from domain.models import (
     CatalogItem,
     Money,
+    Problem,
     ShortText,
     Sku,
     StockLevel,
@@ -32,6 +33,14 @@ class CatalogBody(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     weight_grams: Annotated[int, Field(ge=1, le=100_000)] = 500
     active: bool = True
+    substitutes: Annotated[
+        list[Sku],
+        Field(
+            default_factory=list,
+            max_length=20,
+            description="known SKUs a customer may take instead when this one is backordered",
+        ),
+    ]
 
 
 class WarehouseBody(Strict):
@@ -70,10 +79,29 @@ class InventoryView(BaseModel):
 
 @router.put("/catalog/{sku}", response_model=CatalogItem, responses={201: {"model": CatalogItem}})
 def put_catalog_item(sku: Sku, body: CatalogBody, response: Response, _: OpsRole, sessions: SessionsDep) -> CatalogItem:
+    """Create or replace an item (`substitutes` left out: none)."""
+    known = catalog.catalog_items(sessions, [s for s in body.substitutes if s != sku])
+    problems = [
+        Problem(field=f"substitutes[{i}]", message=message)
+        for i, s in enumerate(body.substitutes)
+        if (message := _substitute_problem(sku, s, known, body.substitutes[:i])) is not None
+    ]
+    if problems:
+        raise invalid_request(problems)
     item = CatalogItem(sku=sku, **body.model_dump())
     created = catalog.upsert_catalog_item(sessions, item)
     response.status_code = 201 if created else 200
     return item
+
+
+def _substitute_problem(sku: str, substitute: str, known: dict[str, CatalogItem], before: list[str]) -> str | None:
+    if substitute == sku:
+        return "an item cannot be its own substitute"
+    if substitute not in known:
+        return f"unknown sku {substitute}"
+    if substitute in before:
+        return f"{substitute} is listed twice"
+    return None
 
 
 @router.get("/catalog/{sku}", response_model=CatalogItem)

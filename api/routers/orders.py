@@ -20,6 +20,7 @@ from api.metrics import ORDERS_SUBMITTED
 from api.problems import ProblemError, invalid_request, refusal_problem
 from api.temporal_calls import (
     WorkflowGone,
+    backorder_choice,
     cancel_order,
     change_address,
     edit_contact,
@@ -29,12 +30,13 @@ from api.temporal_calls import (
 )
 from domain import ids
 from domain.edits import edit_problems, lines_edit_refusal, new_skus, requested_quantities
-from domain.enums import Channel, OrderStatus, Role
+from domain.enums import BackorderChoiceKind, Channel, OrderStatus, Role
 from domain.errors import AddressLocked, TooLateToEdit
 from domain.lifecycle import ADDRESS_LOCKED, address_locked
 from domain.models import (
     Address,
     AddressChange,
+    BackorderChoice,
     CancelRequest,
     ContactChange,
     EditLine,
@@ -45,6 +47,7 @@ from domain.models import (
     OrderView,
     Phone,
     Problem,
+    Sku,
     Strict,
     TimelineEntry,
 )
@@ -74,6 +77,18 @@ class LinesBody(Strict):
 class ContactBody(Strict):
     email: Email | None = None
     phone: Phone | None = None
+
+
+class BackorderChoiceBody(Strict):
+    choice: BackorderChoiceKind
+    substitutes: Annotated[
+        dict[Sku, Sku],
+        Field(
+            default_factory=dict,
+            max_length=100,
+            description="missing SKU -> the listed substitute taking its missing units",
+        ),
+    ]
 
 
 def _idempotency_conflict() -> ProblemError:
@@ -440,3 +455,35 @@ async def patch_contact(
     """A new contact e-mail or phone, until the order is terminal."""
     changed = await apply_contact_change(client, sessions, order_id, body, principal)
     return order_for(principal, roles, changed)
+
+
+@router.post(
+    "/orders/{order_id}/backorder-choice",
+    response_model=OrderView,
+    responses={
+        404: {"description": "unknown order"},
+        409: {"description": "the order is not backordered, or a substitute is out of stock too"},
+        422: {"description": "a substitute not listed, or a SKU that is not a missing line"},
+    },
+)
+async def choose_for_backorder(
+    order_id: str,
+    body: BackorderChoiceBody,
+    principal: ClientRole,
+    client: ClientDep,
+    sessions: SessionsDep,
+    roles: KeyRolesDep,
+) -> OrderView:
+    """Answer a backordered order's question (`backorder` on the order): wait, ship_available,
+    cancel_missing or substitute. Audited in the timeline (`backorder.chosen`) with the key's name."""
+    order = await run_in_threadpool(_order_or_404, sessions, order_id, principal)
+    choice = BackorderChoice(choice=body.choice, substitutes=body.substitutes, actor=principal.name)
+    try:
+        chosen = await backorder_choice(client, order_id, choice)
+        return order_for(principal, roles, chosen)
+    except WorkflowGone:
+        raise ProblemError(
+            409,
+            f"order {order_id} is {order.status.value}: only a backordered order takes a choice",
+            type_="/problems/action-not-applicable",
+        ) from None

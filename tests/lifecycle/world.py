@@ -47,6 +47,7 @@ DOCUMENTED: dict[str, set[int]] = {
     "receive": {202, 404, 409},
     "claim": {201, 404, 405, 409},
     "action": {200, 409},
+    "choice": {200, 409},
 }
 # Longer than every window: return window 30d, backorder 14d, hold 48h, every SLA.
 QUIET = timedelta(days=40)
@@ -102,6 +103,15 @@ class World:
         for _ in range(3):
             east, west = self.rng.choice([0, 2, 8, 20]), self.rng.choice([0, 3, 10, 20])
             self.skus.append(await new_sku(self.api, {"WH-EAST": east, "WH-WEST": west}))
+        # Each may be replaced by some of the others when it is backordered (the backorder choice).
+        for sku in self.skus:
+            others = [s for s in self.skus if s != sku]
+            substitutes = self.rng.sample(others, self.rng.randint(0, len(others)))
+            response = await self.api.put(
+                f"/catalog/{sku}", headers=OPS,
+                json={"name": f"test item {sku}", "price": "99.00", "weight_grams": 400, "substitutes": substitutes},
+            )
+            assert response.status_code == 200, response.text
 
     # -- talking to the API ----------------------------------------------------------------
     async def call(self, kind: str, order_id: str, method: str, url: str, **kw: Any) -> httpx.Response:
@@ -170,6 +180,8 @@ class World:
             moves.append((1, self.claim))
         if order["returns"]:
             moves.append((3, self.receive))
+        if order["status"] == "backordered" and order.get("backorder"):
+            moves.append((4, self.backorder_choice))
         fixes = [a for a in order.get("available_actions", []) if a not in ("note", "cancel")]
         if fixes:
             moves.append((4, self.ops_action))
@@ -250,6 +262,18 @@ class World:
             "comment": "fuzz",
         }
         await self.call("claim", order["order_id"], "POST", f"/orders/{order['order_id']}/claims", headers=CLIENT, json=body)
+
+    async def backorder_choice(self, order: dict[str, Any]) -> None:
+        """The customer answers the backorder's question with one of the choices it offers."""
+        ask = order["backorder"]
+        choice = self.rng.choice(ask["choices"])
+        body: dict[str, Any] = {"choice": choice}
+        if choice == "substitute":
+            body["substitutes"] = {m["sku"]: self.rng.choice(ask["substitutes"][m["sku"]]) for m in ask["missing"]}
+        await self.call(
+            "choice", order["order_id"], "POST", f"/orders/{order['order_id']}/backorder-choice",
+            headers=self.rng.choice([CLIENT, OPS]), json=body,
+        )
 
     def params_for(self, action: str, order: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """Plausible params for any action, drawn from the order read: generic, so that actions

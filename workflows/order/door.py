@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import ORDER_MOVES, check_move
     from domain.models import (
         Address,
+        BackorderAsk,
         ClaimView,
         Hold,
         Notification,
@@ -109,6 +110,8 @@ class Door:
         order.timeline.append(entry)
         if status is OrderStatus.DELIVERED and self._state.delivered_at is None:
             self._state.delivered_at = now
+        if status is not OrderStatus.BACKORDERED:
+            order.backorder = None  # the question stands only while the order is backordered
         attention = self._state.attention
         if attention and not order.needs_attention:
             order.attention_since = now
@@ -177,7 +180,8 @@ class Door:
         )
 
     def reduce_to(self, lines: list[OrderLine]) -> None:
-        """The order goes on with fewer lines (a backorder shipped as available): new totals."""
+        """The order goes on with fewer lines (a backorder shipped as available), or with
+        substitutes for its missing units (a backorder choice): new totals."""
         pricing = self.priced(lines)
         self._order.lines = lines
         self._order.totals = pricing.totals
@@ -202,6 +206,10 @@ class Door:
         if phone is not None:
             update["phone"] = phone
         self._order.customer = self._order.customer.model_copy(update=update)
+
+    def set_backorder(self, ask: BackorderAsk) -> None:
+        """What the backordered order asks its customer (domain/backorder.py)."""
+        self._order.backorder = ask
 
     def set_address(self, address: Address) -> None:
         self._order.shipping_address = address

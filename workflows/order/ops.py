@@ -46,24 +46,27 @@ class Ops:
         kinds: set[OpsActionKind],
         *,
         status: OrderStatus,
-        event: str,
+        event: str | None,
         detail: dict[str, Any] | None = None,
         timeout: timedelta | None = None,
         notify: str | None = None,
         wake: Callable[[], bool] | None = None,
+        notify_values: dict[str, Any] | None = None,
     ) -> OpsAction | None:
-        """Move to `status` with `event`, then wait for one of `kinds` from ops (or `wake`, or the
-        timeout: None is returned then). A cancellation ends the wait."""
+        """Move to `status` with `event` (None: wait on where the order is, recording nothing),
+        then wait for one of `kinds` from ops (or `wake`, or the timeout: None is returned then).
+        A cancellation ends the wait."""
         state = self._state
         state.awaiting_ops = frozenset(kinds)
-        self._door.move(status, event, detail=detail)
+        if event is not None:
+            self._door.move(status, event, detail=detail)
         if notify is not None:
-            await self.notify(notify)
+            await self.notify(notify, **(notify_values or {}))
         try:
             await workflow.wait_condition(
                 lambda: state.ops_pending is not None or state.cancel is not None or bool(wake and wake()),
                 timeout=timeout,
-                timeout_summary=f"{event} timeout" if timeout else None,
+                timeout_summary=f"{event or status.value} timeout" if timeout else None,
             )
         except TimeoutError:
             return None

@@ -1,7 +1,14 @@
 """Stock: reserve the order's lines (R9); without stock the order waits `backordered` for a
-receipt (the stock_arrived update), ops or its deadline, then cancels or ships what is there
-(BackorderPolicy). Replacements (a reship, an exchange) reserve under keys of their own; a
-cancellation releases what was reserved."""
+receipt (the stock_arrived update), ops, its customer's choice or its deadline, then cancels or
+ships what is there (BackorderPolicy). Replacements (a reship, an exchange) reserve under keys of
+their own; a cancellation releases what was reserved.
+
+The customer's choice (backorder-choice-20261202, domain/backorder.py): an order backordered
+under the patch reads the stock levels once, asks its customer what to do (`order.backorder`,
+the `backordered` message), and takes the answer from the backorder_choice update: `wait` is
+only recorded (by the update); the others are carried out here, in the run loop, between its
+waits, so that a choice never races a reservation of the order's own.
+"""
 
 from datetime import timedelta
 
@@ -12,11 +19,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from domain import events
     from domain.allocation import shippable_lines
-    from domain.enums import BackorderPolicy, OpsActionKind, OrderStatus
+    from domain.backorder import backorder_ask, choices_text, substituted_lines, whole_lines
+    from domain.enums import BackorderChoiceKind, BackorderPolicy, OpsActionKind, OrderStatus
     from domain.geography import region_of
     from domain.models import (
         Allocation,
         AllocationAttempt,
+        BackorderChoice,
+        CatalogItem,
         OrderLine,
         ReservationSwap,
         ReserveRequest,
@@ -28,6 +38,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.ops import Ops
     from workflows.order.state import OrderState, Refused
     from workflows.supervision import STEP_FAILURES, parked_on_failure
+
+# Patch id (docs/versioning.md, "Patches in force"): asked once, when the order first backorders.
+BACKORDER_CHOICE = "backorder-choice-20261202"
+NOTHING_IN_STOCK = "nothing of the backordered order is in stock"
 
 
 class Stock:
@@ -42,6 +56,12 @@ class Stock:
         self._arrivals_seen = 0
         self.arrival_answers: dict[int, AllocationAttempt] = {}
         self._edit_keys: list[str] = []  # reservations of parcels rebuilt by order edits
+        # The customer's choice waiting for the run loop, and how it ended: settled, with a
+        # refusal (an error type of domain.errors and a message) or None when it was carried out.
+        self.pending_choice: BackorderChoice | None = None
+        self.accepting_choices = False  # the run loop waits where it takes a choice
+        self.choice_settled = False
+        self.choice_refusal: tuple[str, str] | None = None
 
     def stock_arrived(self) -> int:
         """Queue a retry of the reservation; the answer comes under the returned ticket."""
@@ -52,9 +72,17 @@ class Stock:
 
     async def allocate(self) -> Allocation:
         """Reserve stock; without it the order waits `backordered` for receipts (R9)."""
+        try:
+            return await self._allocate()
+        finally:
+            # A choice taken as the order stopped waiting (filled, timed out, cancelled) is refused.
+            self._settle_choice(("ActionNotApplicable", "the order is no longer waiting for stock"))
+
+    async def _allocate(self) -> Allocation:
         state = self._state
         address = state.input.request.shipping_address
         region = region_of(address.country, address.region)
+        asking = False
         while True:
             allocation = await self._reserve(region)
             if allocation is not None:
@@ -70,21 +98,109 @@ class Stock:
             first_time = state.order.status is not OrderStatus.BACKORDERED
             if first_time:
                 self._backordered_at = workflow.now()
+                asking = workflow.patched(BACKORDER_CHOICE)
             until = self._backordered_at + state.policy.backorder_timeout
-            action = await self._ops.await_ops(
-                {OpsActionKind.RETRY},
-                status=OrderStatus.BACKORDERED,
-                event=events.ORDER_BACKORDERED if first_time else events.BACKORDER_STILL_SHORT,
-                detail={"until": until.isoformat()},
-                timeout=max(until - workflow.now(), timedelta(seconds=1)),
-                notify="backordered" if first_time else None,
-                wake=lambda: bool(self._arrivals),
-            )
+            values: dict[str, object] = {}
+            if first_time and asking:
+                levels = await self._levels("stock levels for the backorder's question")
+                ask = backorder_ask(state.order.lines, levels, state.catalog, until)
+                self._door.set_backorder(ask)
+                values["choices"] = choices_text(ask, state.order.customer.language)
+            event: str | None = events.ORDER_BACKORDERED if first_time else events.BACKORDER_STILL_SHORT
+            notify = "backordered" if first_time else None
+            while True:
+                self.accepting_choices = True
+                try:
+                    action = await self._ops.await_ops(
+                        {OpsActionKind.RETRY},
+                        status=OrderStatus.BACKORDERED,
+                        event=event,
+                        detail={"until": until.isoformat()},
+                        timeout=max(until - workflow.now(), timedelta(seconds=1)),
+                        notify=notify,
+                        notify_values=values,
+                        wake=lambda: bool(self._arrivals) or self.pending_choice is not None,
+                    )
+                finally:
+                    self.accepting_choices = False
+                if self.pending_choice is None:
+                    break
+                allocation = await self._carry_out_choice(region)
+                if allocation is not None:
+                    return allocation
+                if action is not None or self._arrivals:
+                    break  # ops' retry or a receipt came with the refused choice: reserve again
+                event, notify = None, None  # the choice changed nothing: wait on, recording nothing
             if action is None and not self._arrivals:
                 return await self._backorder_expired(region)
 
-    async def _reserve(self, region: str) -> Allocation | None:
+    def _settle_choice(self, refusal: tuple[str, str] | None) -> None:
+        if self.pending_choice is not None:
+            self.pending_choice = None
+            self.choice_refusal = refusal
+            self.choice_settled = True
+
+    async def _carry_out_choice(self, region: str) -> Allocation | None:
+        """The customer's choice (not `wait`): the order goes on with what the choice makes of it
+        (an Allocation), is refused (Refused: nothing left to ship), or, when a substitute is out
+        of stock too, stays as it was (None: the choice is settled with a refusal)."""
+        choice = self.pending_choice
+        assert choice is not None
+        detail: dict[str, object] = {"choice": choice.choice.value}
+        if choice.choice is not BackorderChoiceKind.SUBSTITUTE:
+            self._door.record(events.BACKORDER_CHOSEN, actor=choice.actor, detail=detail)
+            self._settle_choice(None)
+            return await self._ship_part(
+                region, whole=choice.choice is BackorderChoiceKind.CANCEL_MISSING, refusal=NOTHING_IN_STOCK
+            )
         state = self._state
+        ask = state.order.backorder
+        assert ask is not None
+        lines = substituted_lines(state.order.lines, ask.missing, choice.substitutes)
+        unknown = sorted({line.sku for line in lines} - set(state.catalog))
+        if unknown:
+            items: list[CatalogItem] = await workflow.execute_activity_method(
+                InventoryActivities.load_catalog,
+                unknown,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=PERSISTENT_RETRY,
+                summary=f"load catalog for {len(unknown)} substitutes",
+            )
+            sold = {item.sku: item for item in items if item.active}
+            gone = [sku for sku in unknown if sku not in sold]
+            if gone:
+                self._settle_choice(("OutOfStock", f"substitute {', '.join(gone)} is no longer sold: nothing changed"))
+                return None
+            state.catalog.update(sold)  # their weights, for the parcels
+        allocation = await self._reserve(region, lines)
+        if allocation is None:
+            self._settle_choice(("OutOfStock", "a substitute is out of stock too: nothing changed"))
+            return None
+        self._door.reduce_to(lines)
+        detail["substitutes"] = dict(choice.substitutes)
+        self._door.record(events.BACKORDER_CHOSEN, actor=choice.actor, detail=detail)
+        self._door.move(
+            OrderStatus.ALLOCATING, events.BACKORDER_FILLED, detail={"substituted": dict(choice.substitutes)}
+        )
+        self._settle_choice(None)
+        self.answer_arrivals(reserved=True)
+        self._door.record(
+            events.STOCK_RESERVED,
+            detail={"parcels": [p.model_dump(mode="json") for p in allocation.parcels]},
+        )
+        return allocation
+
+    def record_wait(self, choice: BackorderChoice) -> None:
+        """`wait`: nothing changes but the record of it (and the question's `chosen`)."""
+        ask = self._state.order.backorder
+        assert ask is not None
+        self._door.set_backorder(ask.model_copy(update={"chosen": choice.choice}))
+        self._door.record(events.BACKORDER_CHOSEN, actor=choice.actor, detail={"choice": choice.choice.value})
+
+    async def _reserve(self, region: str, lines: list[OrderLine] | None = None) -> Allocation | None:
+        """Reserve the order's lines (or `lines`, the order's lines to be: a substitution)."""
+        state = self._state
+        lines = state.order.lines if lines is None else lines
         self._reservation_attempted = True  # compensation registered before the step runs
         try:
             # A short database write: a local activity keeps it inside the current workflow
@@ -96,12 +212,12 @@ class Stock:
                         InventoryActivities.reserve_stock,
                         ReserveRequest(
                             order_id=state.order.order_id,
-                            lines=state.order.lines,
+                            lines=lines,
                             destination_region=region,
                         ),
                         start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
                         retry_policy=state.retry,
-                        summary=f"reserve stock for {len(state.order.lines)} lines",
+                        summary=f"reserve stock for {len(lines)} lines",
                     )
                 ),
                 self._ops.park,
@@ -115,16 +231,26 @@ class Stock:
         state = self._state
         if state.policy.backorder_policy is BackorderPolicy.CANCEL:
             raise Refused("backorder not filled in time")
+        return await self._ship_part(region, whole=False, refusal="backorder not filled in time")
+
+    async def _levels(self, summary: str) -> list[StockLevel]:
         levels: list[StockLevel] = await workflow.execute_activity_method(
             InventoryActivities.stock_levels,
-            [line.sku for line in state.order.lines],
+            [line.sku for line in self._state.order.lines],
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=PERSISTENT_RETRY,
-            summary="stock levels for a partial shipment",
+            summary=summary,
         )
-        lines = shippable_lines(state.order.lines, levels)
+        return levels
+
+    async def _ship_part(self, region: str, *, whole: bool, refusal: str) -> Allocation:
+        """Go on with the part of the order in stock now: every line cut to what one warehouse
+        has (`ship_available`), or only the lines in stock whole (`whole`: `cancel_missing`)."""
+        state = self._state
+        levels = await self._levels("stock levels for a partial shipment")
+        lines = whole_lines(state.order.lines, levels) if whole else shippable_lines(state.order.lines, levels)
         if not lines:
-            raise Refused("backorder not filled in time")
+            raise Refused(refusal)
         removed = {line.sku: line.quantity for line in state.order.lines}
         for line in lines:
             removed[line.sku] -= line.quantity
@@ -136,7 +262,7 @@ class Stock:
         )
         allocation = await self._reserve(region)
         if allocation is None:
-            raise Refused("backorder not filled in time")
+            raise Refused(refusal)
         self._door.move(OrderStatus.ALLOCATING, events.STOCK_RESERVED, detail={"partial": True})
         return allocation
 

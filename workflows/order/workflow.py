@@ -20,7 +20,7 @@ the shared OrderState (state.py):
 - edits.py: the customer's or ops' changes of the lines and the contact.
 
 Commands arrive as validated updates (submit, cancel, ops_action, change_address, stock_arrived,
-request_return, parcel_back, file_claim, edit_lines, edit_contact); facts as signals (shipment_changed, return_changed). Handlers only validate and
+request_return, parcel_back, file_claim, edit_lines, edit_contact, backorder_choice); facts as signals (shipment_changed, return_changed). Handlers only validate and
 change state; the run loop drives the steps and consumes what the handlers left for it.
 Cancellation is cooperative: the run loop checks for it between steps and while it waits, so a
 step is never torn in half. Nothing fails silently: a step past its SLA flags the order; a step
@@ -38,13 +38,15 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.actions import hold_refusal, move_refusal
+    from domain.backorder import choice_problems
     from domain.claims import claim_refusal, open_claim
     from domain.edits import contact_refusal
-    from domain.enums import ClaimKind, OpsActionKind, OrderStatus
+    from domain.enums import BackorderChoiceKind, ClaimKind, OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
     from domain.models import (
         AddressChange,
         AllocationAttempt,
+        BackorderChoice,
         CancelRequest,
         ClaimRequest,
         ClaimView,
@@ -350,6 +352,55 @@ class OrderWorkflow:
     def _validate_stock_arrived(self, arrival: StockArrival) -> None:
         if self._order.status is not OrderStatus.BACKORDERED:
             raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
+
+    @workflow.update
+    async def backorder_choice(self, choice: BackorderChoice) -> OrderView:
+        """The customer's (or ops') answer to a backordered order's question: `wait` is recorded
+        here; the other choices are carried out by the run loop (workflows/order/stock.py). A
+        substitute out of stock too is refused (OutOfStock) and changes nothing."""
+        stock, state = self._stock, self._state
+        if choice.choice is BackorderChoiceKind.WAIT:
+            stock.record_wait(choice)
+        else:
+            stock.choice_settled, stock.choice_refusal = False, None
+            stock.pending_choice = choice
+            await workflow.wait_condition(lambda: stock.choice_settled or state.cancel is not None)
+            if not stock.choice_settled:
+                stock.pending_choice = None
+                raise ApplicationError("the order is being cancelled", type="ActionNotApplicable")
+            if stock.choice_refusal is not None:
+                kind, message = stock.choice_refusal
+                raise ApplicationError(message, type=kind)
+            await workflow.wait_condition(lambda: self._order.status is not OrderStatus.BACKORDERED)
+        await workflow.wait_condition(self._door.all_projected)
+        return self._order
+
+    @backorder_choice.validator
+    def _validate_backorder_choice(self, choice: BackorderChoice) -> None:
+        order = self._order
+        if order.status is not OrderStatus.BACKORDERED:
+            raise ApplicationError(
+                f"the order is {order.status.value}: only a backordered order takes a choice",
+                type="ActionNotApplicable",
+            )
+        if order.backorder is None:
+            raise ApplicationError(
+                "the order was backordered before its customer could choose: it follows the policy",
+                type="ActionNotApplicable",
+            )
+        stock = self._stock
+        if stock.pending_choice is not None or not stock.accepting_choices or self._state.cancel is not None:
+            raise ApplicationError(
+                "the order is busy (another choice, a reservation or a cancellation is under way): try again",
+                type="ActionNotApplicable",
+            )
+        problems = choice_problems(order.backorder, choice)
+        if problems:
+            raise ApplicationError(
+                "; ".join(f"{p.field}: {p.message}" for p in problems),
+                [p.model_dump() for p in problems],
+                type="InvalidOrder",
+            )
 
     @workflow.update
     async def request_return(self, request: ReturnRequest) -> ReturnView:
