@@ -60,8 +60,8 @@ def test_every_route_the_doc_calls_served_exists(served):
 
 
 def test_planned_routes_are_not_served_yet(served):
+    # Every planned route may be built (issue 17 built the last): then the section lists none.
     _, planned = documented_routes()
-    assert planned, "the Planned section lists no route"
     built = sorted(planned & served)
     assert built == [], f"routes docs/api.md still lists as planned although they are served: {built}"
 

@@ -173,6 +173,8 @@ async def test_cod_not_received_claim_refunded_voids_the_parcels_share(orders: O
     order_id = order.order_id
     parcel = ids.shipment_id(order_id, 1)
     await orders.hand_over(parcel)
+    # The parcel knows first; a claim is taken once the order has heard of the hand-over.
+    await orders.wait(order_id, lambda o: o.shipments[0].handed_over, "the order knows the parcel is handed over")
     claim = await orders.order(order_id).execute_update(
         OrderWorkflow.file_claim, ClaimRequest(kind=ClaimKind.NOT_RECEIVED, shipment_id=parcel, comment="where?")
     )
