@@ -68,6 +68,9 @@ class Resolution:
                     claim.claim_id, ClaimStatus.REFUNDED, f"refunded {refunded}: {action.note}"
                 )
                 detail["claim_id"] = claim.claim_id
+                # In the same step as the claim's close, so the order never looks as if nothing
+                # were left open in between (the write-off below waits on a signal).
+                self._take_back_wrong_item(claim)
                 if parcel is None:
                     parcel = self._never_arrived(claim)
             if parcel is not None:
@@ -80,8 +83,6 @@ class Resolution:
                 )
             else:
                 self._door.record(events.ORDER_REFUNDED, actor=action.actor, detail=detail)
-            if claim is not None:
-                self._take_back_wrong_item(claim)
             await self._ops.notify(
                 "refunded", reason=action.note or "refund", scope=f"ops-refund-{number}", amount=refunded
             )
