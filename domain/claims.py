@@ -2,11 +2,14 @@
 
 A claim is about a parcel the carrier has (handed over): not received, damaged, items missing,
 the wrong item. One claim at a time per parcel. While a claim is open the order needs attention
-and cannot close; ops answer it with a reship or a refund (params.claim_id) or reject it.
+and cannot close; ops answer it with a reship or a refund (params.claim_id) or reject it. A wrong
+item, once made good (the right one reshipped, or refunded), is taken back by a return the order
+opens itself (resolution `claim`: no refund, no exchange on receipt).
 """
 
-from domain.enums import ClaimStatus
+from domain.enums import ClaimKind, ClaimStatus, ShipmentStatus
 from domain.models import ClaimRequest, ClaimView, OrderView, ParcelLine
+from domain.returns import returnable
 
 
 def open_claims(order: OrderView) -> list[ClaimView]:
@@ -41,6 +44,31 @@ def claim_refusal(order: OrderView, request: ClaimRequest) -> str | None:
         if line.quantity > held.get(line.sku, 0):
             return f"parcel {parcel.shipment_id} holds {held.get(line.sku, 0)} of {line.sku}, not {line.quantity}"
     return None
+
+
+def claim_too_early(order: OrderView, request: ClaimRequest) -> str | None:
+    """A wrong item is known only once the parcel is delivered: before that, why not (a 409).
+    Checked by the file_claim update's validator only, so that claims accepted before this rule
+    still replay."""
+    if request.kind is not ClaimKind.WRONG_ITEM:
+        return None
+    parcel = next((s for s in order.shipments if s.shipment_id == request.shipment_id), None)
+    if parcel is not None and parcel.status is not ShipmentStatus.DELIVERED:
+        return f"parcel {parcel.shipment_id} is not delivered yet ({parcel.status.value}): no wrong item to claim"
+    return None
+
+
+def claim_return_lines(order: OrderView, claim: ClaimView) -> list[ParcelLine]:
+    """What the return of a wrong item takes back: the claim's lines, less what is already in a
+    return (the customer may have opened one). Empty: nothing left to take back."""
+    available = returnable(order)
+    lines = []
+    for line in claim.lines:
+        units = min(line.quantity, available[line.sku])
+        if units > 0:
+            available[line.sku] -= units
+            lines.append(ParcelLine(sku=line.sku, quantity=units))
+    return lines
 
 
 def claim_lines(order: OrderView, request: ClaimRequest) -> list[ParcelLine]:

@@ -84,6 +84,7 @@ CLIENT_DETAIL: Mapping[str, frozenset[str]] = {
     events.RETURN_REQUESTED: frozenset({"rma_id"}),
     events.RETURN_STARTED: frozenset({"rma_id"}),
     events.RETURN_EXCHANGE_SHIPPED: frozenset({"rma_id"}),
+    events.RETURN_CLAIM_SETTLED: frozenset({"rma_id"}),
 }
 # Events named by a parcel's or a return's status (`shipment.in_transit`, `return.received`):
 # their `event` detail is the workflow's text, shown as the status in words instead.

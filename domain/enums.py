@@ -148,6 +148,10 @@ class ReturnReason(StrEnum):
 class ReturnResolution(StrEnum):
     REFUND = "refund"
     EXCHANGE = "exchange"
+    # Takes back what a claim already made good (a wrong item: the right one was reshipped, or
+    # the claim refunded): opened by the order itself, received and restocked like any return,
+    # and settled with no refund and no exchange. Not something a customer asks for.
+    CLAIM = "claim"
 
 
 class ItemCondition(StrEnum):

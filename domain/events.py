@@ -49,6 +49,7 @@ PARCEL_RECEIVED_BACK = "parcel.received_back"
 RETURN_REQUESTED = "return.requested"
 RETURN_STARTED = "return.started"
 RETURN_EXCHANGE_SHIPPED = "return.exchange_shipped"
+RETURN_CLAIM_SETTLED = "return.claim_settled"  # a claim's return inspected: nothing to refund or ship
 RETURNS_SETTLED = "returns.settled"
 
 # The end.

@@ -549,6 +549,9 @@ class ClaimView(BaseModel):
     opened_at: datetime
     closed_at: datetime | None = None
     note: str | None = None  # how it was answered (the ops note, the replacement parcel)
+    # The return (RMA, resolution `claim`) the order opened for the wrong item once the claim was
+    # made good: its label lets the customer send the wrong item back.
+    rma_id: str | None = None
 
 
 class MissingLine(BaseModel):

@@ -6,7 +6,7 @@ Pure: delivered lines, earlier returns and a request in; a decision out.
 from collections import Counter
 from decimal import Decimal
 
-from domain.enums import ItemCondition, ReturnReason, ReturnStatus, ShipmentStatus
+from domain.enums import ItemCondition, ReturnReason, ReturnResolution, ReturnStatus, ShipmentStatus
 from domain.models import Address, OrderView, ParcelLine, ReceivedLine, ReturnLine, ReturnView
 from domain.refunds import paid_for, share_of
 
@@ -16,14 +16,16 @@ AUTO_APPROVE_RETURNS_PER_ORDER = 2
 
 
 def returnable(order: OrderView) -> Counter[str]:
-    """Units per SKU that were delivered and are not already in a (non-rejected) return."""
+    """Units per SKU that were delivered and are not already in a (non-rejected) return. A claim's
+    return (resolution `claim`) holds its units even once rejected (expired): the claim already
+    made them good, so they are not returned again for a refund."""
     delivered: Counter[str] = Counter()
     for shipment in order.shipments:
         if shipment.status is ShipmentStatus.DELIVERED:
             for line in shipment.lines:
                 delivered[line.sku] += line.quantity
     for earlier in order.returns:
-        if earlier.status is not ReturnStatus.REJECTED:
+        if earlier.status is not ReturnStatus.REJECTED or earlier.resolution is ReturnResolution.CLAIM:
             for line in earlier.lines:
                 delivered[line.sku] -= line.quantity
     return delivered

@@ -14,6 +14,7 @@ return, and one not in by `expiry` (from the request) ends it rejected, "expired
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
@@ -23,7 +24,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from domain import ids
     from domain.carriers import choose_quote
-    from domain.enums import ItemCondition, OpsActionKind, Priority, ReturnStatus, ShippingSpeed
+    from domain.enums import (
+        ItemCondition,
+        OpsActionKind,
+        Priority,
+        ReturnResolution,
+        ReturnStatus,
+        ShippingSpeed,
+    )
     from domain.geography import region_of
     from domain.lifecycle import RETURN_MOVES, check_move
     from domain.models import (
@@ -119,7 +127,12 @@ class ReturnWorkflow:
         await self._move(ReturnStatus.RECEIVED, f"received by {self._receipt.actor}")
 
         await self._inspect()
-        self._view.refund_due = refund_due(inp.lines, self._receipt.lines, inp.reason)
+        # A claim's return takes back what the claim already made good: nothing is refundable.
+        self._view.refund_due = (
+            Decimal("0.00")
+            if inp.resolution is ReturnResolution.CLAIM
+            else refund_due(inp.lines, self._receipt.lines, inp.reason)
+        )
         await self._move(ReturnStatus.INSPECTED, f"inspected: {self._view.refund_due} refundable")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import Field
+from pydantic import Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, forbid_other_customers, require
@@ -40,6 +40,14 @@ class ReturnBody(Strict):
     lines: Annotated[list[ReturnLineBody], Field(min_length=1, max_length=100)]
     reason: ReturnReason
     resolution: ReturnResolution = ReturnResolution.REFUND
+
+    @field_validator("resolution")
+    @classmethod
+    def _asked_for(cls, value: ReturnResolution) -> ReturnResolution:
+        # `claim` is the order's own (the return of a wrong item a claim made good).
+        if value is ReturnResolution.CLAIM:
+            raise ValueError("resolution must be refund or exchange")
+        return value
 
 
 class ReceivedBody(Strict):

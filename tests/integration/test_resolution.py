@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import CLIENT, OPS, eventually
+from tests.conftest import CLIENT, OPS, WAREHOUSE, eventually
 from tests.integration.helpers import (
     carrier_event,
     confirm_pick,
@@ -20,10 +21,12 @@ from tests.integration.helpers import (
     order_body,
     order_once,
     ship_to_carrier,
+    stock_of,
     submit,
     wait_for_shipment,
     wait_for_status,
 )
+from tests.integration.test_returns import delivered_order, open_return, receive, refunds, wait_for_return
 
 
 async def _act(api: httpx.AsyncClient, order_id: str, action: str, **body: Any) -> httpx.Response:
@@ -205,3 +208,54 @@ async def test_claims_over_http_reship_reject_and_refusals(api: httpx.AsyncClien
         api, order_id, "reject_claim", note="again", params={"claim_id": damaged.json()["claim_id"]}
     )
     assert again.status_code == 409
+
+
+async def test_a_wrong_item_claim_opens_a_return_whose_receipt_refunds_nothing(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    """Over HTTP: a wrong_item claim ships the right item and names the return (RMA) the order
+    opened for the wrong one; the order read shows it labelled, and the warehouse's receipt on it
+    restocks the unit and refunds nothing. Customers cannot ask for resolution `claim` themselves."""
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await delivered_order(api, sku, quantity=1)
+    order_id = order["order_id"]
+    first = order["shipments"][0]["shipment_id"]
+    own = await open_return(api, order_id, lines=[{"sku": sku, "quantity": 1}], reason="wrong_item", resolution="claim")
+    assert own.status_code == 422, own.text
+    assert "resolution" in {e["field"] for e in own.json()["errors"]}
+
+    filed = await _claim(api, order_id, kind="wrong_item", shipment_id=first, comment="a blue one came")
+
+    assert filed.status_code == 201, filed.text
+    claim = filed.json()
+    rma = f"{order_id}-R1"
+    assert (claim["status"], claim["rma_id"]) == ("reshipped", rma)
+    labelled = await wait_for_return(api, order_id, rma, "in_transit")
+    assert (labelled["reason"], labelled["resolution"]) == ("wrong_item", "claim")
+    assert labelled["tracking_number"], "a return label was bought for the wrong item"
+    read = await get_order(api, order_id)
+    assert [(c["claim_id"], c["rma_id"]) for c in read["claims"]] == [(claim["claim_id"], rma)]
+    assert len(read["shipments"]) == 2, "the right item ships"
+    on_hand = (await stock_of(api, sku))["on_hand"]
+
+    await receive(api, rma, sku, 1, "resellable")
+
+    done = await wait_for_return(api, order_id, rma, "inspected")
+    assert (done["refund_due"], done["refund_amount"]) == ("0.00", "0.00")
+    settled: dict[str, Any] = await eventually(
+        lambda: _with_event(api, order_id, "return.claim_settled")
+    )
+    assert settled["totals"]["refunded"] == "0.00" and settled["payment"]["status"] == "captured"
+    assert refunds(sessions, order_id) == []
+    assert (await stock_of(api, sku))["on_hand"] == on_hand + 1, "the wrong unit is back on hand"
+    again = await api.post(
+        f"/returns/{rma}/received",
+        headers=WAREHOUSE,
+        json={"lines": [{"sku": sku, "quantity": 1, "condition": "resellable"}]},
+    )
+    assert again.status_code == 409, again.text
+
+
+async def _with_event(api: httpx.AsyncClient, order_id: str, event: str) -> dict[str, Any] | None:
+    order = await get_order(api, order_id)
+    return order if any(e["event"] == event for e in order["timeline"]) else None

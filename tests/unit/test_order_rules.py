@@ -9,20 +9,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.actions import available_actions, parcel_for
+from domain.claims import claim_return_lines, claim_too_early
 from domain.enums import (
     Channel,
+    ClaimKind,
     OpsActionKind,
     OrderStatus,
     PaymentMethod,
     PaymentStatus,
     Priority,
     ReturnReason,
+    ReturnResolution,
     ReturnStatus,
     ShipmentStatus,
     ShippingSpeed,
 )
 from domain.models import (
     Address,
+    ClaimRequest,
+    ClaimView,
     Customer,
     OrderLine,
     OrderView,
@@ -40,6 +45,7 @@ from domain.news import (
     status_after_parcel_news,
 )
 from domain.refunds import parcel_refund, payment_after_refund, priced, refund_cap, return_refund, value_of
+from domain.returns import return_problems
 from domain.visibility import current_details, search_values
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -228,3 +234,44 @@ def test_parcels_decide_the_status_only_while_the_order_is_being_fulfilled() -> 
     assert status_after_parcel_news(_order(OrderStatus.FULFILLING, shipments=carried)) is OrderStatus.SHIPPED
     assert status_after_parcel_news(_order(OrderStatus.RETURNING, shipments=carried)) is OrderStatus.RETURNING
     assert status_after_parcel_news(_order(OrderStatus.CANCELLED, shipments=carried)) is OrderStatus.CANCELLED
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+
+def test_a_wrong_item_is_claimed_only_once_the_parcel_is_delivered() -> None:
+    moving = _order(OrderStatus.SHIPPED, shipments=[_parcel(status=ShipmentStatus.IN_TRANSIT, handed_over=True)])
+    delivered = _order(OrderStatus.DELIVERED, shipments=[_parcel(status=ShipmentStatus.DELIVERED, handed_over=True)])
+    wrong = ClaimRequest(kind=ClaimKind.WRONG_ITEM, shipment_id="s1")
+    assert claim_too_early(moving, wrong) == "parcel s1 is not delivered yet (in_transit): no wrong item to claim"
+    assert claim_too_early(delivered, wrong) is None
+    assert claim_too_early(moving, ClaimRequest(kind=ClaimKind.NOT_RECEIVED, shipment_id="s1")) is None
+
+
+def test_the_return_of_a_wrong_item_takes_back_only_what_no_return_holds_yet() -> None:
+    parcel = _parcel(
+        status=ShipmentStatus.DELIVERED, lines=[ParcelLine(sku="A", quantity=2), ParcelLine(sku="B", quantity=1)]
+    )
+    claim = ClaimView(
+        claim_id="o1-C1",
+        kind=ClaimKind.WRONG_ITEM,
+        shipment_id="s1",
+        lines=[ParcelLine(sku="A", quantity=2), ParcelLine(sku="B", quantity=1)],
+        opened_at=AT,
+    )
+    own = ReturnView(
+        rma_id="o1-R1", status=ReturnStatus.IN_TRANSIT, lines=[ParcelLine(sku="A", quantity=1), ParcelLine(sku="B", quantity=1)]
+    )
+    expired = ReturnView(rma_id="o1-R2", status=ReturnStatus.REJECTED, lines=[ParcelLine(sku="A", quantity=1)])
+    order = _order(OrderStatus.DELIVERED, shipments=[parcel], returns=[own, expired])
+    assert claim_return_lines(order, claim) == [ParcelLine(sku="A", quantity=1)]
+    assert claim_return_lines(_order(OrderStatus.DELIVERED, shipments=[parcel]), claim) == claim.lines
+    everything = ReturnView(rma_id="o1-R3", status=ReturnStatus.REQUESTED, lines=claim.lines)
+    assert claim_return_lines(_order(OrderStatus.DELIVERED, shipments=[parcel], returns=[everything]), claim) == []
+    # An expired claim return still holds its units: they were made good, not to be refunded again.
+    taken = ReturnView(
+        rma_id="o1-R1", status=ReturnStatus.REJECTED, resolution=ReturnResolution.CLAIM, lines=claim.lines
+    )
+    assert return_problems(_order(OrderStatus.DELIVERED, shipments=[parcel], returns=[taken]), [ParcelLine(sku="B", quantity=1)]) == [
+        "B: 0 delivered unit(s) can still be returned"
+    ]

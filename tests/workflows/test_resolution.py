@@ -14,13 +14,17 @@ from domain.enums import (
     CarrierIssue,
     ClaimKind,
     ClaimStatus,
+    ItemCondition,
     OpsActionKind,
     OrderStatus,
     PaymentStatus,
+    ReturnReason,
+    ReturnResolution,
+    ReturnStatus,
     ShipmentStatus,
     TrackingStatus,
 )
-from domain.models import ClaimRequest, ClaimView
+from domain.models import ClaimRequest, ClaimView, ReceivedLine, ReturnReceipt
 from tests.workflows.driver import Orders, order_request
 from workflows.order.workflow import OrderWorkflow
 
@@ -269,6 +273,119 @@ async def test_a_wrong_item_ships_the_right_one_at_once(orders: Orders) -> None:
     after = await orders.state(order_id)
     assert len(after.shipments) == 2
     assert after.shipments[0].status is ShipmentStatus.DELIVERED and after.shipments[0].outcome is None
+
+
+async def test_a_wrong_item_claim_opens_a_return_that_restocks_refunds_nothing_and_lets_the_order_close(
+    orders: Orders,
+) -> None:
+    """The right vase ships at once and the order itself opens the return of the wrong one,
+    approved at once (its label bought, the customer told): the order is returning while it is
+    open; its receipt puts the unit back on hand and pays nothing, the claim having made it good;
+    the order closes once the window is over."""
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    await orders.deliver(order_id, first)
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+
+    claim = await _file(orders, order_id, ClaimKind.WRONG_ITEM, first)
+
+    rma = ids.rma_id(order_id, 1)
+    assert claim.status is ClaimStatus.RESHIPPED and claim.rma_id == rma
+    opened = await orders.wait(
+        order_id, lambda o: o.returns and o.returns[0].status is ReturnStatus.IN_TRANSIT, "the claim's return labelled"
+    )
+    view = opened.returns[0]
+    assert (view.reason, view.resolution, view.awaiting_approval) == (
+        ReturnReason.WRONG_ITEM,
+        ReturnResolution.CLAIM,
+        False,
+    )
+    assert [(line.sku, line.quantity) for line in view.lines] == [("VASE", 1)]
+    assert view.tracking_number == orders.stubs.labels[ids.label_key(rma)].tracking_number
+    await orders.sent(order_id, "return_approved")
+
+    await orders.deliver(order_id, second)
+    returning = await orders.wait_status(order_id, OrderStatus.RETURNING)
+    assert returning.returns[0].rma_id == rma
+
+    await orders.receive_return(
+        rma, ReturnReceipt(lines=[ReceivedLine(sku="VASE", quantity=1, condition=ItemCondition.RESELLABLE)])
+    )
+
+    await orders.wait(
+        order_id,
+        lambda o: o.status is OrderStatus.DELIVERED and o.returns[0].status is ReturnStatus.INSPECTED,
+        "the claim's return settled",
+    )
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert closed.returns[0].status is ReturnStatus.INSPECTED
+    assert closed.returns[0].refund_due == Decimal("0.00") and closed.returns[0].refund_amount == Decimal("0.00")
+    assert orders.stubs.operations("refund") == [] and closed.totals.refunded == Decimal("0.00")
+    assert closed.payment.status is PaymentStatus.CAPTURED
+    assert orders.stubs.on_hand("WH-EAST", "VASE") == 2, "the wrong vase is back on the shelf"
+    assert closed.claims[0].rma_id == rma and not closed.needs_attention
+    events = [e.event for e in closed.timeline]
+    assert events.index("parcel.reshipped") < events.index("return.requested") < events.index("return.claim_settled")
+    assert [e.detail for e in closed.timeline if e.event == "return.claim_settled"] == [{"rma_id": rma}]
+    assert events[-1] == "order.closed"
+    await orders.projected(order_id)
+
+
+async def test_a_wrong_item_claim_on_a_parcel_not_yet_delivered_is_refused(orders: Orders) -> None:
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    first = ids.shipment_id(order.order_id, 1)
+    await orders.hand_over(first)
+    await orders.wait(order.order_id, lambda o: o.shipments[0].handed_over, "the order sees the hand-over")
+
+    with pytest.raises(WorkflowUpdateFailedError) as early:
+        await _file(orders, order.order_id, ClaimKind.WRONG_ITEM, first)
+
+    assert "not delivered yet" in str(early.value.cause)
+    after = await orders.state(order.order_id)
+    assert after.claims == [] and len(after.shipments) == 1 and after.returns == []
+
+
+async def test_a_wrong_item_claim_refunded_after_the_window_opens_a_return_the_order_waits_for(
+    orders: Orders,
+) -> None:
+    """No stock for the right vase: the claim waits for ops past the return window, and ops refund
+    it; the return of the wrong one opens then, late as it is: the order is returning, not closed,
+    until its receipt (damaged: written off), which pays nothing more."""
+    orders.stubs.add_item("VASE", WH_EAST=1)
+    order = await orders.submit(order_request(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    first = ids.shipment_id(order_id, 1)
+    await orders.deliver(order_id, first)
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    claim = await _file(orders, order_id, ClaimKind.WRONG_ITEM, first)
+    assert claim.status is ClaimStatus.OPEN and claim.rma_id is None
+
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    assert (await orders.state(order_id)).status is OrderStatus.DELIVERED, "the open claim holds the order"
+
+    refunded = await orders.ops(order_id, OpsActionKind.REFUND, note="none left", claim_id=claim.claim_id)
+
+    rma = ids.rma_id(order_id, 1)
+    assert refunded.claims[0].status is ClaimStatus.REFUNDED and refunded.claims[0].rma_id == rma
+    assert refunded.returns[0].resolution is ReturnResolution.CLAIM
+    returning = await orders.wait(
+        order_id,
+        lambda o: o.status is OrderStatus.RETURNING and o.returns[0].status is ReturnStatus.IN_TRANSIT,
+        "the late claim's return under way",
+    )
+    assert not returning.needs_attention
+    await orders.receive_return(
+        rma, ReturnReceipt(lines=[ReceivedLine(sku="VASE", quantity=1, condition=ItemCondition.DAMAGED)])
+    )
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert [r.amount for r in orders.stubs.operations("refund")] == [Decimal("99.00")]
+    assert closed.totals.refunded == Decimal("99.00")
+    assert closed.returns[0].status is ReturnStatus.INSPECTED
+    assert orders.stubs.on_hand("WH-EAST", "VASE") == 0, "the damaged wrong vase is written off"
 
 
 async def test_a_cancel_after_a_goodwill_refund_refunds_only_the_rest(orders: Orders) -> None:

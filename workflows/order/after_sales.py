@@ -2,7 +2,9 @@
 ends. A return request (the request_return update) starts a ReturnWorkflow child; the order is
 `returning` while any is open, pays the refund or ships the exchange of each inspected return
 (money and replacement stock stay with the order, which serializes them), and closes once the
-window is over and nothing is open."""
+window is over and nothing is open. A wrong item made good by a claim is taken back by a return
+the order opens itself (resolution `claim`, auto-approved): received and restocked like any
+return, settled with no refund and no exchange."""
 
 from datetime import timedelta
 
@@ -12,12 +14,15 @@ from temporalio import workflow
 REJECTION_NOTICE_PATCH = "return-rejected-notice-20261201"
 # The order does not close while a finished return is not yet settled (docs/versioning.md).
 SETTLE_BEFORE_CLOSE_PATCH = "return-settle-before-close-20261201"
+# A wrong_item claim made good opens a return for the wrong item (docs/versioning.md); asked in
+# workflows/order/resolution.py, only on that path.
+WRONG_ITEM_RETURN_PATCH = "wrong-item-return-20261202"
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
-    from domain.claims import open_claims
-    from domain.enums import OrderStatus, ReturnResolution, ReturnStatus, ShipmentStatus
-    from domain.models import ParcelLine, ReturnInput, ReturnRequest, ReturnView
+    from domain.claims import claim_return_lines, open_claims
+    from domain.enums import OrderStatus, ReturnReason, ReturnResolution, ReturnStatus, ShipmentStatus
+    from domain.models import ClaimView, ParcelLine, ReturnInput, ReturnRequest, ReturnView
     from domain.news import return_trouble
     from domain.refunds import parcel_refund, priced, return_refund
     from domain.returns import auto_approves, return_lines
@@ -52,16 +57,20 @@ class AfterSales:
         self.return_news = False  # a return's signal came: the loop looks again
         self._approvals_told: set[str] = set()
         self._rejections_told: set[str] = set()
+        self._claim_returns: set[str] = set()  # RMAs the order opened for claims (WRONG_ITEM_RETURN_PATCH)
 
-    def open_return(self, request: ReturnRequest) -> str:
+    def open_return(self, request: ReturnRequest, auto_approve: bool | None = None) -> str:
         """Accept a return request (validated by the update): the RMA shows on the order at once,
-        its ReturnWorkflow starts from the loop. Returns the RMA id."""
+        its ReturnWorkflow starts from the loop. Returns the RMA id. `auto_approve` None: as the
+        policy says."""
         state = self._state
         order = state.order
         number = len(order.returns) + 1
         rma = ids.rma_id(order.order_id, number)
         lines = return_lines(order, request.lines)
         earlier = sum(1 for r in order.returns if r.status is not ReturnStatus.REJECTED)
+        if auto_approve is None:
+            auto_approve = auto_approves(lines, request.reason, earlier)
         inp = ReturnInput(
             order_id=order.order_id,
             rma_id=rma,
@@ -74,7 +83,7 @@ class AfterSales:
             customer_address=order.shipping_address,
             recipient=order.customer.email,
             language=order.customer.language,
-            auto_approve=auto_approves(lines, request.reason, earlier),
+            auto_approve=auto_approve,
             activity_attempts=state.policy.activity_attempts,
             receipt_sla=state.slas.ret,
             expiry=state.policy.return_expiry,
@@ -91,6 +100,25 @@ class AfterSales:
         )
         self._door.record(events.RETURN_REQUESTED, actor=request.actor, detail={"rma_id": rma})
         self._return_requests.append(inp)
+        return rma
+
+    def open_claim_return(self, claim: ClaimView) -> str | None:
+        """A wrong_item claim was made good (the right lines reshipped, or refunded): the order
+        opens the return of the wrong item itself, approved at once (its label is bought by the
+        ReturnWorkflow like any return's), with resolution `claim`: its receipt restocks (or writes
+        off) and refunds nothing. Opened whatever the return window (claims come late); started
+        from the closing loop, which waits for it. Returns the RMA id, or None when every unit is
+        already in a return."""
+        lines = claim_return_lines(self._state.order, claim)
+        if not lines:
+            return None
+        rma = self.open_return(
+            ReturnRequest(
+                lines=lines, reason=ReturnReason.WRONG_ITEM, resolution=ReturnResolution.CLAIM, actor="system"
+            ),
+            auto_approve=True,
+        )
+        self._claim_returns.add(rma)
         return rma
 
     async def close_after_return_window(self) -> None:
@@ -144,6 +172,7 @@ class AfterSales:
             await self._tell_approvals()
             await self._tell_rejections()
             await self._settle()
+            self._returning_again()
         self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED)
 
     def _live_parcels(self) -> bool:
@@ -182,8 +211,23 @@ class AfterSales:
                 static_summary=f"Return {inp.rma_id} of order {state.order.order_id}: {inp.reason.value}",
             )
             state.return_children[inp.rma_id] = handle
+            if inp.rma_id in self._claim_returns and state.order.status is not OrderStatus.DELIVERED:
+                # The right item is on its way (the order follows its parcels until it is
+                # delivered): the order turns `returning` once it is (_returning_again).
+                continue
             if state.order.status is not OrderStatus.RETURNING:
                 self._door.move(OrderStatus.RETURNING, events.RETURN_STARTED, detail={"rma_id": inp.rma_id})
+
+    def _returning_again(self) -> None:
+        """A claim's return still open once the right item is delivered: the order is `returning`
+        (only claim returns start while the order is not delivered)."""
+        state = self._state
+        if state.order.status is not OrderStatus.DELIVERED:
+            return
+        for rma, child in state.return_children.items():
+            if rma in self._claim_returns and not child.done():
+                self._door.move(OrderStatus.RETURNING, events.RETURN_STARTED, detail={"rma_id": rma})
+                return
 
     async def _tell_approvals(self) -> None:
         """The customer hears once that a return is approved, by policy or by ops."""
@@ -214,7 +258,10 @@ class AfterSales:
             view = child.result()
             self.apply_return(view)
             if view.status is ReturnStatus.INSPECTED:
-                if view.resolution is ReturnResolution.EXCHANGE:
+                if view.resolution is ReturnResolution.CLAIM:
+                    # The claim already made it good: the return ends inspected, nothing paid.
+                    self._door.record(events.RETURN_CLAIM_SETTLED, detail={"rma_id": rma})
+                elif view.resolution is ReturnResolution.EXCHANGE:
                     await self._ship_exchange(view)
                 else:
                     await self._refund_return(view)

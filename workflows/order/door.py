@@ -256,6 +256,12 @@ class Door:
         self.unflag(f"claim:{claim_id}")
         self._state.claim_news = True
 
+    def link_claim_return(self, claim_id: str, rma_id: str) -> None:
+        """The return (RMA) that takes back what the claim made good (a wrong item)."""
+        for claim in self._order.claims:
+            if claim.claim_id == claim_id:
+                claim.rma_id = rma_id
+
     def mark_received_back(self, shipment_id: str, lines: list[ReceivedLine]) -> None:
         """A parcel returned to sender is back at the warehouse. Its version moves on so that
         readers prefer the order's copy of the ended parcel over its last projection row."""

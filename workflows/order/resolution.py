@@ -6,6 +6,8 @@ has already said that the action applies. A reship replaces an undeliverable par
 the sender, lost, damaged) with a new one, stock reserved under a reservation key of its own; a
 refund pays back an amount or lines, optionally resolving such a parcel. The run loop waits for
 `state.resolving` to be 0 before it closes the order, so an action half done never races the close.
+A wrong_item claim made good (reshipped or refunded) opens the return of the wrong item
+(AfterSales.open_claim_return, behind WRONG_ITEM_RETURN_PATCH).
 """
 
 import contextlib
@@ -21,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.news import status_after_parcel_news
     from domain.refunds import priced
     from domain.resolution import claim_named, refund_request, reship_request, undeliverable, voided_parcel
+    from workflows.order.after_sales import WRONG_ITEM_RETURN_PATCH, AfterSales
     from workflows.order.door import Door
     from workflows.order.fulfilment import PARCEL_WRITTEN_OFF_PATCH, Fulfilment
     from workflows.order.ops import Ops
@@ -31,7 +34,14 @@ with workflow.unsafe.imports_passed_through():
 
 class Resolution:
     def __init__(
-        self, state: OrderState, door: Door, ops: Ops, stock: Stock, payment: Payment, fulfilment: Fulfilment
+        self,
+        state: OrderState,
+        door: Door,
+        ops: Ops,
+        stock: Stock,
+        payment: Payment,
+        fulfilment: Fulfilment,
+        after_sales: AfterSales,
     ) -> None:
         self._state = state
         self._door = door
@@ -39,6 +49,7 @@ class Resolution:
         self._stock = stock
         self._payment = payment
         self._fulfilment = fulfilment
+        self._after_sales = after_sales
         self._refunds = 0  # ops refunds so far: each one's idempotency key carries its number
 
     async def refund(self, action: OpsAction) -> None:
@@ -60,6 +71,9 @@ class Resolution:
                     claim.claim_id, ClaimStatus.REFUNDED, f"refunded {refunded}: {action.note}"
                 )
                 detail["claim_id"] = claim.claim_id
+                # In the same step as the claim's close, so the order never looks as if nothing
+                # were left open in between (the write-off below waits on a signal).
+                self._take_back_wrong_item(claim)
                 if parcel is None:
                     parcel = self._never_arrived(claim)
             if parcel is not None:
@@ -135,6 +149,8 @@ class Resolution:
                     **({"claim_id": claim.claim_id} if claim else {}),
                 },
             )
+            if claim is not None:
+                self._take_back_wrong_item(claim)
             await self._ops.notify(
                 "reshipped",
                 reason=parcel.delivery_issue or parcel.status.value,
@@ -143,6 +159,15 @@ class Resolution:
             )
         finally:
             state.resolving -= 1
+
+    def _take_back_wrong_item(self, claim: ClaimView) -> None:
+        """A wrong_item claim just made good: the order opens the return of the wrong item (its
+        label comes with the return_approved notice) and the claim names it. New orders only."""
+        if claim.kind is not ClaimKind.WRONG_ITEM or not workflow.patched(WRONG_ITEM_RETURN_PATCH):
+            return
+        rma = self._after_sales.open_claim_return(claim)
+        if rma is not None:
+            self._door.link_claim_return(claim.claim_id, rma)
 
     # --- customer claims (domain/claims.py) ---------------------------------------------------
 

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.actions import hold_refusal, move_refusal
     from domain.backorder import choice_problems
-    from domain.claims import claim_refusal, open_claim
+    from domain.claims import claim_refusal, claim_too_early, open_claim
     from domain.edits import contact_refusal
     from domain.enums import BackorderChoiceKind, ClaimKind, OpsActionKind, OrderStatus
     from domain.lifecycle import ADDRESS_LOCKED, address_locked, cancel_refusal
@@ -103,7 +103,7 @@ class OrderWorkflow:
         self._fulfilment = fulfilment = Fulfilment(state, door, ops, stock, payment)
         self._after_sales = AfterSales(state, door, ops, stock, payment, fulfilment)
         self._cancellation = Cancellation(state, door, ops, stock, payment, fulfilment)
-        self._resolution = Resolution(state, door, ops, stock, payment, fulfilment)
+        self._resolution = Resolution(state, door, ops, stock, payment, fulfilment, self._after_sales)
         self._parcel_control = ParcelControl(state, door)
         self._parcels_back = ParcelsBack(state, door)
         self._edits = Edits(state, door, stock, payment, fulfilment)
@@ -293,7 +293,7 @@ class OrderWorkflow:
 
     @file_claim.validator
     def _validate_file_claim(self, request: ClaimRequest) -> None:
-        refusal = claim_refusal(self._order, request)
+        refusal = claim_refusal(self._order, request) or claim_too_early(self._order, request)
         if refusal is None and self._state.compensation is not None:
             refusal = "the order is being cancelled"
         if refusal is not None:
