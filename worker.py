@@ -95,6 +95,7 @@ def activities_for(
         inventory.unship_stock,
         inventory.take_back_stock,
         inventory.move_reservation,
+        inventory.short_pick_stock,
         payments.authorize_payment,
         payments.capture_payment,
         payments.void_payment,
