@@ -96,6 +96,7 @@ def activities_for(
         inventory.take_back_stock,
         inventory.move_reservation,
         inventory.swap_reservations,
+        inventory.short_pick_stock,
         payments.authorize_payment,
         payments.capture_payment,
         payments.void_payment,

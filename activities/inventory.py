@@ -12,6 +12,7 @@ from domain.models import (
     ReservationSwap,
     ReserveRequest,
     ShipStockRequest,
+    ShortPick,
     StockLevel,
     TakeBack,
 )
@@ -32,7 +33,9 @@ class InventoryActivities:
     @activity.defn(name="reserve_stock")
     @business_refusals
     def reserve_stock(self, request: ReserveRequest) -> Allocation:
-        return self._inventory.reserve(request.order_id, request.lines, request.destination_region)
+        return self._inventory.reserve(
+            request.order_id, request.lines, request.destination_region, tuple(request.avoid_warehouses)
+        )
 
     @activity.defn(name="release_stock")
     def release_stock(self, order_id: str) -> int:
@@ -41,6 +44,10 @@ class InventoryActivities:
     @activity.defn(name="ship_stock")
     def ship_stock(self, request: ShipStockRequest) -> int:
         return self._inventory.ship(request.order_id, request.warehouse)
+
+    @activity.defn(name="short_pick_stock")
+    def short_pick_stock(self, short: ShortPick) -> int:
+        return self._inventory.short_pick(short.reservation_key, short.warehouse, short.shipment_id, short.lines)
 
     @activity.defn(name="take_back_stock")
     def take_back_stock(self, request: TakeBack) -> int:

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.enums import BackorderPolicy, DamagedPolicy
+from domain.enums import BackorderPolicy, DamagedPolicy, ShortPickPolicy
 from domain.models import OrderPolicy, RiskPolicy, StepSlas
 from domain.pricing import PricePolicy
 
@@ -187,6 +187,8 @@ class Settings(BaseSettings):
     max_discount_percent: Decimal = Field(default=Decimal(50), ge=0, le=100)
     discount_codes: str = ""
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
+    # A short pick's missing units: reallocate (another warehouse, else backorder), backorder, refund.
+    short_pick_policy: ShortPickPolicy = ShortPickPolicy.REALLOCATE
     tracking_poll_interval: Duration = timedelta(hours=12)
     # About a minute of backoff (workflows/supervision.py bounded_retry): a database or network
     # restart is ridden out by the retries; only a failure that outlasts it parks for ops.
@@ -279,6 +281,7 @@ class Settings(BaseSettings):
             backorder_timeout=self.backorder_timeout,
             backorder_policy=self.backorder_policy,
             damaged_policy=self.damaged_policy,
+            short_pick_policy=self.short_pick_policy,
             tracking_poll_interval=self.tracking_poll_interval,
             slas=StepSlas(
                 verifying=self.sla_verifying,

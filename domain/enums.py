@@ -175,6 +175,14 @@ class DamagedPolicy(StrEnum):
     REFUND = "refund"  # refund the parcel's lines
 
 
+class ShortPickPolicy(StrEnum):
+    """What the units a warehouse could not pick become (OMS_SHORT_PICK_POLICY)."""
+
+    REALLOCATE = "reallocate"  # a new parcel from another warehouse; without stock, backorder
+    BACKORDER = "backorder"  # wait for stock up to the backorder timeout, then refund
+    REFUND = "refund"  # refund the missing units at the price paid
+
+
 class BackorderPolicy(StrEnum):
     """What happens when a backorder is not filled in time."""
 

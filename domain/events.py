@@ -44,6 +44,10 @@ CLAIM_OPENED = "claim.opened"  # a customer claim about a parcel (not received, 
 CLAIM_CLOSED = "claim.closed"  # answered by ops: reshipped, refunded or rejected
 ORDER_REFUNDED = "order.refunded"  # ops refunded an amount or lines (a goodwill refund, a parcel)
 PARCEL_RECEIVED_BACK = "parcel.received_back"
+# The warehouse picked fewer units than a parcel asked for (issue 17): the missing lines and what
+# the order did with them (reallocated to a new parcel, backordered, refunded).
+SHIPMENT_SHORT_PICKED = "shipment.short_picked"
+SHORT_PICK_BACKORDER_ENDED = "short_pick.backorder_ended"
 
 # After-sales.
 RETURN_REQUESTED = "return.requested"

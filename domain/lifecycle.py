@@ -57,6 +57,8 @@ def order_news(shipment: ShipmentView) -> tuple[object, ...]:
         shipment.handed_over,
         shipment.status is ShipmentStatus.EXCEPTION,
         shipment.attention_reason,
+        # A short pick (issue 17): the order allocates, backorders or refunds the missing lines.
+        bool(shipment.short_picked),
     )
 
 

@@ -39,6 +39,7 @@ from domain.enums import (
     ReturnStatus,
     ShipmentStatus,
     ShippingSpeed,
+    ShortPickPolicy,
     TrackingStatus,
 )
 
@@ -291,6 +292,7 @@ class OrderPolicy(BaseModel):
     backorder_timeout: timedelta = timedelta(days=14)
     backorder_policy: BackorderPolicy = BackorderPolicy.CANCEL
     damaged_policy: DamagedPolicy = DamagedPolicy.RESHIP
+    short_pick_policy: ShortPickPolicy = ShortPickPolicy.REALLOCATE
     # With no carrier news for this long, the parcel asks the carrier (webhooks can be lost).
     tracking_poll_interval: timedelta = timedelta(hours=12)
     slas: StepSlas = StepSlas()
@@ -409,8 +411,21 @@ class TrackingEvent(BaseModel):
 
 
 class PickConfirmation(BaseModel):
+    """The warehouse's pick: `lines` None means everything was picked; a list is exactly what was
+    picked (a parcel line left out was not picked at all)."""
+
     lines: list[ParcelLine] | None = None
     picker: str = "warehouse"
+
+
+class ShortPick(BaseModel):
+    """Units a parcel's warehouse did not find on the shelf: their reservation is released and the
+    shelf count corrected (adapters/inventory `short_pick`)."""
+
+    reservation_key: str
+    warehouse: str
+    shipment_id: str
+    lines: list[ParcelLine]
 
 
 class ShipmentInput(BaseModel):
@@ -452,6 +467,9 @@ class ShipmentView(BaseModel):
     outcome: str | None = None  # what the order did about a delivery issue (reshipped / refunded)
     reservation_key: str | None = None  # whose reservation the parcel's stock is held under
     received_back: list["ReceivedLine"] = []  # returned to sender and back at the warehouse
+    # The units the warehouse could not pick (a short pick): no longer in `lines`; the order
+    # allocates them elsewhere, backorders or refunds them (OrderPolicy.short_pick_policy).
+    short_picked: list[ParcelLine] = []
 
     @property
     def handed_over(self) -> bool:
@@ -702,6 +720,8 @@ class ReserveRequest(BaseModel):
     order_id: str
     lines: list[OrderLine]
     destination_region: str
+    # Warehouses not to plan from (a short pick's warehouse: its shelf just came up short).
+    avoid_warehouses: list[str] = []
 
 
 class ShipStockRequest(BaseModel):

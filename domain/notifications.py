@@ -61,6 +61,16 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {name}, part of order {order_id} cannot be supplied; we ship the rest ({reason}).",
         ),
     },
+    "short_picked": {
+        "zh": (
+            "订单 {order_id} 部分商品缺货",
+            "您好 {name}，订单 {order_id} 中的部分商品（{reason}）仓库缺货：{handling}",
+        ),
+        "en": (
+            "Order {order_id}: some items were not in the warehouse",
+            "Hello {name}, some items of order {order_id} ({reason}) were not in the warehouse: {handling}",
+        ),
+    },
     "delayed": {
         "zh": (
             "订单 {order_id} 配送延迟",
@@ -299,6 +309,28 @@ def order_notification(
         dedupe_key=ids.notification_key(order.order_id, kind, scope),
         language=order.customer.language,
     )
+
+
+# What the customer reads about a short pick's missing items, per handling (OrderWorkflow).
+SHORT_PICK_HANDLING: dict[str, dict[str, str]] = {
+    "reallocated": {
+        "zh": "我们将从其他仓库为您另行发货。",
+        "en": "we send them from another warehouse, in a parcel of their own.",
+    },
+    "backordered": {
+        "zh": "到货后我们会立即发货，逾期未到将为您退款。",
+        "en": "we ship them as soon as they arrive, or refund them if they do not arrive in time.",
+    },
+    "refunded": {
+        "zh": "我们已为这些商品退款 {amount} {currency}。",
+        "en": "we refunded them: {amount} {currency}.",
+    },
+}
+
+
+def short_pick_handling(handling: str, language: str, **values: object) -> str:
+    texts = SHORT_PICK_HANDLING[handling]
+    return texts.get(language, texts["en"]).format(**values)
 
 
 def shipment_notification(

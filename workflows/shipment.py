@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         LabelRequest,
         ParcelHold,
         ParcelInstruction,
+        ParcelLine,
         ParcelMove,
         PickConfirmation,
         QuoteRequest,
@@ -48,10 +49,12 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInput,
         ShipmentView,
         ShipStockRequest,
+        ShortPick,
         TrackingEvent,
         TrackingPoll,
     )
     from domain.notifications import shipment_notification
+    from domain.picking import split_pick
     from workflows.failures import is_refusal, refusal_of
     from workflows.options import (
         ACTIVITY_TIMEOUT,
@@ -82,6 +85,8 @@ LOCAL_STEPS_PATCH = "shipment-local-steps-20261127"
 SLA_AFTER_LOCAL_STEPS_PATCH = "shipment-sla-after-local-steps-20261201"
 # Patch: parcels started before it applied queued carrier events in arrival order; see `_next_event`.
 TRACKING_IN_EVENT_ORDER_PATCH = "shipment-tracking-in-event-order-20261201"
+# Patch: parcels started before it shipped every line whatever the pick said; see `_short_pick`.
+SHORT_PICK_PATCH = "short-pick-20261202"
 
 T = TypeVar("T")
 
@@ -120,6 +125,7 @@ class ShipmentWorkflow:
         )
         self._retry = bounded_retry(inp.activity_attempts)
         self._pick: PickConfirmation | None = None
+        self._weight = inp.weight_grams  # what the parcel weighs: less after a short pick
         self._tracking: list[TrackingEvent] = []
         self._label: Label | None = None
         self._label_in_doubt = False
@@ -168,8 +174,9 @@ class ShipmentWorkflow:
         self._sla_after_local_steps = workflow.patched(SLA_AFTER_LOCAL_STEPS_PATCH)
         try:
             await self._watched("picking", self._picking())
-            await self._watched("label", self._labelling())
-            await self._watched("delivery", self._track())
+            if self._view.status is not ShipmentStatus.CANCELLED:  # else nothing was picked
+                await self._watched("label", self._labelling())
+                await self._watched("delivery", self._track())
         except asyncio.CancelledError:
             if self._view.handed_over:
                 raise  # the carrier has it: a return, not a cancellation
@@ -284,7 +291,45 @@ class ShipmentWorkflow:
         # During an ops hold a confirmation is kept (not applied) until release.
         await workflow.wait_condition(lambda: self._pick is not None and not self._held)
         assert self._pick is not None
+        if await self._short_pick(self._pick):
+            return  # nothing was picked: the parcel is cancelled
         await self._move(ShipmentStatus.PACKED, f"picked by {self._pick.picker}")
+
+    async def _short_pick(self, pick: PickConfirmation) -> bool:
+        """A pick of fewer units than asked (issue 17): the units missing are released from this
+        warehouse's reservation and written off its shelf count (it did not hold them), the parcel
+        ships what was picked, and the order hears of the missing lines (`short_picked`) and
+        reallocates, backorders or refunds them. True when nothing at all was picked: the parcel
+        is then cancelled. Parcels started before SHORT_PICK_PATCH shipped every line; the patch is
+        asked only when a pick is short, so a full pick records no marker."""
+        kept, missing = split_pick(self._view.lines, pick.lines)
+        if not missing or not workflow.patched(SHORT_PICK_PATCH):
+            return False
+        await parked_on_failure("short pick stock", lambda: self._write_off(missing), self._supervision.park)
+        units = sum(line.quantity for line in self._view.lines)
+        self._weight = max(1, self._weight * sum(line.quantity for line in kept) // units) if kept else 0
+        self._view.lines = kept
+        self._view.short_picked = missing
+        short = ", ".join(f"{line.sku} x{line.quantity}" for line in missing)
+        if not kept:
+            self._attention.clear()
+            await self._move(ShipmentStatus.CANCELLED, f"nothing picked by {pick.picker}: short of {short}")
+            return True
+        await self._record(f"short pick by {pick.picker}: short of {short}")
+        return False
+
+    async def _write_off(self, missing: list[ParcelLine]) -> int:
+        units: int = await self._step(
+            InventoryActivities.short_pick_stock,
+            ShortPick(
+                reservation_key=self._input.reservation_key or self._input.order_id,
+                warehouse=self._warehouse,
+                shipment_id=self._input.shipment_id,
+                lines=missing,
+            ),
+            f"short pick at {self._warehouse}: release and write off",
+        )
+        return units
 
     async def _sla_again(self, step: str, breach: Hook) -> None:
         """A phase whose SLA passed during an ops hold: flagged if it is still running a whole
@@ -460,7 +505,7 @@ class ShipmentWorkflow:
             QuoteRequest(
                 origin_region=self._region,
                 destination=self._destination,
-                weight_grams=self._input.weight_grams,
+                weight_grams=self._weight,
                 speed=self._input.shipping_speed,
                 today=workflow.now().date(),
             ),
@@ -487,7 +532,7 @@ class ShipmentWorkflow:
                 quote=choice,
                 origin_region=self._region,
                 destination=self._destination,
-                weight_grams=self._input.weight_grams,
+                weight_grams=self._weight,
             ),
             f"buy {choice.carrier} {choice.service.value} label",
         )

@@ -14,8 +14,11 @@ class Inventory(Protocol):
         """The catalog entries of these SKUs (unknown SKUs are absent)."""
         ...
 
-    def reserve(self, order_id: str, lines: list[OrderLine], destination_region: str) -> Allocation:
-        """Plan parcels (domain.allocation) and reserve every line of the plan in one transaction.
+    def reserve(
+        self, order_id: str, lines: list[OrderLine], destination_region: str, avoid: tuple[str, ...] = ()
+    ) -> Allocation:
+        """Plan parcels (domain.allocation), never from the warehouses in `avoid`, and reserve every
+        line of the plan in one transaction.
 
         Idempotent by order: a second call returns the reservations already held. Raises
         domain.errors.OutOfStock when the available stock (never safety stock) cannot cover the order.
@@ -37,6 +40,13 @@ class Inventory(Protocol):
         reservations at this warehouse go back on hand and become released, with an audit row
         (reason `restock_cancelled_label`). Returns the units restocked by this call; a repeat
         restocks nothing (returns 0)."""
+        ...
+
+    def short_pick(self, reservation_key: str, warehouse: str, shipment_id: str, lines: list[ParcelLine]) -> int:
+        """The warehouse could not pick these units of a parcel (a short pick): their reservation
+        is released and, since the shelf did not hold them, on_hand goes down by as much, with an
+        audit row (reason `short_pick`). Idempotent by (shipment, sku); returns the units written
+        off by this call."""
         ...
 
     def take_back(self, rma_id: str, sku: str, warehouse: str, quantity: int, resellable: bool) -> int:

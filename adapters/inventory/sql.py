@@ -92,12 +92,12 @@ class SqlInventory:
             return load_warehouses(s)
 
     def reserve(
-        self, order_id: str, lines: list[OrderLine], destination_region: str
+        self, order_id: str, lines: list[OrderLine], destination_region: str, avoid: tuple[str, ...] = ()
     ) -> Allocation:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with self._sf.begin() as s:
-                    return self._reserve_once(s, order_id, lines, destination_region)
+                    return self._reserve_once(s, order_id, lines, destination_region, avoid)
             except _LostRace:
                 _log.info(
                     "reservation of %s lost a race (attempt %d), replanning",
@@ -109,7 +109,7 @@ class SqlInventory:
         )
 
     def _reserve_once(
-        self, s: Session, order_id: str, lines: list[OrderLine], destination_region: str
+        self, s: Session, order_id: str, lines: list[OrderLine], destination_region: str, avoid: tuple[str, ...] = ()
     ) -> Allocation:
         _lock_order(s, order_id)
         held = self._active_reservations(s, order_id)
@@ -122,6 +122,7 @@ class SqlInventory:
             for row in s.scalars(
                 select(StockLevelRow).where(StockLevelRow.sku.in_(skus))
             ).all()
+            if row.warehouse not in avoid
         ]
         plan = plan_parcels(lines, stock, load_warehouses(s), destination_region)
         if plan is None:
@@ -368,6 +369,66 @@ class SqlInventory:
                 row.updated_at = func.now()
                 units += row.quantity
             return units
+
+    def short_pick(self, reservation_key: str, warehouse: str, shipment_id: str, lines: list[ParcelLine]) -> int:
+        """A short pick: the units the warehouse did not find are released from the parcel's
+        reservation and written off the shelf (on_hand and reserved both go down), one audit row
+        `short_pick` per SKU. Idempotent by (shipment, sku): a repeat writes nothing off."""
+        units = 0
+        with self._sf.begin() as s:
+            _lock_order(s, reservation_key)
+            for line in sorted(lines, key=lambda line: line.sku):
+                if line.quantity <= 0:
+                    continue
+                done = s.scalar(
+                    select(StockAdjustmentRow.id).where(
+                        StockAdjustmentRow.reason == "short_pick",
+                        StockAdjustmentRow.detail["shipment_id"].astext == shipment_id,
+                        StockAdjustmentRow.sku == line.sku,
+                    )
+                )
+                if done is not None:
+                    continue
+                row = s.scalar(
+                    select(ReservationRow)
+                    .where(
+                        ReservationRow.order_id == reservation_key,
+                        ReservationRow.warehouse == warehouse,
+                        ReservationRow.sku == line.sku,
+                        ReservationRow.status == "reserved",
+                    )
+                    .with_for_update()
+                )
+                if row is None:
+                    continue  # nothing reserved here any more (released by a cancellation)
+                missing = min(line.quantity, row.quantity)
+                s.execute(
+                    update(StockLevelRow)
+                    .where(StockLevelRow.sku == line.sku, StockLevelRow.warehouse == warehouse)
+                    .values(
+                        on_hand=StockLevelRow.on_hand - missing,
+                        reserved=StockLevelRow.reserved - missing,
+                        updated_at=func.now(),
+                    )
+                )
+                if missing == row.quantity:
+                    row.status = "released"  # its quantity stays (quantity_positive): nothing is held
+                else:
+                    row.quantity -= missing
+                row.updated_at = func.now()
+                s.add(
+                    StockAdjustmentRow(
+                        sku=line.sku,
+                        warehouse=warehouse,
+                        delta_on_hand=-missing,
+                        reason="short_pick",
+                        actor="orderflow",
+                        detail={"order_id": reservation_key, "shipment_id": shipment_id, "quantity": missing},
+                    )
+                )
+                self._note(s, line.sku, warehouse)
+                units += missing
+        return units
 
     def take_back(self, rma_id: str, sku: str, warehouse: str, quantity: int, resellable: bool) -> int:
         """A returned unit after inspection (R10): resellable units go back on hand; damaged ones

@@ -26,6 +26,7 @@ from domain.models import (
     StockArrival,
     Strict,
 )
+from domain.picking import pick_problems
 from store import catalog, projection, warehouse_tasks
 
 router = APIRouter(tags=["warehouse"])
@@ -113,8 +114,16 @@ async def tasks(
     return await run_in_threadpool(_work_queue, sessions, warehouse, limit, cursor)
 
 
+class PickedLine(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(ge=0, le=1_000_000)]
+
+
 class PickedBody(Strict):
-    lines: list[ParcelLine] | None = None
+    """`lines` absent: everything was picked. Present: exactly what was picked; a parcel line left
+    out was not picked (0). Fewer than asked is a short pick (domain/picking.py)."""
+
+    lines: Annotated[list[PickedLine], Field(max_length=100)] | None = None
     picker: Annotated[str, Field(min_length=1, max_length=100)] = "warehouse"
 
 
@@ -127,22 +136,36 @@ async def picked(
     shipment_id: str, body: PickedBody, _: WarehouseRole, client: ClientDep, sessions: SessionsDep
 ) -> Accepted:
     """A pick for a parcel that cannot take it (cancelled, already picked, its order ended) is a
-    409 (domain/facts.py); a parcel not yet projected keeps an early pick."""
-    refusal = await run_in_threadpool(_pick_refusal, sessions, shipment_id)
+    409 (domain/facts.py); a parcel not yet projected keeps an early pick. A picked line of a SKU
+    not in the parcel, or of more units than it asked for, is a 422 naming `lines[i].sku` or
+    `lines[i].quantity`, and changes nothing."""
+    refusal, parcel_lines = await run_in_threadpool(_pick_refusal, sessions, shipment_id)
     if refusal is not None:
         raise ProblemError(409, f"pick does not apply: {refusal}")
-    delivered = await confirm_pick(client, shipment_id, PickConfirmation(lines=body.lines, picker=body.picker))
+    lines = None if body.lines is None else [ParcelLine(sku=line.sku, quantity=line.quantity) for line in body.lines]
+    problems = pick_problems(parcel_lines, lines) if parcel_lines is not None else []
+    if problems:
+        raise ProblemError(
+            422,
+            "the picked lines do not match the parcel: " + ", ".join(p.field for p in problems),
+            type_="/problems/invalid-request",
+            errors=problems,
+        )
+    delivered = await confirm_pick(client, shipment_id, PickConfirmation(lines=lines, picker=body.picker))
     if not delivered:
         raise ProblemError(404, f"no open shipment {shipment_id}")
     return Accepted()
 
 
-def _pick_refusal(sessions: projection.SessionFactory, shipment_id: str) -> str | None:
+def _pick_refusal(
+    sessions: projection.SessionFactory, shipment_id: str
+) -> tuple[str | None, list[ParcelLine] | None]:
+    """Why the pick cannot apply (or None), and the parcel's lines (None: not projected yet)."""
     shipment = projection.shipment_by_id(sessions, shipment_id)
     if shipment is None:
-        return None
+        return None, None
     order = projection.get_order(sessions, shipment.order_id)
-    return pick_refusal(shipment, order.status if order is not None else None)
+    return pick_refusal(shipment, order.status if order is not None else None), shipment.lines
 
 
 class ReturnedBody(Strict):

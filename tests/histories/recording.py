@@ -58,6 +58,8 @@ PATHS: dict[str, str] = {
     "tests/integration/test_fulfilment.py::test_delay_tells_the_customer_the_new_date": "carrier-delay",
     "tests/integration/test_fulfilment.py::test_a_lost_webhook_is_found_by_polling_the_carrier": "tracking-polled",
     "tests/integration/test_ops_api.py::test_address_changes_until_the_label_is_bought": "address-changed",
+    "tests/integration/test_short_pick_http.py::test_a_short_pick_is_reallocated_to_the_other_warehouse":
+        "short-pick-reallocated",
     "tests/integration/test_resolution.py::test_returned_to_sender_is_reshipped_by_ops_and_the_order_closes":
         "returned-to-sender-reshipped",
     "tests/integration/test_resolution.py::test_returned_to_sender_refunded_by_ops_closes_the_order":

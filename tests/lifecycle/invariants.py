@@ -132,6 +132,42 @@ def stock(world: World, sessions: sessionmaker[Session], before: StockSnapshot, 
             world.found("-", "stock", f"{key}: reserved {held}, open reservations hold {reserved[key]}")
 
 
+def short_picks(world: World, sessions: sessionmaker[Session], before: StockSnapshot) -> None:
+    """Short picks (issue 17): every unit a parcel reports not picked (`short_picked`) was written
+    off its warehouse's shelf exactly once, by a `short_pick` audit row of that parcel (so the
+    stock check above counts it), and nothing else was; the order took the missing lines up
+    (`shipment.short_picked` in its timeline) unless it was cancelled first."""
+    with sessions() as s:
+        rows = list(
+            s.scalars(
+                select(StockAdjustmentRow).where(
+                    StockAdjustmentRow.id > before.last_adjustment,
+                    StockAdjustmentRow.sku.in_(world.skus),
+                    StockAdjustmentRow.reason == "short_pick",
+                )
+            )
+        )
+    written: Counter[tuple[str, str, str]] = Counter()
+    for row in rows:
+        written[(str(row.detail.get("shipment_id")), row.sku, row.warehouse)] -= row.delta_on_hand
+    reported: Counter[tuple[str, str, str]] = Counter()
+    for order_id in world.orders:
+        order = world.settled[order_id]
+        for parcel in order["shipments"]:
+            for line in parcel.get("short_picked") or []:
+                reported[(parcel["shipment_id"], line["sku"], parcel["warehouse"])] += line["quantity"]
+            taken_up = any(
+                e["event"] == "shipment.short_picked" and e["detail"].get("shipment_id") == parcel["shipment_id"]
+                for e in order["timeline"]
+            )
+            if parcel.get("short_picked") and not taken_up and order["status"] != "cancelled":
+                world.found(order_id, "short-pick", f"{parcel['shipment_id']} short of {parcel['short_picked']}, never taken up")
+    for key in set(written) | set(reported):
+        if written[key] != reported[key]:
+            owner = key[0].rsplit("-P", 1)[0]
+            world.found(owner, "short-pick", f"{key}: parcel reports {reported[key]} not picked, {written[key]} written off")
+
+
 def notifications(world: World, sessions: sessionmaker[Session]) -> None:
     """Each notification went out at most once per dedupe key."""
     with sessions() as s:

@@ -93,6 +93,7 @@ async def one_round(world: World, sessions: sessionmaker[Session], size: int) ->
         await invariants.timeline(world, order)
         await invariants.projection(world, order)
     invariants.stock(world, sessions, before, {oid: world.settled[oid]["status"] for oid in world.orders})
+    invariants.short_picks(world, sessions, before)
     invariants.notifications(world, sessions)
     print(f"  round of {size}: lived {lived - started:.0f}s, quiet {skipped - lived:.0f}s, checked {time.monotonic() - skipped:.0f}s")
 

@@ -51,6 +51,7 @@ from domain.models import (
     ReserveRequest,
     ShipmentView,
     ShipStockRequest,
+    ShortPick,
     StockLevel,
     TakeBack,
     TrackingEvent,
@@ -95,6 +96,7 @@ class Stubs:
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)  # (warehouse, sku)
     reservations: dict[str, list[Reservation]] = field(default_factory=dict)  # by reservation key
     taken_back: dict[tuple[str, str], int] = field(default_factory=dict)  # (rma, sku) -> units on hand
+    short_picked: dict[tuple[str, str], int] = field(default_factory=dict)  # (shipment, sku) -> units written off
     payments: dict[str, PaymentResult] = field(default_factory=dict)  # by idempotency key
     ledger: list[LedgerRow] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (activity, why) of refused calls
@@ -182,7 +184,12 @@ class Stubs:
     def _reserve(self, request: ReserveRequest) -> Allocation:
         held = [r for r in self.reservations.get(request.order_id, []) if r.status != "released"]
         if not held:
-            levels = [level for level in self.stock.values() if level.sku in {line.sku for line in request.lines}]
+            levels = [
+                level
+                for level in self.stock.values()
+                if level.sku in {line.sku for line in request.lines}
+                and level.warehouse not in request.avoid_warehouses
+            ]
             parcels = plan_parcels(request.lines, levels, WAREHOUSES, request.destination_region)
             if parcels is None:
                 raise OutOfStock(f"not enough stock for {request.order_id}")
@@ -299,6 +306,32 @@ class Stubs:
             return moved
 
         return self._call("move_reservation", move_it)
+
+    @activity.defn(name="short_pick_stock")
+    async def short_pick_stock(self, short: ShortPick) -> int:
+        """As the real adapter: released and written off the shelf, once per (shipment, sku)."""
+
+        def write_off() -> int:
+            units = 0
+            for line in short.lines:
+                if (short.shipment_id, line.sku) in self.short_picked:
+                    continue
+                for r in self.reservations.get(short.reservation_key, []):
+                    if r.warehouse == short.warehouse and r.sku == line.sku and r.status == "reserved":
+                        missing = min(line.quantity, r.quantity)
+                        level = self.stock[(r.warehouse, r.sku)]
+                        level.reserved -= missing
+                        level.on_hand -= missing
+                        if missing == r.quantity:
+                            r.status = "released"
+                        else:
+                            r.quantity -= missing
+                        self.short_picked[(short.shipment_id, line.sku)] = missing
+                        units += missing
+                        break
+            return units
+
+        return self._call("short_pick_stock", write_off)
 
     @activity.defn(name="take_back_stock")
     async def take_back_stock(self, request: TakeBack) -> int:
@@ -476,6 +509,7 @@ class Stubs:
             self.take_back_stock,
             self.move_reservation,
             self.swap_reservations,
+            self.short_pick_stock,
             self.authorize_payment,
             self.capture_payment,
             self.void_payment,

@@ -168,6 +168,8 @@ class AfterSales:
                 continue
             self.return_news = False
             state.claim_news = False
+            self._fulfilment.short_news = False
+            self._fulfilment.start_short_picks()  # an exchange parcel short-picked (issue 17)
             await self._start_returns()
             await self._tell_approvals()
             await self._tell_rejections()
@@ -184,7 +186,7 @@ class AfterSales:
         state = self._state
         returns = sum(1 for child in state.return_children.values() if not child.done())
         parcels = sum(1 for child in state.children if not child.done())
-        return returns + parcels
+        return returns + parcels + self._fulfilment.open_short_picks()
 
     def _unsettled_returns(self) -> bool:
         """A return finished (inspected, rejected) that the order has not settled yet: the window
@@ -198,7 +200,9 @@ class AfterSales:
         state = self._state
         return any(
             child.done() and rma not in self._settled_returns for rma, child in state.return_children.items()
-        ) or any(child.done() and child.id not in state.finished_parcels for child in state.children)
+        ) or any(child.done() and child.id not in state.finished_parcels for child in state.children) or (
+            self._fulfilment.short_pick_waiting() or self._fulfilment.short_news
+        )
 
     async def _start_returns(self) -> None:
         state = self._state

@@ -57,8 +57,11 @@ class Cancellation:
             except (ChildWorkflowError, asyncio.CancelledError) as error:
                 # The parcel ended without a view to report (e.g. it was already with the carrier).
                 workflow.logger.warning("parcel %s ended with %s", child.id, error)
+        await self._fulfilment.settle_short_picks()
         await self._payment.compensate()
         released = await self._stock.release()
+        for key in self._fulfilment.short_keys:  # a short pick's reallocation (issue 17)
+            released = (released or 0) + await self._stock.release_key(key)
         if released is not None:
             detail = {**detail, "units_released": released}
         state.attention.clear()

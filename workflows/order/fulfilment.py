@@ -1,23 +1,30 @@
 """Fulfilment: one ShipmentWorkflow child per parcel, in parallel; their news folds into the
 order (domain/news.py), whose status follows from its parcels. A parcel lost or damaged on the
-way is replaced (stock permitting) or refunded (R8), until every parcel has an outcome."""
+way is replaced (stock permitting) or refunded (R8), until every parcel has an outcome. A parcel
+short-picked at its warehouse (issue 17) ships what was picked; its missing lines are allocated
+to another warehouse, backordered or refunded (OrderPolicy.short_pick_policy), each in a task of
+its own, so that a backorder's wait holds up no other parcel."""
+
+import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.actions import on_ops_hold
-    from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus
+    from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus, ShipmentStatus, ShortPickPolicy
     from domain.lifecycle import fulfilment_status
-    from domain.models import Address, Allocation, ParcelHold, ShipmentInput, ShipmentView
+    from domain.models import Address, Allocation, ParcelHold, ParcelLine, ShipmentInput, ShipmentView
     from domain.news import parcel_trouble, status_after_parcel_news
+    from domain.notifications import short_pick_handling
     from domain.refunds import parcel_refund, priced
     from workflows.order.door import Door
     from workflows.order.ops import Ops
     from workflows.order.payment import Payment
     from workflows.order.state import OrderState
     from workflows.order.stock import Stock
-    from workflows.shipment import ShipmentWorkflow
+    from workflows.shipment import SHORT_PICK_PATCH, ShipmentWorkflow
 
 # Patch (docs/versioning.md): a parcel reshipped or refunded while the carrier has it is told so.
 PARCEL_WRITTEN_OFF_PATCH = "parcel-written-off-20261201"
@@ -31,6 +38,12 @@ class Fulfilment:
         self._stock = stock
         self._payment = payment
         self._reships = 0
+        # Short picks (issue 17): the parcels whose missing lines are taken care of, the tasks
+        # doing it, the reservation keys they reserved under (released on cancel).
+        self._short_seen: set[str] = set()
+        self._short_tasks: list[asyncio.Task[None]] = []
+        self.short_keys: list[str] = []
+        self.short_news = False  # a short pick's task ended: the after-sales loop looks again
 
     async def fulfil(self, allocation: Allocation) -> None:
         """Start the parcels, then resolve each as it finishes, until all have finished."""
@@ -46,10 +59,15 @@ class Fulfilment:
         while True:
             await workflow.wait_condition(
                 lambda: (
-                    state.cancel is not None or any(c.done() and c.id not in finished for c in state.children)
+                    state.cancel is not None
+                    or any(c.done() and c.id not in finished for c in state.children)
+                    or self.short_pick_waiting()
+                    or any(task.done() for task in self._short_tasks)
                 )
             )
             state.checkpoint()
+            self.start_short_picks()
+            self._short_tasks = [task for task in self._short_tasks if not task.done()]
             for child in list(state.children):
                 if not child.done() or child.id in finished:
                     continue
@@ -59,7 +77,7 @@ class Fulfilment:
                 await self._payment.parcel_finished(parcel)
                 if parcel.delivery_issue is not None:
                     await self._resolve_delivery_issue(parcel)
-            if all(child.id in finished for child in state.children):
+            if all(child.id in finished for child in state.children) and not self._short_tasks_open():
                 return
 
     async def write_off(self, shipment_id: str, reason: str) -> None:
@@ -81,13 +99,16 @@ class Fulfilment:
 
     def unfolded(self) -> bool:
         """A parcel finished that the order has not folded in yet (a replacement started after
-        `fulfil` returned)."""
+        `fulfil` returned), or one short-picked whose missing lines wait for the order."""
         state = self._state
-        return any(child.done() and child.id not in state.finished_parcels for child in state.children)
+        return self.short_pick_waiting() or any(
+            child.done() and child.id not in state.finished_parcels for child in state.children
+        )
 
     async def fold_finished(self) -> None:
         """Fold in finished parcels, resolving delivery issues as `fulfil` does."""
         state = self._state
+        self.start_short_picks()
         for child in list(state.children):
             if child.done() and child.id not in state.finished_parcels:
                 state.finished_parcels.add(child.id)
@@ -227,3 +248,137 @@ class Fulfilment:
     def _set_outcome(self, parcel: ShipmentView, outcome: str) -> None:
         self._door.set_outcome(parcel.shipment_id, outcome)
         self._door.unflag(f"parcel:{parcel.shipment_id}")
+
+    # --- short picks (issue 17) -------------------------------------------------------------
+
+    def short_pick_waiting(self) -> bool:
+        """A parcel reported a short pick that the order has not yet taken up."""
+        return any(s.short_picked and s.shipment_id not in self._short_seen for s in self._state.order.shipments)
+
+    def _short_tasks_open(self) -> bool:
+        return any(not task.done() for task in self._short_tasks)
+
+    def _short_tasks_all_done(self) -> bool:
+        return all(task.done() for task in self._short_tasks)
+
+    def open_short_picks(self) -> int:
+        """Short picks whose missing lines are still being taken care of (a backorder waiting)."""
+        return sum(1 for task in self._short_tasks if not task.done())
+
+    def start_short_picks(self) -> None:
+        """Take up each new short pick in a task of its own (counted in `state.resolving`, so the
+        order never closes while one is open)."""
+        for parcel in self._state.order.shipments:
+            if parcel.short_picked and parcel.shipment_id not in self._short_seen:
+                self._short_seen.add(parcel.shipment_id)
+                self._state.resolving += 1
+                self._short_tasks.append(asyncio.create_task(self._short_pick_task(parcel)))
+
+    async def settle_short_picks(self) -> None:
+        """Before the compensations: let every short pick's task end (each stops at the cancel)."""
+        if self._short_tasks:
+            await workflow.wait_condition(self._short_tasks_all_done)
+
+    async def _short_pick_task(self, parcel: ShipmentView) -> None:
+        try:
+            await self._short_picked(parcel)
+        finally:
+            self._state.resolving -= 1
+            self.short_news = True
+
+    async def _short_picked(self, parcel: ShipmentView) -> None:
+        """The missing lines of a short-picked parcel, per OrderPolicy.short_pick_policy:
+        reallocate (a new parcel from another warehouse; without stock there, backorder), backorder
+        (wait up to the backorder timeout for stock anywhere, then refund), or refund (at the price
+        paid, capped by what is left of the capture). The customer is told what happens."""
+        state = self._state
+        workflow.patched(SHORT_PICK_PATCH)  # the order's marker: it took up a short pick
+        missing = list(parcel.short_picked)
+        detail: dict[str, object] = {
+            "shipment_id": parcel.shipment_id,
+            "warehouse": parcel.warehouse,
+            "missing": [line.model_dump(mode="json") for line in missing],
+        }
+        policy = state.policy.short_pick_policy
+        if policy is ShortPickPolicy.REALLOCATE:
+            if await self._reallocate(parcel, missing, detail, avoid=[parcel.warehouse]):
+                return
+            policy = ShortPickPolicy.BACKORDER
+        if state.cancel is not None:
+            return
+        if policy is ShortPickPolicy.BACKORDER:
+            timeout = state.policy.backorder_timeout
+            until = workflow.now() + timeout
+            self._door.record(
+                events.SHIPMENT_SHORT_PICKED, detail={**detail, "handling": "backordered", "until": until.isoformat()}
+            )
+            await self._tell_short(parcel, missing, "backordered")
+            try:
+                await workflow.wait_condition(
+                    lambda: state.cancel is not None,
+                    timeout=max(timeout, timedelta(seconds=1)),
+                    timeout_summary=f"short pick of {parcel.shipment_id}: backorder until {until:%Y-%m-%d %H:%M}",
+                )
+                return  # the order is being cancelled: its compensations release and refund
+            except TimeoutError:
+                pass
+            if await self._reallocate(parcel, missing, {"shipment_id": parcel.shipment_id}, ended=True):
+                return
+        if state.cancel is not None:
+            return
+        await self._refund_short(parcel, missing, after_backorder=policy is ShortPickPolicy.BACKORDER)
+
+    async def _reallocate(
+        self,
+        parcel: ShipmentView,
+        missing: list[ParcelLine],
+        detail: dict[str, object],
+        avoid: list[str] | None = None,
+        ended: bool = False,
+    ) -> bool:
+        """Reserve the missing lines anew (not at `avoid`) and ship them as a parcel of their own."""
+        state = self._state
+        order = state.order
+        key = self.next_reship_key()
+        self.short_keys.append(key)  # registered before the step: released on cancel
+        allocation = await self._stock.reserve_extra(
+            key, priced(order.lines, missing), f"reserve the lines short-picked at {parcel.warehouse}", avoid=avoid
+        )
+        if allocation is None:
+            return False
+        if state.cancel is not None:
+            return True  # the compensations release the key's stock
+        first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
+        event = events.SHORT_PICK_BACKORDER_ENDED if ended else events.SHIPMENT_SHORT_PICKED
+        self._door.record(event, detail={**detail, "handling": "reallocated", "new": first_new, "reservation": key})
+        await self.start_parcels(allocation, key)
+        await self._tell_short(parcel, missing, "reallocated")
+        return True
+
+    async def _refund_short(self, parcel: ShipmentView, missing: list[ParcelLine], after_backorder: bool) -> None:
+        """Refund the missing lines at the price paid (never more than is left of the capture);
+        when nothing of the order is left to deliver, its shipping too."""
+        order = self._state.order
+        amount = await self._payment.refund(parcel_refund(order.lines, missing), f"short-{parcel.shipment_id}")
+        live = any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in order.shipments)
+        if not live:
+            amount += await self._payment.refund(order.totals.shipping, f"short-{parcel.shipment_id}-shipping")
+        detail = {"shipment_id": parcel.shipment_id, "handling": "refunded", "amount": str(amount)}
+        if after_backorder:
+            self._door.record(events.SHORT_PICK_BACKORDER_ENDED, detail=detail)
+        else:
+            self._door.record(
+                events.SHIPMENT_SHORT_PICKED,
+                detail={**detail, "warehouse": parcel.warehouse, "missing": [line.model_dump(mode="json") for line in missing]},
+            )
+        await self._tell_short(parcel, missing, "refunded", amount=amount)
+
+    async def _tell_short(self, parcel: ShipmentView, missing: list[ParcelLine], handling: str, **values: object) -> None:
+        order = self._state.order
+        text = short_pick_handling(handling, order.customer.language, currency=order.currency, **values)
+        await self._ops.notify(
+            "short_picked",
+            reason=", ".join(f"{line.sku} x{line.quantity}" for line in missing),
+            scope=f"{parcel.shipment_id}:{handling}",
+            handling=text,
+        )

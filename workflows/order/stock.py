@@ -275,9 +275,12 @@ class Stock:
             )
         self._arrivals.clear()
 
-    async def reserve_extra(self, key: str, lines: list[OrderLine], summary: str) -> Allocation | None:
-        """Reserve stock for a replacement (reship or exchange) under its own reservation key;
-        None when there is no stock for it."""
+    async def reserve_extra(
+        self, key: str, lines: list[OrderLine], summary: str, avoid: list[str] | None = None
+    ) -> Allocation | None:
+        """Reserve stock for a replacement (reship or exchange, a short pick's missing lines)
+        under its own reservation key, never from the warehouses in `avoid`; None when there is no
+        stock for it."""
         address = self._state.order.shipping_address
         try:
             return await parked_on_failure(
@@ -288,6 +291,7 @@ class Stock:
                         order_id=key,
                         lines=lines,
                         destination_region=region_of(address.country, address.region),
+                        avoid_warehouses=avoid or [],
                     ),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=self._state.retry,
@@ -312,6 +316,17 @@ class Stock:
             summary=f"swap reservations for {swap.key}: {len(swap.lines)} line(s)",
         )
         return allocation
+
+    async def release_key(self, key: str) -> int:
+        """Release what one replacement key still holds (a short pick's reallocation, on cancel)."""
+        released: int = await workflow.execute_activity_method(
+            InventoryActivities.release_stock,
+            key,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=PERSISTENT_RETRY,
+            summary=f"release reserved stock of {key}",
+        )
+        return released
 
     async def release(self) -> int | None:
         """The compensation: release what was reserved (None when no reservation was tried)."""

@@ -1,0 +1,201 @@
+"""Short picks (issue 17): the warehouse picks fewer units than a parcel asked for. The parcel
+ships what was picked; the missing units are released at that warehouse and written off its
+shelf; the order reallocates them to another warehouse, backorders or refunds them per
+`OrderPolicy.short_pick_policy`, and tells the customer."""
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+from domain import ids
+from domain.enums import OrderStatus, ShipmentStatus, ShortPickPolicy, TrackingStatus
+from domain.models import OrderPolicy, OrderView, ParcelLine, PickConfirmation
+from tests.workflows.driver import Orders, order_request
+from workflows.shipment import ShipmentWorkflow
+
+
+def _short(order: OrderView) -> list[dict[str, object]]:
+    return [e.detail for e in order.timeline if e.event == "shipment.short_picked"]
+
+
+async def _pick(orders: Orders, shipment_id: str, *lines: tuple[str, int]) -> None:
+    await orders.wait_parcel(shipment_id, ShipmentStatus.PICKING)
+    confirmation = PickConfirmation(lines=[ParcelLine(sku=s, quantity=q) for s, q in lines], picker="picker-7")
+    await orders.parcel(shipment_id).signal(ShipmentWorkflow.pick_confirmed, confirmation)
+
+
+async def _deliver(orders: Orders, order_id: str, shipment_id: str) -> None:
+    """A parcel already labelled: scanned by the carrier and delivered."""
+    await orders.carrier(shipment_id, TrackingStatus.IN_TRANSIT)
+    await orders.wait_parcel(shipment_id, ShipmentStatus.IN_TRANSIT)
+    await orders.carrier(shipment_id, TrackingStatus.DELIVERED)
+    await orders.wait(
+        order_id,
+        lambda o: any(s.shipment_id == shipment_id and s.status is ShipmentStatus.DELIVERED for s in o.shipments),
+        f"{shipment_id} delivered",
+    )
+    await orders.wait(order_id, lambda o: o.status is OrderStatus.DELIVERED, "delivered, the rest still open")
+
+
+async def test_a_short_pick_is_reallocated_to_another_warehouse(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=3, WH_WEST=5)
+    order = await orders.submit(order_request(("MUG", 3, "99.00")))
+    first = ids.shipment_id(order.order_id, 1)
+    await orders.wait_parcel(first, ShipmentStatus.PICKING)
+    assert (await orders.parcel_state(first)).warehouse == "WH-EAST"
+
+    await _pick(orders, first, ("MUG", 1))
+    shipped = await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    assert [(line.sku, line.quantity) for line in shipped.lines] == [("MUG", 1)], "the parcel ships what was picked"
+    assert [(line.sku, line.quantity) for line in shipped.short_picked] == [("MUG", 2)]
+
+    second = ids.shipment_id(order.order_id, 2)
+    view = await orders.wait(order.order_id, lambda o: len(o.shipments) == 2, "a second parcel")
+    assert view.shipments[1].warehouse == "WH-WEST", "never the warehouse whose shelf came up short"
+    assert [(line.sku, line.quantity) for line in view.shipments[1].lines] == [("MUG", 2)]
+    (detail,) = _short(view)
+    assert detail["handling"] == "reallocated" and detail["new"] == second
+    assert detail["missing"] == [{"sku": "MUG", "quantity": 2}]
+    # East: 3 on hand; 2 written off (the shelf did not hold them), 1 shipped. West: 2 reserved.
+    assert (orders.stubs.on_hand("WH-EAST", "MUG"), orders.stubs.reserved("WH-EAST", "MUG")) == (0, 0)
+    assert (orders.stubs.on_hand("WH-WEST", "MUG"), orders.stubs.reserved("WH-WEST", "MUG")) == (5, 2)
+    assert orders.stubs.operations("refund") == [], "nothing is refunded: it all ships"
+    assert "short_picked" in await orders.sent(order.order_id, "short_picked")
+
+    await orders.pick(second)
+    assert (orders.stubs.on_hand("WH-WEST", "MUG"), orders.stubs.reserved("WH-WEST", "MUG")) == (3, 0)
+    await orders.projected(order.order_id)
+
+
+async def test_under_the_refund_policy_the_missing_lines_are_refunded_at_the_price_paid(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=5, WH_WEST=5)
+    orders.stubs.add_item("PLATE", "40.00", WH_EAST=5)
+    order = await orders.submit(
+        order_request(("MUG", 2, "99.00"), ("PLATE", 3, "40.00")),
+        OrderPolicy(short_pick_policy=ShortPickPolicy.REFUND),
+    )
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("PLATE", 1))  # MUG left out: none picked
+
+    view = await orders.wait(order.order_id, lambda o: bool(_short(o)), "the short pick taken up")
+    (detail,) = _short(view)
+    assert detail["handling"] == "refunded"
+    assert detail["amount"] == "278.00", "2 x 99.00 + 2 x 40.00"
+    assert [(row.operation, row.amount, row.key) for row in orders.stubs.operations("refund")] == [
+        ("refund", Decimal("278.00"), ids.payment_key(order.order_id, f"refund-short-{first}"))
+    ]
+    shipped = await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    assert [(line.sku, line.quantity) for line in shipped.lines] == [("PLATE", 1)]
+    assert len(view.shipments) == 1, "no new parcel under the refund policy"
+    assert view.totals.refunded == Decimal("278.00")
+    assert (orders.stubs.on_hand("WH-EAST", "MUG"), orders.stubs.reserved("WH-EAST", "MUG")) == (3, 0)
+    assert "short_picked" in await orders.sent(order.order_id, "short_picked")
+    await orders.projected(order.order_id)
+
+
+async def test_a_parcel_with_nothing_picked_is_cancelled_and_all_of_it_refunded(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=2)
+    order = await orders.submit(order_request(("MUG", 2, "99.00")), OrderPolicy(short_pick_policy=ShortPickPolicy.REFUND))
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("MUG", 0))
+
+    cancelled = await orders.wait_parcel(first, ShipmentStatus.CANCELLED)
+    assert cancelled.lines == [] and [(line.sku, line.quantity) for line in cancelled.short_picked] == [("MUG", 2)]
+    closed = await orders.wait_status(order.order_id, OrderStatus.CLOSED)
+    assert closed.totals.refunded == closed.totals.grand_total, "nothing ships: the shipping comes back too"
+    assert orders.stubs.calls["buy_label"] == 0
+    assert (orders.stubs.on_hand("WH-EAST", "MUG"), orders.stubs.reserved("WH-EAST", "MUG")) == (0, 0)
+    await orders.projected(order.order_id)
+
+
+async def test_reallocation_without_stock_elsewhere_backorders_then_refunds_at_the_deadline(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=3)
+    order = await orders.submit(order_request(("MUG", 3, "99.00")), OrderPolicy(backorder_timeout=timedelta(days=2)))
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("MUG", 2))
+    view = await orders.wait(order.order_id, lambda o: bool(_short(o)), "the short pick taken up")
+    (detail,) = _short(view)
+    assert detail["handling"] == "backordered" and "until" in detail
+    assert orders.stubs.operations("refund") == [], "not before the deadline"
+    await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    # What was picked is delivered meanwhile (the order's clock moves on once its parcel has ended).
+    await _deliver(orders, order.order_id, first)
+
+    # The fast-forward runs in the background until the order has moved on (test_backorder.py).
+    forward = asyncio.create_task(orders.fast_forward(orders.order(order.order_id), timedelta(days=3)))
+    try:
+        ended = await orders.wait(
+            order.order_id, lambda o: any(e.event == "short_pick.backorder_ended" for e in o.timeline), "the deadline"
+        )
+    finally:
+        forward.cancel()
+    last = next(e for e in ended.timeline if e.event == "short_pick.backorder_ended")
+    assert last.detail["handling"] == "refunded" and last.detail["amount"] == "99.00"
+    assert [row.amount for row in orders.stubs.operations("refund")] == [Decimal("99.00")]
+    assert len(ended.shipments) == 1
+    told = await orders.wait(
+        order.order_id,
+        lambda o: orders.stubs.kinds(o.order_id).count("short_picked") == 2,
+        "told of the backorder, then of the refund",
+    )
+    assert told.totals.refunded == Decimal("99.00")
+
+
+async def test_a_backordered_short_pick_ships_when_stock_is_there_at_the_deadline(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=2)
+    order = await orders.submit(
+        order_request(("MUG", 2, "99.00")),
+        OrderPolicy(short_pick_policy=ShortPickPolicy.BACKORDER, backorder_timeout=timedelta(days=1)),
+    )
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("MUG", 1))
+    await orders.wait(order.order_id, lambda o: bool(_short(o)), "the short pick taken up")
+    orders.stubs.restock("WH-EAST", "MUG", 4)  # goods received meanwhile, at the same warehouse
+    await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    await _deliver(orders, order.order_id, first)
+
+    forward = asyncio.create_task(orders.fast_forward(orders.order(order.order_id), timedelta(days=2)))
+    try:
+        view = await orders.wait(order.order_id, lambda o: len(o.shipments) == 2, "the backorder filled")
+    finally:
+        forward.cancel()
+    last = next(e for e in view.timeline if e.event == "short_pick.backorder_ended")
+    assert last.detail["handling"] == "reallocated"
+    assert view.shipments[1].warehouse == "WH-EAST"
+    assert orders.stubs.operations("refund") == []
+
+
+async def test_the_same_pick_twice_changes_nothing_more(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=4, WH_WEST=4)
+    order = await orders.submit(order_request(("MUG", 4, "99.00")))
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("MUG", 3))
+    confirmation = PickConfirmation(lines=[ParcelLine(sku="MUG", quantity=3)], picker="picker-7")
+    await orders.parcel(first).signal(ShipmentWorkflow.pick_confirmed, confirmation)
+    await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    view = await orders.wait(order.order_id, lambda o: len(o.shipments) == 2, "the reallocation")
+    await orders.parcel(first).signal(ShipmentWorkflow.pick_confirmed, confirmation)
+    await asyncio.sleep(0)
+    view = await orders.projected(order.order_id)
+
+    assert len(_short(view)) == 1 and len(view.shipments) == 2
+    assert orders.stubs.short_picked == {(first, "MUG"): 1}
+    assert orders.stubs.on_hand("WH-EAST", "MUG") == 0, "3 shipped, 1 written off, once"
+    assert (await orders.sent(order.order_id, "short_picked")).count("short_picked") == 1
+
+
+async def test_a_cancelled_order_releases_the_reallocated_stock(orders: Orders) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=2, WH_WEST=2)
+    order = await orders.submit(order_request(("MUG", 2, "99.00")))
+    first = ids.shipment_id(order.order_id, 1)
+    # Picked short while the order is held by nothing: the parcel goes on to its label; cancel
+    # before that is racy, so cancel once the reallocated parcel waits for its own pick.
+    await _pick(orders, first, ("MUG", 1))
+    second = ids.shipment_id(order.order_id, 2)
+    await orders.wait_parcel(second, ShipmentStatus.PICKING)
+    await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    cancelled = await orders.cancel(order.order_id)
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert orders.stubs.reserved("WH-WEST", "MUG") == 0, "the reallocation's reservation is released"
+    assert orders.stubs.reserved("WH-EAST", "MUG") == 0
+    assert orders.stubs.on_hand("WH-EAST", "MUG") == 1, "the shipped unit back on the shelf, the missing one written off"
