@@ -22,7 +22,9 @@ async def test_a_receipt_at_the_other_warehouse_ships_the_backordered_shortfall(
 ) -> None:
     backordering = Settings(task_queue=settings.task_queue, short_pick_policy="backorder")
     app = create_app(backordering, client=client, sessions=sessions)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bo.test", timeout=60) as bo_api:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bo.test", timeout=60
+    ) as bo_api:
         sku = await new_sku(bo_api, {"WH-EAST": 3, "WH-WEST": 0})
         order = await submit(bo_api, order_body(sku, quantity=3))
     oid = order["order_id"]
@@ -36,20 +38,26 @@ async def test_a_receipt_at_the_other_warehouse_ships_the_backordered_shortfall(
     assert wait["shipment_id"] == parcel["shipment_id"] and wait["missing"] == [{"sku": sku, "quantity": 2}]
     assert len(waiting["shipments"]) == 1
 
-    receipt = await api.post("/warehouse/receipts", headers=WAREHOUSE, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 5})
+    receipt = await api.post(
+        "/warehouse/receipts", headers=WAREHOUSE, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 5}
+    )
     assert receipt.status_code == 201, receipt.text
     (woken,) = receipt.json()["woken"]
     assert woken["order_id"] == oid and woken["reserved"] is True
 
     current = await order_once(api, oid, lambda o: len(o["shipments"]) == 2 and not o["short_waits"])
     second = current["shipments"][1]
-    assert second["warehouse"] == "WH-WEST" and [(line["sku"], line["quantity"]) for line in second["lines"]] == [(sku, 2)]
+    assert second["warehouse"] == "WH-WEST" and [
+        (line["sku"], line["quantity"]) for line in second["lines"]
+    ] == [(sku, 2)]
     ended = next(e for e in current["timeline"] if e["event"] == "short_pick.backorder_ended")
     assert ended["detail"]["handling"] == "reallocated" and ended["detail"]["new"] == second["shipment_id"]
     assert datetime.fromisoformat(ended["at"]) < datetime.fromisoformat(wait["until"]), "before the deadline"
     await wait_for_shipment(api, oid, "picking", 1)
     await eventually(lambda: kinds(sessions, oid).count("short_picked") == 2)
 
-    again = await api.post("/warehouse/receipts", headers=WAREHOUSE, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 1})
+    again = await api.post(
+        "/warehouse/receipts", headers=WAREHOUSE, json={"warehouse": "WH-WEST", "sku": sku, "quantity": 1}
+    )
     assert again.status_code == 201 and again.json()["woken"] == [], "nothing waits for it any more"
     assert (await get_order(api, oid))["short_waits"] == []

@@ -32,7 +32,9 @@ async def _short_pick_backordered(orders: Orders) -> OrderView:
     return await orders.wait(order.order_id, lambda o: bool(o.short_waits), "the shortfall waits")
 
 
-async def test_a_receipt_elsewhere_ships_the_backordered_shortfall_before_the_deadline(orders: Orders) -> None:
+async def test_a_receipt_elsewhere_ships_the_backordered_shortfall_before_the_deadline(
+    orders: Orders,
+) -> None:
     view = await _short_pick_backordered(orders)
     (wait,) = view.short_waits
     assert wait.shipment_id == ids.shipment_id(view.order_id, 1)
@@ -44,7 +46,9 @@ async def test_a_receipt_elsewhere_ships_the_backordered_shortfall_before_the_de
     )
     assert attempt.reserved
 
-    shipped = await orders.wait(view.order_id, lambda o: len(o.shipments) == 2, "the shortfall as a new parcel")
+    shipped = await orders.wait(
+        view.order_id, lambda o: len(o.shipments) == 2, "the shortfall as a new parcel"
+    )
     second = shipped.shipments[1]
     assert second.shipment_id == ids.shipment_id(view.order_id, 2) and second.warehouse == "WH-WEST"
     assert [(line.sku, line.quantity) for line in second.lines] == [("MUG", 1)]
@@ -66,15 +70,21 @@ async def test_a_receipt_too_small_keeps_the_shortfall_waiting(orders: Orders) -
     view = await _short_pick_backordered(orders)
     handle = orders.order(view.order_id)
     with pytest.raises(WorkflowUpdateFailedError):  # not a SKU the order waits for
-        await handle.execute_update(OrderWorkflow.stock_arrived, StockArrival(sku="LAMP", warehouse="WH-WEST"))
+        await handle.execute_update(
+            OrderWorkflow.stock_arrived, StockArrival(sku="LAMP", warehouse="WH-WEST")
+        )
 
-    attempt = await handle.execute_update(OrderWorkflow.stock_arrived, StockArrival(sku="MUG", warehouse="WH-WEST"))
+    attempt = await handle.execute_update(
+        OrderWorkflow.stock_arrived, StockArrival(sku="MUG", warehouse="WH-WEST")
+    )
     assert not attempt.reserved, "nothing arrived after all"
     still = await orders.wait(view.order_id, lambda o: bool(o.short_waits), "still waiting")
     assert len(still.shipments) == 1 and _ended(still) == []
 
     orders.stubs.restock("WH-WEST", "MUG", 1)
-    attempt = await handle.execute_update(OrderWorkflow.stock_arrived, StockArrival(sku="MUG", warehouse="WH-WEST"))
+    attempt = await handle.execute_update(
+        OrderWorkflow.stock_arrived, StockArrival(sku="MUG", warehouse="WH-WEST")
+    )
     assert attempt.reserved
     shipped = await orders.wait(view.order_id, lambda o: len(o.shipments) == 2, "the next receipt ships it")
     assert shipped.short_waits == []
