@@ -81,7 +81,7 @@ CLIENT_DETAIL: Mapping[str, frozenset[str]] = {
     events.PARCEL_RESHIPPED: frozenset({"shipment_id", "issue"}),
     events.PARCEL_REFUNDED: frozenset({"shipment_id", "amount", "reason"}),
     events.SHIPMENT_SHORT_PICKED: frozenset({"shipment_id", "missing", "handling", "new", "amount", "until"}),
-    events.SHORT_PICK_BACKORDER_ENDED: frozenset({"shipment_id", "handling", "new", "amount"}),
+    events.SHORT_PICK_BACKORDER_ENDED: frozenset({"shipment_id", "handling", "new", "amount", "woken_by"}),
     events.ORDER_CLOSED: frozenset({"reason"}),
     events.RETURN_REQUESTED: frozenset({"rma_id"}),
     events.RETURN_STARTED: frozenset({"rma_id"}),

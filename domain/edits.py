@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from domain.enums import OrderStatus, PaymentStatus, ShipmentStatus
+from domain.enums import OrderStatus, PaymentMethod, PaymentStatus, ShipmentStatus
 from domain.models import CatalogItem, EditLine, OrderLine, OrderView, Problem, ShipmentView
 
 # Where an edit reaches stock and payment (the parcels are rebuilt, the difference paid or refunded).
@@ -25,6 +25,16 @@ FULFILLING_STATUSES = (OrderStatus.FULFILLING, OrderStatus.PARTIALLY_SHIPPED)
 BEFORE_STOCK_STATUSES = (OrderStatus.ON_HOLD,)
 _PAID = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
 _NOT_PICKED = (ShipmentStatus.PENDING, ShipmentStatus.PICKING)
+# Cash on delivery collected parcel by parcel (cod-capture-on-delivery-20261202): an edit would
+# have to re-share the promise over the rebuilt parcels and authorize or void the difference; not
+# built yet, so such an order's lines are refused once it is paid for (on hold they still change).
+COD_EDIT_REFUSAL = "cash on delivery: edits are not supported yet"
+
+
+def cod_collected_at_delivery(order: OrderView) -> bool:
+    """A cash-on-delivery order whose cash is still (partly) to be collected at delivery. One from
+    before cod-capture-on-delivery-20261202 was captured whole at order time: edited as any."""
+    return order.payment.method is PaymentMethod.COD and order.payment.captured < order.totals.grand_total
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,8 @@ def lines_edit_refusal(order: OrderView, requested: dict[str, int]) -> str | Non
             f"the order is {status.value}: its lines can change while it is on hold or being "
             "fulfilled, until a parcel holding a changed line is picked"
         )
+    if cod_collected_at_delivery(order):
+        return COD_EDIT_REFUSAL
     if order.payment.status not in _PAID:
         return f"the payment is {order.payment.status.value}"
     for sku in changed_skus(order, requested):

@@ -591,6 +591,14 @@ class BackorderAsk(BaseModel):
     chosen: BackorderChoiceKind | None = None
 
 
+class ShortWait(BaseModel):
+    """A short-picked parcel's missing lines, backordered until `until` (issue 17)."""
+
+    shipment_id: str
+    missing: list[ParcelLine]
+    until: datetime
+
+
 class OrderView(BaseModel):
     """The order as clients see it (POST/GET /orders) and as the projection stores it."""
 
@@ -622,6 +630,9 @@ class OrderView(BaseModel):
     cancellation_reason: str | None = None
     # While `backordered` (orders backordered since backorder-choice-20261202): what the customer is asked.
     backorder: BackorderAsk | None = None
+    # Short picks whose missing lines wait for stock (short-pick-wakes-on-receipt-20261202): a
+    # receipt of one of their SKUs wakes the order (POST /warehouse/receipts).
+    short_waits: list[ShortWait] = []
     created_at: datetime
     updated_at: datetime
     workflow_id: str

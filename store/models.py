@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -260,6 +261,13 @@ class OrderRow(Base):
         ),
         # The management report (migration 0005): counts by status/channel/day, index only.
         Index("ix_orders_created_at_covering", "created_at", postgresql_include=["status", "channel"]),
+        # Orders whose short-picked lines wait for stock (migration 0012): receipts wake them.
+        Index(
+            "ix_orders_short_waiting",
+            "created_at",
+            "order_id",
+            postgresql_where=text("jsonb_array_length(document -> 'short_waits') > 0"),
+        ),
     )
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, or_, select, tuple_
+from sqlalchemy import Table, and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -382,12 +382,24 @@ def ops_queue(
         return _with_current_parcels(s, [OrderView.model_validate(doc, context=STORED_DATA) for doc in documents])
 
 
+# The predicate of the partial index ix_orders_short_waiting (migration 0012), written as in it.
+SHORT_WAITING = text("jsonb_array_length(orders.document -> 'short_waits') > 0")
+
+
 def backordered_orders(sf: SessionFactory, sku: str) -> list[str]:
-    """Ids of backordered orders with a line of `sku`, first come first served (created_at asc)."""
+    """Ids of orders waiting for `sku`, first come first served (created_at asc): backordered
+    with a line of it, or with a short pick's missing lines of it waiting (`short_waits`)."""
     query = (
         select(OrderRow.order_id)
-        .where(OrderRow.status == OrderStatus.BACKORDERED.value)
-        .where(OrderRow.document.contains({"lines": [{"sku": sku}]}))
+        .where(
+            or_(
+                and_(
+                    OrderRow.status == OrderStatus.BACKORDERED.value,
+                    OrderRow.document.contains({"lines": [{"sku": sku}]}),
+                ),
+                and_(SHORT_WAITING, OrderRow.document.contains({"short_waits": [{"missing": [{"sku": sku}]}]})),
+            )
+        )
         .order_by(OrderRow.created_at.asc(), OrderRow.order_id.asc())
     )
     with sf() as s:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import PaymentRow
-from tests.conftest import OPS
+from tests.conftest import CLIENT, OPS
 from tests.integration.helpers import (
     carrier_event,
     get_order,
@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     order_body,
     ship_to_carrier,
     submit,
+    wait_for_shipment,
     wait_for_status,
 )
 
@@ -92,3 +93,18 @@ async def test_summary_counts_cash_on_delivery_apart(api: httpx.AsyncClient) -> 
     assert set(cod) == {"orders", "collected", "outstanding", "voided", "refunded"}
     rows = (await api.get("/reports/summary.csv", headers=OPS, params=params)).text.splitlines()
     assert f"cash_on_delivery,collected,{cod['collected']}" in rows
+
+
+async def test_an_edit_of_a_cod_order_being_fulfilled_is_a_409_that_says_why(api: httpx.AsyncClient) -> None:
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku, payment=COD))
+    order_id = order["order_id"]
+    await wait_for_shipment(api, order_id, "picking")
+    edit = {"lines": [{"sku": sku, "quantity": 2}]}
+    refused = await api.patch(f"/orders/{order_id}/lines", headers=CLIENT, json=edit)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "/problems/too-late-to-edit"
+    assert "cash on delivery: edits are not supported yet" in refused.json()["detail"]
+    after = await get_order(api, order_id)
+    assert [(line["sku"], line["quantity"]) for line in after["lines"]] == [(sku, 1)]
+    assert after["payment"]["status"] == "authorized" and len(after["shipments"]) == 1

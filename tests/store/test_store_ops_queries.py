@@ -12,7 +12,9 @@ from domain.models import (
     Hold,
     OrderLine,
     OrderView,
+    ParcelLine,
     PaymentView,
+    ShortWait,
     TimelineEntry,
     Totals,
 )
@@ -123,3 +125,31 @@ def test_recent_order_count_of_a_customer(session_factory: SF) -> None:
     assert recent_order_count(session_factory, "cust-1", T0, exclude_order_id="ORD-NEW") == 3
     assert recent_order_count(session_factory, "cust-2", T0, exclude_order_id="ORD-NEW") == 1
     assert recent_order_count(session_factory, "cust-9", T0, exclude_order_id="ORD-NEW") == 0
+
+
+def test_orders_whose_short_pick_waits_for_a_sku_are_woken_too(session_factory: SF) -> None:
+    """A short pick's missing lines waiting (order.short_waits) make the order one that a receipt
+    of their SKU wakes, whatever its status; once the wait is over it is not listed."""
+    record(session_factory, "ORD-BACK", status=OrderStatus.BACKORDERED, minutes=20, skus=("SKU-2",))
+    short = record(session_factory, "ORD-SHORT", minutes=10, skus=("SKU-1", "SKU-2"), version=1)
+    wait = ShortWait(
+        shipment_id="ORD-SHORT-1", missing=[ParcelLine(sku="SKU-2", quantity=1)], until=T0 + timedelta(days=3)
+    )
+    waiting = short.model_copy(update={"short_waits": [wait], "version": 2})
+    record_transition(
+        session_factory,
+        waiting,
+        TimelineEntry(at=waiting.updated_at, status=waiting.status, event="x", actor="system"),
+        2,
+    )
+
+    assert backordered_orders(session_factory, "SKU-2") == ["ORD-SHORT", "ORD-BACK"]
+    assert backordered_orders(session_factory, "SKU-1") == [], "its line of SKU-1 was shipped whole"
+    over = waiting.model_copy(update={"short_waits": [], "version": 3})
+    record_transition(
+        session_factory,
+        over,
+        TimelineEntry(at=over.updated_at, status=over.status, event="y", actor="system"),
+        3,
+    )
+    assert backordered_orders(session_factory, "SKU-2") == ["ORD-BACK"]

@@ -67,3 +67,19 @@ def test_the_422s_name_each_bad_line() -> None:
     problems = edit_problems(order, _lines(("A", 1), ("NOPE", 1), ("OFF", 1), ("USD", 1), ("A", 2)), catalog)
     assert [p.field for p in problems] == ["lines[4].sku", "lines[1].sku", "lines[2].sku", "lines[3].sku"]
     assert [p.field for p in edit_problems(order, _lines(("A", 0), ("NOPE", 0)), {})] == ["lines"]
+
+
+def test_cash_on_delivery_collected_at_delivery_is_refused_with_a_clear_reason() -> None:
+    waiting = _parcel("s1", ShipmentStatus.PICKING, lines=[ParcelLine(sku="A", quantity=2)])
+    promised = PaymentView(method="cod", amount=Decimal("57.50"), status=PaymentStatus.AUTHORIZED)
+    order = _order(payment=promised, shipments=[waiting])
+    assert lines_edit_refusal(order, {"A": 1, "B": 1}) == "cash on delivery: edits are not supported yet"
+    part = promised.model_copy(update={"status": PaymentStatus.CAPTURED, "captured": Decimal("20.00")})
+    assert lines_edit_refusal(_order(payment=part, shipments=[waiting]), {"A": 1, "B": 1}) == (
+        "cash on delivery: edits are not supported yet"
+    ), "one parcel's share collected, the rest still promised"
+    # On hold nothing is promised yet: the lines change (the authorization comes later, for the new total).
+    assert lines_edit_refusal(_order(OrderStatus.ON_HOLD, payment=promised), {"A": 1}) is None
+    # Captured whole at order time (a cod order from before cod-capture-on-delivery-20261202): as any.
+    whole = promised.model_copy(update={"status": PaymentStatus.CAPTURED, "captured": Decimal("57.50")})
+    assert lines_edit_refusal(_order(payment=whole, shipments=[waiting]), {"A": 1, "B": 1}) is None

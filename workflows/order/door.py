@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ReceivedLine,
         ReturnView,
         ShipmentView,
+        ShortWait,
         TimelineEntry,
         TransitionRecord,
     )
@@ -210,6 +211,13 @@ class Door:
     def set_backorder(self, ask: BackorderAsk) -> None:
         """What the backordered order asks its customer (domain/backorder.py)."""
         self._order.backorder = ask
+
+    def add_short_wait(self, wait: ShortWait) -> None:
+        """A short pick's missing lines wait for stock (projected with the next record)."""
+        self._order.short_waits = [*self._order.short_waits, wait]
+
+    def drop_short_wait(self, shipment_id: str) -> None:
+        self._order.short_waits = [w for w in self._order.short_waits if w.shipment_id != shipment_id]
 
     def set_address(self, address: Address) -> None:
         self._order.shipping_address = address

@@ -15,7 +15,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import on_ops_hold
     from domain.enums import CarrierIssue, DamagedPolicy, OrderStatus, ShipmentStatus, ShortPickPolicy
     from domain.lifecycle import fulfilment_status
-    from domain.models import Address, Allocation, ParcelHold, ParcelLine, ShipmentInput, ShipmentView
+    from domain.models import (
+        Address,
+        Allocation,
+        AllocationAttempt,
+        ParcelHold,
+        ParcelLine,
+        ShipmentInput,
+        ShipmentView,
+        ShortWait,
+    )
     from domain.news import parcel_trouble, status_after_parcel_news
     from domain.notifications import short_pick_handling
     from domain.refunds import parcel_refund, priced
@@ -28,6 +37,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch (docs/versioning.md): a parcel reshipped or refunded while the carrier has it is told so.
 PARCEL_WRITTEN_OFF_PATCH = "parcel-written-off-20261201"
+# Patch: a backordered short pick is listed in `order.short_waits` and a receipt of one of its
+# SKUs (the stock_arrived update) makes it try its reservation again before the timeout.
+SHORT_PICK_WAKES_PATCH = "short-pick-wakes-on-receipt-20261202"
 
 
 class Fulfilment:
@@ -44,6 +56,14 @@ class Fulfilment:
         self._short_tasks: list[asyncio.Task[None]] = []
         self.short_keys: list[str] = []
         self.short_news = False  # a short pick's task ended: the after-sales loop looks again
+        # Receipts waking backordered short picks (SHORT_PICK_WAKES_PATCH): per waiting parcel the
+        # tickets of the stock_arrived updates it has to answer; per ticket the parcels it still
+        # waits for and whether all of them reserved; the answers, by ticket.
+        self._short_wakes: dict[str, list[int]] = {}
+        self._wake_pending: dict[int, set[str]] = {}
+        self._wake_reserved: dict[int, bool] = {}
+        self._wake_seen = 0
+        self.wake_answers: dict[int, AllocationAttempt] = {}
 
     async def fulfil(self, allocation: Allocation) -> None:
         """Start the parcels, then resolve each as it finishes, until all have finished."""
@@ -306,7 +326,10 @@ class Fulfilment:
             policy = ShortPickPolicy.BACKORDER
         if state.cancel is not None:
             return
-        if policy is ShortPickPolicy.BACKORDER:
+        if policy is ShortPickPolicy.BACKORDER and workflow.patched(SHORT_PICK_WAKES_PATCH):
+            if await self._backorder_short(parcel, missing, detail):
+                return
+        elif policy is ShortPickPolicy.BACKORDER:
             timeout = state.policy.backorder_timeout
             until = workflow.now() + timeout
             self._door.record(
@@ -328,6 +351,82 @@ class Fulfilment:
             return
         await self._refund_short(parcel, missing, after_backorder=policy is ShortPickPolicy.BACKORDER)
 
+    async def _backorder_short(self, parcel: ShipmentView, missing: list[ParcelLine], detail: dict[str, object]) -> bool:
+        """Backorder the missing lines (SHORT_PICK_WAKES_PATCH): listed in `order.short_waits`
+        until the timeout; each receipt of one of their SKUs (`short_stock_arrived`) tries the
+        reservation at any warehouse again, and when it holds they ship as a new parcel. At the
+        timeout one last try, as before the patch. True when done (shipped, or the order is being
+        cancelled); False when the caller refunds."""
+        state = self._state
+        sid = parcel.shipment_id
+        until = workflow.now() + state.policy.backorder_timeout
+        self._door.add_short_wait(ShortWait(shipment_id=sid, missing=missing, until=until))
+        shipped = False
+        try:
+            self._door.record(
+                events.SHIPMENT_SHORT_PICKED, detail={**detail, "handling": "backordered", "until": until.isoformat()}
+            )
+            await self._tell_short(parcel, missing, "backordered")
+            while True:
+                try:
+                    await workflow.wait_condition(
+                        lambda: state.cancel is not None or bool(self._short_wakes.get(sid)),
+                        timeout=max(until - workflow.now(), timedelta(seconds=1)),
+                        timeout_summary=f"short pick of {sid}: backorder until {until:%Y-%m-%d %H:%M}",
+                    )
+                except TimeoutError:
+                    self._door.drop_short_wait(sid)
+                    break
+                if state.cancel is not None:
+                    return True  # the order is being cancelled: its compensations release and refund
+                tickets = self._short_wakes.pop(sid, [])
+                reserved = await self._reallocate(
+                    parcel, missing, {"shipment_id": sid, "woken_by": "receipt"}, ended=True
+                )
+                self._answer_wakes(sid, tickets, reserved=reserved)
+                if reserved:
+                    shipped = True
+                    return True
+        finally:
+            self._door.drop_short_wait(sid)
+            # Receipts that came during the last try: this order needs nothing more (shipped), or
+            # stops waiting (timeout, cancel) without reserving.
+            self._answer_wakes(sid, self._short_wakes.pop(sid, []), reserved=shipped)
+        # The deadline: a last try anywhere, as before the patch; without stock the caller refunds.
+        return await self._reallocate(parcel, missing, {"shipment_id": sid}, ended=True)
+
+    def short_waiting_for(self, sku: str) -> list[str]:
+        """The short-picked parcels whose missing lines wait for `sku`."""
+        return [w.shipment_id for w in self._state.order.short_waits if any(line.sku == sku for line in w.missing)]
+
+    def short_stock_arrived(self, sku: str) -> int:
+        """A receipt of `sku`: wake each short pick waiting for it; the answer (reserved when
+        every one of them could reserve) comes under the returned ticket in `wake_answers`."""
+        self._wake_seen += 1
+        ticket = self._wake_seen
+        waiting = self.short_waiting_for(sku)
+        self._wake_pending[ticket] = set(waiting)
+        self._wake_reserved[ticket] = True
+        for sid in waiting:
+            self._short_wakes.setdefault(sid, []).append(ticket)
+        self._maybe_answer(ticket)
+        return ticket
+
+    def _answer_wakes(self, sid: str, tickets: list[int], *, reserved: bool) -> None:
+        for ticket in tickets:
+            self._wake_pending.get(ticket, set()).discard(sid)
+            if not reserved:
+                self._wake_reserved[ticket] = False
+            self._maybe_answer(ticket)
+
+    def _maybe_answer(self, ticket: int) -> None:
+        if self._wake_pending.get(ticket):
+            return
+        self._wake_pending.pop(ticket, None)
+        order = self._state.order
+        reserved = self._wake_reserved.pop(ticket, False)
+        self.wake_answers[ticket] = AllocationAttempt(order_id=order.order_id, reserved=reserved, status=order.status)
+
     async def _reallocate(
         self,
         parcel: ShipmentView,
@@ -348,6 +447,7 @@ class Fulfilment:
             return False
         if state.cancel is not None:
             return True  # the compensations release the key's stock
+        self._door.drop_short_wait(parcel.shipment_id)  # projected with the record below
         first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
         event = events.SHORT_PICK_BACKORDER_ENDED if ended else events.SHIPMENT_SHORT_PICKED
         self._door.record(event, detail={**detail, "handling": "reallocated", "new": first_new, "reservation": key})

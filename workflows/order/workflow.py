@@ -342,7 +342,14 @@ class OrderWorkflow:
 
     @workflow.update
     async def stock_arrived(self, arrival: StockArrival) -> AllocationAttempt:
-        """Stock came in: try the reservation again now; answers whether it succeeded."""
+        """Stock came in: try the reservation again now; answers whether it succeeded. An order
+        past allocation whose short-picked lines wait for the SKU (order.short_waits, under
+        short-pick-wakes-on-receipt-20261202) tries those lines' reservation again instead."""
+        fulfilment = self._fulfilment
+        if self._order.status is not OrderStatus.BACKORDERED and fulfilment.short_waiting_for(arrival.sku):
+            wake = fulfilment.short_stock_arrived(arrival.sku)
+            await workflow.wait_condition(lambda: wake in fulfilment.wake_answers)
+            return fulfilment.wake_answers.pop(wake)
         ticket = self._stock.stock_arrived()
         answers = self._stock.arrival_answers
         await workflow.wait_condition(lambda: ticket in answers)
@@ -350,7 +357,7 @@ class OrderWorkflow:
 
     @stock_arrived.validator
     def _validate_stock_arrived(self, arrival: StockArrival) -> None:
-        if self._order.status is not OrderStatus.BACKORDERED:
+        if self._order.status is not OrderStatus.BACKORDERED and not self._fulfilment.short_waiting_for(arrival.sku):
             raise ApplicationError(f"the order is {self._order.status.value}", type="ActionNotApplicable")
 
     @workflow.update
