@@ -1,0 +1,77 @@
+"""Issue 17.6: a refund never exceeds what was paid for its line, across separate refunds. A line
+returned and refunded, then refunded again by an ops refund by lines, pays only what is left of
+it; once nothing is left, the ops refund is refused and nothing changes. A goodwill amount is for
+no line: only the capture caps it."""
+
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from domain import ids
+from domain.enums import ItemCondition, OpsActionKind, OrderStatus, ReturnReason, ReturnStatus
+from domain.models import LineRefund, ParcelLine, PriceAdjustment, ReceivedLine, ReturnReceipt, ReturnRequest
+from tests.workflows.driver import Orders, order_request
+
+
+async def test_a_returned_and_refunded_line_is_refunded_again_by_ops_only_for_what_is_left(orders: Orders) -> None:
+    orders.stubs.add_item("BOOT", WH_EAST=5)
+    orders.stubs.add_item("SOCK", "20.00", WH_EAST=5)
+    request = order_request(
+        ("BOOT", 2, "99.00"),
+        ("SOCK", 1, "20.00"),
+        adjustments=[PriceAdjustment(sku="BOOT", amount=Decimal("-18.00"), reason="price match")],
+    )
+    order = await orders.submit(request)
+    order_id = order.order_id
+    assert [(line.sku, line.paid) for line in order.line_prices] == [
+        ("BOOT", Decimal("180.00")),
+        ("SOCK", Decimal("20.00")),
+    ]
+    await orders.deliver(order_id, ids.shipment_id(order_id, 1))
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+
+    # One boot of two comes back: 90.00, half of what the line cost.
+    requested = await orders.request_return(
+        order_id,
+        ReturnRequest(lines=[ParcelLine(sku="BOOT", quantity=1)], reason=ReturnReason.NO_LONGER_NEEDED),
+    )
+    await orders.receive_return(
+        requested.rma_id,
+        ReturnReceipt(lines=[ReceivedLine(sku="BOOT", quantity=1, condition=ItemCondition.RESELLABLE)]),
+    )
+    settled = await orders.wait(
+        order_id,
+        lambda o: o.returns[0].status is ReturnStatus.REFUNDED and o.status is OrderStatus.DELIVERED,
+        "return refunded",
+    )
+    assert settled.returns[0].refund_amount == Decimal("90.00")
+    assert settled.refunded_lines == [LineRefund(sku="BOOT", quantity=1, amount=Decimal("90.00"))]
+
+    # Ops refund both boots by lines: the returned one was paid back already, so only the
+    # other's 90.00 goes back (180.00 before the cap per line), and the answer says so.
+    answered = await orders.ops(
+        order_id, OpsActionKind.REFUND, note="boots faulty", lines=[{"sku": "BOOT", "quantity": 2}]
+    )
+    refunds = orders.stubs.operations("refund")
+    assert [(r.amount, r.key) for r in refunds] == [
+        (Decimal("90.00"), ids.payment_key(order_id, f"refund-{requested.rma_id}")),
+        (Decimal("90.00"), ids.payment_key(order_id, "refund-ops-1")),
+    ]
+    entry = [e for e in answered.timeline if e.event == "order.refunded"][-1]
+    assert entry.detail["amount"] == "90.00"
+    assert entry.detail["lines"] == [{"sku": "BOOT", "amount": "90.00"}]
+    assert answered.totals.refunded == Decimal("180.00")
+    assert answered.refunded_lines == [LineRefund(sku="BOOT", quantity=2, amount=Decimal("180.00"))]
+
+    # Nothing of the boots is left: a third refund of them is refused, nothing changes.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await orders.ops(order_id, OpsActionKind.REFUND, note="again", lines=[{"sku": "BOOT", "quantity": 1}])
+    assert "nothing is left to refund of those lines" in str(refused.value.cause)
+    assert len(orders.stubs.operations("refund")) == 2
+
+    # A goodwill amount is for no line: the capture (the socks and the shipping) still caps it.
+    goodwill = await orders.ops(order_id, OpsActionKind.REFUND, note="sorry", amount="5.00")
+    assert goodwill.totals.refunded == Decimal("185.00")
+    assert goodwill.refunded_lines == answered.refunded_lines
+    await orders.projected(order_id)
