@@ -1,7 +1,8 @@
 """Issue 17.6: a refund never exceeds what was paid for its line, across separate refunds. A line
 returned and refunded, then refunded again by an ops refund by lines, pays only what is left of
 it; once nothing is left, the ops refund is refused and nothing changes. A goodwill amount is for
-no line: only the capture caps it."""
+no line: only the capture caps it. A short pick refunds what was paid for the missing units, and
+that counts against the line too."""
 
 from decimal import Decimal
 
@@ -9,9 +10,27 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain import ids
-from domain.enums import ItemCondition, OpsActionKind, OrderStatus, ReturnReason, ReturnStatus
-from domain.models import LineRefund, ParcelLine, PriceAdjustment, ReceivedLine, ReturnReceipt, ReturnRequest
+from domain.enums import (
+    ItemCondition,
+    OpsActionKind,
+    OrderStatus,
+    ReturnReason,
+    ReturnStatus,
+    ShipmentStatus,
+    ShortPickPolicy,
+)
+from domain.models import (
+    LineRefund,
+    OrderPolicy,
+    ParcelLine,
+    PickConfirmation,
+    PriceAdjustment,
+    ReceivedLine,
+    ReturnReceipt,
+    ReturnRequest,
+)
 from tests.workflows.driver import Orders, order_request
+from workflows.shipment import ShipmentWorkflow
 
 
 async def test_a_returned_and_refunded_line_is_refunded_again_by_ops_only_for_what_is_left(orders: Orders) -> None:
@@ -75,3 +94,35 @@ async def test_a_returned_and_refunded_line_is_refunded_again_by_ops_only_for_wh
     assert goodwill.totals.refunded == Decimal("185.00")
     assert goodwill.refunded_lines == answered.refunded_lines
     await orders.projected(order_id)
+
+
+async def test_a_short_pick_of_a_discounted_line_refunds_what_was_paid_and_counts_against_the_line(
+    orders: Orders,
+) -> None:
+    orders.stubs.add_item("MUG", WH_EAST=5)
+    orders.stubs.add_item("PLATE", "40.00", WH_EAST=5)
+    request = order_request(
+        ("MUG", 2, "99.00"),
+        ("PLATE", 1, "40.00"),
+        adjustments=[PriceAdjustment(sku="MUG", amount=Decimal("-18.00"), reason="price match")],
+    )
+    order = await orders.submit(request, OrderPolicy(short_pick_policy=ShortPickPolicy.REFUND))
+    order_id = order.order_id
+    first = ids.shipment_id(order_id, 1)
+    await orders.wait_parcel(first, ShipmentStatus.PICKING)
+    confirmation = PickConfirmation(
+        lines=[ParcelLine(sku="MUG", quantity=1), ParcelLine(sku="PLATE", quantity=1)], picker="picker-7"
+    )
+    await orders.parcel(first).signal(ShipmentWorkflow.pick_confirmed, confirmation)
+
+    view = await orders.wait(
+        order_id, lambda o: any(e.event == "shipment.short_picked" for e in o.timeline), "short pick refunded"
+    )
+    # One mug of two at what was paid for it (180.00 / 2), not its list price 99.00.
+    assert [row.amount for row in orders.stubs.operations("refund")] == [Decimal("90.00")]
+    assert view.refunded_lines == [LineRefund(sku="MUG", quantity=1, amount=Decimal("90.00"))]
+
+    answered = await orders.ops(order_id, OpsActionKind.REFUND, note="mugs", lines=[{"sku": "MUG", "quantity": 2}])
+    assert [row.amount for row in orders.stubs.operations("refund")] == [Decimal("90.00"), Decimal("90.00")]
+    assert answered.refunded_lines == [LineRefund(sku="MUG", quantity=2, amount=Decimal("180.00"))]
+    assert answered.totals.refunded == Decimal("180.00")
