@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.worker import Replayer
 
 from domain import ids
 from domain.enums import (
@@ -29,7 +30,9 @@ from domain.models import (
     ReturnReceipt,
     ReturnRequest,
 )
+from tests.conftest import TEST_DATA_CONVERTER
 from tests.workflows.driver import Orders, order_request
+from worker import WORKFLOWS, sandbox_runner
 from workflows.shipment import ShipmentWorkflow
 
 
@@ -94,6 +97,12 @@ async def test_a_returned_and_refunded_line_is_refunded_again_by_ops_only_for_wh
     assert goodwill.totals.refunded == Decimal("185.00")
     assert goodwill.refunded_lines == answered.refunded_lines
     await orders.projected(order_id)
+
+    # The capped path (patch line-refund-cap-20261202) replays as the worker would replay it.
+    history = await orders.order(order_id).fetch_history()
+    await Replayer(
+        workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER, workflow_runner=sandbox_runner()
+    ).replay_workflow(history)
 
 
 async def test_a_short_pick_of_a_discounted_line_refunds_what_was_paid_and_counts_against_the_line(
