@@ -2,7 +2,7 @@
 returned and refunded, then refunded again by an ops refund by lines, pays only what is left of
 it; once nothing is left, the ops refund is refused and nothing changes. A goodwill amount is for
 no line: only the capture caps it. A short pick refunds what was paid for the missing units, and
-that counts against the line too."""
+that counts against the line too. What was refunded per SKU survives an order edit's repricing."""
 
 from decimal import Decimal
 
@@ -21,7 +21,9 @@ from domain.enums import (
     ShortPickPolicy,
 )
 from domain.models import (
+    EditLine,
     LineRefund,
+    LinesEdit,
     OrderPolicy,
     ParcelLine,
     PickConfirmation,
@@ -33,6 +35,7 @@ from domain.models import (
 from tests.conftest import TEST_DATA_CONVERTER
 from tests.workflows.driver import Orders, order_request
 from worker import WORKFLOWS, sandbox_runner
+from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 
@@ -135,3 +138,29 @@ async def test_a_short_pick_of_a_discounted_line_refunds_what_was_paid_and_count
     assert [row.amount for row in orders.stubs.operations("refund")] == [Decimal("90.00"), Decimal("90.00")]
     assert answered.refunded_lines == [LineRefund(sku="MUG", quantity=2, amount=Decimal("180.00"))]
     assert answered.totals.refunded == Decimal("180.00")
+
+
+async def test_what_was_refunded_of_a_line_survives_an_order_edit(orders: Orders) -> None:
+    orders.stubs.add_item("DESK", "99.00", WH_EAST=5)
+    orders.stubs.add_item("LAMP", "50.00", WH_EAST=5)
+    order = await orders.submit(order_request(("DESK", 2, "99.00"), ("LAMP", 1, "50.00")))
+    order_id = order.order_id
+    await orders.wait_parcel(ids.shipment_id(order_id, 1), ShipmentStatus.PICKING)
+    await orders.wait(order_id, lambda o: OpsActionKind.REFUND in o.available_actions, "captured")
+
+    refunded = await orders.ops(order_id, OpsActionKind.REFUND, note="scratched", lines=[{"sku": "DESK", "quantity": 1}])
+    assert refunded.refunded_lines == [LineRefund(sku="DESK", quantity=1, amount=Decimal("99.00"))]
+
+    edited = await orders.order(order_id).execute_update(
+        OrderWorkflow.edit_lines,
+        LinesEdit(lines=[EditLine(sku="DESK", quantity=2), EditLine(sku="LAMP", quantity=2)], actor="client-7"),
+    )
+    assert [(line.sku, line.paid) for line in edited.line_prices] == [
+        ("DESK", Decimal("198.00")),
+        ("LAMP", Decimal("100.00")),
+    ]
+    assert edited.refunded_lines == refunded.refunded_lines, "repriced: what was refunded stays, by SKU"
+
+    again = await orders.ops(order_id, OpsActionKind.REFUND, note="both", lines=[{"sku": "DESK", "quantity": 2}])
+    assert [row.amount for row in orders.stubs.operations("refund")][-1] == Decimal("99.00"), "the rest of DESK"
+    assert again.refunded_lines == [LineRefund(sku="DESK", quantity=2, amount=Decimal("198.00"))]
