@@ -2,7 +2,8 @@
 returned and refunded, then refunded again by an ops refund by lines, pays only what is left of
 it; once nothing is left, the ops refund is refused and nothing changes. A goodwill amount is for
 no line: only the capture caps it. A short pick refunds what was paid for the missing units, and
-that counts against the line too. What was refunded per SKU survives an order edit's repricing."""
+that counts against the line too. What was refunded per SKU survives an order edit's repricing;
+an exchange refunded for want of stock counts against its line."""
 
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from domain.enums import (
     OpsActionKind,
     OrderStatus,
     ReturnReason,
+    ReturnResolution,
     ReturnStatus,
     ShipmentStatus,
     ShortPickPolicy,
@@ -164,3 +166,39 @@ async def test_what_was_refunded_of_a_line_survives_an_order_edit(orders: Orders
     again = await orders.ops(order_id, OpsActionKind.REFUND, note="both", lines=[{"sku": "DESK", "quantity": 2}])
     assert [row.amount for row in orders.stubs.operations("refund")][-1] == Decimal("99.00"), "the rest of DESK"
     assert again.refunded_lines == [LineRefund(sku="DESK", quantity=2, amount=Decimal("198.00"))]
+
+
+async def test_an_exchange_refunded_for_want_of_stock_counts_against_the_line(orders: Orders) -> None:
+    orders.stubs.add_item("BOOT", WH_EAST=2)
+    request = order_request(
+        ("BOOT", 2, "99.00"), adjustments=[PriceAdjustment(sku="BOOT", amount=Decimal("-18.00"), reason="match")]
+    )
+    order = await orders.submit(request)
+    order_id = order.order_id
+    await orders.deliver(order_id, ids.shipment_id(order_id, 1))
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    requested = await orders.request_return(
+        order_id,
+        ReturnRequest(
+            lines=[ParcelLine(sku="BOOT", quantity=1)],
+            reason=ReturnReason.WRONG_ITEM,
+            resolution=ReturnResolution.EXCHANGE,
+        ),
+    )
+    # Damaged (our fault: refundable), written off: no boot is left to exchange it with.
+    await orders.receive_return(
+        requested.rma_id,
+        ReturnReceipt(lines=[ReceivedLine(sku="BOOT", quantity=1, condition=ItemCondition.DAMAGED)]),
+    )
+    settled = await orders.wait(
+        order_id,
+        lambda o: o.returns[0].status is ReturnStatus.REFUNDED and o.status is OrderStatus.DELIVERED,
+        "exchange refunded",
+    )
+    assert settled.returns[0].refund_amount == Decimal("102.00"), "90.00 for the boot and the 12.00 shipping"
+    assert settled.refunded_lines == [LineRefund(sku="BOOT", quantity=1, amount=Decimal("90.00"))]
+
+    again = await orders.ops(order_id, OpsActionKind.REFUND, note="both", lines=[{"sku": "BOOT", "quantity": 2}])
+    assert [row.amount for row in orders.stubs.operations("refund")] == [Decimal("102.00"), Decimal("90.00")]
+    assert again.refunded_lines == [LineRefund(sku="BOOT", quantity=2, amount=Decimal("180.00"))]
+    assert again.totals.refunded == again.totals.grand_total == Decimal("192.00")
