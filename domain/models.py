@@ -520,6 +520,17 @@ class LinePrice(BaseModel):
     paid: Money
 
 
+class LineRefund(BaseModel):
+    """What went back to the customer for one SKU of the order, in all its refunds for lines
+    (returns, ops refunds by lines, parcels refunded, short picks): `amount` never passes what was
+    paid for the SKU (domain.refunds.cap_line_refunds); `quantity`: the units those refunds were
+    for, at most the line's. A goodwill refund (an amount alone) is for no line and is not here."""
+
+    sku: str
+    quantity: int = 0
+    amount: Money = Decimal("0.00")
+
+
 class PaymentView(BaseModel):
     status: PaymentStatus = PaymentStatus.PENDING
     method: PaymentMethod
@@ -618,6 +629,9 @@ class OrderView(BaseModel):
     # Per line, what was paid (domain.pricing.price_order); empty for an order from before issue
     # 17, whose lines were paid at their unit price.
     line_prices: list[LinePrice] = []
+    # Per SKU, what refunds for lines paid back so far (domain.refunds.cap_line_refunds): kept by
+    # SKU, so a repricing (an order edit) leaves it as it is; empty until the first such refund.
+    refunded_lines: list[LineRefund] = []
     adjustments: list[PriceAdjustment] = []
     shipping_address: Address
     shipping_speed: ShippingSpeed

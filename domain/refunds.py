@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
 from domain.enums import PaymentStatus
-from domain.models import LinePrice, OrderLine, ParcelLine, ReturnView, Totals
+from domain.models import LinePrice, LineRefund, OrderLine, ParcelLine, ReturnView, Totals
 
 ZERO = Decimal("0.00")
 
@@ -74,6 +74,102 @@ def parcel_refund(
 ) -> Decimal:
     """A parcel that will not arrive is refunded at what was paid for its lines (paid_for)."""
     return sum((paid_for(order_lines, line_prices, line.sku, line.quantity) for line in parcel_lines), ZERO)
+
+
+# --- the cap per line (issue 17.6) -------------------------------------------------------------
+#
+# Each refund for lines (a return, an ops refund by lines, a parcel that will not arrive, a short
+# pick, an exchange refunded for want of stock) says per SKU what it asks (`asked_for`); the order
+# keeps per SKU what such refunds paid (OrderView.refunded_lines). `cap_line_refunds` cuts each ask
+# to what is left of what was paid for the SKU, so separate refunds never pay the same units twice;
+# the capture cap (`refund_cap`) then applies to the whole refund, and `allot` says which lines
+# what was paid went to. A goodwill refund (an amount alone) is for no line: only the capture caps it.
+
+
+def line_paid(order_lines: Sequence[OrderLine], line_prices: Sequence[LinePrice], sku: str) -> Decimal:
+    """What all units of `sku` cost the customer: its line's `paid`, or unit price x quantity for an
+    order priced before issue 17 (no line prices); 0.00 for a SKU the order does not have."""
+    prices = [line.paid for line in line_prices if line.sku == sku]
+    if prices:
+        return sum(prices, ZERO)
+    return sum((line.unit_price * line.quantity for line in order_lines if line.sku == sku), ZERO)
+
+
+def _units(order_lines: Sequence[OrderLine], sku: str) -> int:
+    return sum(line.quantity for line in order_lines if line.sku == sku)
+
+
+def asked_for(
+    order_lines: Sequence[OrderLine], lines: Sequence[ParcelLine], line_prices: Sequence[LinePrice] = ()
+) -> list[LineRefund]:
+    """A refund of these units per SKU, at what was paid for them: each line priced as
+    `parcel_refund` prices it (so the amounts add up to it exactly), merged by SKU."""
+    asked: dict[str, LineRefund] = {}
+    for line in lines:
+        amount = paid_for(order_lines, line_prices, line.sku, line.quantity)
+        known = asked.get(line.sku)
+        if known is None:
+            asked[line.sku] = LineRefund(sku=line.sku, quantity=line.quantity, amount=amount)
+        else:
+            known.quantity += line.quantity
+            known.amount += amount
+    return list(asked.values())
+
+
+def total_of(lines: Sequence[LineRefund]) -> Decimal:
+    return sum((line.amount for line in lines), ZERO)
+
+
+def cap_line_refunds(
+    order_lines: Sequence[OrderLine],
+    line_prices: Sequence[LinePrice],
+    refunded: Sequence[LineRefund],
+    asked: Sequence[LineRefund],
+) -> list[LineRefund]:
+    """Each ask cut to what is left of its SKU: what was paid for the SKU (`line_paid`) less what
+    refunds for lines paid back of it already (`refunded`), never below 0.00; its units to those
+    not yet refunded (never below 0, and 0 when nothing is paid). In the order asked."""
+    left = {line.sku: line_paid(order_lines, line_prices, line.sku) for line in asked}
+    units = {line.sku: _units(order_lines, line.sku) for line in asked}
+    for line in refunded:
+        if line.sku in left:
+            left[line.sku] -= line.amount
+            units[line.sku] -= line.quantity
+    capped = []
+    for line in asked:
+        amount = max(ZERO, min(line.amount, left[line.sku]))
+        quantity = max(0, min(line.quantity, units[line.sku])) if amount > 0 else 0
+        left[line.sku] -= amount
+        units[line.sku] -= quantity
+        capped.append(LineRefund(sku=line.sku, quantity=quantity, amount=amount))
+    return capped
+
+
+def allot(amount: Decimal, lines: Sequence[LineRefund]) -> list[LineRefund]:
+    """What of `amount` (what a refund paid back, after the capture cap) went to each line: the
+    lines in order, each up to what it asked; what is left over was for no line (shipping)."""
+    allotted = []
+    for line in lines:
+        share = max(ZERO, min(line.amount, amount))
+        amount -= share
+        allotted.append(LineRefund(sku=line.sku, quantity=line.quantity if share > 0 else 0, amount=share))
+    return allotted
+
+
+def add_line_refunds(refunded: Sequence[LineRefund], paid: Sequence[LineRefund]) -> list[LineRefund]:
+    """`refunded` with what a refund paid for lines added, per SKU (in the order first refunded);
+    a line paid nothing adds nothing."""
+    merged = {line.sku: line.model_copy() for line in refunded}
+    for line in paid:
+        if line.amount <= 0 and line.quantity <= 0:
+            continue
+        known = merged.get(line.sku)
+        if known is None:
+            merged[line.sku] = line.model_copy()
+        else:
+            known.quantity += line.quantity
+            known.amount += line.amount
+    return list(merged.values())
 
 
 def return_refund(view: ReturnView, shipping: Decimal, shipping_refunded: bool) -> tuple[Decimal, bool]:

@@ -12,8 +12,8 @@ from typing import Any
 from domain.claims import claim_on, open_claim, open_claims
 from domain.cod import is_cod, uncollected
 from domain.enums import CarrierIssue, ClaimKind, PaymentStatus, ShipmentStatus
-from domain.models import Address, ClaimView, OrderView, ParcelLine, ShipmentView
-from domain.refunds import ZERO, parcel_refund
+from domain.models import Address, ClaimView, LineRefund, OrderView, ParcelLine, ShipmentView
+from domain.refunds import ZERO, asked_for, cap_line_refunds, total_of
 
 
 class NotApplicable(ValueError):
@@ -131,7 +131,54 @@ def claim_named(order: OrderView, params: dict[str, Any]) -> ClaimView | None:
 def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, ShipmentView | None]:
     """How much an ops refund pays back, and the undeliverable parcel it resolves (params.shipment_id,
     optional: its lines are the default amount). ValueError when it does not apply: nothing left to
-    refund, more than is left, a parcel that is not undeliverable."""
+    refund, more than is left, a parcel that is not undeliverable. The update's validator asks
+    `check_refund`, which also refuses lines of which nothing is left to refund."""
+    amount, parcel, lines = _asked(order, params)
+    if voided_parcel(order, params) is not None:
+        return amount, parcel  # cash on delivery never collected for it: its share is voided
+    # For lines, what the cap per line leaves of them (Payment.refund pays no more).
+    to_pay = amount if lines is None else total_of(_capped(order, lines))
+    left = refundable(order)
+    if to_pay > left:
+        raise NotApplicable(f"{to_pay} is more than is left to refund ({left} of the capture)")
+    return amount, parcel
+
+
+def check_refund(order: OrderView, params: dict[str, Any]) -> None:
+    """An ops refund's validation: `refund_request`, and a refund for lines (params.lines alone,
+    resolving no parcel and no claim) of which nothing is left to refund is refused, rather than
+    paying 0.00. Only the validator asks it (validators do not run on replay)."""
+    refund_request(order, params)
+    lines = refund_lines(order, params)
+    if lines is None or params.get("shipment_id") is not None or params.get("claim_id") is not None:
+        return
+    if total_of(_capped(order, lines)) <= 0:
+        raise NotApplicable(
+            "nothing is left to refund of those lines (refunded so far: "
+            + ", ".join(f"{line.sku} {refunded_of(order, line.sku)}" for line in lines)
+            + ")"
+        )
+
+
+def _capped(order: OrderView, lines: list[LineRefund]) -> list[LineRefund]:
+    return cap_line_refunds(order.lines, order.line_prices, order.refunded_lines, lines)
+
+
+def refund_lines(order: OrderView, params: dict[str, Any]) -> list[LineRefund] | None:
+    """What an ops refund asks per SKU, before the cap per line (domain.refunds.cap_line_refunds):
+    for params.lines, the parcel's or the claim's lines; None for an amount (a goodwill refund,
+    for no line: only the capture caps it)."""
+    return _asked(order, params)[2]
+
+
+def refunded_of(order: OrderView, sku: str) -> Decimal:
+    """What refunds for lines paid back of `sku` so far."""
+    return sum((line.amount for line in order.refunded_lines if line.sku == sku), ZERO)
+
+
+def _asked(
+    order: OrderView, params: dict[str, Any]
+) -> tuple[Decimal, ShipmentView | None, list[LineRefund] | None]:
     parcel = None
     if params.get("shipment_id") is not None:
         parcel = _parcel(order, params["shipment_id"])
@@ -139,24 +186,19 @@ def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, S
             raise NotApplicable(
                 f"parcel {parcel.shipment_id} is not one to refund (it was delivered or resolved)"
             )
+    lines: list[LineRefund] | None = None
     if params.get("amount") is not None:
-        amount = parse_amount(params["amount"])
-    elif params.get("lines") is not None:
+        return parse_amount(params["amount"]), parcel, None
+    if params.get("lines") is not None:
         sold = {line.sku: line.quantity for line in order.lines}
-        lines = _lines(params["lines"], sold, "the order")
-        amount = parcel_refund(order.lines, lines, order.line_prices)
+        lines = asked_for(order.lines, _lines(params["lines"], sold, "the order"), order.line_prices)
     elif parcel is not None:
-        amount = parcel_refund(order.lines, parcel.lines, order.line_prices)
+        lines = asked_for(order.lines, parcel.lines, order.line_prices)
     elif (claim := claim_named(order, params)) is not None:
-        amount = parcel_refund(order.lines, claim.lines, order.line_prices)
+        lines = asked_for(order.lines, claim.lines, order.line_prices)
     else:
         raise NotApplicable("refund needs params.amount or params.lines")
-    if voided_parcel(order, params) is not None:
-        return amount, parcel  # cash on delivery never collected for it: its share is voided
-    left = refundable(order)
-    if amount > left:
-        raise NotApplicable(f"{amount} is more than is left to refund ({left} of the capture)")
-    return amount, parcel
+    return total_of(lines), parcel, lines
 
 
 def reship_request(

@@ -7,7 +7,7 @@ from collections import Counter
 from decimal import Decimal
 
 from domain.enums import ItemCondition, ReturnReason, ReturnResolution, ReturnStatus, ShipmentStatus
-from domain.models import Address, OrderView, ParcelLine, ReceivedLine, ReturnLine, ReturnView
+from domain.models import Address, LineRefund, OrderView, ParcelLine, ReceivedLine, ReturnLine, ReturnView
 from domain.refunds import paid_for, share_of
 
 # Returns worth more than this, or beyond this many on one order, wait for an ops decision.
@@ -97,25 +97,36 @@ def refund_due(lines: list[ReturnLine], received: list[ReceivedLine], reason: Re
     """Units received are refunded at the price paid (a discounted line's `paid`, pro rata, never
     more than it). A unit that arrives damaged is refunded only when the damage is ours (the reason
     is our fault); otherwise the customer broke it."""
+    return sum((line.amount for line in refund_due_lines(lines, received, reason)), Decimal("0.00")).quantize(
+        Decimal("0.01")
+    )
+
+
+def refund_due_lines(lines: list[ReturnLine], received: list[ReceivedLine], reason: ReturnReason) -> list[LineRefund]:
+    """`refund_due` per SKU: the units refunded and what they are refunded (they add up to it)."""
     by_sku = {line.sku: line for line in lines}
     refunded: dict[str, int] = {}  # units of each SKU refunded so far, so the shares add up
-    total = Decimal("0.00")
+    due: dict[str, LineRefund] = {}
     for line in received:
         asked = by_sku.get(line.sku)
         if asked is None:
             continue
         if not (line.condition is ItemCondition.RESELLABLE or reason.our_fault):
             continue
-        if asked.paid is None:  # as before issue 17, so returns under way refund what they did
-            total += asked.unit_price * min(line.quantity, asked.quantity)
-            continue
         before = refunded.get(line.sku, 0)
-        units = min(line.quantity, asked.quantity - before)
-        if units <= 0:
-            continue
+        if asked.paid is None:  # as before issue 17, so returns under way refund what they did
+            units = min(line.quantity, asked.quantity)
+            amount = asked.unit_price * units
+        else:
+            units = min(line.quantity, asked.quantity - before)
+            if units <= 0:
+                continue
+            amount = share_of(asked.paid, asked.quantity, before + units) - share_of(asked.paid, asked.quantity, before)
         refunded[line.sku] = before + units
-        total += share_of(asked.paid, asked.quantity, before + units) - share_of(asked.paid, asked.quantity, before)
-    return total.quantize(Decimal("0.01"))
+        known = due.setdefault(line.sku, LineRefund(sku=line.sku))
+        known.quantity += units
+        known.amount += amount
+    return list(due.values())
 
 
 # Where returns are received: one returns dock per warehouse region (province code, postal code).

@@ -22,10 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.claims import claim_return_lines, open_claims
     from domain.enums import OrderStatus, ReturnReason, ReturnResolution, ReturnStatus, ShipmentStatus
-    from domain.models import ClaimView, ParcelLine, ReturnInput, ReturnRequest, ReturnView
+    from domain.models import ClaimView, LineRefund, ParcelLine, ReturnInput, ReturnRequest, ReturnView
     from domain.news import return_trouble
-    from domain.refunds import parcel_refund, priced, return_refund
-    from domain.returns import auto_approves, return_lines
+    from domain.refunds import asked_for, priced, return_refund, total_of
+    from domain.returns import auto_approves, refund_due_lines, return_lines
     from workflows.order.door import Door
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.ops import Ops
@@ -58,6 +58,7 @@ class AfterSales:
         self._approvals_told: set[str] = set()
         self._rejections_told: set[str] = set()
         self._claim_returns: set[str] = set()  # RMAs the order opened for claims (WRONG_ITEM_RETURN_PATCH)
+        self._return_inputs: dict[str, ReturnInput] = {}  # each RMA as opened: its lines' prices
 
     def open_return(self, request: ReturnRequest, auto_approve: bool | None = None) -> str:
         """Accept a return request (validated by the update): the RMA shows on the order at once,
@@ -100,6 +101,7 @@ class AfterSales:
         )
         self._door.record(events.RETURN_REQUESTED, actor=request.actor, detail={"rma_id": rma})
         self._return_requests.append(inp)
+        self._return_inputs[rma] = inp
         return rma
 
     def open_claim_return(self, claim: ClaimView) -> str | None:
@@ -277,16 +279,30 @@ class AfterSales:
         if state.order.status is OrderStatus.RETURNING and not self._open_after_sales():
             self._door.move(OrderStatus.DELIVERED, events.RETURNS_SETTLED)
 
-    async def _refund_return(self, view: ReturnView) -> None:
+    async def _refund_return(self, view: ReturnView, lines: list[LineRefund] | None = None) -> None:
+        """Pay an inspected return's refund: for its lines (`lines`, default: what inspection found
+        refundable per SKU), never more than is left of what was paid for them, and the shipping
+        when it is due (domain/refunds.py)."""
         amount, self._shipping_refunded = return_refund(
             view, self._state.order.totals.shipping, self._shipping_refunded
         )
-        amount = await self._payment.refund(amount, view.rma_id)
+        if lines is None:
+            lines = self._due_lines(view)
+        amount = await self._payment.refund(amount, view.rma_id, lines=lines)
         view = view.model_copy(
             update={"status": ReturnStatus.REFUNDED, "refund_amount": amount, "version": view.version + 1}
         )
         self.apply_return(view)
         await self._ops.notify("refunded", reason=f"return {view.rma_id}", scope=view.rma_id, amount=amount)
+
+    def _due_lines(self, view: ReturnView) -> list[LineRefund] | None:
+        """What inspection found refundable, per SKU (None when the order cannot tell: then the
+        refund is capped by the capture only, as before)."""
+        inp = self._return_inputs.get(view.rma_id)
+        if inp is None:
+            return None
+        lines = refund_due_lines(inp.lines, view.received, inp.reason)
+        return lines if total_of(lines) == view.refund_due else None
 
     async def _ship_exchange(self, view: ReturnView) -> None:
         order = self._state.order
@@ -296,11 +312,11 @@ class AfterSales:
         allocation = await self._stock.reserve_extra(key, lines, f"reserve the exchange for {view.rma_id}")
         if allocation is None:
             # Nothing to exchange with: the customer gets the money instead.
-            await self._refund_return(
-                view.model_copy(
-                    update={"refund_due": view.refund_due or parcel_refund(order.lines, received, order.line_prices)}
-                )
-            )
+            if view.refund_due:
+                await self._refund_return(view)
+            else:
+                due = asked_for(order.lines, received, order.line_prices)
+                await self._refund_return(view.model_copy(update={"refund_due": total_of(due)}), due)
             return
         first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
         self.apply_return(

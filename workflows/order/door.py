@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         BackorderAsk,
         ClaimView,
         Hold,
+        LineRefund,
         Notification,
         OrderLine,
         OrderView,
@@ -55,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.news import merge_return, merge_shipment
     from domain.notifications import ops_notification
     from domain.pricing import Pricing, price_order
-    from domain.refunds import payment_after_refund
+    from domain.refunds import add_line_refunds, payment_after_refund
     from domain.visibility import current_details, search_values
     from workflows import search_attributes as sa
     from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PERSISTENT_RETRY
@@ -166,6 +167,11 @@ class Door:
         self._order.totals.refunded += amount
         captured = self._order.payment.captured if is_cod(self._order) else None
         self._order.payment.status = payment_after_refund(self._order.totals, captured)
+
+    def add_line_refunds(self, paid: list[LineRefund]) -> None:
+        """What a refund for lines paid back per SKU (already in `add_refund`'s amount): kept by
+        SKU beside the line prices, so a repricing leaves it as it is (domain/refunds.py)."""
+        self._order.refunded_lines = add_line_refunds(self._order.refunded_lines, paid)
 
     def refund_all(self) -> None:
         """The whole capture went back (a cancellation after capture)."""

@@ -27,10 +27,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.news import parcel_trouble, status_after_parcel_news
     from domain.notifications import short_pick_handling
-    from domain.refunds import parcel_refund, priced
+    from domain.refunds import asked_for, priced, total_of
     from workflows.order.door import Door
     from workflows.order.ops import Ops
-    from workflows.order.payment import Payment
+    from workflows.order.payment import LINE_REFUND_CAP_PATCH, Payment
     from workflows.order.state import OrderState
     from workflows.order.stock import Stock
     from workflows.shipment import SHORT_PICK_PATCH, ShipmentWorkflow
@@ -250,9 +250,8 @@ class Fulfilment:
     async def _refund_parcel(self, parcel: ShipmentView, reason: str) -> None:
         assert self._payment.result is not None
         order = self._state.order
-        amount = await self._payment.refund(
-            parcel_refund(order.lines, parcel.lines, order.line_prices), parcel.shipment_id, parcel=parcel.shipment_id
-        )
+        lines = asked_for(order.lines, parcel.lines, order.line_prices)
+        amount = await self._payment.refund(total_of(lines), parcel.shipment_id, parcel=parcel.shipment_id, lines=lines)
         self._set_outcome(parcel, self._payment.settled_as(parcel.shipment_id, amount))
         self._door.move(
             fulfilment_status(order.shipments),
@@ -459,7 +458,11 @@ class Fulfilment:
         """Refund the missing lines at the price paid (never more than is left of the capture);
         when nothing of the order is left to deliver, its shipping too."""
         order = self._state.order
-        amount = await self._payment.refund(parcel_refund(order.lines, missing), f"short-{parcel.shipment_id}")
+        # The missing units at what was paid for them (the line's share of the discounts off);
+        # short picks refunded before LINE_REFUND_CAP_PATCH paid their unit price.
+        prices = order.line_prices if workflow.patched(LINE_REFUND_CAP_PATCH) else []
+        lines = asked_for(order.lines, missing, prices)
+        amount = await self._payment.refund(total_of(lines), f"short-{parcel.shipment_id}", lines=lines)
         live = any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in order.shipments)
         if not live:
             amount += await self._payment.refund(order.totals.shipping, f"short-{parcel.shipment_id}-shipping")

@@ -24,8 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from domain import events, ids
     from domain.cod import shares
     from domain.enums import OrderStatus, PaymentMethod, PaymentStatus, ShipmentStatus
-    from domain.models import AuthorizeRequest, PaymentOperation, PaymentResult, ShipmentView
-    from domain.refunds import ZERO, parcel_refund, refund_cap
+    from domain.models import AuthorizeRequest, LineRefund, PaymentOperation, PaymentResult, ShipmentView
+    from domain.refunds import ZERO, allot, cap_line_refunds, parcel_refund, refund_cap, total_of
     from workflows.failures import is_refusal
     from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PAYMENT_RETRY
     from workflows.order.door import Door
@@ -35,6 +35,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch (docs/versioning.md): cash on delivery is captured parcel by parcel at delivery, not at order time.
 COD_CAPTURE_ON_DELIVERY_PATCH = "cod-capture-on-delivery-20261202"
+# Patch (docs/versioning.md): a refund for lines is capped per SKU by what is left of what was
+# paid for it (domain.refunds.cap_line_refunds); asked only on a refund for lines.
+LINE_REFUND_CAP_PATCH = "line-refund-cap-20261202"
 
 
 class Payment:
@@ -217,11 +220,21 @@ class Payment:
 
     # --- refunds --------------------------------------------------------------------------------
 
-    async def refund(self, amount: Decimal, scope: str, parcel: str | None = None) -> Decimal:
+    async def refund(
+        self,
+        amount: Decimal,
+        scope: str,
+        parcel: str | None = None,
+        lines: list[LineRefund] | None = None,
+    ) -> Decimal:
         """Refund part of the capture, keyed by what it is for (a parcel or an RMA), never more
         than is left (domain/refunds.py); returns what was refunded. Cash on delivery for
         `parcel`, a parcel never delivered, was never collected: its share is voided instead and
-        nothing is refunded."""
+        nothing is refunded.
+
+        `lines`: a refund for lines, what `amount` asks per SKU (the rest of `amount`, shipping,
+        is for no line). Each is first cut to what is left of what was paid for its SKU
+        (LINE_REFUND_CAP_PATCH), and what was paid back is kept per SKU on the order."""
         async with self._refunding:  # one refund at a time: each is capped by what the last left
             if self.cod_on_delivery and parcel is not None:
                 if parcel in self._shares:
@@ -230,7 +243,16 @@ class Payment:
                 if parcel in self._returned:  # voided when it came back: now for good
                     del self._returned[parcel]
                     return ZERO
-            return await self._refund(amount, scope)
+            if not lines:
+                return await self._refund(amount, scope)
+            if workflow.patched(LINE_REFUND_CAP_PATCH):
+                order = self._state.order
+                capped = cap_line_refunds(order.lines, order.line_prices, order.refunded_lines, lines)
+                amount = max(ZERO, amount - total_of(lines)) + total_of(capped)
+                lines = capped
+            refunded = await self._refund(amount, scope)
+            self._door.add_line_refunds(allot(refunded, lines))
+            return refunded
 
     async def _refund(self, amount: Decimal, scope: str) -> Decimal:
         order = self._state.order

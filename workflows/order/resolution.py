@@ -21,8 +21,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import ClaimKind, ClaimStatus, OpsActionKind, ShipmentStatus
     from domain.models import ClaimRequest, ClaimView, OpsAction, ShipmentView
     from domain.news import status_after_parcel_news
-    from domain.refunds import priced
-    from domain.resolution import claim_named, refund_request, reship_request, undeliverable, voided_parcel
+    from domain.refunds import ZERO, priced
+    from domain.resolution import (
+        claim_named,
+        refund_lines,
+        refund_request,
+        refunded_of,
+        reship_request,
+        undeliverable,
+        voided_parcel,
+    )
     from workflows.order.after_sales import WRONG_ITEM_RETURN_PATCH, AfterSales
     from workflows.order.door import Door
     from workflows.order.fulfilment import PARCEL_WRITTEN_OFF_PATCH, Fulfilment
@@ -56,15 +64,23 @@ class Resolution:
         state = self._state
         order = state.order
         amount, parcel = refund_request(order, action.params)
+        lines = refund_lines(order, action.params)  # None: a goodwill amount, for no line
         voided = voided_parcel(order, action.params)  # cash on delivery never collected for it
         self._refunds += 1
         number = self._refunds
         state.resolving += 1
         try:
+            before = {line.sku: line.amount for line in order.refunded_lines}
             refunded = await self._payment.refund(
-                amount, f"ops-{number}", parcel=voided.shipment_id if voided is not None else None
+                amount, f"ops-{number}", parcel=voided.shipment_id if voided is not None else None, lines=lines
             )
-            detail = {"amount": str(refunded), "note": action.note or "", "number": number}
+            detail: dict[str, object] = {"amount": str(refunded), "note": action.note or "", "number": number}
+            if lines is not None:
+                # What the refund paid per SKU (each line capped by what was left of it).
+                detail["lines"] = [
+                    {"sku": line.sku, "amount": str(refunded_of(order, line.sku) - before.get(line.sku, ZERO))}
+                    for line in lines
+                ]
             claim = claim_named(order, action.params)
             if claim is not None:
                 self._door.close_claim(

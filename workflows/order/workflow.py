@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
         StockArrival,
         SubmitResult,
     )
-    from domain.resolution import refund_request, reship_request
+    from domain.resolution import check_refund, reship_request
     from domain.returns import return_problems
     from workflows.order.after_sales import AfterSales
     from workflows.order.cancellation import Cancellation
@@ -261,7 +261,7 @@ class OrderWorkflow:
             if action.action is OpsActionKind.REFUND:
                 if not action.note:
                     raise ValueError("refund needs a note (the reason)")
-                refund_request(self._order, action.params)
+                check_refund(self._order, action.params)
             elif action.action is OpsActionKind.RESHIP:
                 reship_request(self._order, action.params)
             elif action.action is OpsActionKind.REJECT_CLAIM:
