@@ -34,12 +34,15 @@ def pick_refusal(shipment: ShipmentView, order_status: OrderStatus | None) -> st
     return None
 
 
-def tracking_refusal(shipment: ShipmentView, status: TrackingStatus) -> str | None:
-    """Why a carrier event with `status` can no longer apply to the parcel, or None.
+def tracking_refusal(shipment: ShipmentView, status: TrackingStatus, detail: str | None = None) -> str | None:
+    """Why a carrier event with `status` (and `detail`, an exception's issue) can no longer apply
+    to the parcel, or None.
 
     - a cancelled parcel takes no carrier news;
     - a parcel that has ended (delivered, returned to sender, lost or damaged) takes only a
-      repeat of its end (idempotent), anything else would move it backwards or past its end;
+      repeat of its end (idempotent), anything else would move it backwards or past its end. A
+      lost or damaged parcel's end is that exception with that issue: another exception (a failed
+      attempt, a delay, the other issue) reaches a parcel that no longer travels;
     - a parcel on its way never moves backwards: an event behind what it knows is refused, the
       same status again is a repeat; exceptions apply at any point of the journey."""
     current = shipment.status
@@ -47,9 +50,12 @@ def tracking_refusal(shipment: ShipmentView, status: TrackingStatus) -> str | No
     if current is ShipmentStatus.CANCELLED:
         return f"shipment {shipment.shipment_id} was cancelled"
     if current in _ENDED or shipment.delivery_issue is not None:
-        if new is current:
+        ended_by_issue = shipment.delivery_issue is not None and current is ShipmentStatus.EXCEPTION
+        if new is current and (not ended_by_issue or detail == shipment.delivery_issue):
             return None
-        return f"shipment {shipment.shipment_id} is {current.value}: {status.value} cannot apply any more"
+        what = f"{status.value}/{detail}" if detail else status.value
+        end = f"{current.value} ({shipment.delivery_issue})" if ended_by_issue else current.value
+        return f"shipment {shipment.shipment_id} is {end}: {what} cannot apply any more"
     if new is current or new is ShipmentStatus.EXCEPTION or current is ShipmentStatus.EXCEPTION:
         return None
     if SHIPMENT_PROGRESS[new] < SHIPMENT_PROGRESS[current]:

@@ -210,7 +210,10 @@ class World:
         parcel = self.rng.choice([s for s in order["shipments"] if s.get("tracking_number")])
         status, detail = self.rng.choice(CARRIER_EVENTS)
         key = (parcel["tracking_number"], status, detail)
-        duplicate = key in self.sent_events
+        # A repeat of what the parcel already knows (its status again, or the issue that ended it)
+        # is accepted idempotently (202) and changes nothing, like a webhook retried.
+        repeat = parcel["status"] == status if status != "exception" else parcel.get("delivery_issue") == detail
+        duplicate = key in self.sent_events or repeat
         self.sent_events.add(key)
         response = await carrier_event(self.api, parcel["carrier"], parcel["tracking_number"], status, detail)
         self.log.append(f"{order['order_id']} carrier {status}/{detail} -> {response.status_code}")

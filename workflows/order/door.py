@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.notifications import ops_notification
     from domain.pricing import Pricing, price_order
     from domain.refunds import add_line_refunds, payment_after_refund
+    from domain.timeline import entry_time
     from domain.visibility import current_details, search_values
     from workflows import search_attributes as sa
     from workflows.options import ACTIVITY_TIMEOUT, LOCAL_ACTIVITY_TIMEOUT, PERSISTENT_RETRY
@@ -103,7 +104,7 @@ class Door:
     def _enter(self, status: OrderStatus, event: str, actor: str, detail: dict[str, Any] | None) -> None:
         order = self._order
         previous = order.status
-        now = workflow.now()
+        now = entry_time(order.timeline, workflow.now())  # never before the entry it follows
         entry = TimelineEntry(at=now, status=status, event=event, actor=actor, detail=detail or {})
         self.seq += 1
         order.status = status
