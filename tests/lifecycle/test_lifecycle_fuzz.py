@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -60,6 +61,13 @@ async def run(world: World, sessions: sessionmaker[Session], orders: int) -> lis
     print(f"\nlifecycle fuzz seed={world.seed} orders={orders}: {len(new)} new, {len(known)} known findings")
     for line in known:
         print("  known", line)
+    answers = Counter(" ".join(entry.split(" ")[1:2] + entry.split(" ")[-1:]) for entry in world.log)
+    print("  answers:", ", ".join(f"{k} x{n}" for k, n in sorted(answers.items())))
+    for order_id in sorted({f.order_id for f in world.findings}):
+        print(f"  history of {order_id}:")
+        for entry in world.log:
+            if entry.startswith(order_id + " "):
+                print("    ", entry)
     assert not new, f"lifecycle fuzz seed={world.seed} (OMS_FUZZ_SEED={world.seed} OMS_FUZZ_ORDERS={orders}):\n" + "\n".join(new)
     return known
 
