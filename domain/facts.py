@@ -34,12 +34,14 @@ def pick_refusal(shipment: ShipmentView, order_status: OrderStatus | None) -> st
     return None
 
 
-def tracking_refusal(shipment: ShipmentView, status: TrackingStatus) -> str | None:
-    """Why a carrier event with `status` can no longer apply to the parcel, or None.
+def tracking_refusal(shipment: ShipmentView, status: TrackingStatus, detail: str | None = None) -> str | None:
+    """Why a carrier event with `status` (and `detail`) can no longer apply to the parcel, or None.
 
     - a cancelled parcel takes no carrier news;
     - a parcel that has ended (delivered, returned to sender, lost or damaged) takes only a
-      repeat of its end (idempotent), anything else would move it backwards or past its end;
+      repeat of its end (idempotent), anything else would move it backwards or past its end; a
+      lost or damaged parcel's end is its exception with that detail: another exception (a
+      failed attempt, a delay) is no repeat, the parcel's workflow no longer tracks it;
     - a parcel on its way never moves backwards: an event behind what it knows is refused, the
       same status again is a repeat; exceptions apply at any point of the journey."""
     current = shipment.status
@@ -47,8 +49,11 @@ def tracking_refusal(shipment: ShipmentView, status: TrackingStatus) -> str | No
     if current is ShipmentStatus.CANCELLED:
         return f"shipment {shipment.shipment_id} was cancelled"
     if current in _ENDED or shipment.delivery_issue is not None:
-        if new is current:
+        if new is current and (shipment.delivery_issue is None or detail == shipment.delivery_issue):
             return None
+        if shipment.delivery_issue is not None:
+            what = f"{status.value}/{detail}" if detail else status.value
+            return f"shipment {shipment.shipment_id} is {shipment.delivery_issue}: {what} cannot apply any more"
         return f"shipment {shipment.shipment_id} is {current.value}: {status.value} cannot apply any more"
     if new is current or new is ShipmentStatus.EXCEPTION or current is ShipmentStatus.EXCEPTION:
         return None

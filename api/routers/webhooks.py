@@ -97,7 +97,7 @@ async def carrier_event(
     # A fact the parcel can no longer take (cancelled, ended, behind what it knows) is refused
     # before it is stored: stored, the parcel's tracking poll would find it again.
     # A replay of a report already stored repeats what the parcel knows: 202, nothing changes.
-    refusal = tracking_refusal(shipment, event.status)
+    refusal = tracking_refusal(shipment, event.status, event.detail)
     if refusal is not None and not await run_in_threadpool(tracking.was_recorded, sessions, carrier, event):
         raise ProblemError(409, f"tracking event does not apply: {refusal}")
     # Recorded first: if the signal below is lost, the parcel finds the event when it polls.
