@@ -64,7 +64,7 @@ async def run(world: World, sessions: sessionmaker[Session], orders: int) -> lis
     print(f"\nlifecycle fuzz seed={world.seed} orders={orders}: {len(new)} new, {len(known)} known findings")
     for line in known:
         print("  known", line)
-    answers = Counter(" ".join(entry.split(" ")[1:2] + entry.split(" ")[-1:]) for entry in world.log)
+    answers = Counter(f"{entry.split(' ')[1]} {entry.split(' -> ')[-1]}" for entry in world.log)
     print("  answers:", ", ".join(f"{k} x{n}" for k, n in sorted(answers.items())))
     for order_id in sorted({f.order_id for f in world.findings}):
         print(f"  history of {order_id}:")

@@ -119,7 +119,10 @@ class World:
     # -- talking to the API ----------------------------------------------------------------
     async def call(self, kind: str, order_id: str, method: str, url: str, **kw: Any) -> httpx.Response:
         response = await self.api.request(method, url, **kw)
-        self.log.append(f"{order_id} {kind} {method} {url} -> {response.status_code}")
+        problem = ""
+        if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/problem+json"):
+            problem = " " + str(response.json().get("type", ""))
+        self.log.append(f"{order_id} {kind} {method} {url} -> {response.status_code}{problem}")
         if response.status_code not in DOCUMENTED[kind]:
             self.found(order_id, "documented-answer", f"{method} {url} {kw.get('json')} -> {response.status_code} {response.text[:300]}")
         return response
@@ -189,8 +192,13 @@ class World:
         moves: list[tuple[float, Any]] = [
             (3, self.wait), (0.3, self.cancel), (0.5, self.change_address), (0.5, self.change_contact),
         ]
-        if order["status"] not in TERMINAL:
-            moves.append((2, self.edit_lines))
+        # An edit applies while held, or fulfilling until its parcels are picked: drawn mostly
+        # then, now and then at other moments (the 409 too-late-to-edit).
+        editable = order["status"] == "on_hold" or (
+            order["status"] in ("fulfilling", "partially_shipped")
+            and any(s["status"] in ("pending", "picking") for s in shipments)
+        )
+        moves.append((5 if editable else 0.5, self.edit_lines))
         if any(s["status"] in ("pending", "picking") for s in shipments):
             moves.append((6, self.pick))
         if any(s.get("tracking_number") for s in shipments):
