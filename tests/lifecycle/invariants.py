@@ -207,9 +207,13 @@ async def timeline(world: World, order: dict[str, Any]) -> None:
         entries = entries.get("items") or entries.get("timeline") or []
     for name, listing in (("order read", order["timeline"]), ("GET timeline", entries)):
         times = [datetime.fromisoformat(e["at"]) for e in listing]
-        for earlier, later, entry in zip(times, times[1:], listing[1:], strict=False):
+        for earlier, later, before, entry in zip(times, times[1:], listing, listing[1:], strict=False):
             if later < earlier:
-                world.found(order["order_id"], "timeline", f"{name}: {entry['event']} at {later} before {earlier}")
+                world.found(
+                    order["order_id"], "timeline",
+                    f"{name}: {entry['event']} {entry.get('detail')} at {later} before "
+                    f"{before['event']} {before.get('detail')} at {earlier}",
+                )
                 break
 
 
