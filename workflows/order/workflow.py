@@ -84,6 +84,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch ids (docs/versioning.md, "Patches in force").
 SLA_AFTER_LOCAL_STEPS = "order-sla-after-local-steps-20261201"
+# An address change signals only the parcels still running (an edit's replaced ones have ended).
+ADDRESS_SKIPS_ENDED_PARCELS_PATCH = "order-address-skips-ended-parcels-20261202"
 
 
 T = TypeVar("T")
@@ -303,6 +305,10 @@ class OrderWorkflow:
     async def change_address(self, change: AddressChange) -> OrderView:
         self._door.set_address(change.address)
         for child in self._state.children:
+            # A parcel that has ended (one an edit replaced, ended `cancelled`) cannot be
+            # signalled: the signal failed the whole update (ExternalWorkflowExecutionNotFound).
+            if child.done() and workflow.patched(ADDRESS_SKIPS_ENDED_PARCELS_PATCH):
+                continue
             await child.signal(ShipmentWorkflow.change_destination, change.address)
         self._door.record(events.ORDER_ADDRESS_CHANGED, actor=change.actor)
         await workflow.wait_condition(self._door.all_projected)
