@@ -76,6 +76,9 @@ def money(world: World, sessions: sessionmaker[Session], order: dict[str, Any]) 
     refunded = sum((r.amount for r in rows if r.operation == "refund"), Decimal(0))
     order_refunds = sum((r.amount for r in rows if r.operation == "refund" and not edit_refund(r)), Decimal(0))
     shown_refunded = Decimal(order["totals"]["refunded"])
+    for r in rows:  # counted in the run's summary: how often edits moved money
+        if r.idempotency_key.split(":", 2)[-1].startswith("edit"):
+            world.log.append(f"{oid} ledger -> edit {r.operation} {r.status}")
     per_payment: dict[str, list[Decimal]] = {}
     for r in rows:
         if r.operation in ("capture", "refund"):
