@@ -9,7 +9,7 @@ from domain.claims import open_claims
 from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.lifecycle import cancel_refusal
 from domain.models import OrderView, ReturnView, ShipmentView
-from domain.resolution import refundable, undeliverable, voidable
+from domain.resolution import refundable, resolvable, voidable
 
 # Actions aimed at one parcel: forwarded to the parcel that needs them.
 PARCEL_ACTIONS = (OpsActionKind.RETRY, OpsActionKind.REROUTE, OpsActionKind.SKIP)
@@ -66,7 +66,7 @@ def available_actions(
     # will not arrive and was not resolved (domain/resolution.py).
     if refundable(order) > 0 or voidable(order):  # cash on delivery: voids an undelivered parcel's share
         actions.add(OpsActionKind.REFUND)
-    if any(undeliverable(parcel) for parcel in order.shipments) or open_claims(order):
+    if any(resolvable(parcel) for parcel in order.shipments) or open_claims(order):
         actions.add(OpsActionKind.RESHIP)
     if open_claims(order):
         actions.add(OpsActionKind.REJECT_CLAIM)

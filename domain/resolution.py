@@ -42,12 +42,31 @@ def refundable(order: OrderView) -> Decimal:
     return left if left > 0 else ZERO
 
 
+def stalled(parcel: ShipmentView) -> bool:
+    """The carrier has the parcel and has gone quiet past its SLA (the parcel waits on a person):
+    nothing was done about it yet."""
+    return (
+        parcel.handed_over
+        and parcel.outcome is None
+        and parcel.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED)
+        and parcel.attention_reason is not None
+    )
+
+
+def resolvable(parcel: ShipmentView) -> bool:
+    """A parcel ops may settle with `reship` or `refund` (params.shipment_id): it will not arrive
+    as sent (undeliverable), or the carrier went quiet on it past its SLA (stalled)."""
+    return undeliverable(parcel) or stalled(parcel)
+
+
 def voidable(order: OrderView) -> bool:
     """Cash on delivery: a parcel not delivered that a refund would resolve (returned to sender,
-    lost, damaged, or under a not_received claim): the refund voids its share instead."""
+    lost, damaged, stalled with the carrier, or under a not_received claim): the refund voids its
+    share instead. Without it a cod order whose carrier went silent would wait with only `note`:
+    nothing is captured to refund, and the parcel is not undeliverable."""
     if not is_cod(order):
         return False
-    if any(undeliverable(parcel) for parcel in order.shipments):
+    if any(resolvable(parcel) for parcel in order.shipments):
         return True
     return any(uncollected(order, _claimed_parcel(order, claim)) for claim in open_claims(order))
 
@@ -129,10 +148,11 @@ def claim_named(order: OrderView, params: dict[str, Any]) -> ClaimView | None:
 
 
 def refund_request(order: OrderView, params: dict[str, Any]) -> tuple[Decimal, ShipmentView | None]:
-    """How much an ops refund pays back, and the undeliverable parcel it resolves (params.shipment_id,
-    optional: its lines are the default amount). ValueError when it does not apply: nothing left to
-    refund, more than is left, a parcel that is not undeliverable. The update's validator asks
-    `check_refund`, which also refuses lines of which nothing is left to refund."""
+    """How much an ops refund pays back, and the parcel it resolves (params.shipment_id, optional:
+    its lines are the default amount). ValueError when it does not apply: nothing left to refund,
+    more than is left, a parcel that is not resolvable (undeliverable, or stalled with the
+    carrier). The update's validator asks `check_refund`, which also refuses lines of which
+    nothing is left to refund."""
     amount, parcel, lines = _asked(order, params)
     if voided_parcel(order, params) is not None:
         return amount, parcel  # cash on delivery never collected for it: its share is voided
@@ -182,7 +202,7 @@ def _asked(
     parcel = None
     if params.get("shipment_id") is not None:
         parcel = _parcel(order, params["shipment_id"])
-        if not undeliverable(parcel):
+        if not resolvable(parcel):
             raise NotApplicable(
                 f"parcel {parcel.shipment_id} is not one to refund (it was delivered or resolved)"
             )
@@ -210,7 +230,7 @@ def reship_request(
     parcel = _parcel(order, params.get("shipment_id") or (claim.shipment_id if claim else None))
     if claim is not None and claim.shipment_id != parcel.shipment_id:
         raise NotApplicable(f"claim {claim.claim_id} is about parcel {claim.shipment_id}")
-    if not undeliverable(parcel) and claim_on(order, parcel.shipment_id) is None:
+    if not resolvable(parcel) and claim_on(order, parcel.shipment_id) is None:
         raise NotApplicable(
             f"parcel {parcel.shipment_id} is {parcel.status.value}"
             + (f" ({parcel.outcome})" if parcel.outcome else "")

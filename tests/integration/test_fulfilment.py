@@ -89,6 +89,25 @@ async def test_lost_parcel_is_reshipped_with_stock_reserved_again(api: httpx.Asy
     assert (await stock_of(api, sku))["on_hand"] == 1
 
 
+async def test_a_lost_parcel_refuses_other_exceptions(api: httpx.AsyncClient) -> None:
+    """Fuzzer finding (OMS_FUZZ_SEED=20261201, order 5): a failed attempt reported for a parcel
+    already lost answered 202 and changed nothing (the parcel no longer tracks). Only a repeat of
+    its end (exception/lost) is accepted now; any other exception is a 409."""
+    sku = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(sku))
+    (lost,) = await label_all(api, order["order_id"], 1)
+    await carrier_event(api, lost["carrier"], lost["tracking_number"], "in_transit")
+    await carrier_event(api, lost["carrier"], lost["tracking_number"], "exception", "lost")
+    await order_once(api, order["order_id"], lambda o: o["shipments"][0].get("delivery_issue") == "lost")
+
+    for detail in ("failed_attempt", "delayed", "damaged"):
+        late = await carrier_event(api, lost["carrier"], lost["tracking_number"], "exception", detail)
+        assert late.status_code == 409, (detail, late.text)
+        assert "is lost" in late.json()["detail"]
+    again = await carrier_event(api, lost["carrier"], lost["tracking_number"], "exception", "lost")
+    assert again.status_code == 202, again.text
+
+
 async def test_lost_parcel_without_stock_is_refunded(
     api: httpx.AsyncClient, sessions: sessionmaker[Session]
 ) -> None:

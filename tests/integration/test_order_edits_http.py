@@ -154,3 +154,25 @@ async def test_the_contact_changes_until_the_order_is_over(api: httpx.AsyncClien
     assert "cancelled" in late.json()["detail"]
     lines = await patch_lines(api, order_id, (desk, 2))
     assert lines.status_code == 409 and "cancelled" in lines.json()["detail"]
+
+
+async def test_the_address_changes_after_an_edit_replaced_a_parcel(api: httpx.AsyncClient) -> None:
+    """Fuzzer finding (OMS_FUZZ_SEED=3 OMS_FUZZ_ORDERS=24, order 5): after an edit replaced the
+    parcel (the old one ended `cancelled`), an address change signalled the ended parcel too and
+    answered 500 (ExternalWorkflowExecutionNotFound). The parcel still running takes the address."""
+    desk = await new_sku(api, {"WH-EAST": 5})
+    order = await submit(api, order_body(desk))
+    order_id = order["order_id"]
+    await wait_for_shipment(api, order_id, "picking")
+    assert (await patch_lines(api, order_id, (desk, 2))).status_code == 200
+    await wait_for_shipment(api, order_id, "cancelled", index=0)
+    rebuilt = await wait_for_shipment(api, order_id, "picking", index=1)
+
+    address = dict(order["shipping_address"], line1="2 New Road")
+    response = await api.patch(f"/orders/{order_id}/shipping-address", headers=CLIENT, json=address)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["shipping_address"]["line1"] == "2 New Road"
+    await confirm_pick(api, rebuilt["shipment_id"])
+    labelled = await wait_for_shipment(api, order_id, "label_created", index=1)
+    assert labelled["shipment_id"] == rebuilt["shipment_id"]

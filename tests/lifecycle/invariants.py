@@ -57,22 +57,43 @@ def way_out(world: World, order: dict[str, Any]) -> None:
     )
 
 
+def edit_refund(row: PaymentRow) -> bool:
+    """A refund of an edit that lowered the total (`pay:{order}:edit{n}-refund[-i]`): the order
+    costs less, so it is no refund of the order's (`totals.refunded` stays)."""
+    step = row.idempotency_key.split(":", 2)[-1]
+    return step.startswith("edit") and "-refund" in step
+
+
 def money(world: World, sessions: sessionmaker[Session], order: dict[str, Any]) -> None:
-    """Captured minus refunded in the ledger is what the customer keeps, to the cent; refunds
-    never exceed the capture."""
+    """Every payment of the order in the ledger (the first, and one per edit that charged more):
+    captured minus refunded over all of them is what the customer keeps, to the cent; no payment is
+    refunded more than it captured; the refunds that are not an edit's are the order's
+    `totals.refunded`."""
     oid = order["order_id"]
     with sessions() as s:
         rows = list(s.scalars(select(PaymentRow).where(PaymentRow.order_id == oid)))
     captured = sum((r.amount for r in rows if r.operation == "capture"), Decimal(0))
     refunded = sum((r.amount for r in rows if r.operation == "refund"), Decimal(0))
+    order_refunds = sum((r.amount for r in rows if r.operation == "refund" and not edit_refund(r)), Decimal(0))
     shown_refunded = Decimal(order["totals"]["refunded"])
+    for r in rows:  # counted in the run's summary: how often edits moved money
+        if r.idempotency_key.split(":", 2)[-1].startswith("edit"):
+            world.log.append(f"{oid} ledger -> edit {r.operation} {r.status}")
+    per_payment: dict[str, list[Decimal]] = {}
+    for r in rows:
+        if r.operation in ("capture", "refund"):
+            sums = per_payment.setdefault(r.payment_id, [Decimal(0), Decimal(0)])
+            sums[r.operation == "refund"] += r.amount
+    for payment_id, (paid, back) in per_payment.items():
+        if back > paid:
+            world.found(oid, "money", f"payment {payment_id}: refunded {back} exceeds captured {paid}")
     if refunded > captured:
         world.found(oid, "money", f"refunded {refunded} exceeds captured {captured}")
-    if refunded != shown_refunded:
-        world.found(oid, "money", f"ledger refunded {refunded}, the order shows {shown_refunded}")
+    if order_refunds != shown_refunded:
+        world.found(oid, "money", f"ledger refunded {order_refunds} (edits' refunds aside), the order shows {shown_refunded}")
     if order["payment"]["method"] == "cod":
-        cash_on_delivery(world, order, rows, captured, refunded)
-    elif order["payment"]["status"] in CAPTURED:
+        cash_on_delivery(world, order, rows, captured, order_refunds)
+    elif order["payment"]["status"] in CAPTURED or (order["status"] == "closed" and captured > 0):
         kept = Decimal(order["totals"]["grand_total"]) - shown_refunded
         if captured - refunded != kept:
             world.found(oid, "money", f"captured {captured} - refunded {refunded} != kept {kept} (grand total - refunded)")
@@ -189,15 +210,20 @@ async def timeline(world: World, order: dict[str, Any]) -> None:
         entries = entries.get("items") or entries.get("timeline") or []
     for name, listing in (("order read", order["timeline"]), ("GET timeline", entries)):
         times = [datetime.fromisoformat(e["at"]) for e in listing]
-        for earlier, later, entry in zip(times, times[1:], listing[1:], strict=False):
+        for earlier, later, before, entry in zip(times, times[1:], listing, listing[1:], strict=False):
             if later < earlier:
-                world.found(order["order_id"], "timeline", f"{name}: {entry['event']} at {later} before {earlier}")
+                world.found(
+                    order["order_id"], "timeline",
+                    f"{name}: {entry['event']} {entry.get('detail')} at {later} before "
+                    f"{before['event']} {before.get('detail')} at {earlier}",
+                )
                 break
 
 
 def _comparable(view: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": view["status"],
+        "lines": sorted((line["sku"], line["quantity"]) for line in view["lines"]),
         "needs_attention": view["needs_attention"],
         "attention_reason": view.get("attention_reason"),
         "available_actions": sorted(view.get("available_actions") or []),

@@ -48,6 +48,9 @@ DOCUMENTED: dict[str, set[int]] = {
     "claim": {201, 404, 405, 409},
     "action": {200, 409},
     "choice": {200, 409},
+    # Order edits (issue 17): 409 too late / payment declined / out of stock; 422 a bad line set.
+    "lines": {200, 409, 422},
+    "contact": {200, 409, 422},
 }
 # Longer than every window: return window 30d, backorder 14d, hold 48h, every SLA.
 QUIET = timedelta(days=40)
@@ -116,7 +119,10 @@ class World:
     # -- talking to the API ----------------------------------------------------------------
     async def call(self, kind: str, order_id: str, method: str, url: str, **kw: Any) -> httpx.Response:
         response = await self.api.request(method, url, **kw)
-        self.log.append(f"{order_id} {kind} {method} {url} -> {response.status_code}")
+        problem = ""
+        if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/problem+json"):
+            problem = " " + str(response.json().get("type", ""))
+        self.log.append(f"{order_id} {kind} {method} {url} -> {response.status_code}{problem}")
         if response.status_code not in DOCUMENTED[kind]:
             self.found(order_id, "documented-answer", f"{method} {url} {kw.get('json')} -> {response.status_code} {response.text[:300]}")
         return response
@@ -155,9 +161,23 @@ class World:
         body = order_body(self.skus[0], payment=payment)
         body["order_id"] = f"FZ{self.seed}-{self.submitted}-{secrets.token_hex(3)}"
         body["lines"] = lines
+        if self.rng.random() < 0.25:
+            body["adjustments"] = self.adjustments(lines)
         self.orders.append(body["order_id"])
         await self.call("submit", body["order_id"], "POST", "/orders", headers=CLIENT, json=body)
         return body["order_id"]
+
+    def adjustments(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Channel discounts (docs/api.md "Price adjustments"): a line's own, an order's, or both,
+        each well under OMS_MAX_DISCOUNT_PERCENT (50%) of the cheapest order's 99.00, so that the
+        prices, their spread over the lines and their shrinking with an edit are exercised."""
+        chosen: list[dict[str, Any]] = []
+        kind = self.rng.choice(["line", "order", "both"])
+        if kind in ("line", "both"):
+            chosen.append({"sku": self.rng.choice(lines)["sku"], "amount": f"-{self.rng.randint(100, 2000) / 100:.2f}", "reason": "fuzz promo"})
+        if kind in ("order", "both"):
+            chosen.append({"sku": None, "amount": f"-{self.rng.randint(1, 1500) / 100:.2f}", "reason": "fuzz coupon"})
+        return chosen
 
     async def live(self, order_id: str, steps: int) -> None:
         for _ in range(steps):
@@ -169,7 +189,16 @@ class World:
 
     async def step(self, order: dict[str, Any]) -> None:
         shipments = order["shipments"]
-        moves: list[tuple[float, Any]] = [(3, self.wait), (0.3, self.cancel), (0.5, self.change_address)]
+        moves: list[tuple[float, Any]] = [
+            (3, self.wait), (0.3, self.cancel), (0.5, self.change_address), (0.5, self.change_contact),
+        ]
+        # An edit applies while held, or fulfilling until its parcels are picked: drawn mostly
+        # then, now and then at other moments (the 409 too-late-to-edit).
+        editable = order["status"] == "on_hold" or (
+            order["status"] in ("fulfilling", "partially_shipped")
+            and any(s["status"] in ("pending", "picking") for s in shipments)
+        )
+        moves.append((5 if editable else 0.5, self.edit_lines))
         if any(s["status"] in ("pending", "picking") for s in shipments):
             moves.append((6, self.pick))
         if any(s.get("tracking_number") for s in shipments):
@@ -235,6 +264,71 @@ class World:
     async def change_address(self, order: dict[str, Any]) -> None:
         address = dict(order["shipping_address"], line1=f"{self.rng.randint(1, 999)} Fuzz Road")
         await self.call("address", order["order_id"], "PATCH", f"/orders/{order['order_id']}/shipping-address", headers=CLIENT, json=address)
+
+    @staticmethod
+    def line_set(lines: list[dict[str, Any]]) -> dict[str, int]:
+        return {line["sku"]: line["quantity"] for line in lines if line["quantity"] > 0}
+
+    def new_lines(self, order: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        """A new set of lines drawn from the order's and the round's SKUs (a quantity changed, a line
+        dropped, a SKU added), and whether it is valid; now and then an invalid one (no line left,
+        an unknown SKU), which the contract answers 422."""
+        current = self.line_set(order["lines"])
+        draw = self.rng.random()
+        if draw < 0.06:
+            return [], False
+        if draw < 0.12:
+            lines = [{"sku": sku, "quantity": q} for sku, q in current.items()]
+            return lines + [{"sku": f"FZ-NOSUCH-{self.rng.randint(0, 10**6)}", "quantity": 1}], False
+        new = dict(current)
+        for _ in range(self.rng.randint(1, 2)):
+            change = self.rng.choice(["quantity", "drop", "add"])
+            if change == "quantity" and new:
+                new[self.rng.choice(sorted(new))] = self.rng.randint(1, 3)
+            elif change == "drop" and len(new) > 1:
+                del new[self.rng.choice(sorted(new))]
+            else:
+                new[self.rng.choice(self.skus)] = self.rng.randint(1, 3)
+        lines = [{"sku": sku, "quantity": q} for sku, q in new.items()]
+        dropped = sorted(set(current) - set(new))
+        if dropped and self.rng.random() < 0.3:  # a line with quantity 0 is cancelled too
+            lines.append({"sku": self.rng.choice(dropped), "quantity": 0})
+        return lines, True
+
+    async def edit_lines(self, order: dict[str, Any]) -> None:
+        """The customer (or ops) changes the order's lines (PATCH /orders/{id}/lines): a 200 that
+        changes something moves the order's version or lines; an invalid set is a 422."""
+        oid = order["order_id"]
+        lines, valid = self.new_lines(order)
+        before = self.line_set(order["lines"])
+        response = await self.call(
+            "lines", oid, "PATCH", f"/orders/{oid}/lines", headers=self.rng.choice([CLIENT, OPS]), json={"lines": lines},
+        )
+        if not valid and response.status_code == 200:
+            self.found(oid, "documented-answer", f"PATCH lines {lines} (invalid) -> 200")
+        if valid and response.status_code == 422:
+            self.found(oid, "documented-answer", f"PATCH lines {lines} (valid) -> 422 {response.text[:300]}")
+        if response.status_code != 200 or self.line_set(lines) == before:
+            return
+        for _ in range(60):
+            now = await self.read(oid)
+            if now["version"] > order["version"] or self.line_set(now["lines"]) != before:
+                return
+            await asyncio.sleep(0.05)
+        self.found(oid, "200-changes-something", f"PATCH lines {before} -> {lines} answered 200 and the order did not change")
+
+    async def change_contact(self, order: dict[str, Any]) -> None:
+        """The customer's new email, phone or both (PATCH /orders/{id}/contact)."""
+        body: dict[str, Any] = {}
+        which = self.rng.choice(["email", "phone", "both"])
+        if which in ("email", "both"):
+            body["email"] = f"fuzz{self.rng.randint(1, 9999)}@example.com"
+        if which in ("phone", "both"):
+            body["phone"] = f"+86139{self.rng.randint(10**7, 10**8 - 1)}"
+        oid = order["order_id"]
+        response = await self.call("contact", oid, "PATCH", f"/orders/{oid}/contact", headers=self.rng.choice([CLIENT, OPS]), json=body)
+        if response.status_code == 422:
+            self.found(oid, "documented-answer", f"PATCH contact {body} (valid) -> 422 {response.text[:300]}")
 
     async def open_return(self, order: dict[str, Any]) -> None:
         parcel = self.rng.choice([s for s in order["shipments"] if s["status"] == "delivered"])

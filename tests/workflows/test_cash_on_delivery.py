@@ -188,3 +188,32 @@ async def test_cod_not_received_claim_refunded_voids_the_parcels_share(orders: O
     assert refunded.payment.status is PaymentStatus.VOIDED
     assert refunded.shipments[0].outcome == "voided 111.00 (cash on delivery)"
     await orders.wait_status(order_id, OrderStatus.CLOSED)
+
+
+async def test_cod_parcel_the_carrier_goes_silent_on_is_voided_by_ops_and_the_order_closes(
+    orders: Orders,
+) -> None:
+    """The lifecycle fuzzer's seed 3, order 19: a cod parcel handed over, then the carrier goes
+    silent. Past the delivery SLA the order needs attention; with nothing captured there was no
+    `refund` and the parcel was not undeliverable, so only `note` applied. Now `refund` applies and
+    voids the stalled parcel's share: the order stops waiting for it and closes."""
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    order = await orders.submit(_cod(("VASE", 1, "99.00")))
+    order_id = order.order_id
+    parcel = ids.shipment_id(order_id, 1)
+    await orders.hand_over(parcel)
+    await orders.carrier(parcel, TrackingStatus.EXCEPTION, detail=CarrierIssue.FAILED_ATTEMPT.value)
+    await orders.fast_forward(orders.parcel(parcel), timedelta(days=8))  # past the delivery SLA
+
+    stuck = await orders.wait(order_id, lambda o: o.needs_attention, "the late parcel flagged")
+    assert stuck.payment.captured == Decimal("0.00")
+    assert OpsActionKind.REFUND in stuck.available_actions
+
+    resolved = await orders.ops(order_id, OpsActionKind.REFUND, note="carrier lost track", shipment_id=parcel)
+    assert resolved.shipments[0].outcome == "voided 111.00 (cash on delivery)"
+    assert orders.stubs.operations("refund") == []
+    assert [(r.amount, r.key) for r in orders.stubs.operations("void")] == [
+        (Decimal("111.00"), ids.payment_key(order_id, f"void-{parcel}"))
+    ]
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert closed.payment.status is PaymentStatus.VOIDED

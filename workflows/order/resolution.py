@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         refund_request,
         refunded_of,
         reship_request,
-        undeliverable,
+        resolvable,
         voided_parcel,
     )
     from workflows.order.after_sales import WRONG_ITEM_RETURN_PATCH, AfterSales
@@ -143,7 +143,7 @@ class Resolution:
             # The replacement is on the order before the old parcel counts as resolved, so the
             # order never looks as if nothing were left to deliver in between.
             await self._fulfilment.start_parcels(allocation, key, destination=address)
-            if undeliverable(parcel) or (claim is not None and claim.kind is ClaimKind.NOT_RECEIVED):
+            if resolvable(parcel) or (claim is not None and claim.kind is ClaimKind.NOT_RECEIVED):
                 # Cash on delivery: the replacement collects what the parcel would have.
                 self._payment.renew(parcel.shipment_id, order.shipments[before:])
                 # It will not arrive: the replacement takes its place. A delivered parcel under a

@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import events
@@ -84,6 +84,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch ids (docs/versioning.md, "Patches in force").
 SLA_AFTER_LOCAL_STEPS = "order-sla-after-local-steps-20261201"
+# An address change signals only the parcels still running (an edit's replaced ones have ended).
+ADDRESS_SKIPS_ENDED_PARCELS_PATCH = "order-address-skips-ended-parcels-20261202"
 
 
 T = TypeVar("T")
@@ -303,7 +305,18 @@ class OrderWorkflow:
     async def change_address(self, change: AddressChange) -> OrderView:
         self._door.set_address(change.address)
         for child in self._state.children:
-            await child.signal(ShipmentWorkflow.change_destination, change.address)
+            # A parcel that has ended (one an edit replaced, ended `cancelled`) cannot be
+            # signalled: the signal failed the whole update (ExternalWorkflowExecutionNotFound).
+            # The order may hear of the parcel's end only after it ended: a signal that finds no
+            # running parcel is skipped likewise.
+            if child.done() and workflow.patched(ADDRESS_SKIPS_ENDED_PARCELS_PATCH):
+                continue
+            try:
+                await child.signal(ShipmentWorkflow.change_destination, change.address)
+            except FailureError:
+                if not workflow.patched(ADDRESS_SKIPS_ENDED_PARCELS_PATCH):
+                    raise
+                workflow.logger.info("address change: parcel %s has ended", child.id)
         self._door.record(events.ORDER_ADDRESS_CHANGED, actor=change.actor)
         await workflow.wait_condition(self._door.all_projected)
         return self._order
