@@ -227,7 +227,19 @@ def _timeline(s: Session, order_id: str) -> list[TimelineEntry]:
             )
         )
     merged.extend(entries[position:])
-    return merged
+    return _in_time_order(merged)
+
+
+def _in_time_order(timeline: list[TimelineEntry]) -> list[TimelineEntry]:
+    """The timeline's times never go backwards: an entry that must follow a later one (a parcel's
+    step after the order's entry about its previous step, which the order made a moment after the
+    parcel moved on) is shown at that one's time. The parcel's log keeps its own times."""
+    shown: list[TimelineEntry] = []
+    for entry in timeline:
+        if shown and entry.at < shown[-1].at:
+            entry = entry.model_copy(update={"at": shown[-1].at})
+        shown.append(entry)
+    return shown
 
 
 def _with_current_parcels(s: Session, orders: list[OrderView]) -> list[OrderView]:

@@ -309,6 +309,11 @@ def test_a_parcel_step_never_comes_before_the_step_the_order_heard_late(session_
         "shipment.in_transit",
         "shipment.out_for_delivery",
     ]
+    # ... and its times never go backwards (the lifecycle fuzzer's timeline invariant): the parcel's
+    # step that must follow the order's late entry is shown at that entry's time.
+    times = [e.at for e in timeline(session_factory, "ORD-9")]
+    assert times == sorted(times)
+    assert times[-1] == T0 + timedelta(minutes=7)
 
 
 def test_idempotency_keys_first_claim_wins(session_factory: SF) -> None:
