@@ -54,7 +54,7 @@ def tracking_refusal(shipment: ShipmentView, status: TrackingStatus, detail: str
         if new is current and (not ended_by_issue or detail == shipment.delivery_issue):
             return None
         what = f"{status.value}/{detail}" if detail else status.value
-        end = f"{current.value} ({shipment.delivery_issue})" if ended_by_issue else current.value
+        end = shipment.delivery_issue if ended_by_issue else current.value
         return f"shipment {shipment.shipment_id} is {end}: {what} cannot apply any more"
     if new is current or new is ShipmentStatus.EXCEPTION or current is ShipmentStatus.EXCEPTION:
         return None
