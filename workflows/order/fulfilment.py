@@ -37,6 +37,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch (docs/versioning.md): a parcel reshipped or refunded while the carrier has it is told so.
 PARCEL_WRITTEN_OFF_PATCH = "parcel-written-off-20261201"
+# Patch: a parcel that finishes starting once the order's compensations have begun is cancelled
+# at once (the lifecycle fuzzer's 2,000-order run: a cancel during a short pick's reallocation hung).
+PARCEL_STARTED_DURING_CANCEL_PATCH = "parcel-started-during-cancel-20261202"
 # Patch: a backordered short pick is listed in `order.short_waits` and a receipt of one of its
 # SKUs (the stock_arrived update) makes it try its reservation again before the timeout.
 SHORT_PICK_WAKES_PATCH = "short-pick-wakes-on-receipt-20261202"
@@ -181,6 +184,12 @@ class Fulfilment:
                 static_summary=f"Parcel {number} of order {order.order_id} from {parcel.warehouse}",
             )
             state.children.append(handle)
+            if state.compensation is not None and workflow.patched(PARCEL_STARTED_DURING_CANCEL_PATCH):
+                # The order's compensations began while this parcel was starting (a short pick's
+                # reallocation under way when the cancel came), after they cancelled the parcels
+                # they knew: they would wait for this one forever (the cancel never answered).
+                handle.cancel()
+                continue
             if on_ops_hold(order) != held:
                 # Ops held or released the order while this parcel was starting, too late for the
                 # parcel to be among those told (workflows/order/parcel_control.py).
