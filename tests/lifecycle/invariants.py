@@ -41,13 +41,18 @@ def snapshot(sessions: sessionmaker[Session], skus: list[str]) -> StockSnapshot:
     return StockSnapshot(levels, int(last))
 
 
+def has_way_out(order: dict[str, Any]) -> bool:
+    """Closed or cancelled, or needing attention with an ops action other than `note`."""
+    if order["status"] in TERMINAL:
+        return True
+    actions = [a for a in order.get("available_actions", []) if a != "note"]
+    return bool(order["needs_attention"] and actions)
+
+
 def way_out(world: World, order: dict[str, Any]) -> None:
     """No order waits without a way out: it is closed or cancelled, or it needs attention and an
     ops action other than `note` applies."""
-    if order["status"] in TERMINAL:
-        return
-    actions = [a for a in order.get("available_actions", []) if a != "note"]
-    if order["needs_attention"] and actions:
+    if has_way_out(order):
         return
     world.found(
         order["order_id"], "way-out",

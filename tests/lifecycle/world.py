@@ -55,6 +55,10 @@ DOCUMENTED: dict[str, set[int]] = {
 # Longer than every window: return window 30d, backorder 14d, hold 48h, every SLA.
 QUIET = timedelta(days=40)
 FORWARD_WAIT = 8.0  # seconds
+# An order that looks stuck after the skip gets a second, longer one: on a loaded machine a parcel
+# polling its carrier every 12 h can take longer than FORWARD_WAIT to reach its 7-day SLA, and the
+# invariant would then blame the order for a skip that did not finish.
+SECOND_LOOK_WAIT = 40.0  # seconds
 
 
 # Each order draws from a generator of its own (seed, order number), so the orders' histories stay
@@ -420,7 +424,7 @@ class World:
                     headers=OPS, json={"action": "release", "note": "fuzz: quiet", "params": {}},
                 )
 
-    async def skip_time(self, order_ids: list[str]) -> None:
+    async def skip_time(self, order_ids: list[str], wait: float = FORWARD_WAIT) -> None:
         """Every workflow of these orders (the order, its parcels, its returns) fast-forwarded past
         every window, all at once; twice, since a fired timer may start the next one. A workflow
         that waits on no timer never observes the skip: FORWARD_WAIT bounds the wait for it."""
@@ -433,12 +437,12 @@ class World:
                 workflow_ids.append(order["workflow_id"])
                 workflow_ids += [ids.shipment_workflow_id(s["shipment_id"]) for s in order["shipments"]]
                 workflow_ids += [ids.return_workflow_id(r["rma_id"]) for r in order["returns"]]
-            await asyncio.gather(*(self.forward(w) for w in workflow_ids))
+            await asyncio.gather(*(self.forward(w, wait) for w in workflow_ids))
 
-    async def forward(self, workflow_id: str) -> None:
+    async def forward(self, workflow_id: str, wait: float = FORWARD_WAIT) -> None:
         handle = self.client.get_workflow_handle(workflow_id)
         with contextlib.suppress(Exception):  # closed or unknown workflows have no clock to move
-            await asyncio.wait_for(self.env.fast_forward(handle, QUIET), timeout=FORWARD_WAIT)
+            await asyncio.wait_for(self.env.fast_forward(handle, QUIET), timeout=wait)
 
     async def settle(self, order_id: str) -> dict[str, Any]:
         """The order once the projection stops moving (terminal, or unchanged for a while)."""

@@ -3,6 +3,7 @@ order waiting with only a note; ops reship it (stock reserved anew) or refund it
 closes once every parcel is delivered or resolved and the return window is over. Refunds never
 pass what is left of the capture."""
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,9 +25,18 @@ from domain.enums import (
     ShipmentStatus,
     TrackingStatus,
 )
-from domain.models import ClaimRequest, ClaimView, ReceivedLine, ReturnReceipt
+from domain.models import (
+    ClaimRequest,
+    ClaimView,
+    ParcelLine,
+    PaymentRequest,
+    ReceivedLine,
+    ReturnReceipt,
+    ReturnRequest,
+)
 from tests.workflows.driver import Orders, order_request
 from workflows.order.workflow import OrderWorkflow
+from workflows.returns import ReturnWorkflow
 
 
 async def _returned_to_sender(orders: Orders, stock: int = 3) -> str:
@@ -331,6 +341,71 @@ async def test_a_wrong_item_claim_opens_a_return_that_restocks_refunds_nothing_a
     assert events.index("parcel.reshipped") < events.index("return.requested") < events.index("return.claim_settled")
     assert [e.detail for e in closed.timeline if e.event == "return.claim_settled"] == [{"rma_id": rma}]
     assert events[-1] == "order.closed"
+    await orders.projected(order_id)
+
+
+async def test_a_return_requested_while_a_wrong_items_replacement_ships_answers_at_once(orders: Orders) -> None:
+    """make fuzz (seed 20261201, order 937): a wrong_item claim and a return of another line,
+    filed together right after delivery, while the order was still folding in the delivered
+    parcel (here its cash-on-delivery capture is slow). The claim's right item ships at once, so
+    the order stays in fulfilment until it is delivered; the return's answer waited that long,
+    since only the closing loop started returns. Now its child starts from the request: both
+    answer, both returns run while the replacement is on its way, and the order settles them
+    and closes once it is delivered."""
+    orders.stubs.add_item("VASE", WH_EAST=3)
+    orders.stubs.add_item("MUG", "20.00", WH_EAST=3)
+    order = await orders.submit(
+        order_request(("VASE", 1, "99.00"), ("MUG", 1, "20.00"), payment=PaymentRequest(method="cod"))
+    )
+    order_id = order.order_id
+    first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+    orders.stubs.glitch("capture_payment", 4)  # the order sits on the delivered parcel's capture
+    await orders.deliver(order_id, first)
+    await orders.wait_status(order_id, OrderStatus.DELIVERED)
+    orders.stubs.glitch("reserve_stock", 2)  # the right vase's reservation takes a while
+
+    claim, ret = await asyncio.wait_for(
+        asyncio.gather(
+            orders.order(order_id).execute_update(
+                OrderWorkflow.file_claim,
+                ClaimRequest(kind=ClaimKind.WRONG_ITEM, shipment_id=first, lines=[ParcelLine(sku="VASE", quantity=1)]),
+            ),
+            orders.request_return(
+                order_id, ReturnRequest(lines=[ParcelLine(sku="MUG", quantity=1)], reason=ReturnReason.NO_LONGER_NEEDED)
+            ),
+        ),
+        timeout=90,  # a hang guard: before the fix the return answered only after the next delivery
+    )
+
+    assert claim.status is ClaimStatus.RESHIPPED
+    during = await orders.wait(order_id, lambda o: len(o.returns) == 2, "both returns on the order")
+    assert during.shipments[1].shipment_id == second and during.shipments[1].status is not ShipmentStatus.DELIVERED
+    claim_rma = claim.rma_id
+    assert claim_rma is not None and {r.rma_id for r in during.returns} == {ret.rma_id, claim_rma}
+    for rma in (ret.rma_id, claim_rma):  # each return's child runs already
+        assert (await orders.rma(rma).query(ReturnWorkflow.state)).rma_id == rma
+
+    await orders.deliver(order_id, second)
+    await orders.wait_status(order_id, OrderStatus.RETURNING)
+    approved = await orders.state(order_id)
+    if any(r.awaiting_approval for r in approved.returns):
+        await orders.ops(order_id, OpsActionKind.APPROVE, note="fine", rma_id=ret.rma_id)
+    await orders.receive_return(
+        claim_rma, ReturnReceipt(lines=[ReceivedLine(sku="VASE", quantity=1, condition=ItemCondition.RESELLABLE)])
+    )
+    await orders.receive_return(
+        ret.rma_id, ReturnReceipt(lines=[ReceivedLine(sku="MUG", quantity=1, condition=ItemCondition.RESELLABLE)])
+    )
+    await orders.wait(
+        order_id,
+        lambda o: o.status is OrderStatus.DELIVERED and {r.rma_id: r.status for r in o.returns}
+        == {claim_rma: ReturnStatus.INSPECTED, ret.rma_id: ReturnStatus.REFUNDED},
+        "both returns settled",
+    )
+    await orders.fast_forward(orders.order(order_id), timedelta(days=31))
+    closed = await orders.wait_status(order_id, OrderStatus.CLOSED)
+    assert closed.totals.refunded == Decimal("20.00"), "the mug is refunded, the wrong vase is not"
+    assert not closed.needs_attention
     await orders.projected(order_id)
 
 

@@ -17,6 +17,11 @@ SETTLE_BEFORE_CLOSE_PATCH = "return-settle-before-close-20261201"
 # A wrong_item claim made good opens a return for the wrong item (docs/versioning.md); asked in
 # workflows/order/resolution.py, only on that path.
 WRONG_ITEM_RETURN_PATCH = "wrong-item-return-20261202"
+# A return's child starts from the handler that opened it (request_return, or the claim made good),
+# wherever the run loop is, instead of from the closing loop's second phase only: a return
+# requested while a wrong item's replacement shipped answered once that was delivered
+# (docs/versioning.md; make fuzz, seed 20261201, order 937).
+RETURN_STARTS_AT_ONCE_PATCH = "return-starts-at-once-20261202"
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
@@ -59,6 +64,8 @@ class AfterSales:
         self._rejections_told: set[str] = set()
         self._claim_returns: set[str] = set()  # RMAs the order opened for claims (WRONG_ITEM_RETURN_PATCH)
         self._return_inputs: dict[str, ReturnInput] = {}  # each RMA as opened: its lines' prices
+        self._starting = 0  # return children being started (popped from _return_requests, not yet on)
+        self._at_once = False  # RETURN_STARTS_AT_ONCE_PATCH: handlers start returns
 
     def open_return(self, request: ReturnRequest, auto_approve: bool | None = None) -> str:
         """Accept a return request (validated by the update): the RMA shows on the order at once,
@@ -123,6 +130,15 @@ class AfterSales:
         self._claim_returns.add(rma)
         return rma
 
+    async def start_at_once(self) -> None:
+        """Start the returns just opened, from the handler that opened them (new orders only:
+        RETURN_STARTS_AT_ONCE_PATCH); older orders leave them to the closing loop."""
+        if not self._return_requests or not workflow.patched(RETURN_STARTS_AT_ONCE_PATCH):
+            return
+        self._at_once = True
+        await self._start_returns()
+        self.return_news = True  # in the window's phase, the loop tells the approval as it would have
+
     async def close_after_return_window(self) -> None:
         state = self._state
         order = state.order
@@ -130,18 +146,20 @@ class AfterSales:
             # Every parcel was refunded: nothing is left to deliver or return.
             self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
             return
-        while order.status is not OrderStatus.DELIVERED:
+        # `returning` here only once a handler started a return (RETURN_STARTS_AT_ONCE_PATCH): the
+        # order was delivered, so it goes on to the window like a delivered one.
+        while order.status not in (OrderStatus.DELIVERED, OrderStatus.RETURNING):
             # A parcel came back undelivered: the order stays open and flagged for ops, who reship
             # or refund it (workflows/order/resolution.py), rather than closing quietly. The
             # replacement is folded in here; a refund of the last parcel leaves nothing to deliver.
             workflow.set_current_details(f"Needs attention: {order.attention_reason}")
             await workflow.wait_condition(
-                lambda: order.status is OrderStatus.DELIVERED
+                lambda: order.status in (OrderStatus.DELIVERED, OrderStatus.RETURNING)
                 or self._fulfilment.unfolded()
-                or (not state.resolving and not self._live_parcels() and not open_claims(order))
+                or (not state.resolving and not self._live_parcels() and not open_claims(order) and self._returns_idle())
             )
             await self._fulfilment.fold_finished()
-            if not state.resolving and not self._live_parcels() and not open_claims(order):
+            if not state.resolving and not self._live_parcels() and not open_claims(order) and self._returns_idle():
                 self._door.move(OrderStatus.CLOSED, events.ORDER_CLOSED, detail={"reason": "fully refunded"})
                 return
         assert state.delivered_at is not None
@@ -184,11 +202,16 @@ class AfterSales:
         shipments = self._state.order.shipments
         return any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in shipments)
 
+    def _returns_idle(self) -> bool:
+        """No return is running or starting (before RETURN_STARTS_AT_ONCE_PATCH none ever was
+        before the window's phase, so older histories meet this as true)."""
+        return not self._starting and all(child.done() for child in self._state.return_children.values())
+
     def _open_after_sales(self) -> int:
         state = self._state
         returns = sum(1 for child in state.return_children.values() if not child.done())
         parcels = sum(1 for child in state.children if not child.done())
-        return returns + parcels + self._fulfilment.open_short_picks()
+        return returns + self._starting + parcels + self._fulfilment.open_short_picks()
 
     def _unsettled_returns(self) -> bool:
         """A return finished (inspected, rejected) that the order has not settled yet: the window
@@ -209,14 +232,27 @@ class AfterSales:
     async def _start_returns(self) -> None:
         state = self._state
         while self._return_requests:
+            # Popped before the start, counted in _starting while it runs: a handler and the loop
+            # may both start returns, and neither may start one twice or close the order meanwhile.
             inp = self._return_requests.pop(0)
-            handle = await workflow.start_child_workflow(
-                ReturnWorkflow.run,
-                inp,
-                id=ids.return_workflow_id(inp.rma_id),
-                static_summary=f"Return {inp.rma_id} of order {state.order.order_id}: {inp.reason.value}",
-            )
+            self._starting += 1
+            try:
+                handle = await workflow.start_child_workflow(
+                    ReturnWorkflow.run,
+                    inp,
+                    id=ids.return_workflow_id(inp.rma_id),
+                    static_summary=f"Return {inp.rma_id} of order {state.order.order_id}: {inp.reason.value}",
+                )
+            finally:
+                self._starting -= 1
             state.return_children[inp.rma_id] = handle
+            if self._at_once:
+                # Started wherever the order is: `returning` only from delivered; a parcel still
+                # on its way (a wrong item's replacement, an order that went back to fulfilling)
+                # keeps the order following its parcels until it is delivered (_returning_again).
+                if state.order.status is OrderStatus.DELIVERED:
+                    self._door.move(OrderStatus.RETURNING, events.RETURN_STARTED, detail={"rma_id": inp.rma_id})
+                continue
             if inp.rma_id in self._claim_returns and state.order.status is not OrderStatus.DELIVERED:
                 # The right item is on its way (the order follows its parcels until it is
                 # delivered): the order turns `returning` once it is (_returning_again).
@@ -225,13 +261,13 @@ class AfterSales:
                 self._door.move(OrderStatus.RETURNING, events.RETURN_STARTED, detail={"rma_id": inp.rma_id})
 
     def _returning_again(self) -> None:
-        """A claim's return still open once the right item is delivered: the order is `returning`
-        (only claim returns start while the order is not delivered)."""
+        """A return still open once the order is delivered again: the order is `returning`. Before
+        RETURN_STARTS_AT_ONCE_PATCH only claim returns started while the order was not delivered."""
         state = self._state
         if state.order.status is not OrderStatus.DELIVERED:
             return
         for rma, child in state.return_children.items():
-            if rma in self._claim_returns and not child.done():
+            if (rma in self._claim_returns or self._at_once) and not child.done():
                 self._door.move(OrderStatus.RETURNING, events.RETURN_STARTED, detail={"rma_id": rma})
                 return
 

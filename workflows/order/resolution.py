@@ -90,6 +90,7 @@ class Resolution:
                 # In the same step as the claim's close, so the order never looks as if nothing
                 # were left open in between (the write-off below waits on a signal).
                 self._take_back_wrong_item(claim)
+                await self._after_sales.start_at_once()
                 if parcel is None:
                     parcel = self._never_arrived(claim)
             if parcel is not None:
@@ -167,6 +168,7 @@ class Resolution:
             )
             if claim is not None:
                 self._take_back_wrong_item(claim)
+                await self._after_sales.start_at_once()
             await self._ops.notify(
                 "reshipped",
                 reason=parcel.delivery_issue or parcel.status.value,

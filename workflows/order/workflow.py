@@ -426,6 +426,8 @@ class OrderWorkflow:
     async def request_return(self, request: ReturnRequest) -> ReturnView:
         """Open a return (RMA) for delivered lines within the return window."""
         rma = self._after_sales.open_return(request)
+        # Its child starts now (new orders), so the answer never waits on the run loop's phase.
+        await self._after_sales.start_at_once()
         await workflow.wait_condition(
             lambda: rma in self._state.return_children and self._door.all_projected()
         )
