@@ -59,6 +59,7 @@ FORWARD_WAIT = 8.0  # seconds
 # polling its carrier every 12 h can take longer than FORWARD_WAIT to reach its 7-day SLA, and the
 # invariant would then blame the order for a skip that did not finish.
 SECOND_LOOK_WAIT = 40.0  # seconds
+ANSWER_WAIT = 120.0  # seconds: every request answers well within this, however loaded the machine
 
 
 # Each order draws from a generator of its own (seed, order number), so the orders' histories stay
@@ -122,7 +123,14 @@ class World:
 
     # -- talking to the API ----------------------------------------------------------------
     async def call(self, kind: str, order_id: str, method: str, url: str, **kw: Any) -> httpx.Response:
-        response = await self.api.request(method, url, **kw)
+        try:
+            response = await asyncio.wait_for(self.api.request(method, url, **kw), timeout=ANSWER_WAIT)
+        except TimeoutError:
+            # A request that never answers is a finding, not a stalled run (seed 20261201, order 937
+            # once held a 2,000-order run for an hour); the order's read shows where it waits.
+            self.log.append(f"{order_id} {kind} {method} {url} -> no answer")
+            self.found(order_id, "answers", f"{method} {url} {kw.get('json')}: no answer within {ANSWER_WAIT:.0f}s")
+            return httpx.Response(599, text="no answer")
         problem = ""
         if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/problem+json"):
             problem = " " + str(response.json().get("type", ""))
