@@ -144,15 +144,6 @@ def price_order(
     return Pricing(totals=totals, lines=priced)
 
 
-def order_totals(
-    lines: Sequence[OrderLine],
-    speed: ShippingSpeed,
-    adjustments: Sequence[PriceAdjustment] = (),
-    shipping_charge: Decimal | None = None,
-) -> Totals:
-    return price_order(lines, speed, adjustments, shipping_charge).totals
-
-
 def price_request(request: OrderRequest) -> Pricing:
     """A submission priced as intake prices it."""
     return price_order(request.lines, request.shipping_speed, request.adjustments, request.shipping_charge)

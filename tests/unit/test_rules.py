@@ -11,7 +11,7 @@ from domain.carriers import RATE_CARDS, choose_quote
 from domain.enums import OrderStatus, Priority, ShipmentStatus, ShippingSpeed
 from domain.lifecycle import fulfilment_status, order_news
 from domain.models import CatalogItem, OrderLine, OrderRequest, ShipmentView
-from domain.pricing import order_totals
+from domain.pricing import price_order
 from domain.verification import verify_order
 
 TODAY = date(2026, 11, 26)
@@ -47,7 +47,7 @@ def test_rates_are_deterministic() -> None:
 def test_totals_add_up(quantities: list[int], cents: int) -> None:
     price = Decimal(cents) / 100
     lines = [OrderLine(sku=f"S{i}", quantity=q, unit_price=price) for i, q in enumerate(quantities)]
-    totals = order_totals(lines, ShippingSpeed.STANDARD)
+    totals = price_order(lines, ShippingSpeed.STANDARD).totals
     assert totals.items == price * sum(quantities)
     assert totals.grand_total == totals.items + totals.shipping
     assert totals.shipping == (Decimal("0.00") if totals.items >= 299 else Decimal("12.00"))
