@@ -84,15 +84,27 @@ def target_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {keys[row.figure]: row._asdict() for row in baseline_rows(results) if row.figure in keys}
 
 
+# Wide enough for every column unwrapped: a log file (no terminal) would otherwise get 80 columns.
+TABLE_WIDTH = 124
+
+
 def print_baselines_table(results: dict[str, Any], console: Console) -> None:
     table = Table(title="ours against the naive and the same-shape baselines (same run)")
     for column in ("figure", "ours", "naive", "ours / naive", "same-shape", "ours / same-shape", "target", "met"):
-        table.add_column(column, justify="left" if column == "figure" else "right")
+        table.add_column(column, justify="left" if column == "figure" else "right", no_wrap=True)
     for row in baseline_rows(results):
         met = "" if row.met is None else ("yes" if row.met else "NO")
         table.add_row(row.figure, _fmt(row.ours), _fmt(row.naive), _fmt(row.over_naive), _fmt(row.same_shape),
                       _fmt(row.over_same_shape), row.target, met)
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.width
+    console.width = max(width, TABLE_WIDTH)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _fmt(value: Any) -> str:
