@@ -34,6 +34,7 @@ from bench.drive import (
     prepare_sku,
 )
 from bench.report import latencies_ms, print_table, throughput, write_chart, write_json
+from bench.report_baselines import print_baselines_table, target_verdicts
 from bench.stack import Proc, Stack
 from cli.terminal import literal
 from config.settings import Settings
@@ -139,6 +140,7 @@ def cpu_per_order(before: dict[str, float], after: dict[str, float], parts: tupl
 # worker and the Temporal server (the driver is this process, in both phases).
 OUR_PARTS = ("worker", "temporal", "api", "simulator", "postgres")
 BARE_PARTS = ("bare_worker", "temporal")
+NAIVE_PARTS = ("naive_worker", "temporal")
 
 
 def reset_peaks(procs: list[Proc]) -> None:
@@ -226,6 +228,7 @@ async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict
             results["orders"]["history"] = history
             phases["orders"] = ours
             if not options.skip_baselines:
+                results["naive"], phases["naive"] = await naive_phase(stack, client, options, progress)
                 task = progress.add_task("bare workflow", total=options.orders)
                 reset_peaks(bare_worker)
                 cpu0, srv0, all0 = cpu_of(bare_worker), cpu_of(server), stack_cpu(stack)
@@ -328,6 +331,43 @@ async def _bare_history(client: Client, shape: BareShape, workflow_id: str) -> i
     return sum((await history_counts(client, handle.id)).values())
 
 
+async def naive_phase(
+    stack: Stack, client: Client, options: BenchOptions, progress: Progress
+) -> tuple[dict[str, Any], list[Outcome]]:
+    """The naive baseline (bench/naive_workflow.py): a probe order alone for its history (the
+    order's own, and with its parcel), then as many orders as ours at the same concurrency."""
+    from bench.naive_drive import drive_naive_orders, one_naive_order
+    from bench.naive_workflow import parcel_workflow_id
+
+    wait = _parse_window(options.return_window).total_seconds()
+    probe_id = f"bench-naive-probe-{time.time_ns()}"
+    outcome, _ = await one_naive_order(client, probe_id, wait)
+    if not outcome.ok:
+        raise RuntimeError(f"the naive probe order {probe_id} did not close; see naive_worker.log")
+    order = await history_counts(client, probe_id)
+    parcel = await history_counts(client, parcel_workflow_id(probe_id))
+    naive_worker = [stack.procs["naive_worker"]]
+    server = [p for n, p in stack.procs.items() if n == "temporal"]
+    task = progress.add_task("naive", total=options.orders)
+    reset_peaks(naive_worker)
+    cpu0, srv0, all0 = cpu_of(naive_worker), cpu_of(server), stack_cpu(stack)
+    outcomes, resent = await drive_naive_orders(
+        client, wait, options.orders, options.concurrency, lambda: progress.advance(task)
+    )
+    figures = phase_figures(outcomes, cpu_of(naive_worker) - cpu0, cpu_of(server) - srv0, naive_worker)
+    figures["cpu_ms_per_order"] = cpu_per_order(all0, stack_cpu(stack), NAIVE_PARTS, figures["finished"])
+    figures["history"] = {
+        "order_id": probe_id,
+        "order": sum(order.values()),
+        "with_children": sum((order + parcel).values()),
+        "order_by_type": dict(order),
+        "parcel_by_type": dict(parcel),
+    }
+    # Parcel signals that found no parcel yet and were sent again (bench/naive_drive.py).
+    figures["parcel_signals_resent_per_order"] = round(resent / max(len(outcomes), 1), 2)
+    return figures, outcomes
+
+
 def _parse_window(text: str) -> timedelta:
     from config.settings import parse_duration
 
@@ -360,10 +400,14 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
             raise
         finally:
             stack.stop()
+    if "naive" in results and "bare_workflow" in results:
+        results["targets"] = target_verdicts(results)
     write_json(results, options.out_dir / "bench.json")
     if "parked" in results:
         console.print(results["parked"])
     if "bare_workflow" in results:
         print_table(results, console)
+    if "naive" in results and "bare_workflow" in results:
+        print_baselines_table(results, console)
     console.print(literal(f"results: {options.out_dir / 'bench.json'}, chart: {options.out_dir / 'bench.png'}"))
     return results

@@ -133,6 +133,7 @@ class Stack:
         self.spawn("api", [*me, "cli", "api"])
         self.spawn("bare_api", [*me, "bench.bare_api"], {"OMS_API_PORT": str(bare_port)})
         self.spawn("bare_worker", [*me, "bench.bare_workflow"])
+        self.spawn("naive_worker", [*me, "bench.naive_workflow"])
         for port in (api_port, bare_port):
             if not wait_for_port("127.0.0.1", port, timeout=90):
                 raise RuntimeError(f"nothing answers on port {port} within 90s (see {self.work_dir}/*.log)")

@@ -31,6 +31,17 @@ def test_bench_runs_orders_and_baselines_end_to_end(client: Client, database_url
     assert ours["all"] == round(sum(v for k, v in ours.items() if k != "all"), 2)
     assert set(results["bare_workflow"]["cpu_ms_per_order"]) == {"bare_worker", "all"}
     assert set(results["orders"]["latency_ms"]) == {"p50", "p95", "p99"}
+    # The naive baseline: its own phase, its own worker; its history counted from a probe order.
+    naive = results["naive"]
+    assert naive["finished"] == 3 and naive["failed"] == 0
+    assert set(naive["cpu_ms_per_order"]) == {"naive_worker", "all"} and naive["worker_cpu_ms_per_order"] > 0
+    assert naive["history"]["order_by_type"]["ACTIVITY_TASK_SCHEDULED"] == 16
+    assert naive["history"]["parcel_by_type"]["ACTIVITY_TASK_SCHEDULED"] == 10
+    assert 0 < naive["history"]["order"] < naive["history"]["with_children"]
+    targets = results["targets"]
+    assert set(targets) == {"throughput", "cpu_ms_per_order_whole_stack", "history_events_order"}
+    assert targets["history_events_order"]["ours"] == history["order"]
+    assert targets["history_events_order"]["naive"] == naive["history"]["order"]
     assert json.loads((tmp_path / "bench.json").read_text())["orders"]["count"] == 3
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
 
