@@ -34,7 +34,8 @@ def decisions(sf: sessionmaker[Session]) -> list[tuple[int, str, str]]:
     return [(int(d), str(r), str(a)) for d, r, a in rows]
 
 
-def test_two_ops_approving_at_once_apply_it_once(session_factory: sessionmaker[Session]) -> None:
+@pytest.mark.parametrize("mixed", [False, True], ids=["four-approvals", "approvals-and-rejections"])
+def test_ops_deciding_at_once_decide_once(session_factory: sessionmaker[Session], mixed: bool) -> None:
     set_stock_level(session_factory, SKU, WH, 100, 0, 0, "ops")
     count, level = count_stock(session_factory, SKU, WH, 40, "counter", policy=CountPolicy())
     assert count.status == CountStatus.PENDING and level.on_hand == 100
@@ -43,7 +44,7 @@ def test_two_ops_approving_at_once_apply_it_once(session_factory: sessionmaker[S
     def decide(who: int) -> str:
         barrier.wait()
         try:
-            if who % 2:
+            if mixed and who % 2:
                 reject_count(session_factory, count.count_id, f"ops-{who}", "no")
                 return "rejected"
             approve_count(session_factory, count.count_id, f"ops-{who}", "yes")
@@ -54,13 +55,15 @@ def test_two_ops_approving_at_once_apply_it_once(session_factory: sessionmaker[S
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = sorted(pool.map(decide, range(4)))
     assert outcomes.count("refused") == 3
+    if not mixed:
+        assert outcomes == ["approved", "refused", "refused", "refused"]
     final = get_count(session_factory, count.count_id)
     assert final.status.value in outcomes
     with session_factory() as s:
         on_hand = s.scalar(text("SELECT on_hand FROM stock_levels WHERE sku = :s AND warehouse = :w"), {"s": SKU, "w": WH})
-    expected = 60 if final.status == CountStatus.APPROVED else 100
+    expected = 40 if final.status == CountStatus.APPROVED else 100  # 100 - 60
     assert on_hand == expected
-    assert decisions(session_factory) == ([(-60, "count_approved", final.decided_by)] if expected == 60 else [])
+    assert decisions(session_factory) == ([(-60, "count_approved", final.decided_by)] if expected == 40 else [])
 
 
 def test_counts_without_a_policy_always_apply(session_factory: sessionmaker[Session]) -> None:
