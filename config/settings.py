@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.counts import CountPolicy
 from domain.enums import BackorderPolicy, DamagedPolicy, ShortPickPolicy
 from domain.models import OrderPolicy, RiskPolicy, StepSlas
 from domain.pricing import PricePolicy
@@ -245,6 +246,21 @@ class Settings(BaseSettings):
     # Worker tuning (docs/performance.md). Workflows kept in the worker's sticky cache: bounds its
     # memory however many orders are parked (an evicted order is replayed from history when it wakes).
     max_cached_workflows: int = Field(default=1000, ge=0)
+    # Cycle counts (issue 19, domain/counts.py). The plan: per warehouse, A is the SKUs making the
+    # first OMS_COUNT_CLASS_A_PERCENT of the value shipped in OMS_COUNT_VALUE_WINDOW, B the next
+    # OMS_COUNT_CLASS_B_PERCENT, C the rest; OMS_COUNT_FAST_MOVER_PICKS picks in the window move an
+    # item up one class (0: never). Each class is counted every OMS_COUNT_EVERY_<CLASS>. A count
+    # off by more than OMS_COUNT_HOLD_UNITS units and more than OMS_COUNT_HOLD_PERCENT of the book
+    # waits for ops approval.
+    count_class_a_percent: Decimal = Field(default=Decimal(80), ge=0, le=100)
+    count_class_b_percent: Decimal = Field(default=Decimal(15), ge=0, le=100)
+    count_fast_mover_picks: int = Field(default=30, ge=0)
+    count_value_window: Duration = timedelta(days=90)
+    count_every_a: Duration = timedelta(days=30)
+    count_every_b: Duration = timedelta(days=90)
+    count_every_c: Duration = timedelta(days=180)
+    count_hold_units: int = Field(default=10, ge=0)
+    count_hold_percent: Decimal = Field(default=Decimal(10), ge=0)
 
     @field_validator("api_keys")
     @classmethod
@@ -307,6 +323,20 @@ class Settings(BaseSettings):
         return PricePolicy(
             max_discount_percent=self.max_discount_percent,
             codes=frozenset(code.strip() for code in self.discount_codes.split(",") if code.strip()),
+        )
+
+    def count_policy(self) -> CountPolicy:
+        """The cycle count plan and hold rule (domain/counts.py)."""
+        return CountPolicy(
+            a_percent=self.count_class_a_percent,
+            b_percent=self.count_class_b_percent,
+            fast_mover_picks=self.count_fast_mover_picks,
+            window=self.count_value_window,
+            every_a=self.count_every_a,
+            every_b=self.count_every_b,
+            every_c=self.count_every_c,
+            hold_units=self.count_hold_units,
+            hold_percent=self.count_hold_percent,
         )
 
     def codec_allowed_origins(self) -> list[str]:

@@ -92,3 +92,18 @@ BUSINESS_ERRORS: dict[str, type[BusinessError]] = {
         TooLateToEdit,
     )
 }
+
+
+# Cycle counts (issue 19, domain/counts.py). Raised by store/ for the API only (no activity
+# raises them), so they stay out of BUSINESS_ERRORS.
+class UnknownCount(BusinessError):
+    http_status = 404
+
+
+class CountNotPending(BusinessError):
+    """An approval or rejection of a count that no longer waits: already approved, rejected,
+    superseded by a later count, or applied when counted."""
+
+
+class CountBelowReserved(BusinessError):
+    """Approving the count would leave on_hand below the units reserved for open orders now."""

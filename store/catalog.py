@@ -6,12 +6,14 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.counts import CountPolicy, CountStatus, StockCount, needs_approval
 from domain.errors import InvalidOrder
 from domain.models import CatalogItem, StockLevel, Warehouse
 from store.models import (
     CatalogItemRow,
     ReservationRow,
     StockAdjustmentRow,
+    StockCountRow,
     StockLevelRow,
     WarehouseRow,
 )
@@ -259,9 +261,53 @@ def record_count(
     actor: str,
     *,
     ops_email: str = OPS_EMAIL,
+    note: str | None = None,
 ) -> tuple[StockLevel, int]:
     """A physical count reconciles book stock (R6); returns the new level and the discrepancy
-    (counted - book). Refuses a count below the units reserved for open orders."""
+    (counted - book). Refuses a count below the units reserved for open orders. Applies whatever
+    the discrepancy (`count_stock` with a policy may hold it for ops instead)."""
+    count, level = count_stock(sf, sku, warehouse, counted, actor, ops_email=ops_email, note=note)
+    return level, count.discrepancy
+
+
+def stock_count_of(row: StockCountRow) -> StockCount:
+    return StockCount(
+        count_id=row.id,
+        sku=row.sku,
+        warehouse=row.warehouse,
+        counted=row.counted,
+        book=row.book,
+        reserved=row.reserved,
+        discrepancy=row.discrepancy,
+        status=CountStatus(row.status),
+        counted_by=row.counted_by,
+        counted_at=row.counted_at,
+        note=row.note,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        decision_note=row.decision_note,
+        on_hand_at_decision=row.on_hand_at_decision,
+        applied_delta=row.applied_delta,
+        on_hand_after=row.on_hand_after,
+    )
+
+
+def count_stock(
+    sf: SessionFactory,
+    sku: str,
+    warehouse: str,
+    counted: int,
+    actor: str,
+    *,
+    policy: CountPolicy | None = None,
+    ops_email: str = OPS_EMAIL,
+    note: str | None = None,
+) -> tuple[StockCount, StockLevel]:
+    """A physical count (issue 19, domain/counts.py): recorded as a stock_counts row. With a
+    `policy` whose hold rule the discrepancy passes, it is `pending` and the stock is unchanged;
+    otherwise it is `applied`: on_hand becomes `counted`, with a `count` audit row. A count of an
+    item whose earlier count still waits supersedes that one. Refuses (InvalidOrder) a count
+    below the units reserved for open orders, as always."""
     if counted < 0:
         raise InvalidOrder("counted must not be negative")
     with sf.begin() as s:
@@ -271,10 +317,34 @@ def record_count(
                 f"counted {counted} is below the {row.reserved} units reserved for open orders"
             )
         discrepancy = counted - row.on_hand
-        row.on_hand = counted
-        row.updated_at = func.now()
-        _audit(s, sku, warehouse, discrepancy, "count", actor, {"counted": counted})
+        held = policy is not None and needs_approval(row.on_hand, counted, policy)
+        count = StockCountRow(
+            sku=sku, warehouse=warehouse, counted=counted, book=row.on_hand, reserved=row.reserved,
+            discrepancy=discrepancy, status="pending" if held else "applied", counted_by=actor, note=note,
+        )
+        waiting = s.scalars(
+            select(StockCountRow)
+            .where(StockCountRow.sku == sku, StockCountRow.warehouse == warehouse, StockCountRow.status == "pending")
+            .with_for_update()
+        ).all()
+        for earlier in waiting:  # at most one (uq_stock_counts_one_pending)
+            earlier.status = "superseded"
+            earlier.decided_by = actor
+            earlier.decided_at = func.now()
+            earlier.decision_note = "superseded by a later count"
+            earlier.on_hand_at_decision = row.on_hand
         s.flush()
-        note_stock_change(s, sku, warehouse, recipient=ops_email)
+        s.add(count)
+        s.flush()
+        if not held:
+            count.applied_delta = discrepancy
+            count.on_hand_after = counted
+            row.on_hand = counted
+            row.updated_at = func.now()
+            _audit(s, sku, warehouse, discrepancy, "count", actor, {"counted": counted, "count_id": count.id})
+            s.flush()
+            note_stock_change(s, sku, warehouse, recipient=ops_email)
+        s.flush()
         s.refresh(row)
-        return stock_level_of(row), discrepancy
+        s.refresh(count)
+        return stock_count_of(count), stock_level_of(row)

@@ -445,3 +445,40 @@ class TrackingNumberRow(Base):
     carrier: Mapped[str] = mapped_column(String(32), nullable=False)
     shipment_id: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[datetime] = _now()
+
+
+class StockCountRow(Base):
+    """A physical count of one SKU at one warehouse (issue 19, cycle counts; domain/counts.py).
+    `book` is on_hand when counted; `discrepancy` = counted - book. A small discrepancy is
+    `applied` at once; a large one is `pending` until ops approve (the discrepancy applies to
+    the stock as it is then: `applied_delta`, `on_hand_after`) or reject it; a later count of
+    the same item supersedes a pending one. The stock changes leave stock_adjustments rows."""
+
+    __tablename__ = "stock_counts"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('applied', 'pending', 'approved', 'rejected', 'superseded')", name="status_known"
+        ),
+        CheckConstraint("counted >= 0", name="counted_nonnegative"),
+        Index("ix_stock_counts_sku_warehouse_counted_at", "sku", "warehouse", "counted_at"),
+        # At most one count of an item waits for ops (a later count supersedes it).
+        Index("uq_stock_counts_one_pending", "sku", "warehouse", unique=True, postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(64), ForeignKey("catalog_items.sku"), nullable=False)
+    warehouse: Mapped[str] = mapped_column(String(32), ForeignKey("warehouses.code"), nullable=False)
+    counted: Mapped[int] = mapped_column(Integer, nullable=False)
+    book: Mapped[int] = mapped_column(Integer, nullable=False)
+    reserved: Mapped[int] = mapped_column(Integer, nullable=False)
+    discrepancy: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    counted_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    counted_at: Mapped[datetime] = _now()
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    on_hand_at_decision: Mapped[int | None] = mapped_column(Integer)
+    applied_delta: Mapped[int | None] = mapped_column(Integer)
+    on_hand_after: Mapped[int | None] = mapped_column(Integer)

@@ -1,12 +1,15 @@
 """Warehouse work and reports: the work queue (parcels to pick, returns to receive), pick
 confirmations, stock receipts (which wake backorders) and counts (docs/api.md "Warehouse and carriers")."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
@@ -14,6 +17,8 @@ from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, invalid_request
 from api.temporal_calls import WorkflowGone, confirm_pick, parcel_back, stock_arrived
+from domain.counts import CountClass, CountPolicy, CountStatus, StockCount
+from domain.counts import due as due_counts
 from domain.enums import OrderStatus, Priority, Role, ShippingSpeed
 from domain.facts import pick_refusal
 from domain.models import (
@@ -27,7 +32,7 @@ from domain.models import (
     Strict,
 )
 from domain.picking import pick_problems
-from store import catalog, projection, warehouse_tasks
+from store import catalog, cycle_counts, projection, warehouse_tasks
 
 router = APIRouter(tags=["warehouse"])
 WarehouseRole = Annotated[Principal, Depends(require(Role.WAREHOUSE))]
@@ -200,6 +205,7 @@ class CountBody(Strict):
     warehouse: Annotated[str, Field(min_length=1, max_length=32)]
     sku: Sku
     counted: Annotated[int, Field(ge=0, le=10_000_000)]
+    note: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class StockChange(BaseModel):
@@ -273,17 +279,168 @@ async def _wake_backorders(
     return woken
 
 
-@router.post("/warehouse/counts", status_code=201, response_model=StockChange)
+class CountResult(StockChange):
+    count_id: int | None = Field(default=None, description="the count's record (GET /warehouse/counts/{count_id})")
+    status: CountStatus = CountStatus.APPLIED
+
+
+@router.post(
+    "/warehouse/counts",
+    status_code=201,
+    response_model=CountResult,
+    responses={
+        202: {"model": StockCount, "description": "the discrepancy is over the threshold: the count waits for ops"},
+        404: {"description": "unknown SKU or warehouse"},
+    },
+)
 async def count(
     body: CountBody, principal: WarehouseRole, sessions: SessionsDep, settings: SettingsDep
-) -> StockChange:
-    """A physical count replaces book stock; the answer carries the discrepancy (counted - book)."""
+) -> CountResult | JSONResponse:
+    """A physical count replaces book stock; the answer carries the discrepancy (counted - book).
+    A discrepancy over the threshold (OMS_COUNT_HOLD_UNITS and OMS_COUNT_HOLD_PERCENT) changes
+    nothing yet: 202 with the pending count, which ops approve or reject."""
     await run_in_threadpool(_check_known, sessions, body.sku, body.warehouse)
-    level, discrepancy = await run_in_threadpool(
-        partial(catalog.record_count, ops_email=settings.ops_email),
+    recorded, level = await run_in_threadpool(
+        partial(catalog.count_stock, policy=settings.count_policy(), ops_email=settings.ops_email, note=body.note),
         sessions, body.sku, body.warehouse, body.counted, principal.name,
     )
-    return StockChange(
+    if recorded.status == CountStatus.PENDING:
+        return JSONResponse(status_code=202, content=jsonable_encoder(recorded))
+    return CountResult(
         warehouse=level.warehouse, sku=level.sku, on_hand=level.on_hand, reserved=level.reserved,
-        available=level.available, discrepancy=discrepancy,
+        available=level.available, discrepancy=recorded.discrepancy, count_id=recorded.count_id,
     )
+
+
+# Cycle counts (issue 19, domain/counts.py): the plan's due list and the counts waiting for ops.
+OpsRole = Annotated[Principal, Depends(require(Role.OPS))]
+
+
+class DueCount(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    sku: str
+    warehouse: str
+    cls: CountClass = Field(serialization_alias="class", description="ABC class of the item at its warehouse")
+    last_counted_at: datetime | None = Field(description="the last count applied (at once or approved); null: never")
+    due_since: datetime | None = Field(description="last_counted_at plus the class's interval; null: never counted")
+    shipped_value: Decimal = Field(description="units shipped in the value window times the catalog price")
+    picks: int = Field(description="parcel lines shipped in the value window")
+    pending_count_id: int | None = Field(default=None, description="a count of the item waiting for ops")
+
+
+class CountsDue(BaseModel):
+    as_of: datetime
+    window: timedelta = Field(description="the value window (OMS_COUNT_VALUE_WINDOW)")
+    every: dict[CountClass, timedelta] = Field(description="how often each class is counted")
+    items: list[DueCount] = Field(description="oldest due first; never counted first of all")
+
+
+def _due(
+    sessions: projection.SessionFactory,
+    policy: CountPolicy,
+    warehouse: str | None,
+    cls: CountClass | None,
+    limit: int,
+) -> CountsDue:
+    if warehouse is not None and warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
+        raise ProblemError(404, f"no warehouse {warehouse}")
+    now = datetime.now(UTC)
+    items = cycle_counts.count_items(sessions, now - policy.window, warehouse)
+    listed = [p for p in due_counts(items, policy, now) if cls is None or p.cls == cls][:limit]
+    return CountsDue(
+        as_of=now,
+        window=policy.window,
+        every={c: policy.every(c) for c in CountClass},
+        items=[
+            DueCount(
+                sku=p.sku, warehouse=p.warehouse, cls=p.cls, last_counted_at=p.last_counted_at,
+                due_since=p.due_since, shipped_value=p.value, picks=p.picks, pending_count_id=p.pending_count_id,
+            )
+            for p in listed
+        ],
+    )
+
+
+@router.get(
+    "/warehouse/counts/due",
+    response_model=CountsDue,
+    responses={404: {"description": "unknown warehouse"}},
+)
+async def counts_due(
+    _: WarehouseRole,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    warehouse: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    cls: Annotated[CountClass | None, Query(alias="class")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> CountsDue:
+    """The items the count plan says are due now, oldest first (never counted first): per
+    warehouse ABC classes by shipped value and velocity, each class counted at its interval."""
+    return await run_in_threadpool(_due, sessions, settings.count_policy(), warehouse, cls, limit)
+
+
+class PendingCounts(BaseModel):
+    items: list[StockCount] = Field(description="the counts waiting for ops, oldest first")
+
+
+@router.get("/warehouse/counts/pending", response_model=PendingCounts)
+async def counts_pending(
+    _: WarehouseRole,
+    sessions: SessionsDep,
+    warehouse: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> PendingCounts:
+    """The counts whose discrepancy was over the threshold and that wait for ops."""
+    return PendingCounts(items=await run_in_threadpool(cycle_counts.pending_counts, sessions, warehouse, limit))
+
+
+CountId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("/warehouse/counts/{count_id}", response_model=StockCount, responses={404: {"description": "unknown count"}})
+async def count_record(count_id: CountId, _: WarehouseRole, sessions: SessionsDep) -> StockCount:
+    """One count as recorded: applied, pending, approved, rejected or superseded."""
+    return await run_in_threadpool(cycle_counts.get_count, sessions, count_id)
+
+
+class CountDecision(Strict):
+    note: Annotated[str, Field(min_length=1, max_length=500, description="why: kept with the count and its audit row")]
+
+
+class ApprovedCount(BaseModel):
+    count: StockCount
+    level: StockChange
+
+
+@router.post(
+    "/warehouse/counts/{count_id}/approve",
+    response_model=ApprovedCount,
+    responses={404: {"description": "unknown count"}, 409: {"description": "not pending, or below what is reserved now"}},
+)
+async def approve_count(
+    count_id: CountId, body: CountDecision, principal: OpsRole, sessions: SessionsDep, settings: SettingsDep
+) -> ApprovedCount:
+    """Ops apply a waiting count: its discrepancy is added to on_hand as it is now (movements
+    since the count stay booked), with a `count_approved` audit row (who, why, the counter)."""
+    recorded, level = await run_in_threadpool(
+        partial(cycle_counts.approve_count, ops_email=settings.ops_email),
+        sessions, count_id, principal.name, body.note,
+    )
+    return ApprovedCount(
+        count=recorded,
+        level=StockChange(
+            warehouse=level.warehouse, sku=level.sku, on_hand=level.on_hand, reserved=level.reserved,
+            available=level.available, discrepancy=recorded.discrepancy,
+        ),
+    )
+
+
+@router.post(
+    "/warehouse/counts/{count_id}/reject",
+    response_model=StockCount,
+    responses={404: {"description": "unknown count"}, 409: {"description": "not pending"}},
+)
+async def reject_count(count_id: CountId, body: CountDecision, principal: OpsRole, sessions: SessionsDep) -> StockCount:
+    """Ops refuse a waiting count: the stock does not change; the item stays due."""
+    return await run_in_threadpool(cycle_counts.reject_count, sessions, count_id, principal.name, body.note)

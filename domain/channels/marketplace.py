@@ -239,7 +239,10 @@ def read_marketplace_csv(text: str) -> list[RowGroup]:
     """Every order of the export, in the order its first row appears. A file whose header lacks a
     required column raises ChannelFormatError; a bad row only rejects its own order."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # spreadsheets write a BOM
-    header = [name.strip() for name in reader.fieldnames or []]
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as error:  # a header cell over the field size limit, as for rows (_rows)
+        raise ChannelFormatError([Problem(field="header", message=f"cannot be read as CSV: {error}")]) from None
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise ChannelFormatError([Problem(field=f"column {column}", message="is missing from the header") for column in missing])
