@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
