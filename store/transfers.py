@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.errors import IdempotencyConflict, OutOfStock
@@ -21,6 +22,11 @@ SessionFactory = sessionmaker[Session]
 
 TRANSFER_OUT = "transfer_out"
 TRANSFER_IN = "transfer_in"
+# An ops `move` or an order edit may lock the same SKU's levels the other way round (to before
+# from, released before reserved); PostgreSQL then aborts one of the two (deadlock_detected).
+# The transfer starts again: it changed nothing yet.
+DEADLOCK = "40P01"
+ATTEMPTS = 4
 
 
 class NotEnoughUnreserved(OutOfStock):
@@ -66,6 +72,16 @@ def transfer_stock(
     now. With an idempotency key already used: the first answer again (False), or
     IdempotencyConflict when the request differs. NotEnoughUnreserved when the source lacks the
     units. The SKU and both warehouses are checked by the caller (domain.replenishment)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _transfer_once(sf, request, ops_email)
+        except DBAPIError as error:
+            if getattr(error.orig, "pgcode", None) != DEADLOCK or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _transfer_once(sf: SessionFactory, request: TransferRequest, ops_email: str) -> tuple[dict[str, Any], bool]:
     r = request
     with sf.begin() as s:
         values = {

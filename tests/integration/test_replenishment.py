@@ -419,3 +419,44 @@ async def test_concurrent_transfers_never_overdraw(http: httpx.AsyncClient, sess
     for a in adjustments(sessions, sku, "transfer_out", "transfer_in"):
         deltas[a.warehouse] += a.delta_on_hand
     assert deltas == {EAST: east.on_hand - 10, WEST: west.on_hand - 4}
+
+
+async def test_a_transfer_that_loses_a_deadlock_starts_again(
+    http: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    """Another transaction locks the SKU's levels the other way round (as an ops `move` to
+    WH-WEST does: the destination first). PostgreSQL aborts the transfer, whose deadlock check
+    runs first (this side waits 10 s before checking); the transfer starts again and succeeds."""
+    import threading
+
+    from sqlalchemy import text
+
+    from store.transfers import TransferRequest, transfer_stock
+
+    sku = await new_sku(http, WH_EAST={"on_hand": 10}, WH_WEST={"on_hand": 10})
+    request = TransferRequest(sku=sku, from_warehouse=EAST, to_warehouse=WEST, quantity=2, note=None, actor="test")
+    results: list[Any] = []
+    with sessions.begin() as s:
+        s.execute(text("SET LOCAL deadlock_timeout = '10s'"))
+        lock = select(StockLevelRow).where(StockLevelRow.sku == sku).with_for_update()
+        s.execute(lock.where(StockLevelRow.warehouse == WEST)).all()
+        mover = threading.Thread(target=lambda: results.append(transfer_stock(sessions, request)))
+        mover.start()
+
+        def waiting() -> bool:  # the transfer holds EAST and waits for WEST
+            with sessions() as other:
+                return bool(other.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'"
+                )))
+
+        for _ in range(200):
+            if waiting():
+                break
+            await asyncio.sleep(0.02)
+        s.execute(lock.where(StockLevelRow.warehouse == EAST)).all()  # the cycle: the transfer is aborted
+        s.execute(update(StockLevelRow).where(StockLevelRow.sku == sku, StockLevelRow.warehouse == WEST).values(on_hand=11))
+    mover.join(timeout=30)
+    assert not mover.is_alive()
+    [(result, created)] = results
+    assert created and result["source"]["on_hand"] == 8 and result["destination"]["on_hand"] == 13
+    assert len(adjustments(sessions, sku, "transfer_out")) == 1
