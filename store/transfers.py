@@ -158,6 +158,14 @@ def _transfer_once(sf: SessionFactory, request: TransferRequest, ops_email: str)
         return result, True
 
 
+def record_woken(sf: SessionFactory, result: dict[str, Any], woken: list[dict[str, Any]]) -> dict[str, Any]:
+    """Keep the orders the transfer woke in its answer, so that a repeat answers them too."""
+    answered = {**result, "woken": woken}
+    with sf.begin() as s:
+        s.execute(update(StockTransferRow).where(StockTransferRow.id == result["transfer_id"]).values(result=answered))
+    return answered
+
+
 def _lock_levels(s: Session, sku: str, *warehouses: str) -> dict[str, StockLevelRow]:
     """The SKU's levels at these warehouses, created at 0 when missing, locked in warehouse order."""
     for warehouse in sorted(warehouses):

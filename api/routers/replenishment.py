@@ -8,16 +8,20 @@ import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
-from api.deps import SessionsDep, SettingsDep
+from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, invalid_request
+from api.routers.warehouse import WokenOrder
+from api.routers.warehouse import _wake_backorders as wake_backorders
 from domain.enums import Role
-from domain.models import Sku, Strict
+from domain.models import Problem, Sku, Strict
 from domain.replenishment import (
     DEMAND_WINDOW_DAYS,
     MAX_LEAD_TIME_DAYS,
@@ -211,6 +215,11 @@ class TransferView(BaseModel):
     at: datetime
     source: LegView = Field(description="the level at from_warehouse after the transfer")
     destination: LegView = Field(description="the level at to_warehouse after the transfer")
+    woken: list[WokenOrder] = Field(
+        default=[],
+        description="orders waiting for the SKU (backordered, or a short pick's lines) that tried again, "
+        "oldest first, as after a receipt at to_warehouse",
+    )
 
 
 def _transfer_hash(body: TransferBody) -> str:
@@ -228,23 +237,21 @@ def _transfer_hash(body: TransferBody) -> str:
         422: {"description": "every bad field named"},
     },
 )
-def post_transfer(
+async def post_transfer(
     body: TransferBody,
     response: Response,
     principal: OpsRole,
     sessions: SessionsDep,
+    client: ClientDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> TransferView:
     """Move unreserved units of a SKU from one warehouse to another: both legs in one
     transaction, each with an audit row (`transfer_out`, `transfer_in`) and the low-stock check.
     409 `/problems/out-of-stock` when from_warehouse holds fewer unreserved units (on_hand -
-    reserved) than asked, nothing moved."""
-    warehouses = {w.code: w.active for w in catalog.list_warehouses(sessions)}
-    sku_known = catalog.get_catalog_item(sessions, body.sku) is not None
-    problems = transfer_problems(
-        body.quantity, body.from_warehouse, body.to_warehouse, sku_known=sku_known, known_warehouses=warehouses
-    )
+    reserved) than asked, nothing moved. The units arrive as a receipt would: orders waiting for
+    the SKU try again, oldest first (`woken`)."""
+    problems = await run_in_threadpool(_transfer_problems, sessions, body)
     if problems:
         raise invalid_request(problems)
     request = transfers.TransferRequest(
@@ -258,7 +265,9 @@ def post_transfer(
         request_hash=_transfer_hash(body),
     )
     try:
-        result, created = transfers.transfer_stock(sessions, request, ops_email=settings.ops_email)
+        result, created = await run_in_threadpool(
+            partial(transfers.transfer_stock, ops_email=settings.ops_email), sessions, request
+        )
     except transfers.NotEnoughUnreserved as short:
         raise ProblemError(
             409,
@@ -266,8 +275,22 @@ def post_transfer(
             type_="/problems/out-of-stock",
             extra={"unreserved": short.unreserved, "requested": short.requested},
         ) from None
+    if created:
+        woken = await wake_backorders(client, sessions, body.sku, body.to_warehouse, principal.name)
+        if woken:
+            result = await run_in_threadpool(
+                transfers.record_woken, sessions, result, [w.model_dump(mode="json") for w in woken]
+            )
     response.status_code = 201 if created else 200
     return TransferView.model_validate(result)
+
+
+def _transfer_problems(sessions: SessionsDep, body: TransferBody) -> list[Problem]:
+    warehouses = {w.code: w.active for w in catalog.list_warehouses(sessions)}
+    sku_known = catalog.get_catalog_item(sessions, body.sku) is not None
+    return transfer_problems(
+        body.quantity, body.from_warehouse, body.to_warehouse, sku_known=sku_known, known_warehouses=warehouses
+    )
 
 
 @router.get("/inventory/transfers", response_model=list[TransferView])

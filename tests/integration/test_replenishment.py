@@ -296,6 +296,7 @@ async def test_a_transfer_moves_unreserved_stock_with_both_legs_audited(
         "note": "rebalance\nfor the sale", "actor": "dev-ops", "at": None,
         "source": {"warehouse": EAST, "on_hand": 3, "reserved": 3, "unreserved": 0, "available": 0},
         "destination": {"warehouse": WEST, "on_hand": 7, "reserved": 0, "unreserved": 7, "available": 7},
+        "woken": [],
     }
     legs = [(a.warehouse, a.reason, a.delta_on_hand, a.actor, a.detail) for a in adjustments(
         sessions, sku, "transfer_out", "transfer_in")]
@@ -460,3 +461,30 @@ async def test_a_transfer_that_loses_a_deadlock_starts_again(
     [(result, created)] = results
     assert created and result["source"]["on_hand"] == 8 and result["destination"]["on_hand"] == 13
     assert len(adjustments(sessions, sku, "transfer_out")) == 1
+
+
+async def test_a_transfer_wakes_the_orders_waiting_for_the_sku(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    """Stock of a closed (inactive) warehouse is never allocated: an order for it backorders.
+    Moving it to an active warehouse wakes the order, as a receipt there would (the whole stack)."""
+    from tests.integration.helpers import order_body, submit, wait_for_shipment, wait_for_status
+
+    closed = f"WH-T-{secrets.token_hex(3).upper()}"
+    r = await api.put(f"/warehouses/{closed}", headers=OPS, json={"name": "closing", "region": "east", "active": False})
+    assert r.status_code == 201, r.text
+    sku = await new_sku(api, WH_EAST={"on_hand": 0})
+    r = await api.put(f"/inventory/{sku}/{closed}", headers=OPS, json={"on_hand": 5})
+    assert r.status_code == 200, r.text
+    order = await submit(api, order_body(sku, quantity=2, price="10.00"))
+    await wait_for_status(api, order["order_id"], "backordered")
+
+    key = {**OPS, "Idempotency-Key": f"empty-{closed}"}
+    r = await api.post("/inventory/transfers", headers=key, json=_transfer(sku, 3, source=closed, to=EAST))
+    assert r.status_code == 201, r.text
+    assert r.json()["woken"] == [{"order_id": order["order_id"], "reserved": True, "status": "allocating"}]
+    await wait_for_shipment(api, order["order_id"], "picking")
+    east = level(sessions, sku, EAST)
+    assert east is not None and (east.on_hand, east.reserved) == (3, 2)
+    repeat = await api.post("/inventory/transfers", headers=key, json=_transfer(sku, 3, source=closed, to=EAST))
+    assert repeat.status_code == 200 and repeat.json() == r.json()
