@@ -488,3 +488,57 @@ async def test_a_transfer_wakes_the_orders_waiting_for_the_sku(
     assert east is not None and (east.on_hand, east.reserved) == (3, 2)
     repeat = await api.post("/inventory/transfers", headers=key, json=_transfer(sku, 3, source=closed, to=EAST))
     assert repeat.status_code == 200 and repeat.json() == r.json()
+
+
+# ---------------------------------------------------------------- `oms ops` over the served API
+
+
+@pytest_asyncio.fixture(scope="session")
+async def replen_api_url(
+    settings: Settings, client: Any, sessions: sessionmaker[Session], worker: None
+) -> AsyncIterator[str]:
+    from tests.serving import served
+
+    async with served(create_app(settings, client=client, sessions=sessions)) as url:
+        yield url
+
+
+async def oms_ops(api_url: str, *args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from cli import app as oms
+
+    argv = ["ops", *args, "--api-url", api_url, "--api-key", "dev-ops-key"]
+    return await asyncio.to_thread(CliRunner().invoke, oms, argv, env={"COLUMNS": "240"})
+
+
+async def test_rules_proposals_and_transfers_through_the_cli(
+    api: httpx.AsyncClient, replen_api_url: str, sessions: sessionmaker[Session]
+) -> None:
+    sku = await new_sku(api, WH_EAST={"on_hand": 12}, WH_WEST={"on_hand": 1})
+    result = await oms_ops(replen_api_url, "reorder-rule", sku, WEST, "--min", "4", "--max", "9", "--lead-time", "3")
+    assert result.exit_code == 0, result.output
+    assert f"reorder rule {sku} at {WEST}: min 4, max 9, lead time 3 d" in result.output
+
+    result = await oms_ops(replen_api_url, "replenishment", "--sku", sku)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if sku in line)
+    # unreserved 1 <= reorder at 4 + 0: order up to 9, that is 8
+    assert [c.strip() for c in row.split("│") if c.strip()] == [
+        sku, WEST, "4", "9", "3", "1", "0", "1", "0", "0", "4", "9", "8"]
+
+    result = await oms_ops(replen_api_url, "transfer", sku, "8", "--from", EAST, "--to", WEST, "--note", "[red]top up[/red]",
+                           "--idempotency-key", f"cli-{sku}")
+    assert result.exit_code == 0, result.output
+    assert f"8 x {sku} {EAST} -> {WEST}; {EAST} on hand 4 (4 unreserved), {WEST} on hand 9" in result.output
+    again = await oms_ops(replen_api_url, "transfer", sku, "8", "--from", EAST, "--to", WEST, "--note", "[red]top up[/red]",
+                          "--idempotency-key", f"cli-{sku}")
+    assert again.exit_code == 0 and f"{WEST} on hand 9" in again.output
+    short = await oms_ops(replen_api_url, "transfer", sku, "5", "--from", EAST, "--to", WEST)
+    assert short.exit_code == 1 and "(409)" in short.output and "4 unreserved units" in short.output
+    bad = await oms_ops(replen_api_url, "transfer", sku, "0", "--from", EAST, "--to", EAST)
+    assert bad.exit_code == 1 and "to_warehouse: must differ" in bad.output and "quantity: must be 1 or more" in bad.output
+    assert len(adjustments(sessions, sku, "transfer_out")) == 1
+    with sessions() as s:
+        note = s.scalar(select(StockTransferRow.note).where(StockTransferRow.sku == sku))
+    assert note == "[red]top up[/red]"
