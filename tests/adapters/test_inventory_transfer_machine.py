@@ -16,7 +16,6 @@ from store.models import StockAdjustmentRow
 from store.transfers import NotEnoughUnreserved, TransferRequest, transfer_stock
 from tests.adapters.test_inventory_state_machine import SF, WAREHOUSES, InventoryMachine, Key
 
-
 MADE: list[int] = []  # transfers made over the whole run (the run must exercise some)
 
 
