@@ -25,6 +25,7 @@ from api.routers import (
     health,
     ops,
     orders,
+    replenishment,
     reports,
     returns,
     shipments,
@@ -70,6 +71,8 @@ def create_app(
     install_problem_handlers(app)
     install_metrics(app)
     install_limits(app)
+    # Before the catalog router: its `GET /inventory/{sku}` would take `/inventory/replenishment`.
+    app.include_router(replenishment.router)
     for module in (orders, returns, feedback, reports, warehouse, shipments, webhooks, catalog, ops, health):
         app.include_router(module.router)
     install_codec(app, settings)

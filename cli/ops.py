@@ -118,6 +118,19 @@ class OpsApi:
     def resolve_complaint(self, complaint_id: str, note: str) -> Json:
         return self._answer(self.http.post(f"/ops/complaints/{complaint_id}/resolve", json={"note": note}))
 
+    def replenishment(self, *, sku: str | None = None, warehouse: str | None = None, every: bool = False) -> Json:
+        params = {k: v for k, v in (("sku", sku), ("warehouse", warehouse)) if v is not None}
+        if every:
+            params["all"] = "true"
+        return self._answer(self.http.get("/inventory/replenishment", params=params))
+
+    def put_reorder_rule(self, sku: str, warehouse: str, rule: Json) -> Json:
+        return self._answer(self.http.put(f"/inventory/reorder-rules/{sku}/{warehouse}", json=rule))
+
+    def transfer(self, body: Json, idempotency_key: str | None = None) -> Json:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._answer(self.http.post("/inventory/transfers", json=body, headers=headers))
+
 
 # ---------------------------------------------------------------------------------------------
 # Rendering (pure)
@@ -565,3 +578,92 @@ def resolve_complaint_command(
             f"complaint {complaint['complaint_id']} (order {complaint['order_id']}) resolved by {complaint['resolved_by']}"
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Replenishment (issue 19): proposals, reorder rules, transfers
+
+
+def replenishment_table(view: Json) -> Table:
+    """`oms ops replenishment`: one row per reorder rule, the proposal and what it is made of."""
+    items = view.get("items") or []
+    table = Table(
+        title=f"Replenishment: {len(items)} rule(s), demand since {format_time(view.get('window_start'))} UTC",
+        title_justify="left",
+    )
+    table.add_column("sku", no_wrap=True)
+    table.add_column("warehouse", no_wrap=True)
+    for column in ("min", "max", "lead d", "on hand", "reserved", "unreserved", "demand 30d", "lead-time dem.",
+                   "reorder at", "order up to", "propose"):
+        table.add_column(column, justify="right")
+    for item in items:
+        _add_row(
+            table,
+            item["sku"], item["warehouse"], item["minimum"], item["maximum"], item["lead_time_days"],
+            item["on_hand"], item["reserved"], item["unreserved"], item["demand"], item["lead_time_demand"],
+            item["reorder_at"], item["order_up_to"], item["proposed_quantity"] if item["needed"] else "-",
+        )
+    return table
+
+
+@ops_app.command("replenishment")
+def replenishment_command(
+    sku: Annotated[str | None, typer.Option("--sku", help="only this SKU")] = None,
+    warehouse: Annotated[str | None, typer.Option("--warehouse", help="only this warehouse")] = None,
+    every: Annotated[bool, typer.Option("--all", help="also the rules that need nothing now")] = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """What to reorder per SKU and warehouse (GET /inventory/replenishment)."""
+    with _api(api_url, api_key) as api:
+        view = api.replenishment(sku=sku, warehouse=warehouse, every=every)
+    _console().print(replenishment_table(view))
+
+
+@ops_app.command("reorder-rule")
+def reorder_rule_command(
+    sku: Annotated[str, typer.Argument(help="the SKU")],
+    warehouse: Annotated[str, typer.Argument(help="the warehouse, e.g. WH-EAST")],
+    minimum: Annotated[int, typer.Option("--min", help="reorder at minimum + lead-time demand")],
+    maximum: Annotated[int, typer.Option("--max", help="order up to maximum + lead-time demand")],
+    lead_time: Annotated[int, typer.Option("--lead-time", help="days from ordering to receipt")],
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Set the reorder rule of a SKU at a warehouse (PUT /inventory/reorder-rules/{sku}/{warehouse})."""
+    with _api(api_url, api_key) as api:
+        rule = api.put_reorder_rule(sku, warehouse, {"minimum": minimum, "maximum": maximum, "lead_time_days": lead_time})
+    _console().print(literal(
+        f"reorder rule {rule['sku']} at {rule['warehouse']}: min {rule['minimum']}, max {rule['maximum']}, "
+        f"lead time {rule['lead_time_days']} d"
+    ))
+
+
+@ops_app.command("transfer")
+def transfer_command(
+    sku: Annotated[str, typer.Argument(help="the SKU")],
+    quantity: Annotated[int, typer.Argument(help="units to move")],
+    source: Annotated[str, typer.Option("--from", help="the warehouse the units leave")],
+    destination: Annotated[str, typer.Option("--to", help="the warehouse they go to")],
+    note: Annotated[str | None, typer.Option("--note", help="why (max 500)")] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", help="repeat safely: the same key moves the units once")
+    ] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Move unreserved stock between warehouses (POST /inventory/transfers)."""
+    body: Json = {"sku": sku, "from_warehouse": source, "to_warehouse": destination, "quantity": quantity}
+    if note is not None:
+        body["note"] = note
+    with _api(api_url, api_key) as api:
+        moved = api.transfer(body, idempotency_key)
+    src, dst = moved["source"], moved["destination"]
+    _console().print(literal(
+        f"transfer {moved['transfer_id']}: {moved['quantity']} x {moved['sku']} {src['warehouse']} -> {dst['warehouse']}; "
+        f"{src['warehouse']} on hand {src['on_hand']} ({src['unreserved']} unreserved), "
+        f"{dst['warehouse']} on hand {dst['on_hand']}"
+    ))
+    woken = moved.get("woken") or []
+    if woken:
+        _console().print(literal("woken: " + ", ".join(f"{w['order_id']} ({w['status']})" for w in woken)))

@@ -138,7 +138,15 @@ class ReservationRow(Base):
 
 class StockAdjustmentRow(Base):
     __tablename__ = "stock_adjustments"
-    __table_args__ = (Index("ix_stock_adjustments_sku_warehouse", "sku", "warehouse"),)
+    __table_args__ = (
+        Index("ix_stock_adjustments_sku_warehouse", "sku", "warehouse"),
+        # The replenishment demand (migration 0013): shipments of the last 30 days, by time.
+        Index(
+            "ix_stock_adjustments_demand_at",
+            "at",
+            postgresql_where="reason IN ('shipment', 'restock_cancelled_label')",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     sku: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -482,3 +490,50 @@ class StockCountRow(Base):
     on_hand_at_decision: Mapped[int | None] = mapped_column(Integer)
     applied_delta: Mapped[int | None] = mapped_column(Integer)
     on_hand_after: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReorderRuleRow(Base):
+    """R6 replenishment (migration 0013): when a SKU at a warehouse is to be reordered and up to
+    how much (domain/replenishment.py). Every change also writes an audit row (stock_adjustments,
+    reason `reorder_rule_set` or `reorder_rule_deleted`, no stock moved)."""
+
+    __tablename__ = "reorder_rules"
+    __table_args__ = (
+        CheckConstraint("minimum >= 0", name="minimum_nonnegative"),
+        CheckConstraint("maximum >= minimum", name="maximum_at_least_minimum"),
+        CheckConstraint("lead_time_days >= 0", name="lead_time_nonnegative"),
+    )
+
+    sku: Mapped[str] = mapped_column(String(64), ForeignKey("catalog_items.sku"), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(32), ForeignKey("warehouses.code"), primary_key=True)
+    minimum: Mapped[int] = mapped_column(Integer, nullable=False)
+    maximum: Mapped[int] = mapped_column(Integer, nullable=False)
+    lead_time_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    updated_at: Mapped[datetime] = _now()
+
+
+class StockTransferRow(Base):
+    """A move of unreserved stock between two warehouses (migration 0013). Its two legs are the
+    audit rows `transfer_out` and `transfer_in` (stock_adjustments, detail.transfer_id = id),
+    written in the same transaction. `idempotency_key` is `<principal>:<Idempotency-Key>` when
+    the client sent one; a repeat with the same body answers `result` again."""
+
+    __tablename__ = "stock_transfers"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("from_warehouse <> to_warehouse", name="distinct_warehouses"),
+        Index("ix_stock_transfers_sku_at", "sku", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(64), ForeignKey("catalog_items.sku"), nullable=False)
+    from_warehouse: Mapped[str] = mapped_column(String(32), ForeignKey("warehouses.code"), nullable=False)
+    to_warehouse: Mapped[str] = mapped_column(String(32), ForeignKey("warehouses.code"), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(128))
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    at: Mapped[datetime] = _now()

@@ -96,10 +96,16 @@ async def one_round(world: World, sessions: sessionmaker[Session], size: int) ->
         await world.live(order_id, world.rng.randint(2, STEPS))
 
     started = time.monotonic()
+    stop = asyncio.Event()
+    moving = asyncio.create_task(world.move_stock(stop))  # ops' transfers, while the orders live
     queue = list(range(size))
-    while queue:
-        batch, queue = queue[:CONCURRENT], queue[CONCURRENT:]
-        await asyncio.gather(*(one() for _ in batch))
+    try:
+        while queue:
+            batch, queue = queue[:CONCURRENT], queue[CONCURRENT:]
+            await asyncio.gather(*(one() for _ in batch))
+    finally:
+        stop.set()
+        await moving
     # The world goes quiet: every window is skipped, then the order settles.
     lived = time.monotonic()
     await world.release_holds(world.orders)

@@ -51,6 +51,8 @@ DOCUMENTED: dict[str, set[int]] = {
     # Order edits (issue 17): 409 too late / payment declined / out of stock; 422 a bad line set.
     "lines": {200, 409, 422},
     "contact": {200, 409, 422},
+    # Transfers between warehouses (issue 19): 409 when the source has too few unreserved units.
+    "transfer": {201, 409},
 }
 # Longer than every window: return window 30d, backorder 14d, hold 48h, every SLA.
 QUIET = timedelta(days=40)
@@ -93,8 +95,12 @@ class World:
     accepted: list[tuple[str, int, str]] = field(default_factory=list)  # (order, version before, what)
     log: list[str] = field(default_factory=list)
 
+    # Ops' transfers draw from a generator of their own, so the orders' histories stay their seeds'.
+    transfer_rng: random.Random = field(init=False)
+
     def __post_init__(self) -> None:
         self.setup_rng = random.Random(self.seed)
+        self.transfer_rng = random.Random(f"{self.seed}-transfers")
 
     @property
     def rng(self) -> random.Random:
@@ -120,6 +126,21 @@ class World:
                 json={"name": f"test item {sku}", "price": "99.00", "weight_grams": 400, "substitutes": substitutes},
             )
             assert response.status_code == 200, response.text
+
+    async def move_stock(self, stop: asyncio.Event) -> None:
+        """Ops rebalance stock while the orders live (issue 19): a few unreserved units of one of
+        the round's SKUs move between the warehouses now and then, until `stop`. The stock
+        invariant counts both audited legs; a transfer the source cannot cover is a 409."""
+        rng = self.transfer_rng
+        while not stop.is_set():
+            source, destination = rng.sample(["WH-EAST", "WH-WEST"], 2)
+            body = {
+                "sku": rng.choice(self.skus), "from_warehouse": source, "to_warehouse": destination,
+                "quantity": rng.randint(1, 4), "note": "fuzz rebalance",
+            }
+            await self.call("transfer", "-", "POST", "/inventory/transfers", headers=OPS, json=body)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=rng.choice([0.1, 0.3, 0.8]))
 
     # -- talking to the API ----------------------------------------------------------------
     async def call(self, kind: str, order_id: str, method: str, url: str, **kw: Any) -> httpx.Response:

@@ -82,7 +82,7 @@ def test_counts_without_a_policy_always_apply(session_factory: sessionmaker[Sess
 def test_migration_0014_copies_the_earlier_counts(database_url: str) -> None:
     with temporary_database(database_url, prefix="orderflow_mig14") as url:
         config = alembic_config(url)
-        command.downgrade(config, "0012_short_waits_wake")
+        command.downgrade(config, "0013_reorder_rules")
         engine = make_engine(url)
         try:
             with engine.begin() as conn:
@@ -104,7 +104,7 @@ def test_migration_0014_copies_the_earlier_counts(database_url: str) -> None:
             assert [tuple(r) for r in rows] == [
                 ("SKU-M", "WH-M", 7, 10, -3, "applied", "counter", datetime(2026, 9, 1, 10, tzinfo=UTC))
             ]
-            command.downgrade(config, "0012_short_waits_wake")  # and back down cleanly
+            command.downgrade(config, "0013_reorder_rules")  # and back down cleanly
             command.upgrade(config, "head")
         finally:
             engine.dispose()

@@ -4,11 +4,8 @@ before this migration (stock_adjustments rows of reason `count`) are copied in a
 the count plan knows when each item was last counted.
 
 Revision ID: 0014_cycle_counts
-Revises: 0012_short_waits_wake
+Revises: 0013_reorder_rules
 Create Date: 2026-12-02
-
-(Issue 19's replenishment adds 0013 on another branch: whichever of the two lands second points
-its `down_revision` at the other, so that the chain keeps one head.)
 """
 
 from collections.abc import Sequence
@@ -17,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_cycle_counts"
-down_revision: str | None = "0012_short_waits_wake"
+down_revision: str | None = "0013_reorder_rules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
