@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     # (a token bucket per key name, per API process; api.auth). 0 in either turns limiting off.
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=0)
+    # Admission control of POST /orders (api.admission): submissions worked on at once per API
+    # process; one more answers 503 /problems/overloaded with Retry-After and changes nothing. 0: off.
+    max_submissions_in_flight: int = Field(default=64, ge=0)
     simulator: bool = True
     simulator_speed: float = Field(default=60.0, gt=0)
     # How often the simulator polls the API (real seconds).
