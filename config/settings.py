@@ -248,6 +248,10 @@ class Settings(BaseSettings):
     # Worker tuning (docs/performance.md). Workflows kept in the worker's sticky cache: bounds its
     # memory however many orders are parked (an evicted order is replayed from history when it wakes).
     max_cached_workflows: int = Field(default=1000, ge=0)
+    # Workflow tasks the worker works on at once (and threads that run them). Unset: the SDK's 100.
+    # Each activation must yield within 2 s of wall time (the SDK's deadlock detector); many at
+    # once share one GIL, so on a small machine fewer at a time finish sooner (docs/performance.md).
+    max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
 
     @field_validator("api_keys")
     @classmethod
