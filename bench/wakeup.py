@@ -212,8 +212,11 @@ async def run_wakeup(
         else None,
         **tasks,
         "peak_rss_mib": memory.peaks_mib(),
-        # The target: no workflow task failed while the orders woke and closed (failures before,
-        # while parking, are reported above with their causes).
-        "ok": tasks["workflow_task_failed_since_the_wake"] == 0 and len(times) == len(running) == count,
+        # The target: no workflow task failed while the orders woke and closed, nor was given up
+        # after the worker took it (START_TO_CLOSE: a task it held 10 s without answering).
+        # Failures before, while parking, are reported above with their causes.
+        "ok": tasks["workflow_task_failed_since_the_wake"] == 0
+        and not tasks["timeouts"].get("START_TO_CLOSE since the wake")
+        and len(times) == len(running) == count,
     }
 
