@@ -31,7 +31,7 @@ def bench(
     ),
     burst_clients: int = typer.Option(200, "--burst-clients", min=1, help="Concurrent clients of --burst."),
     wake_together: bool = typer.Option(
-        False, "--wake-together", help="With --park N: their return windows end together; all must close."
+        False, "--wake-together", help="With --park N (default 2000): their return windows end together; all must close."
     ),
     max_in_flight: int | None = typer.Option(
         None, "--max-in-flight", min=0, help="The API's admission limit (OMS_MAX_SUBMISSIONS_IN_FLIGHT)."
@@ -51,8 +51,10 @@ def bench(
         rates = tuple(parse_rates(rate)) if rate else ()
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--rate") from None
+    if sum(map(bool, (rates, burst, wake_together))) > 1:
+        raise typer.BadParameter("choose one of --rate, --burst and --wake-together per run", param_hint="--rate")
     if wake_together and not park:
-        raise typer.BadParameter("--wake-together needs --park N (e.g. --park 2000)", param_hint="--wake-together")
+        park = 2000  # the size (`--park N --wake-together` for another)
     if wake_together and return_window == "1s":
         # The windows must outlast the parking (bench/wakeup.py): about 1 s per order.
         from bench.wakeup import default_window
