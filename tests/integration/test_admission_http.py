@@ -61,6 +61,11 @@ async def test_overloaded_submission_is_503_with_retry_after_and_changes_nothing
         assert not await _workflow_exists(client, body["order_id"])
         stock = (await http.get(f"/inventory/{sku}", headers=OPS)).json()
         assert all(level["reserved"] == 0 for level in stock["warehouses"]), stock
+        # A shop's order through its channel submits the same way: refused the same way, before
+        # its payload is even read.
+        channel = await http.post("/channels/storefront/orders", headers=CLIENT, json={"any": "thing"})
+        assert channel.status_code == 503 and channel.json()["type"] == OVERLOADED_TYPE
+        assert channel.headers["retry-after"]
         # Reads are not submissions: they pass while submissions are refused.
         assert (await http.get("/orders", headers=CLIENT)).status_code == 200
     finally:
@@ -73,7 +78,7 @@ async def test_overloaded_submission_is_503_with_retry_after_and_changes_nothing
     assert accepted.json()["order_id"] == body["order_id"]
     assert await _workflow_exists(client, body["order_id"])
     assert admission.in_flight == 0  # the slot is given back after an accepted submission
-    assert admission.refused == 1
+    assert admission.refused == 2
 
 
 async def test_slot_is_given_back_after_a_refused_body(limited: tuple[httpx.AsyncClient, Admission]) -> None:
