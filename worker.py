@@ -155,6 +155,7 @@ def build_worker(
     activity_slots: int,
     activities: Sequence[Callable[..., Any]] | None = None,
     max_cached_workflows: int = 1000,
+    max_concurrent_workflow_tasks: int | None = None,
 ) -> Worker:
     """Database activities are plain `def`s: they run on `executor`, keeping the event loop free."""
     keep_bytecode()
@@ -167,6 +168,7 @@ def build_worker(
         max_concurrent_activities=activity_slots,
         workflow_runner=sandbox_runner(),
         max_cached_workflows=max_cached_workflows,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         # On SIGTERM, let running activities finish before they are cancelled and retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -195,6 +197,7 @@ async def run_worker(settings: Settings) -> None:
                 notifier=notifier,
             ),
             max_cached_workflows=settings.max_cached_workflows,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         )
         # Low-stock alerts are recorded pending by the stock transactions (the worker's and the
         # API's), resolved-complaint messages by the resolution (store.pending_notifications);

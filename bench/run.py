@@ -58,6 +58,14 @@ class BenchOptions:
     # return window (give a long --return-window), then the worker's memory is read.
     park: int = 0
     max_cached_workflows: int | None = None
+    # The load modes (issue 18, bench/modes.py): open-loop rates, a burst, a mass wake-up.
+    rates: tuple[float, ...] = ()
+    duration: float = 60.0
+    burst: int = 0
+    burst_clients: int = 200
+    wake_together: bool = False
+    max_in_flight: int | None = None
+    max_concurrent_workflow_tasks: int | None = None
 
 
 async def history_counts(client: Client, workflow_id: str) -> Counter[str]:
@@ -178,8 +186,11 @@ def machine() -> dict[str, Any]:
 
 
 async def measure(stack: Stack, options: BenchOptions, console: Console) -> dict[str, Any]:
+    from bench.modes import load_mode, run_load_mode
     from config.temporal import connect
 
+    if load_mode(options):
+        return await run_load_mode(stack, options, console)
     settings = stack.settings.model_copy(update={"temporal_address": stack.temporal_address})
     client = await connect(settings)
     limits = httpx.Limits(max_connections=options.concurrency + 8)
@@ -389,6 +400,9 @@ def run_bench(options: BenchOptions, settings: Settings | None = None, console: 
         stack = Stack(settings, Path(tmp), worker_processes=options.worker_processes)
         if options.max_cached_workflows is not None:
             stack.extra_env["OMS_MAX_CACHED_WORKFLOWS"] = str(options.max_cached_workflows)
+        from bench.modes import mode_env
+
+        stack.extra_env.update(mode_env(options))
         try:
             stack.start(return_window=options.return_window)
             results = asyncio.run(measure(stack, options, console))

@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     # (a token bucket per key name, per API process; api.auth). 0 in either turns limiting off.
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=0)
+    # Admission control of POST /orders (api.admission): submissions worked on at once per API
+    # process; one more answers 503 /problems/overloaded with Retry-After and changes nothing. 0: off.
+    max_submissions_in_flight: int = Field(default=64, ge=0)
     simulator: bool = True
     simulator_speed: float = Field(default=60.0, gt=0)
     # How often the simulator polls the API (real seconds).
@@ -261,6 +264,10 @@ class Settings(BaseSettings):
     count_every_c: Duration = timedelta(days=180)
     count_hold_units: int = Field(default=10, ge=0)
     count_hold_percent: Decimal = Field(default=Decimal(10), ge=0)
+    # Workflow tasks the worker works on at once (and threads that run them). Unset: the SDK's 100.
+    # Each activation must yield within 2 s of wall time (the SDK's deadlock detector); many at
+    # once share one GIL, so on a small machine fewer at a time finish sooner (docs/performance.md).
+    max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
 
     @field_validator("api_keys")
     @classmethod

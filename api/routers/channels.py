@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.admission import SubmissionSlot
 from api.auth import Principal, require
 from api.client_views import KeyRolesDep
 from api.deps import ClientDep, SessionsDep, SettingsDep
@@ -61,6 +62,7 @@ async def intake(
     request: Request,
     response: Response,
     principal: ClientRole,
+    _slot: SubmissionSlot,
     client: ClientDep,
     sessions: SessionsDep,
     settings: SettingsDep,
@@ -79,6 +81,7 @@ async def intake(
             request=mapped.request,
             response=response,
             principal=principal,
+            _slot=_slot,  # this route holds the submission's admission slot (api/admission.py)
             client=client,
             sessions=sessions,
             settings=settings,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.admission import SubmissionSlot
 from api.auth import Principal, forbid_other_customers, require
 from api.client_views import KeyRolesDep, order_for, orders_for, timeline_for
 from api.deps import ClientDep, SessionsDep, SettingsDep
@@ -178,12 +179,16 @@ def _claim_channel_order(
     "/orders",
     status_code=201,
     response_model=OrderView,
-    responses={200: {"model": OrderView, "description": "an idempotent repeat"}},
+    responses={
+        200: {"model": OrderView, "description": "an idempotent repeat"},
+        503: {"description": "overloaded (Retry-After) or an outage; nothing recorded, repeat the request"},
+    },
 )
 async def submit(
     request: OrderRequest,
     response: Response,
     principal: ClientRole,
+    _slot: SubmissionSlot,
     client: ClientDep,
     sessions: SessionsDep,
     settings: SettingsDep,
