@@ -585,6 +585,10 @@ def build_console(api: FastAPI, settings: Settings) -> FastAPI:
     post("/orders/{order_id}/actions")(act)
     post("/orders/{order_id}/lines")(edit_lines_form)
     post("/orders/{order_id}/contact")(edit_contact_form)
+    # Replenishment and cycle counts (api.console.stock, imported here: it builds on this module).
+    from api.console.stock import add_stock_pages
+
+    add_stock_pages(console_app)
     get("/alerts")(alerts)
     get("/complaints")(complaints)
     post("/complaints/{complaint_id}/resolve")(resolve)
