@@ -108,6 +108,8 @@ async def _replenishment_page(
         }
 
     data = await run_in_threadpool(read)
+    active = [w.code for w in data["warehouses"] if w.active]
+    data["default_to"] = active[1] if len(active) > 1 else ""  # the form's "to" differs from its "from"
     return found.render(
         "replenishment.html",
         http_status=http_status,
