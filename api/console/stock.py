@@ -222,9 +222,10 @@ async def transfer(request: Request, found: OpsVisit) -> Response:
         return await _replenishment_page(found, errors=errors, form="transfer", values=typed, http_status=422)
     assert found.principal is not None  # signed_in
     console = found.console
+    answered = Response()  # the route sets 201 (made now) or 200 (this form's key was used: a repeat)
     try:
         moved = await replenishment_api.post_transfer(
-            body, Response(), found.principal, console.sessions, console.client, console.settings, idempotency_key
+            body, answered, found.principal, console.sessions, console.client, console.settings, idempotency_key
         )
     except ProblemError as problem:
         errors = _problem_errors(problem)
@@ -235,12 +236,14 @@ async def transfer(request: Request, found: OpsVisit) -> Response:
         return await _replenishment_page(
             found, errors={"form": refusal.message}, form="transfer", values=typed, http_status=refusal.http_status
         )
-    woken = f"; {len(moved.woken)} waiting order(s) tried again" if moved.woken else ""
+    repeat = answered.status_code == 200
+    woken = f"; {len(moved.woken)} waiting order(s) tried again" if moved.woken and not repeat else ""
     found.session.tell(
         "ok",
         f"Transfer {moved.transfer_id}: {moved.quantity} × {moved.sku} moved from {moved.from_warehouse} "
         f"(on hand {moved.source.on_hand} now) to {moved.to_warehouse} (on hand {moved.destination.on_hand} now)"
-        + woken + ".",
+        + woken
+        + (". This form was sent before: nothing moved again." if repeat else "."),
     )
     return found.redirect(f"/replenishment?sku={moved.sku}")
 
@@ -346,7 +349,7 @@ async def _decide(raw_id: str, request: Request, found: Visit, approve: bool) ->
             found.session.tell(
                 "ok",
                 f"Count {count_id} approved: {level.sku} at {level.warehouse} is {level.on_hand} on hand now "
-                f"({approved.count.applied_delta:+d}).",
+                f"({approved.count.applied_delta or 0:+d}).",
             )
         else:
             rejected = await warehouse_api.reject_count(count_id, body, found.principal, console.sessions)

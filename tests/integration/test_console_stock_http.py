@@ -199,7 +199,7 @@ async def test_a_transfer_moves_the_stock_once_per_form_and_bad_input_moves_noth
     assert cells(page, f"level-{EAST}")[:2] == [EAST, "6"] and cells(page, f"level-{WEST}")[:2] == [WEST, "5"]
     # The same form posted again (a double click, a resubmit): answered as before, nothing moves.
     again = await console.post(post, data=form, follow_redirects=True)
-    assert flash(again.text) == [message]
+    assert flash(again.text) == [message[:-1] + ". This form was sent before: nothing moved again."]
     assert (on_hand(sessions, sku, EAST), on_hand(sessions, sku, WEST)) == (6, 5)
     with sessions() as s:
         transfer = s.scalars(select(StockTransferRow).where(StockTransferRow.sku == sku)).one()
@@ -208,6 +208,11 @@ async def test_a_transfer_moves_the_stock_once_per_form_and_bad_input_moves_noth
             select(StockAdjustmentRow.reason).where(StockAdjustmentRow.sku == sku, StockAdjustmentRow.reason.like("transfer_%"))
         ).all()
         assert sorted(legs) == ["transfer_in", "transfer_out"]
+
+    # The same form's key with other values (the page kept in history, edited, sent): refused.
+    edited = await console.post(post, data={**form, "quantity": "1"})
+    assert edited.status_code == 409
+    assert "used before with a different request body" in html.unescape(edited.text)
 
     def fresh(**changes: str) -> dict[str, str]:
         return {**form, "idempotency_key": secrets.token_urlsafe(16), **changes}
