@@ -304,6 +304,7 @@ async def _counts_page(
         errors=filter_errors,
         decided=decided,
         note=note,
+        limit=LIST_LIMIT,
     )
 
 
