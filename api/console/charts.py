@@ -218,12 +218,14 @@ def inventory_turns(summary: Summary) -> dict[str, Any]:
 
 
 def stock_outs(summary: Summary) -> dict[str, Any]:
-    """Time each SKU/warehouse was out of stock in the period (hours), the longest on top."""
+    """Time each SKU/warehouse was out of stock in the period, in a unit that suits the longest,
+    the longest on top."""
     outs = sorted(summary.inventory.stock_outs, key=lambda o: (o.seconds_out, o.warehouse, o.sku))
     labels = [f"{o.sku} @ {o.warehouse}" for o in outs]
+    unit, per = _time_unit(max((o.seconds_out for o in outs), default=0.0))
     fig = go.Figure(
         go.Bar(
-            x=[o.seconds_out / 3600 for o in outs],
+            x=[o.seconds_out / per for o in outs],
             y=labels,
             orientation="h",
             marker_color=[_RED if o.out_now else _ORANGE for o in outs],
@@ -231,7 +233,7 @@ def stock_outs(summary: Summary) -> dict[str, Any]:
             textposition="auto",
         )
     )
-    fig.update_layout(xaxis_title="hours out of stock", yaxis_type="category", yaxis_automargin=True)
+    fig.update_layout(xaxis_title=f"{unit} out of stock", yaxis_type="category", yaxis_automargin=True)
     if not outs:
         _no_data(fig, "no stock-out in this period")
     return _figure(fig, "Stock-outs")

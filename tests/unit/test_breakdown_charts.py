@@ -99,6 +99,7 @@ def test_turns_leave_out_warehouses_with_nothing_on_hand_and_stock_outs_rank_by_
     outs = charts.stock_outs(summary())["data"][0]
     assert outs["y"] == ["B @ WH-EAST", "A @ WH-EAST"] and outs["x"] == [1.0, 2.0]
     assert outs["text"] == ["1x", "2x, out now"]
+    assert charts.stock_outs(summary())["layout"]["xaxis"]["title"]["text"] == "hours out of stock"
     empty = charts.stock_outs(summary(inventory=InventoryFigures()))
     assert empty["layout"]["annotations"][0]["text"] == "no stock-out in this period"
 
