@@ -70,3 +70,19 @@ def test_every_table_has_a_header_and_rows_as_wide_as_it() -> None:
                                   ("cancellation_rate", "")]
     assert tables["inventory-turns"][1] == [("all", "0", "", "")]
     assert tables["parcel-steps"][1] == []
+
+
+def test_the_wordings_read_are_the_ones_the_parcel_workflow_writes() -> None:
+    """carrier_issue reads the parcel log's wording: a change of wording there must change it too."""
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "workflows" / "shipment.py").read_text(encoding="utf-8")
+    for written in (
+        'f"carrier reports the parcel {issue}"',
+        'f"failed delivery attempt {self._view.failed_attempts} of {MAX_DELIVERY_ATTEMPTS}"',
+        'f"{self._view.failed_attempts} failed delivery attempts"',
+        'f"delayed, now due by {self._view.promised_by}"',
+        "f\"carrier exception: {issue or 'unspecified'}\"",
+        'f"label refused: {reason}"',
+    ):
+        assert written in source, written
