@@ -132,6 +132,8 @@ class Summary(BaseModel):
     cash_on_delivery: CashOnDelivery = CashOnDelivery()  # counted apart (also inside the figures above)
     # Issue 19:
     parcel_steps: list[ParcelStep] = []  # from the parcel log, in step order
+    parcel_steps_by_warehouse: dict[str, list[ParcelStep]] = {}  # the parcel's warehouse now
+    parcel_steps_by_carrier: dict[str, list[ParcelStep]] = {}  # labelled parcels only
     by_warehouse: list[ParcelBreakdown] = []
     by_carrier: list[ParcelBreakdown] = []  # labelled parcels only
     channels: list[ChannelBreakdown] = []
@@ -260,6 +262,13 @@ def report_tables(summary: Summary) -> dict[str, Table]:
             (b.key, str(b.parcels), str(b.delivered), str(b.cancelled), str(b.exceptions)) for b in breakdown
         ]
 
+    def steps_by(key: str, per_key: dict[str, list[ParcelStep]]) -> Table:
+        return (key, "step", "parcels", "p50_seconds", "p90_seconds", "mean_seconds"), [
+            (k, st.step, str(st.parcels), text(st.p50_seconds), text(st.p90_seconds), text(st.mean_seconds))
+            for k, steps in per_key.items()
+            for st in steps
+        ]
+
     inventory = summary.inventory
     turns_rows: list[tuple[str, ...]] = [
         (w.warehouse, str(w.units_shipped), text(w.average_on_hand), text(w.turns)) for w in inventory.by_warehouse
@@ -271,6 +280,8 @@ def report_tables(summary: Summary) -> dict[str, Table]:
             [(s.step, str(s.parcels), text(s.p50_seconds), text(s.p90_seconds), text(s.mean_seconds))
              for s in summary.parcel_steps],
         ),
+        "parcel-steps-by-warehouse": steps_by("warehouse", summary.parcel_steps_by_warehouse),
+        "parcel-steps-by-carrier": steps_by("carrier", summary.parcel_steps_by_carrier),
         "warehouses": parcels(summary.by_warehouse, "warehouse"),
         "carriers": parcels(summary.by_carrier, "carrier"),
         "channels": (
@@ -302,6 +313,17 @@ def report_tables(summary: Summary) -> dict[str, Table]:
 
 
 REPORT_TABLES: tuple[str, ...] = (
-    "parcel-steps", "warehouses", "carriers", "channels", "cancellations", "returns",
-    "return-resolutions", "carrier-exceptions", "rates", "inventory-turns", "stock-outs",
+    "parcel-steps",
+    "parcel-steps-by-warehouse",
+    "parcel-steps-by-carrier",
+    "warehouses",
+    "carriers",
+    "channels",
+    "cancellations",
+    "returns",
+    "return-resolutions",
+    "carrier-exceptions",
+    "rates",
+    "inventory-turns",
+    "stock-outs",
 )

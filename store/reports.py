@@ -204,25 +204,39 @@ def _on_time(s: Session, period: list[ColumnElement[bool]]) -> tuple[int, int]:
     return int(row.delivered), int(row.on_time)
 
 
-def _parcel_steps(s: Session, period: list[ColumnElement[bool]]) -> list[ParcelStep]:
-    """Each stay of a parcel in a status of its log (by version), as `_step_durations` does for
-    orders; only the statuses that are steps of PARCEL_STEPS, and only stays that ended."""
-    events = (
-        select(
-            ShipmentEventRow.shipment_id,
-            ShipmentEventRow.version,
-            ShipmentEventRow.at,
-            ShipmentEventRow.status,
-            func.lag(ShipmentEventRow.status)
-            .over(partition_by=ShipmentEventRow.shipment_id, order_by=ShipmentEventRow.version)
-            .label("previous"),
-        )
-        .join(OrderRow, OrderRow.order_id == ShipmentEventRow.order_id)
-        .where(*period)
-        .subquery("parcel_events")
+def _parcel_step(r: Any) -> ParcelStep:
+    return ParcelStep(
+        step=PARCEL_STEPS[r.status],
+        parcels=r.n,
+        p50_seconds=round(float(r.p50), 3),
+        p90_seconds=round(float(r.p90), 3),
+        mean_seconds=round(float(r.mean), 3),
     )
+
+
+def _parcel_stay_rows(s: Session, period: list[ColumnElement[bool]], key: Any = None) -> list[Any]:
+    """Each stay of a parcel in a status of its log (by version), as `_step_durations` does for
+    orders; only the statuses that are steps of PARCEL_STEPS, and only stays that ended. With
+    `key` (a ShipmentRow column: the parcel's warehouse or carrier now), per key as well."""
+    keyed = [key.label("key")] if key is not None else []
+    events_query = select(
+        *keyed,
+        ShipmentEventRow.shipment_id,
+        ShipmentEventRow.version,
+        ShipmentEventRow.at,
+        ShipmentEventRow.status,
+        func.lag(ShipmentEventRow.status)
+        .over(partition_by=ShipmentEventRow.shipment_id, order_by=ShipmentEventRow.version)
+        .label("previous"),
+    ).join(OrderRow, OrderRow.order_id == ShipmentEventRow.order_id)
+    if key is not None:
+        events_query = events_query.join(
+            ShipmentRow, ShipmentRow.shipment_id == ShipmentEventRow.shipment_id
+        ).where(key.is_not(None))
+    events = events_query.where(*period).subquery("parcel_events")
     stays = (
         select(
+            *([events.c.key] if key is not None else []),
             events.c.status,
             events.c.at,
             func.lead(events.c.at)
@@ -233,28 +247,36 @@ def _parcel_steps(s: Session, period: list[ColumnElement[bool]]) -> list[ParcelS
         .subquery("parcel_stays")
     )
     seconds = func.extract("epoch", stays.c.left_at - stays.c.at)
-    rows = s.execute(
-        select(
-            stays.c.status,
-            func.count().label("n"),
-            func.percentile_cont(0.5).within_group(seconds).label("p50"),
-            func.percentile_cont(0.9).within_group(seconds).label("p90"),
-            func.avg(seconds).label("mean"),
-        )
-        .where(stays.c.left_at.is_not(None), stays.c.status.in_(list(PARCEL_STEPS)))
-        .group_by(stays.c.status)
-    ).all()
-    steps = [
-        ParcelStep(
-            step=PARCEL_STEPS[r.status],
-            parcels=r.n,
-            p50_seconds=round(float(r.p50), 3),
-            p90_seconds=round(float(r.p90), 3),
-            mean_seconds=round(float(r.mean), 3),
-        )
-        for r in rows
-    ]
+    groups = ([stays.c.key] if key is not None else []) + [stays.c.status]
+    return list(
+        s.execute(
+            select(
+                *groups,
+                func.count().label("n"),
+                func.percentile_cont(0.5).within_group(seconds).label("p50"),
+                func.percentile_cont(0.9).within_group(seconds).label("p90"),
+                func.avg(seconds).label("mean"),
+            )
+            .where(stays.c.left_at.is_not(None), stays.c.status.in_(list(PARCEL_STEPS)))
+            .group_by(*groups)
+        ).all()
+    )
+
+
+def _in_step_order(steps: list[ParcelStep]) -> list[ParcelStep]:
     return sorted(steps, key=lambda step: PARCEL_STEP_ORDER.index(step.step))
+
+
+def _parcel_steps(s: Session, period: list[ColumnElement[bool]]) -> list[ParcelStep]:
+    return _in_step_order([_parcel_step(r) for r in _parcel_stay_rows(s, period)])
+
+
+def _parcel_steps_by(s: Session, period: list[ColumnElement[bool]], key: Any) -> dict[str, list[ParcelStep]]:
+    """The parcel steps per warehouse or carrier (parcels without a carrier yet are left out)."""
+    per_key: dict[str, list[ParcelStep]] = {}
+    for r in _parcel_stay_rows(s, period, key):
+        per_key.setdefault(r.key, []).append(_parcel_step(r))
+    return {k: _in_step_order(steps) for k, steps in sorted(per_key.items())}
 
 
 PARCEL_EXCEPTION = "exception"
@@ -491,6 +513,8 @@ def summary(sf: sessionmaker[Session], since: datetime | None, until: datetime |
         delivered, on_time = _on_time(s, period)
         cod = _cash_on_delivery(s, period)
         parcel_steps = _parcel_steps(s, period)
+        steps_by_warehouse = _parcel_steps_by(s, period, ShipmentRow.warehouse)
+        steps_by_carrier = _parcel_steps_by(s, period, ShipmentRow.carrier)
         by_warehouse = _parcels_by(s, period, ShipmentRow.warehouse)
         by_carrier = _parcels_by(s, period, ShipmentRow.carrier)
         channels = _channels(s, period)
@@ -516,6 +540,8 @@ def summary(sf: sessionmaker[Session], since: datetime | None, until: datetime |
         sla_breaches_per_day=breaches_per_day,
         cash_on_delivery=cod,
         parcel_steps=parcel_steps,
+        parcel_steps_by_warehouse=steps_by_warehouse,
+        parcel_steps_by_carrier=steps_by_carrier,
         by_warehouse=by_warehouse,
         by_carrier=by_carrier,
         channels=channels,

@@ -85,7 +85,8 @@ async def report_table_csv(
     table: ReportTable, _: OpsRole, sessions: SessionsDep, since: Since = None, until: Until = None
 ) -> Response:
     """One breakdown of the report as its own `text/csv` table, with a header row: `parcel-steps`
-    (step,parcels,p50_seconds,p90_seconds,mean_seconds), `warehouses` and `carriers`
+    (step,parcels,p50_seconds,p90_seconds,mean_seconds), `parcel-steps-by-warehouse` and
+    `parcel-steps-by-carrier` (the same, warehouse|carrier first), `warehouses` and `carriers`
     (warehouse|carrier,parcels,delivered,cancelled,exceptions), `channels`
     (channel,orders,cancelled,reached_delivery,returned,refund_returns,exchanges), `cancellations`,
     `returns` (reason,count), `return-resolutions` (resolution,count), `carrier-exceptions`

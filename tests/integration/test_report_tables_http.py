@@ -24,6 +24,8 @@ from tests.conftest import CLIENT, OPS
 
 HEADERS = {
     "parcel-steps": ["step", "parcels", "p50_seconds", "p90_seconds", "mean_seconds"],
+    "parcel-steps-by-warehouse": ["warehouse", "step", "parcels", "p50_seconds", "p90_seconds", "mean_seconds"],
+    "parcel-steps-by-carrier": ["carrier", "step", "parcels", "p50_seconds", "p90_seconds", "mean_seconds"],
     "warehouses": ["warehouse", "parcels", "delivered", "cancelled", "exceptions"],
     "carriers": ["carrier", "parcels", "delivered", "cancelled", "exceptions"],
     "channels": ["channel", "orders", "cancelled", "reached_delivery", "returned", "refund_returns", "exchanges"],
@@ -103,6 +105,8 @@ async def test_each_breakdown_is_a_table_of_its_own(http: httpx.AsyncClient, ses
         ["transit", "1", "3600.0", "3600.0", "3600.0"],
         ["delivery", "1", "1200.0", "1200.0", "1200.0"],
     ]
+    assert tables["parcel-steps-by-warehouse"][1:] == [["WH-EAST", *row] for row in tables["parcel-steps"][1:]]
+    assert tables["parcel-steps-by-carrier"][1:] == [["sf", *row] for row in tables["parcel-steps"][1:]]
     assert tables["warehouses"][1:] == [["WH-EAST", "1", "1", "0", "0"]]
     assert tables["carriers"][1:] == [["sf", "1", "1", "0", "0"]]
     assert tables["channels"][1:] == [["marketplace", "1", "1", "0", "0", "0", "0"], ["web", "1", "0", "1", "1", "0", "1"]]

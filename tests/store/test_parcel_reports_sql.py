@@ -99,6 +99,10 @@ STOCK = [
 ]
 
 
+def _step(step: str, parcels: int, p50: float, p90: float, mean: float) -> ParcelStep:
+    return ParcelStep(step=step, parcels=parcels, p50_seconds=p50, p90_seconds=p90, mean_seconds=mean)
+
+
 def _load(sf: SF) -> None:
     with sf.begin() as s:
         s.execute(delete(StockAdjustmentRow))
@@ -153,6 +157,22 @@ def test_parcel_steps_breakdowns_and_rates_of_a_known_data_set(session_factory: 
         ParcelStep(step="transit", parcels=5, p50_seconds=43200.0, p90_seconds=70160.0, mean_seconds=35936.0),
         ParcelStep(step="delivery", parcels=3, p50_seconds=3600.0, p90_seconds=6480.0, mean_seconds=3933.333),
     ]
+    # The same stays per warehouse and per carrier (A5's parcel had no label: no carrier).
+    assert report.parcel_steps_by_warehouse == {
+        "WH-EAST": [_step("pick", 4, 600, 1020, 675), _step("pack", 4, 300, 300, 240),
+                    _step("label", 4, 1100, 3060, 1465), _step("transit", 4, 23600, 73440, 33470),
+                    _step("delivery", 2, 5400, 6840, 5400)],
+        "WH-WEST": [_step("pick", 2, 1050, 1650, 1050), _step("pack", 1, 600, 600, 600),
+                    _step("label", 1, 1800, 1800, 1800), _step("transit", 1, 45800, 45800, 45800),
+                    _step("delivery", 1, 1000, 1000, 1000)],
+    }
+    assert report.parcel_steps_by_carrier == {
+        "sf": [_step("pick", 2, 900, 1140, 900), _step("pack", 2, 300, 300, 300), _step("label", 2, 2700, 3420, 2700),
+               _step("transit", 2, 64800, 82080, 64800), _step("delivery", 2, 5400, 6840, 5400)],
+        "yto": [_step("pick", 3, 600, 1560, 900), _step("pack", 3, 300, 540, 320),
+                _step("label", 3, 400, 1520, 753.333), _step("transit", 3, 4000, 37440, 16693.333),
+                _step("delivery", 1, 1000, 1000, 1000)],
+    }
     assert report.by_warehouse == [
         ParcelBreakdown(key="WH-EAST", parcels=4, delivered=2, cancelled=0, exceptions=2),
         ParcelBreakdown(key="WH-WEST", parcels=2, delivered=1, cancelled=1, exceptions=1),
