@@ -11,7 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from domain.enums import OrderStatus
-from domain.reports import ParcelBreakdown, Summary
+from domain.reports import ParcelBreakdown, ParcelStep, Summary
 
 _LAYOUT: dict[str, Any] = {
     "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
@@ -118,6 +118,38 @@ def parcel_steps(summary: Summary) -> dict[str, Any]:
     if not steps:
         _no_data(fig, "no parcel has left a step yet")
     return _figure(fig, "Parcel steps (p50, p90, mean)")
+
+
+_SERIES = (_BLUE, _ORANGE, _GREEN, _RED, _GREY)
+
+
+def _steps_by(per_key: dict[str, list[ParcelStep]], title: str, empty: str) -> dict[str, Any]:
+    """p50 of each parcel step, one series per warehouse or carrier."""
+    longest = max((step.p50_seconds for steps in per_key.values() for step in steps), default=0.0)
+    unit, per = _time_unit(longest)
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=key,
+                x=[step.step for step in steps],
+                y=[step.p50_seconds / per for step in steps],
+                marker_color=_SERIES[n % len(_SERIES)],
+            )
+            for n, (key, steps) in enumerate(per_key.items())
+        ]
+    )
+    fig.update_layout(barmode="group", yaxis_title=unit, xaxis_type="category")
+    if not per_key:
+        _no_data(fig, empty)
+    return _figure(fig, title)
+
+
+def steps_by_warehouse(summary: Summary) -> dict[str, Any]:
+    return _steps_by(summary.parcel_steps_by_warehouse, "Parcel steps by warehouse (p50)", "no parcel has left a step yet")
+
+
+def steps_by_carrier(summary: Summary) -> dict[str, Any]:
+    return _steps_by(summary.parcel_steps_by_carrier, "Parcel steps by carrier (p50)", "no labelled parcel has left a step")
 
 
 def _parcels(breakdown: list[ParcelBreakdown], title: str, empty: str) -> dict[str, Any]:
@@ -248,6 +280,8 @@ def dashboard_charts(summary: Summary) -> dict[str, dict[str, Any]]:
         "chart-returns": return_rate(summary),
         # Issue 19: the parcel log's steps and the breakdowns.
         "chart-parcel-steps": parcel_steps(summary),
+        "chart-warehouse-steps": steps_by_warehouse(summary),
+        "chart-carrier-steps": steps_by_carrier(summary),
         "chart-warehouses": by_warehouse(summary),
         "chart-carriers": by_carrier(summary),
         "chart-channels": by_channel(summary),

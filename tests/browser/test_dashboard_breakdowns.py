@@ -19,6 +19,8 @@ from tests.integration.helpers import (
 
 BREAKDOWNS = {
     "chart-parcel-steps": "Parcel steps (p50, p90, mean)",
+    "chart-warehouse-steps": "Parcel steps by warehouse (p50)",
+    "chart-carrier-steps": "Parcel steps by carrier (p50)",
     "chart-warehouses": "Parcels by warehouse",
     "chart-carriers": "Parcels by carrier",
     "chart-channels": "Orders by channel",
@@ -58,7 +60,9 @@ async def test_dashboard_draws_the_breakdowns(page: Page, console_url: str, api:
         await expect(page.locator(f"#{chart} svg.main-svg").first).to_be_visible()
         await expect(page.locator(f"#{chart} .gtitle")).to_have_text(title)
     # Bars, not the "no data" note, where the two orders put something.
-    for chart in ("chart-parcel-steps", "chart-warehouses", "chart-carriers", "chart-channels", "chart-cancellations"):
+    drawn = ("chart-parcel-steps", "chart-warehouse-steps", "chart-carrier-steps", "chart-warehouses",
+             "chart-carriers", "chart-channels", "chart-cancellations")
+    for chart in drawn:
         await expect(page.locator(f"#{chart} .barlayer .point path")).not_to_have_count(0)
     steps = page.locator("#chart-parcel-steps .xtick text")
     await expect(steps.first).to_be_visible()

@@ -35,6 +35,10 @@ def summary(**overrides: object) -> Summary:
             ParcelStep(step="pick", parcels=2, p50_seconds=1800, p90_seconds=7200, mean_seconds=3600),
             ParcelStep(step="transit", parcels=1, p50_seconds=36000, p90_seconds=36000, mean_seconds=36000),
         ],
+        "parcel_steps_by_warehouse": {
+            "WH-EAST": [ParcelStep(step="pick", parcels=1, p50_seconds=7200, p90_seconds=7200, mean_seconds=7200)],
+            "WH-WEST": [ParcelStep(step="pick", parcels=1, p50_seconds=3600, p90_seconds=3600, mean_seconds=3600)],
+        },
         "by_warehouse": [ParcelBreakdown(key="WH-EAST", parcels=3, delivered=2, cancelled=0, exceptions=1)],
         "by_carrier": [],
         "channels": [ChannelBreakdown(channel="web", orders=4, cancelled=1, reached_delivery=2, returned=1,
@@ -64,6 +68,13 @@ def test_parcel_steps_in_hours_with_p50_p90_and_mean() -> None:
     assert charts.parcel_steps(summary(parcel_steps=[]))["layout"]["annotations"][0]["text"] == (
         "no parcel has left a step yet"
     )
+
+
+def test_parcel_steps_one_series_per_warehouse() -> None:
+    figure = charts.steps_by_warehouse(summary())
+    assert [(t["name"], t["x"], t["y"]) for t in figure["data"]] == [("WH-EAST", ["pick"], [2.0]), ("WH-WEST", ["pick"], [1.0])]
+    assert figure["layout"]["yaxis"]["title"]["text"] == "hours"
+    assert charts.steps_by_carrier(summary())["layout"]["annotations"][0]["text"] == "no labelled parcel has left a step"
 
 
 def test_breakdowns_by_warehouse_carrier_and_channel() -> None:
@@ -107,6 +118,6 @@ def test_turns_leave_out_warehouses_with_nothing_on_hand_and_stock_outs_rank_by_
 def test_the_dashboard_draws_the_old_charts_then_the_breakdowns() -> None:
     assert list(charts.dashboard_charts(summary())) == [
         "chart-funnel", "chart-steps", "chart-sla", "chart-returns",
-        "chart-parcel-steps", "chart-warehouses", "chart-carriers", "chart-channels", "chart-cancellations",
+        "chart-parcel-steps", "chart-warehouse-steps", "chart-carrier-steps", "chart-warehouses", "chart-carriers", "chart-channels", "chart-cancellations",
         "chart-return-reasons", "chart-exceptions", "chart-exchanges", "chart-turns", "chart-stock-outs",
     ]
