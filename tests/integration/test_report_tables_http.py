@@ -8,12 +8,14 @@ started. The test's orders live in an hour of the past of their own (nothing els
 import csv
 import io
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 import pytest_asyncio
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
@@ -86,10 +88,21 @@ async def _table(http: httpx.AsyncClient, name: str, params: dict[str, str]) -> 
     return list(csv.reader(io.StringIO(response.text)))
 
 
-async def test_each_breakdown_is_a_table_of_its_own(http: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
+@pytest.fixture
+def period(sessions: sessionmaker[Session]) -> Iterator[datetime]:
+    """The start of the test's hour, with its rows loaded; they go again afterwards (they are no
+    whole orders: the session's other tests list orders)."""
     tag = secrets.token_hex(4)
     start = datetime(1980, 1, 1, tzinfo=UTC) + timedelta(hours=secrets.randbelow(100_000))
     _load(sessions, start, tag)
+    yield start
+    with sessions.begin() as s:
+        for table in (ShipmentEventRow, ShipmentRow, OrderRow):
+            s.execute(delete(table).where(table.order_id.like(f"RPT-{tag}-%")))
+
+
+async def test_each_breakdown_is_a_table_of_its_own(http: httpx.AsyncClient, period: datetime) -> None:
+    start = period
     params = {"from": start.isoformat(), "to": (start + timedelta(hours=1)).isoformat()}
     assert set(HEADERS) == set(REPORT_TABLES)
 
