@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -12,7 +13,7 @@ from api.auth import Principal, require
 from api.deps import SessionsDep
 from api.limits import UtcDatetime
 from domain.enums import Role
-from domain.reports import Summary, summary_rows
+from domain.reports import REPORT_TABLES, Summary, report_tables, summary_rows
 from domain.spreadsheet import safe_row
 from store import reports
 
@@ -68,4 +69,39 @@ async def summary_csv(_: OpsRole, sessions: SessionsDep, since: Since = None, un
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{_filename(since, until)}"'},
+    )
+
+
+# Issue 19: each breakdown as a table of its own (domain.reports.report_tables), for spreadsheets.
+ReportTable = StrEnum("ReportTable", {name.replace("-", "_"): name for name in REPORT_TABLES})  # type: ignore[misc]
+
+
+@router.get(
+    "/reports/{table}.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per key of the breakdown"}},
+)
+async def report_table_csv(
+    table: ReportTable, _: OpsRole, sessions: SessionsDep, since: Since = None, until: Until = None
+) -> Response:
+    """One breakdown of the report as its own `text/csv` table, with a header row: `parcel-steps`
+    (step,parcels,p50_seconds,p90_seconds,mean_seconds), `parcel-steps-by-warehouse` and
+    `parcel-steps-by-carrier` (the same, warehouse|carrier first), `warehouses` and `carriers`
+    (warehouse|carrier,parcels,delivered,cancelled,exceptions), `channels`
+    (channel,orders,cancelled,reached_delivery,returned,refund_returns,exchanges), `cancellations`,
+    `returns` (reason,count), `return-resolutions` (resolution,count), `carrier-exceptions`
+    (issue,count), `rates` (figure,value), `inventory-turns`
+    (warehouse,units_shipped,average_on_hand,turns; a last row `all`) and `stock-outs`
+    (sku,warehouse,available_now,out_now,times,seconds_out). Same period and role as the summary."""
+    figures = await run_in_threadpool(reports.summary, sessions, since, until)
+    header, rows = report_tables(figures)[str(table.value)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(safe_row(row) for row in rows)  # SKUs and reasons are text from outside: formula-safe
+    name = _filename(since, until).replace("summary_", f"{table.value}_", 1)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
