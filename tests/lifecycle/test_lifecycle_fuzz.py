@@ -98,6 +98,7 @@ async def one_round(world: World, sessions: sessionmaker[Session], size: int) ->
     started = time.monotonic()
     stop = asyncio.Event()
     moving = asyncio.create_task(world.move_stock(stop))  # ops' transfers, while the orders live
+    counting = asyncio.create_task(world.count_stock(stop))  # the warehouse's cycle counts, likewise
     queue = list(range(size))
     try:
         while queue:
@@ -106,6 +107,7 @@ async def one_round(world: World, sessions: sessionmaker[Session], size: int) ->
     finally:
         stop.set()
         await moving
+        await counting
     # The world goes quiet: every window is skipped, then the order settles.
     lived = time.monotonic()
     await world.release_holds(world.orders)
