@@ -49,6 +49,9 @@ KNOWN_SEEDS: list[tuple[int, int]] = [
     # make fuzz FUZZ_ORDERS=1000 on 71e5f83: a return requested while a wrong item's replacement
     # shipped answered only once the replacement was delivered (patch return-starts-at-once-20261202).
     (20261201, 937),
+    # make fuzz (2,000 orders) on e00ef46: a cod parcel picked short of everything left its share
+    # promised for good (patch cod-short-pick-share-20261202); it replays alone.
+    (20261201, 491),
 ]
 CONCURRENT = 4  # orders alive at once
 ROUND = 24  # orders per round of live, quiet, check
