@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from domain import ids
 from domain.enums import OrderStatus, ShipmentStatus, ShortPickPolicy, TrackingStatus
-from domain.models import OrderPolicy, OrderView, ParcelLine, PickConfirmation
+from domain.models import OrderPolicy, OrderView, ParcelLine, PaymentRequest, PickConfirmation
 from tests.workflows.driver import Orders, order_request
 from workflows.shipment import ShipmentWorkflow
 
@@ -199,3 +199,46 @@ async def test_a_cancelled_order_releases_the_reallocated_stock(orders: Orders) 
     assert orders.stubs.reserved("WH-WEST", "MUG") == 0, "the reallocation's reservation is released"
     assert orders.stubs.reserved("WH-EAST", "MUG") == 0
     assert orders.stubs.on_hand("WH-EAST", "MUG") == 1, "the shipped unit back on the shelf, the missing one written off"
+
+
+async def test_cash_on_delivery_picked_short_voids_what_cannot_be_collected(orders: Orders) -> None:
+    """make fuzz (seed 20261201, order 491): a cod parcel picked short of everything left its share
+    promised for good; the order closed neither collected nor voided. Now the missing lines'
+    share is voided, nothing is refunded (nothing was collected), and the promise is settled."""
+    orders.stubs.add_item("MUG", WH_EAST=2)
+    order = await orders.submit(
+        order_request(("MUG", 2, "99.00"), payment=PaymentRequest(method="cod")),
+        OrderPolicy(short_pick_policy=ShortPickPolicy.REFUND),
+    )
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("MUG", 0))
+
+    closed = await orders.wait_status(order.order_id, OrderStatus.CLOSED)
+    assert orders.stubs.operations("refund") == [] and orders.stubs.operations("capture") == []
+    voids = orders.stubs.operations("void")
+    assert sum((row.amount for row in voids), Decimal(0)) == Decimal("210.00"), "198.00 + 12.00 shipping"
+    assert closed.payment.captured == Decimal("0.00") and closed.payment.voided == Decimal("210.00")
+    await orders.projected(order.order_id)
+
+
+async def test_cash_on_delivery_partly_picked_collects_only_what_ships(orders: Orders) -> None:
+    """The parcel ships 1 mug of 2: its courier collects the mug and the shipping; the missing
+    mug's share is voided rather than collected at the door and refunded from nothing."""
+    orders.stubs.add_item("MUG", WH_EAST=2)
+    order = await orders.submit(
+        order_request(("MUG", 2, "99.00"), payment=PaymentRequest(method="cod")),
+        OrderPolicy(short_pick_policy=ShortPickPolicy.REFUND),
+    )
+    first = ids.shipment_id(order.order_id, 1)
+    await _pick(orders, first, ("MUG", 1))
+    await orders.wait_parcel(first, ShipmentStatus.LABEL_CREATED)
+    await _deliver(orders, order.order_id, first)
+
+    delivered = await orders.wait(
+        order.order_id, lambda o: o.payment.captured == Decimal("111.00"), "the mug and the shipping collected"
+    )
+    assert [row.amount for row in orders.stubs.operations("capture")] == [Decimal("111.00")]
+    assert [row.amount for row in orders.stubs.operations("void")] == [Decimal("99.00")]
+    assert orders.stubs.operations("refund") == []
+    assert delivered.payment.voided == Decimal("99.00")
+    await orders.projected(order.order_id)

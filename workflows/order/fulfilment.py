@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.refunds import asked_for, priced, total_of
     from workflows.order.door import Door
     from workflows.order.ops import Ops
-    from workflows.order.payment import LINE_REFUND_CAP_PATCH, Payment
+    from workflows.order.payment import LINE_REFUND_CAP_PATCH, Payment, short_share_key
     from workflows.order.state import OrderState
     from workflows.order.stock import Stock
     from workflows.shipment import SHORT_PICK_PATCH, ShipmentWorkflow
@@ -299,6 +299,9 @@ class Fulfilment:
         for parcel in self._state.order.shipments:
             if parcel.short_picked and parcel.shipment_id not in self._short_seen:
                 self._short_seen.add(parcel.shipment_id)
+                order = self._state.order
+                missing = asked_for(order.lines, list(parcel.short_picked), order.line_prices)
+                self._payment.set_aside_short(parcel, total_of(missing))  # cash on delivery only
                 self._state.resolving += 1
                 self._short_tasks.append(asyncio.create_task(self._short_pick_task(parcel)))
 
@@ -459,7 +462,10 @@ class Fulfilment:
         first_new = ids.shipment_id(order.order_id, len(order.shipments) + 1)
         event = events.SHORT_PICK_BACKORDER_ENDED if ended else events.SHIPMENT_SHORT_PICKED
         self._door.record(event, detail={**detail, "handling": "reallocated", "new": first_new, "reservation": key})
+        before = len(order.shipments)
         await self.start_parcels(allocation, key)
+        # Cash on delivery: the new parcel collects what the missing lines' share was.
+        self._payment.renew(short_share_key(parcel.shipment_id), order.shipments[before:])
         await self._tell_short(parcel, missing, "reallocated")
         return True
 
@@ -471,7 +477,11 @@ class Fulfilment:
         # short picks refunded before LINE_REFUND_CAP_PATCH paid their unit price.
         prices = order.line_prices if workflow.patched(LINE_REFUND_CAP_PATCH) else []
         lines = asked_for(order.lines, missing, prices)
-        amount = await self._payment.refund(total_of(lines), f"short-{parcel.shipment_id}", lines=lines)
+        # Cash on delivery: the missing lines' share, never collected, is voided instead (nothing
+        # is refunded); other payments refund as before (no such share).
+        amount = await self._payment.refund(
+            total_of(lines), f"short-{parcel.shipment_id}", parcel=short_share_key(parcel.shipment_id), lines=lines
+        )
         live = any(s.status is not ShipmentStatus.CANCELLED and s.outcome is None for s in order.shipments)
         if not live:
             amount += await self._payment.refund(order.totals.shipping, f"short-{parcel.shipment_id}-shipping")

@@ -38,6 +38,17 @@ COD_CAPTURE_ON_DELIVERY_PATCH = "cod-capture-on-delivery-20261202"
 # Patch (docs/versioning.md): a refund for lines is capped per SKU by what is left of what was
 # paid for it (domain.refunds.cap_line_refunds); asked only on a refund for lines.
 LINE_REFUND_CAP_PATCH = "line-refund-cap-20261202"
+# Cash on delivery and short picks: the missing lines take their part of the parcel's share with
+# them, to the parcel that ships them or to a void when they are refunded (docs/versioning.md;
+# make fuzz, seed 20261201, order 491: a cod parcel picked short of everything left its share
+# promised for good, and the order closed neither collected nor voided).
+COD_SHORT_PICK_PATCH = "cod-short-pick-share-20261202"
+
+
+def short_share_key(shipment_id: str) -> str:
+    """Where the share of a short-picked parcel's missing lines waits (among the parcels' shares,
+    so that a cancellation voids it with the rest)."""
+    return f"short-{shipment_id}"
 
 
 class Payment:
@@ -56,6 +67,7 @@ class Payment:
         self._shares: dict[str, Decimal] = {}
         self._returned: dict[str, Decimal] = {}
         self._voided: dict[str, Decimal] = {}
+        self._short_set_aside: set[str] = set()  # parcels whose missing lines took part of their share
         # Once an order edit moved money (workflows/order/edits.py): what is left to refund of
         # each payment of the order, by payment id (the first, then one per edit that charged
         # more). None before: refunds go to the one payment, as they always did.
@@ -169,6 +181,26 @@ class Payment:
                 await self._capture_share(parcel.shipment_id)
             elif parcel.status is ShipmentStatus.RETURNED_TO_SENDER:
                 await self._void_share(parcel.shipment_id, renewable=True)
+            elif parcel.status is ShipmentStatus.CANCELLED and parcel.shipment_id in self._short_set_aside:
+                # Picked short of everything after all: what it kept (the shipping) is never collected.
+                if self._shares[parcel.shipment_id] > 0:
+                    await self._void_share(parcel.shipment_id)
+                else:
+                    del self._shares[parcel.shipment_id]
+
+    def set_aside_short(self, parcel: ShipmentView, missing_value: Decimal) -> None:
+        """Cash on delivery: a parcel picked short delivers less, so it collects less. The part of
+        its share for the missing lines (all of it when nothing was picked) waits under
+        `short_share_key` for the short pick's outcome: a new parcel collects it (`renew`), a
+        refund voids it (`refund` with that key as the parcel)."""
+        sid = parcel.shipment_id
+        if not self.cod_on_delivery or sid not in self._shares or not workflow.patched(COD_SHORT_PICK_PATCH):
+            return
+        share = self._shares[sid]
+        part = share if parcel.status is ShipmentStatus.CANCELLED else min(missing_value, share)
+        self._shares[sid] = share - part
+        self._shares[short_share_key(sid)] = part
+        self._short_set_aside.add(sid)
 
     def settled_as(self, shipment_id: str, refunded: Decimal) -> str:
         """The outcome of a parcel resolved by a refund: cash on delivery never collected for it
