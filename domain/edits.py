@@ -141,6 +141,12 @@ def lines_edit_refusal(order: OrderView, requested: dict[str, int]) -> str | Non
         return COD_EDIT_REFUSAL
     if order.payment.status not in _PAID:
         return f"the payment is {order.payment.status.value}"
+    refunded = refunded_skus(order)
+    for line in order.lines:
+        # Its units were paid back already (an ops refund, a return, a short pick): an edit that
+        # took them off would pay them back a second time (make fuzz, seed 20261201, order 412).
+        if line.sku in refunded and requested.get(line.sku, 0) < line.quantity:
+            return f"{line.sku} was refunded {refunded[line.sku]}: its line can no longer be reduced"
     for sku in changed_skus(order, requested):
         for parcel in order.shipments:
             if parcel.status is ShipmentStatus.CANCELLED or not any(line.sku == sku for line in parcel.lines):
@@ -151,6 +157,22 @@ def lines_edit_refusal(order: OrderView, requested: dict[str, int]) -> str | Non
                 return f"{sku} is in replacement parcel {parcel.shipment_id}"
             if picked(parcel):
                 return f"parcel {parcel.shipment_id} holding {sku} is already picked ({parcel.status.value})"
+    return None
+
+
+def refunded_skus(order: OrderView) -> dict[str, Decimal]:
+    """What refunds for lines paid back so far, per SKU (only those with something)."""
+    paid_back: dict[str, Decimal] = {}
+    for line in order.refunded_lines:
+        paid_back[line.sku] = paid_back.get(line.sku, Decimal(0)) + line.amount
+    return {sku: amount for sku, amount in paid_back.items() if amount > 0}
+
+
+def total_refusal(order: OrderView, new_total: Decimal) -> str | None:
+    """An edit may not lower the total below what was refunded already (goodwill included): the
+    customer would be paid back more than the order costs."""
+    if new_total < order.totals.refunded:
+        return f"the order was refunded {order.totals.refunded}: its total cannot go below that (it would be {new_total})"
     return None
 
 

@@ -152,7 +152,7 @@ async def test_fuzz_budget(api: httpx.AsyncClient, client: Client, temporal_env:
     orders = int(os.environ.get("OMS_FUZZ_ORDERS", BUDGET_ORDERS))
     # OMS_FUZZ_FIRST: start at that order number, e.g. the first of a long run's round (rounds of
     # ROUND orders from 1), to meet a finding again with the orders that lived beside it.
-    first = int(os.environ.get("OMS_FUZZ_FIRST", 1))
+    first = int(os.environ.get("OMS_FUZZ_FIRST", "1"))
     await fuzz(seed, orders, api, client, temporal_env, sessions, first=first)
 
 

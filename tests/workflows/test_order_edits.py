@@ -188,3 +188,36 @@ async def test_the_same_lines_again_change_nothing(orders: Orders) -> None:
 
     assert "order.lines_edited" not in [e.event for e in same.timeline]
     assert len(same.shipments) == 1 and orders.stubs.calls["swap_reservations"] == 0
+
+
+async def test_an_edit_never_pays_back_what_was_refunded_already(orders: Orders) -> None:
+    """make fuzz (seed 20261201, orders 412 and 1309): ops refunded a line, then an edit took it
+    off and refunded its price again (capped only by what was left of the capture): the customer
+    had all 131.00 back and still got the mug. A refunded line can no longer be reduced, and no
+    edit takes the total below what was refunded; an edit within that moves money exactly."""
+    orders.stubs.add_item("VASE", WH_EAST=5)
+    orders.stubs.add_item("MUG", "20.00", WH_EAST=5)
+    order, _ = await _fulfilling(orders, ("VASE", 1, "99.00"), ("MUG", 1, "20.00"))  # 131.00 with shipping
+    oid = order.order_id
+    await orders.wait(oid, lambda o: OpsActionKind.REFUND in o.available_actions, "captured")
+    await orders.ops(oid, OpsActionKind.REFUND, note="chipped", lines=[{"sku": "VASE", "quantity": 1}])
+
+    with pytest.raises(WorkflowUpdateFailedError) as refunded_line:
+        await _edit(orders, oid, ("MUG", 1))
+    assert _refusal(refunded_line).type == "TooLateToEdit"
+    assert "VASE was refunded 99.00" in str(_refusal(refunded_line).message)
+
+    orders.stubs.add_item("LAMP", "10.00", WH_EAST=5)
+    with pytest.raises(WorkflowUpdateFailedError) as below_refunded:
+        await orders.ops(oid, OpsActionKind.REFUND, note="sorry", amount="20.00")  # 119.00 refunded now
+        await _edit(orders, oid, ("VASE", 1), ("LAMP", 1))  # 99 + 10 + 12 = 121.00: still above
+        await _edit(orders, oid, ("VASE", 1))  # 111.00: below the 119.00 refunded
+    assert _refusal(below_refunded).type == "TooLateToEdit"
+    assert "cannot go below" in str(_refusal(below_refunded).message)
+
+    view = await orders.state(oid)
+    captured = sum((r.amount for r in orders.stubs.operations("capture")), Decimal(0))
+    refunded = sum((r.amount for r in orders.stubs.operations("refund")), Decimal(0))
+    assert captured - refunded == view.totals.grand_total - view.totals.refunded
+    assert [(line.sku, line.quantity) for line in view.lines] == [("VASE", 1), ("LAMP", 1)]
+    await orders.projected(oid)

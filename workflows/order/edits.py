@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         lines_edit_refusal,
         new_skus,
         requested_quantities,
+        total_refusal,
     )
     from domain.geography import region_of
     from domain.models import CatalogItem, ContactChange, LinesEdit, PaymentResult, ReservationSwap
@@ -48,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch (docs/versioning.md): marks the histories of orders edited by this code.
 EDITS_PATCH = "order-edits-20261202"
+# An edit may not lower the total below what was refunded already (docs/versioning.md).
+EDIT_TOTAL_FLOOR_PATCH = "edit-total-floor-20261202"
 
 
 class Edits:
@@ -96,7 +99,11 @@ class Edits:
         number = self._count
         before = {line.sku: line.quantity for line in order.lines}
         before_total = order.totals.grand_total
-        difference = door.priced(lines).totals.grand_total - before_total
+        new_total = door.priced(lines).totals.grand_total
+        difference = new_total - before_total
+        refusal = total_refusal(order, new_total)
+        if refusal is not None and workflow.patched(EDIT_TOTAL_FLOOR_PATCH):
+            raise ApplicationError(f"cannot change the lines: {refusal}", type="TooLateToEdit")
         detail: dict[str, object] = {
             "before": before,
             "after": {line.sku: line.quantity for line in lines},
