@@ -39,7 +39,6 @@ from adapters.notifications.delivery import (
 from adapters.notifications.outbox import OutboxNotifier
 from adapters.notifications.pending import sweep_pending_alerts
 from adapters.payments.ledger import LedgerGateway
-from config import payload_visits
 from config.sandbox import FastContextRunner
 from config.settings import Settings
 from workflows.order import OrderWorkflow
@@ -142,10 +141,6 @@ def keep_bytecode() -> None:
 
 
 def sandbox_runner() -> FastContextRunner:
-    """How workflow code runs in this process: Temporal's sandbox (config/sandbox.py), and the SDK's
-    payload visits without the walks that cannot change anything (config/payload_visits.py). The
-    bench's baseline workers take it from here too, so they run on the same runtime as ours."""
-    payload_visits.install()
     return FastContextRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
