@@ -44,16 +44,7 @@ TIME_SKIPPING_ARGS: tuple[str, ...] = (
 )
 
 # WAL and synchronous=NORMAL doubled the dev server's throughput on the 2-core dev machine.
-# Then (issue 18, docs/performance.md 2026-12-02): a 32 MiB page cache per connection instead of
-# SQLite's 2 MiB, reads through a memory map of up to 256 MiB, temporary tables in memory. None of
-# the three changes what a commit promises (that is journal_mode and synchronous alone).
-SQLITE_PRAGMAS: tuple[str, ...] = (
-    "journal_mode=wal",
-    "synchronous=1",
-    "cache_size=-32768",
-    "mmap_size=268435456",
-    "temp_store=2",
-)
+SQLITE_PRAGMAS: tuple[str, ...] = ("journal_mode=wal", "synchronous=1")
 
 
 def temporal_cli_path() -> str:

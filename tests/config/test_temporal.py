@@ -27,13 +27,7 @@ def test_dev_server_command(tmp_path: Path) -> None:
     assert pairs(cmd, "--ui-port") == ["18233"]
     assert pairs(cmd, "--ip") == ["127.0.0.1"]
     assert pairs(cmd, "--db-filename") == [str(tmp_path / "temporal.db")]
-    assert pairs(cmd, "--sqlite-pragma") == [
-        "journal_mode=wal",
-        "synchronous=1",
-        "cache_size=-32768",
-        "mmap_size=268435456",
-        "temp_store=2",
-    ]
+    assert pairs(cmd, "--sqlite-pragma") == ["journal_mode=wal", "synchronous=1"]
     assert pairs(cmd, "--namespace") == ["default"]
     assert set(pairs(cmd, "--search-attribute")) == {
         f"{k}={v}" for k, v in DEV_SEARCH_ATTRIBUTES.items()
