@@ -147,7 +147,12 @@ class RoleGuard:
     def __init__(self, *roles: Role) -> None:
         self.allowed_roles: frozenset[Role] = frozenset(roles) | {Role.OPS}
 
-    def __call__(self, request: Request, api_key: str | None = Depends(_api_key_header)) -> Principal:
+    async def __call__(self, request: Request, api_key: str | None = Depends(_api_key_header)) -> Principal:
+        # Nothing here blocks (digests, in-memory buckets): on the event loop, not a thread hop.
+        return self.check(request, api_key)
+
+    def check(self, request: Request, api_key: str | None) -> Principal:
+        """The principal of `api_key` if it may pass (the errors of the class docstring)."""
         if not api_key:
             raise ProblemError(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
         address = request.client.host if request.client else "unknown"

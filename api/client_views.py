@@ -17,7 +17,7 @@ from domain.models import OrderView, ReturnView, TimelineEntry
 _lock = threading.Lock()
 
 
-def key_roles(request: Request) -> Mapping[str, Role]:
+async def key_roles(request: Request) -> Mapping[str, Role]:
     """Every configured key's name with its role, built once per app. A name configured with
     several roles counts as ops, so that no ops name is ever taken for a client's."""
     state = request.app.state

@@ -1,4 +1,9 @@
-"""What routes get injected: the settings, the Temporal client and the projection's sessions."""
+"""What routes get injected: the settings, the Temporal client and the projection's sessions.
+
+Each is a lookup on the app's state, so each is `async`: FastAPI runs a plain `def` dependency in
+its thread pool, a hand-over to a thread and back for every dependency of every request, which
+the warehouse's and the carriers' polling made a measurable part of the API's CPU
+(docs/performance.md, 2026-12-02)."""
 
 from typing import Annotated
 
@@ -9,17 +14,17 @@ from temporalio.client import Client
 from config.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def get_sessions(request: Request) -> sessionmaker[Session]:
+async def get_sessions(request: Request) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = request.app.state.sessions
     return sessions
 

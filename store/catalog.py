@@ -128,6 +128,14 @@ def list_warehouses(sf: SessionFactory) -> list[Warehouse]:
         return load_warehouses(s)
 
 
+def warehouse_exists(sf: SessionFactory, code: str) -> bool:
+    """Whether a warehouse `code` is known (active or not): one row read by its key, where
+    `list_warehouses` also counts every warehouse's open workload (a scan of the reservations),
+    which a caller asking only this does not need."""
+    with sf() as s:
+        return s.scalar(select(WarehouseRow.code).where(WarehouseRow.code == code)) is not None
+
+
 def stock_levels(sf: SessionFactory, sku: str) -> list[StockLevel]:
     with sf() as s:
         rows = s.scalars(

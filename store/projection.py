@@ -40,6 +40,7 @@ __all__ = [
     "list_orders",
     "list_warehouses",
     "ops_queue",
+    "order_status",
     "receive_stock",
     "recent_order_count",
     "record_count",
@@ -285,6 +286,14 @@ def get_order(sf: SessionFactory, order_id: str) -> OrderView | None:
         order = OrderView.model_validate(document, context=STORED_DATA)
         order.timeline = _timeline(s, order_id)
         return _with_current_parcels(s, [order])[0]
+
+
+def order_status(sf: SessionFactory, order_id: str) -> OrderStatus | None:
+    """The order's status as projected (None: not projected): one column, where `get_order`
+    reads and validates the whole order, its timeline and its parcels."""
+    with sf() as s:
+        status = s.scalar(select(OrderRow.status).where(OrderRow.order_id == order_id))
+    return None if status is None else OrderStatus(status)
 
 
 def _encode_cursor(created_at: datetime, order_id: str) -> str:

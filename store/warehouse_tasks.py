@@ -11,12 +11,13 @@ A parcel is offered for picking while it waits for its pick (`picking`) and a pi
 """
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import DateTime, Integer, String, and_, bindparam, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import events
@@ -86,13 +87,14 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime, str]:
     return int(urgent), since, shipment_id
 
 
-def pick_tasks(
-    sf: SessionFactory, warehouse: str, *, limit: int = 100, cursor: str | None = None
-) -> tuple[list[PickTask], str | None]:
-    """The parcels waiting to be picked at `warehouse`, expedited first, then oldest (the time the
-    parcel entered `picking`), then by shipment id; keyset-paginated on that order. Raises
-    InvalidCursor for a cursor not issued here."""
-    limit = max(1, min(limit, MAX_PAGE))
+def _waiting_for_pick() -> Any:
+    """The parcels waiting to be picked at the bound `warehouse`, as a subquery (see pick_tasks).
+
+    Built once (see `_pick_statement`): the warehouse's pick list is polled (the simulator asks
+    every 50 ms), and building this statement and expanding an `IN (...)` list at every call was
+    most of the request's CPU (docs/performance.md, 2026-12-02). The IN lists are written as
+    `=`/`<>` terms, which need no expansion at execution and mean the same (three-valued logic
+    included)."""
     order_doc = OrderRow.document
     shipment_doc = ShipmentRow.document
     entered_picking = (
@@ -104,29 +106,30 @@ def pick_tasks(
         .correlate(ShipmentRow)
         .scalar_subquery()
     )
+    speed = order_doc["shipping_speed"].astext
     urgent = case(
         (
             or_(
                 order_doc["priority"].astext == Priority.EXPEDITED.value,
-                order_doc["shipping_speed"].astext.in_(FAST_SPEEDS),
+                *(speed == fast for fast in FAST_SPEEDS),
             ),
             1,
         ),
         else_=0,
     )
-    waiting = (
+    return (
         select(
             ShipmentRow.shipment_id,
             ShipmentRow.order_id,
             shipment_doc["lines"].label("lines"),
-            order_doc["shipping_speed"].astext.label("shipping_speed"),
+            speed.label("shipping_speed"),
             urgent.label("urgent"),
             func.coalesce(entered_picking, ShipmentRow.updated_at).label("since"),
         )
         .join(OrderRow, OrderRow.order_id == ShipmentRow.order_id)
-        .where(ShipmentRow.warehouse == warehouse)
+        .where(ShipmentRow.warehouse == bindparam("warehouse", type_=String))
         .where(ShipmentRow.status == ShipmentStatus.PICKING.value)  # the partial index of 0010
-        .where(OrderRow.status.not_in((OrderStatus.CLOSED.value, OrderStatus.CANCELLED.value)))
+        .where(OrderRow.status != OrderStatus.CLOSED.value, OrderRow.status != OrderStatus.CANCELLED.value)
         .where(order_doc["hold"].astext.is_(None))
         .where(
             or_(
@@ -136,23 +139,46 @@ def pick_tasks(
         )
         .subquery()
     )
+
+
+@functools.cache
+def _pick_statement(after_cursor: bool) -> Any:
+    """The pick list's page query, with or without a cursor to start after; bound parameters
+    `warehouse`, `limit` and (after a cursor) `after_urgent`, `after_since`, `after_id`."""
+    waiting = _waiting_for_pick()
     query = select(waiting)
-    if cursor:
-        after_urgent, after_since, after_id = _decode_cursor(cursor)
+    if after_cursor:
         query = query.where(
             or_(
-                waiting.c.urgent < after_urgent,
+                waiting.c.urgent < bindparam("after_urgent", type_=Integer),
                 and_(
-                    waiting.c.urgent == after_urgent,
-                    tuple_(waiting.c.since, waiting.c.shipment_id) > tuple_(after_since, after_id),
+                    waiting.c.urgent == bindparam("after_urgent", type_=Integer),
+                    tuple_(waiting.c.since, waiting.c.shipment_id)
+                    > tuple_(
+                        bindparam("after_since", type_=DateTime(timezone=True)),
+                        bindparam("after_id", type_=String),
+                    ),
                 ),
             )
         )
-    query = query.order_by(
-        waiting.c.urgent.desc(), waiting.c.since.asc(), waiting.c.shipment_id.asc()
-    ).limit(limit + 1)
+    return query.order_by(waiting.c.urgent.desc(), waiting.c.since.asc(), waiting.c.shipment_id.asc()).limit(
+        bindparam("limit", type_=Integer)
+    )
+
+
+def pick_tasks(
+    sf: SessionFactory, warehouse: str, *, limit: int = 100, cursor: str | None = None
+) -> tuple[list[PickTask], str | None]:
+    """The parcels waiting to be picked at `warehouse`, expedited first, then oldest (the time the
+    parcel entered `picking`), then by shipment id; keyset-paginated on that order. Raises
+    InvalidCursor for a cursor not issued here."""
+    limit = max(1, min(limit, MAX_PAGE))
+    params: dict[str, Any] = {"warehouse": warehouse, "limit": limit + 1}
+    if cursor:
+        params["after_urgent"], params["after_since"], params["after_id"] = _decode_cursor(cursor)
+    query = _pick_statement(bool(cursor))
     with sf() as s:
-        rows = s.execute(query).all()
+        rows = s.execute(query, params).all()
     tasks = [
         PickTask(
             shipment_id=row.shipment_id,

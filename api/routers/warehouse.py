@@ -69,7 +69,7 @@ class WorkQueue(BaseModel):
 def _work_queue(
     sessions: projection.SessionFactory, warehouse: str, limit: int, cursor: str | None
 ) -> WorkQueue:
-    if warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
+    if not catalog.warehouse_exists(sessions, warehouse):
         raise ProblemError(404, f"no warehouse {warehouse}")
     try:
         tasks, next_cursor = warehouse_tasks.pick_tasks(sessions, warehouse, limit=limit, cursor=cursor)
@@ -169,8 +169,8 @@ def _pick_refusal(
     shipment = projection.shipment_by_id(sessions, shipment_id)
     if shipment is None:
         return None, None
-    order = projection.get_order(sessions, shipment.order_id)
-    return pick_refusal(shipment, order.status if order is not None else None), shipment.lines
+    status = projection.order_status(sessions, shipment.order_id)
+    return pick_refusal(shipment, status), shipment.lines
 
 
 class ReturnedBody(Strict):
