@@ -149,7 +149,7 @@ def put_inventory(
 ) -> StockView:
     if catalog.get_catalog_item(sessions, sku) is None:
         raise ProblemError(404, f"no sku {sku}")
-    if warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
+    if not catalog.warehouse_exists(sessions, warehouse):
         raise ProblemError(404, f"no warehouse {warehouse}")
     level = catalog.set_stock_level(
         sessions, sku, warehouse, body.on_hand, body.safety_stock, body.reorder_point, principal.name,

@@ -18,8 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal, require
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.problems import ProblemError, invalid_request
-from api.routers.warehouse import WokenOrder
-from api.routers.warehouse import _wake_backorders as wake_backorders
+from api.routers.warehouse import WokenOrder, wake_backorders
 from domain.enums import Role
 from domain.models import Problem, Sku, Strict
 from domain.replenishment import (

@@ -232,7 +232,7 @@ class ReceiptResult(StockChange):
 def _check_known(sessions: SessionsDep, sku: str, warehouse: str) -> None:
     if catalog.get_catalog_item(sessions, sku) is None:
         raise ProblemError(404, f"no sku {sku}")
-    if warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
+    if not catalog.warehouse_exists(sessions, warehouse):
         raise ProblemError(404, f"no warehouse {warehouse}")
 
 
@@ -251,14 +251,14 @@ async def receipt(
         partial(catalog.receive_stock, ops_email=settings.ops_email),
         sessions, body.sku, body.warehouse, body.quantity, principal.name,
     )
-    woken = await _wake_backorders(client, sessions, body.sku, body.warehouse, principal.name)
+    woken = await wake_backorders(client, sessions, body.sku, body.warehouse, principal.name)
     return ReceiptResult(
         warehouse=level.warehouse, sku=level.sku, on_hand=level.on_hand, reserved=level.reserved,
         available=level.available, woken=woken,
     )
 
 
-async def _wake_backorders(
+async def wake_backorders(
     client: Client, sessions: projection.SessionFactory, sku: str, warehouse: str, actor: str
 ) -> list[WokenOrder]:
     """First come first served: each order reserves before the next one is asked."""
@@ -343,7 +343,7 @@ def _due(
     cls: CountClass | None,
     limit: int,
 ) -> CountsDue:
-    if warehouse is not None and warehouse not in {w.code for w in catalog.list_warehouses(sessions)}:
+    if warehouse is not None and not catalog.warehouse_exists(sessions, warehouse):
         raise ProblemError(404, f"no warehouse {warehouse}")
     now = datetime.now(UTC)
     items = cycle_counts.count_items(sessions, now - policy.window, warehouse)
