@@ -2,6 +2,8 @@
 a higher total authorizes the difference, a lower one refunds it, a decline changes nothing, and
 a picked parcel's lines can no longer change."""
 
+import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -221,3 +223,46 @@ async def test_an_edit_never_pays_back_what_was_refunded_already(orders: Orders)
     assert captured - refunded == view.totals.grand_total - view.totals.refunded
     assert [(line.sku, line.quantity) for line in view.lines] == [("VASE", 1), ("LAMP", 1)]
     await orders.projected(oid)
+
+
+async def test_a_cancel_during_an_edit_waits_for_it_and_then_undoes_all_of_it(orders: Orders) -> None:
+    """make fuzz (seed 20261201, order 441): a cancel came while an edit was reserving its new
+    lines. The compensations ran beside the edit: they released the stock before the edit had
+    reserved it, refunded before it captured its difference, and were done before its new parcel
+    started, so that parcel ended `cancelled` without the order hearing (its own state still
+    `pending`). Now the compensations wait for the edit, then undo it with the rest: every
+    parcel cancelled on the order, nothing reserved, every cent captured refunded."""
+    stubs = orders.stubs
+    stubs.add_item("DESK", "99.00", WH_EAST=5)
+    stubs.add_item("LAMP", "50.00", WH_EAST=5)
+    order, first = await _fulfilling(orders, ("DESK", 1, "99.00"))
+    oid = order.order_id
+    stubs.glitch("swap_reservations", 3)  # the edit sits in its reservation a few seconds
+    edit = asyncio.create_task(_edit(orders, oid, ("DESK", 2), ("LAMP", 1)))
+    await _until(lambda: stubs.calls["swap_reservations"] >= 1)
+
+    # Hang guards: before the fix the cancel answered, but its order never ended (the edit's
+    # parcel was never folded in).
+    cancelled = await asyncio.wait_for(orders.cancel(oid), timeout=60)
+    edited = await asyncio.wait_for(edit, timeout=60)  # under way: it goes through, then is undone
+
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert [(line.sku, line.quantity) for line in edited.lines] == [("DESK", 2), ("LAMP", 1)]
+    view = await orders.projected(oid)
+    second = ids.shipment_id(oid, 2)
+    assert [(s.shipment_id, s.status) for s in view.shipments] == [
+        (first, ShipmentStatus.CANCELLED),
+        (second, ShipmentStatus.CANCELLED),
+    ]
+    assert (await orders.parcel_state(second)).status is ShipmentStatus.CANCELLED
+    assert (stubs.reserved("WH-EAST", "DESK"), stubs.reserved("WH-EAST", "LAMP")) == (0, 0)
+    captured = sum((r.amount for r in stubs.operations("capture")), Decimal(0))
+    refunded = sum((r.amount for r in stubs.operations("refund")), Decimal(0))
+    assert captured == Decimal("260.00") and refunded == captured, (captured, refunded)
+
+
+async def _until(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)

@@ -18,6 +18,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.state import OrderState
     from workflows.order.stock import Stock
 
+# Patch (docs/versioning.md): the compensations begin once an edit under way has ended (make fuzz,
+# seed 20261201, order 441).
+CANCEL_AFTER_EDIT_PATCH = "cancel-after-edit-20261202"
+
 
 class Cancellation:
     def __init__(
@@ -46,6 +50,13 @@ class Cancellation:
 
     async def _compensate(self, request: CancelRequest, detail: dict[str, Any]) -> None:
         state = self._state
+        if state.editing and workflow.patched(CANCEL_AFTER_EDIT_PATCH):
+            # An edit is reserving, charging or starting parcels: run beside it, the compensations
+            # released its stock before it was reserved, refunded before it captured, and ended
+            # before its new parcel started (that parcel then ended unheard). Its steps are
+            # bounded (a failure refuses the edit), so the wait ends; then all of it is undone.
+            workflow.set_current_details(f"Cancelling ({request.reason}): waiting for the edit under way")
+            await workflow.wait_condition(lambda: not state.editing)
         self._door.set_cancellation_reason(request.reason)
         workflow.set_current_details(f"Cancelling ({request.reason}): running compensations")
         for child in state.children:

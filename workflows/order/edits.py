@@ -63,12 +63,11 @@ class Edits:
         self._payment = payment
         self._fulfilment = fulfilment
         self._count = 0  # edits that changed the lines (numbers the keys)
-        self._busy = False
 
     def lines_refusal(self, edit: LinesEdit) -> str | None:
         """Why this edit of the lines cannot be made now (the update validator's answer)."""
         state = self._state
-        if self._busy:
+        if state.editing:
             return "another edit of the order is under way"
         if state.cancel is not None or state.compensation is not None:
             return "the order is being cancelled"
@@ -80,11 +79,12 @@ class Edits:
         return lines_edit_refusal(state.order, requested_quantities(edit.lines))
 
     async def edit_lines(self, edit: LinesEdit) -> None:
-        self._busy = True
+        # A cancel that comes meanwhile waits for the edit to end (Cancellation._compensate).
+        self._state.editing = True
         try:
             await self._edit_lines(edit)
         finally:
-            self._busy = False
+            self._state.editing = False
 
     async def _edit_lines(self, edit: LinesEdit) -> None:
         state, door = self._state, self._door

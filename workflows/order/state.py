@@ -91,6 +91,7 @@ class OrderState:
         self.delivered_at: datetime | None = None
         self.claim_news = False  # a claim closed: the closing loop looks again
         self.resolving = 0  # ops refunds and reships under way (workflows/order/resolution.py)
+        self.editing = False  # an edit of the lines under way (workflows/order/edits.py)
 
     def checkpoint(self) -> None:
         """Cancellation is cooperative: the run loop and its waits call this between steps."""
