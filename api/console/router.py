@@ -171,7 +171,7 @@ AnyVisit = Annotated[Visit, Depends(visit)]
 OpsVisit = Annotated[Visit, Depends(signed_in)]
 
 
-async def _form(request: Request, found: Visit) -> FormData:
+async def posted_form(request: Request, found: Visit) -> FormData:
     """The posted form, once its CSRF token matched the session's (else 403, nothing done)."""
     form = await request.form()
     if not found.session.csrf_ok(form.get(CSRF_FIELD)):
@@ -181,7 +181,7 @@ async def _form(request: Request, found: Visit) -> FormData:
     return form
 
 
-def _text(form: FormData, name: str) -> str:
+def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 
@@ -217,10 +217,10 @@ async def login_page(found: AnyVisit) -> Response:
 
 
 async def login(request: Request, found: AnyVisit) -> Response:
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     console = found.console
     address = request.client.host if request.client else "unknown"
-    key = _text(form, "api_key")
+    key = form_text(form, "api_key")
     digest = api_key_digest(key).hex() if key else None  # the key itself is never kept
     # Asked before the key is looked at: past either limit even the right key waits, so guessing
     # stops there. Only failures are counted (the login form and a good sign-in cost nothing).
@@ -253,7 +253,7 @@ async def login(request: Request, found: AnyVisit) -> Response:
 
 
 async def logout(request: Request, found: AnyVisit) -> Response:
-    await _form(request, found)
+    await posted_form(request, found)
     await run_in_threadpool(found.console.logins.sign_out, found.session)
     found.session.tell("ok", "Signed out.")
     return found.redirect("/login")
@@ -339,14 +339,14 @@ async def order_page(order_id: str, found: OpsVisit) -> Response:
 
 
 async def act(order_id: str, request: Request, found: OpsVisit) -> Response:
-    form = await _form(request, found)
-    back = "/queue" if _text(form, "next") == "queue" else f"/orders/{quote(order_id, safe='')}"
-    carrier = _text(form, "carrier")
+    form = await posted_form(request, found)
+    back = "/queue" if form_text(form, "next") == "queue" else f"/orders/{quote(order_id, safe='')}"
+    carrier = form_text(form, "carrier")
     try:
         body = ActionBody.model_validate(
             {
-                "action": _text(form, "action"),
-                "note": _text(form, "note") or None,
+                "action": form_text(form, "action"),
+                "note": form_text(form, "note") or None,
                 "params": {"carrier": carrier}
                 if carrier
                 else {**_move_params(form), **_resolution_params(form)},
@@ -395,10 +395,10 @@ def _refused(problem: ProblemError) -> str:
 
 async def edit_lines_form(order_id: str, request: Request, found: OpsVisit) -> Response:
     """The order page's "Change lines" form: PATCH /orders/{id}/lines as the signed-in key."""
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     back = f"/orders/{quote(order_id, safe='')}"
     try:
-        body = LinesBody.model_validate({"lines": _typed_lines(_text(form, "lines"))})
+        body = LinesBody.model_validate({"lines": _typed_lines(form_text(form, "lines"))})
     except ValidationError as error:
         found.session.tell("error", f"Lines of {order_id} not changed: {_validation_message(error)}")
         return found.redirect(back)
@@ -419,12 +419,12 @@ async def edit_lines_form(order_id: str, request: Request, found: OpsVisit) -> R
 async def edit_contact_form(order_id: str, request: Request, found: OpsVisit) -> Response:
     """The order page's "Change contact" form: PATCH /orders/{id}/contact (fields left as they
     were are not sent)."""
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     back = f"/orders/{quote(order_id, safe='')}"
     order = await run_in_threadpool(projection.get_order, found.console.sessions, order_id)
     if order is None:
         raise StarletteHTTPException(404, f"No order {order_id}.")
-    email, phone = _text(form, "email"), _text(form, "phone")
+    email, phone = form_text(form, "email"), form_text(form, "phone")
     try:
         body = ContactBody.model_validate(
             {
@@ -449,14 +449,14 @@ async def edit_contact_form(order_id: str, request: Request, found: OpsVisit) ->
 
 def _move_params(form: FormData) -> dict[str, str]:
     """The parcel and the warehouse of a `move` from the order page (empty fields left out)."""
-    return {name: value for name in ("shipment_id", "warehouse") if (value := _text(form, name))}
+    return {name: value for name in ("shipment_id", "warehouse") if (value := form_text(form, name))}
 
 
 def _resolution_params(form: FormData) -> dict[str, Any]:
     """The params of a refund, reship or reject_claim form: amount, claim_id, and lines typed as
     `SKU:QTY, SKU:QTY` (a line that is not SKU:QTY goes on as it is, and the API names it: 422)."""
-    params: dict[str, Any] = {name: value for name in ("amount", "claim_id") if (value := _text(form, name))}
-    typed = [part.strip() for part in _text(form, "lines").split(",") if part.strip()]
+    params: dict[str, Any] = {name: value for name in ("amount", "claim_id") if (value := form_text(form, name))}
+    typed = [part.strip() for part in form_text(form, "lines").split(",") if part.strip()]
     if typed:
         lines: list[Any] = []
         for part in typed:
@@ -487,9 +487,9 @@ async def complaints(found: OpsVisit, request: Request) -> Response:
 
 
 async def resolve(complaint_id: str, request: Request, found: OpsVisit) -> Response:
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     try:
-        body = ResolveBody.model_validate({"note": _text(form, "note")})
+        body = ResolveBody.model_validate({"note": form_text(form, "note")})
     except ValidationError as error:
         found.session.tell("error", f"Complaint {complaint_id} not resolved: {_validation_message(error)}")
         return found.redirect("/complaints")

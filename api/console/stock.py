@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.console.router import MAX_FIELD, OpsVisit, Visit, _form, _text
+from api.console.router import MAX_FIELD, OpsVisit, Visit, form_text, posted_form
 from api.problems import ProblemError
 from api.routers import replenishment as replenishment_api
 from api.routers import warehouse as warehouse_api
@@ -142,12 +142,12 @@ async def replenishment(found: OpsVisit, request: Request) -> Response:
 
 
 def _typed(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: _text(form, name) for name in names}
+    return {name: form_text(form, name) for name in names}
 
 
 async def set_rule(request: Request, found: OpsVisit) -> Response:
     """The rule form: PUT /inventory/reorder-rules/{sku}/{warehouse} as the signed-in key."""
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     typed = _typed(form, RULE_FIELDS)
     errors: dict[str, str] = {}
     key: RuleKey | None = None
@@ -183,8 +183,8 @@ async def set_rule(request: Request, found: OpsVisit) -> Response:
 
 async def delete_rule(request: Request, found: OpsVisit) -> Response:
     """A rule's Delete button: DELETE /inventory/reorder-rules/{sku}/{warehouse}."""
-    form = await _form(request, found)
-    sku, warehouse = _text(form, "sku"), _text(form, "warehouse")
+    form = await posted_form(request, found)
+    sku, warehouse = form_text(form, "sku"), form_text(form, "warehouse")
     try:
         key = RuleKey.model_validate({"sku": sku, "warehouse": warehouse})
     except ValidationError as error:
@@ -205,9 +205,9 @@ async def delete_rule(request: Request, found: OpsVisit) -> Response:
 async def transfer(request: Request, found: OpsVisit) -> Response:
     """The transfer form: POST /inventory/transfers as the signed-in key, with the form's own
     idempotency key (a form posted twice moves the units once)."""
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     typed = _typed(form, TRANSFER_FIELDS)
-    idempotency_key = _text(form, "idempotency_key") or None
+    idempotency_key = form_text(form, "idempotency_key") or None
     errors: dict[str, str] = {}
     if idempotency_key is not None and (
         len(idempotency_key) > MAX_IDEMPOTENCY_KEY or forbidden_character(idempotency_key) is not None
@@ -330,9 +330,9 @@ def _count_id(raw: str) -> int:
 
 
 async def _decide(raw_id: str, request: Request, found: Visit, approve: bool) -> Response:
-    form = await _form(request, found)
+    form = await posted_form(request, found)
     count_id = _count_id(raw_id)
-    note = _text(form, "note")
+    note = form_text(form, "note")
     verb = "approved" if approve else "rejected"
     try:
         body = warehouse_api.CountDecision.model_validate({"note": note})
