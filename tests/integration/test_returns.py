@@ -45,7 +45,9 @@ async def wait_for_return(api: httpx.AsyncClient, order_id: str, rma_id: str, st
         found = next((r for r in order["returns"] if r["rma_id"] == rma_id), None)
         return found if found and found["status"] == status else None
 
-    return await eventually(check)
+    # 90 s, not the default 30: a return's refund follows its receipt through two workflows and the
+    # payment adapter, and on a loaded 2-core CI machine that once took longer than 30 s.
+    return await eventually(check, timeout=90)
 
 
 async def receive(api: httpx.AsyncClient, rma_id: str, sku: str, quantity: int, condition: str) -> None:
