@@ -3,7 +3,6 @@ a higher total authorizes the difference, a lower one refunds it, a decline chan
 a picked parcel's lines can no longer change."""
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from domain import ids
 from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.models import ContactChange, EditLine, LinesEdit, OrderView
+from tests.conftest import eventually
 from tests.workflows.driver import Orders, order_request
 from workflows.order import OrderWorkflow
 
@@ -239,7 +239,7 @@ async def test_a_cancel_during_an_edit_waits_for_it_and_then_undoes_all_of_it(or
     oid = order.order_id
     stubs.glitch("swap_reservations", 3)  # the edit sits in its reservation a few seconds
     edit = asyncio.create_task(_edit(orders, oid, ("DESK", 2), ("LAMP", 1)))
-    await _until(lambda: stubs.calls["swap_reservations"] >= 1)
+    await eventually(lambda: stubs.calls["swap_reservations"] >= 1)
 
     # Hang guards: before the fix the cancel answered, but its order never ended (the edit's
     # parcel was never folded in).
@@ -260,9 +260,3 @@ async def test_a_cancel_during_an_edit_waits_for_it_and_then_undoes_all_of_it(or
     refunded = sum((r.amount for r in stubs.operations("refund")), Decimal(0))
     assert captured == Decimal("260.00") and refunded == captured, (captured, refunded)
 
-
-async def _until(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)

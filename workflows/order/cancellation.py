@@ -53,8 +53,10 @@ class Cancellation:
         if state.editing and workflow.patched(CANCEL_AFTER_EDIT_PATCH):
             # An edit is reserving, charging or starting parcels: run beside it, the compensations
             # released its stock before it was reserved, refunded before it captured, and ended
-            # before its new parcel started (that parcel then ended unheard). Its steps are
-            # bounded (a failure refuses the edit), so the wait ends; then all of it is undone.
+            # before its new parcel started (that parcel then ended unheard). The wait ends: each
+            # stock and payment step of an edit is bounded (a failure refuses the edit), and its
+            # catalog read retries only until the database answers, as the intake's does. Then
+            # all of the edit is undone.
             workflow.set_current_details(f"Cancelling ({request.reason}): waiting for the edit under way")
             await workflow.wait_condition(lambda: not state.editing)
         self._door.set_cancellation_reason(request.reason)
