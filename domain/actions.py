@@ -9,7 +9,7 @@ from domain.claims import open_claims
 from domain.enums import OpsActionKind, OrderStatus, ShipmentStatus
 from domain.lifecycle import cancel_refusal
 from domain.models import OrderView, ReturnView, ShipmentView
-from domain.resolution import refundable, resolvable, voidable
+from domain.resolution import refundable, resolvable, resolving_itself, voidable
 
 # Actions aimed at one parcel: forwarded to the parcel that needs them.
 PARCEL_ACTIONS = (OpsActionKind.RETRY, OpsActionKind.REROUTE, OpsActionKind.SKIP)
@@ -63,10 +63,11 @@ def available_actions(
     if parked_return(order) is not None:
         actions.add(OpsActionKind.RETRY)
     # Resolving by hand: a refund while something captured is left, a reship for a parcel that
-    # will not arrive and was not resolved (domain/resolution.py).
+    # will not arrive and was not resolved, unless the order is resolving it itself (a lost or
+    # damaged parcel: domain/resolution.py).
     if refundable(order) > 0 or voidable(order):  # cash on delivery: voids an undelivered parcel's share
         actions.add(OpsActionKind.REFUND)
-    if any(resolvable(parcel) for parcel in order.shipments) or open_claims(order):
+    if any(resolvable(p) and not resolving_itself(p) for p in order.shipments) or open_claims(order):
         actions.add(OpsActionKind.RESHIP)
     if open_claims(order):
         actions.add(OpsActionKind.REJECT_CLAIM)

@@ -53,6 +53,42 @@ def stalled(parcel: ShipmentView) -> bool:
     )
 
 
+def resolving_itself(parcel: ShipmentView) -> bool:
+    """The carrier reported the parcel lost or damaged and the order has not settled it yet: the
+    order sends it again, or refunds it when there is no stock (workflows/order/fulfilment.py), by
+    itself. An ops refund or reship of it now would resolve it twice (make fuzz, seed 20261201,
+    order 633: a reship by the order and a refund by ops, the ledger refunding more than the order
+    says)."""
+    return (
+        parcel.outcome is None
+        and parcel.status is not ShipmentStatus.CANCELLED
+        and parcel.delivery_issue in _UNDELIVERABLE_ISSUES
+    )
+
+
+def named_parcel(order: OrderView, params: dict[str, Any]) -> str | None:
+    """The parcel a refund or reship names: params.shipment_id, or the parcel of the open claim
+    params.claim_id; None when it names neither."""
+    shipment_id = params.get("shipment_id")
+    if shipment_id is None and params.get("claim_id") is not None:
+        claim = open_claim(order, params["claim_id"])
+        shipment_id = claim.shipment_id if claim is not None else None
+    return shipment_id if isinstance(shipment_id, str) else None
+
+
+def check_not_resolving_itself(order: OrderView, params: dict[str, Any]) -> None:
+    """A refund or reship naming a parcel (`named_parcel`) that the order is resolving by itself
+    does not apply: after it, it is resolved. The ops validator asks it first, so that its refusal
+    says why (validators do not run on replay)."""
+    shipment_id = named_parcel(order, params)
+    for parcel in order.shipments:
+        if parcel.shipment_id == shipment_id and resolving_itself(parcel):
+            raise NotApplicable(
+                f"the order is resolving parcel {shipment_id} itself (the carrier reported it "
+                f"{parcel.delivery_issue}: it is sent again, or refunded when there is no stock)"
+            )
+
+
 def resolvable(parcel: ShipmentView) -> bool:
     """A parcel ops may settle with `reship` or `refund` (params.shipment_id): it will not arrive
     as sent (undeliverable), or the carrier went quiet on it past its SLA (stalled)."""

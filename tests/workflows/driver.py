@@ -7,7 +7,7 @@ workflows' `state` queries. Timers are fast-forwarded per workflow on the time-s
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from domain import ids
 from domain.enums import OpsActionKind, OrderStatus, ReturnStatus, ShipmentStatus, TrackingStatus
@@ -60,15 +60,22 @@ from workflows.returns import ReturnWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 
-def stub_worker(env: WorkflowEnvironment, task_queue: str, activities: list[Callable[..., Any]]) -> Worker:
+def stub_worker(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    activities: list[Callable[..., Any]],
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
     """A worker with the real workflows (OrderWorkflow, ShipmentWorkflow, ReturnWorkflow) and
-    the given stub activities, in the production sandbox and its pass-through modules (worker.py)."""
+    the given stub activities, in the production sandbox and its pass-through modules (worker.py).
+    `interceptors`: a test's way to hold a workflow's step for a while (a child's start)."""
     return Worker(
         env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities,
         workflow_runner=sandbox_runner(),
+        interceptors=interceptors,
     )
 
 T = TypeVar("T")

@@ -4,13 +4,26 @@ shelf; the order reallocates them to another warehouse, backorders or refunds th
 `OrderPolicy.short_pick_policy`, and tells the customer."""
 
 import asyncio
+import uuid
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import (
+    Interceptor,
+    StartChildWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
 
 from domain import ids
 from domain.enums import OrderStatus, ShipmentStatus, ShortPickPolicy, TrackingStatus
 from domain.models import OrderPolicy, OrderView, ParcelLine, PaymentRequest, PickConfirmation
-from tests.workflows.driver import Orders, order_request
+from tests.workflows.driver import Orders, order_request, stub_worker
+from tests.workflows.stubs import Stubs
 from workflows.shipment import ShipmentWorkflow
 
 
@@ -242,3 +255,66 @@ async def test_cash_on_delivery_partly_picked_collects_only_what_ships(orders: O
     assert orders.stubs.operations("refund") == []
     assert delivered.payment.voided == Decimal("99.00")
     await orders.projected(order.order_id)
+
+
+class _SecondParcelStartsSlowly(Interceptor):
+    """Holds the start of an order's second parcel for a few seconds (a durable timer in the
+    workflow), so that a test can cancel the order while a short pick's reallocation starts it."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        return _HoldSecondParcel
+
+
+class _HoldSecondParcel(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(_HoldSecondParcelStart(outbound))
+
+
+class _HoldSecondParcelStart(WorkflowOutboundInterceptor):
+    async def start_child_workflow(self, input: StartChildWorkflowInput) -> workflow.ChildWorkflowHandle[Any, Any]:
+        if input.id.endswith("-P2"):
+            await workflow.sleep(timedelta(seconds=3))
+        return await super().start_child_workflow(input)
+
+
+async def test_a_cancel_while_a_reallocated_parcel_starts_folds_its_end_in(
+    temporal_env: WorkflowEnvironment, stubs: Stubs
+) -> None:
+    """make fuzz (seed 20261201, order 313): nothing of the first parcel was picked (it ended
+    `cancelled` at once), and the cancel came while the reallocation was starting the second.
+    The compensations were done with the parcels they knew, the second started after them and was
+    cancelled at once, and nobody folded its end in: the order kept it `pending` while the parcel
+    said `cancelled`. Now the compensations fold in every parcel that started late."""
+    task_queue = f"workflow-tests-{uuid.uuid4()}"
+    orders = Orders(env=temporal_env, task_queue=task_queue, stubs=stubs)
+    async with stub_worker(temporal_env, task_queue, stubs.activities(), [_SecondParcelStartsSlowly()]):
+        try:
+            stubs.add_item("MUG", WH_EAST=2, WH_WEST=2)
+            order = await orders.submit(order_request(("MUG", 2, "99.00")))
+            order_id = order.order_id
+            first, second = ids.shipment_id(order_id, 1), ids.shipment_id(order_id, 2)
+            await _pick(orders, first, ("MUG", 0))
+            await orders.wait(
+                order_id,
+                lambda o: any(d.get("handling") == "reallocated" for d in _short(o)),
+                "the reallocation under way, its parcel starting",
+            )
+
+            cancelled = await asyncio.wait_for(orders.cancel(order_id), timeout=60)
+
+            assert cancelled.status is OrderStatus.CANCELLED
+            assert (await orders.parcel_state(second)).status is ShipmentStatus.CANCELLED
+            view = await orders.state(order_id)
+            assert [(s.shipment_id, s.status) for s in view.shipments] == [
+                (first, ShipmentStatus.CANCELLED),
+                (second, ShipmentStatus.CANCELLED),
+            ]
+            assert (stubs.reserved("WH-EAST", "MUG"), stubs.reserved("WH-WEST", "MUG")) == (0, 0)
+            captured = sum((r.amount for r in stubs.operations("capture")), Decimal(0))
+            refunded = sum((r.amount for r in stubs.operations("refund")), Decimal(0))
+            assert refunded == captured, (captured, refunded)
+            await orders.projected(order_id)
+        finally:
+            await orders.terminate_started()

@@ -10,7 +10,7 @@ from temporalio.exceptions import ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from domain import events
     from domain.enums import OrderStatus
-    from domain.models import CancelRequest
+    from domain.models import CancelRequest, ShipmentView
     from workflows.order.door import Door
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.ops import Ops
@@ -21,6 +21,9 @@ with workflow.unsafe.imports_passed_through():
 # Patch (docs/versioning.md): the compensations begin once an edit under way has ended (make fuzz,
 # seed 20261201, order 441).
 CANCEL_AFTER_EDIT_PATCH = "cancel-after-edit-20261202"
+# Patch: the compensations wait for ops refunds and reships under way, and fold in the end of
+# every parcel that started after they cancelled the others (make fuzz, seed 20261201, order 313).
+CANCEL_FOLDS_LATE_PARCELS_PATCH = "cancel-folds-late-parcels-20261202"
 
 
 class Cancellation:
@@ -65,12 +68,17 @@ class Cancellation:
             if not child.done():
                 child.cancel()
         for child in state.children:
-            try:
-                self._fulfilment.apply_shipment(await child)
-            except (ChildWorkflowError, asyncio.CancelledError) as error:
-                # The parcel ended without a view to report (e.g. it was already with the carrier).
-                workflow.logger.warning("parcel %s ended with %s", child.id, error)
+            await self._fold_end(child)
+        folded = len(state.children)
         await self._fulfilment.settle_short_picks()
+        if (state.resolving or len(state.children) > folded) and workflow.patched(CANCEL_FOLDS_LATE_PARCELS_PATCH):
+            # A short pick's reallocation, or an ops reship, was starting a parcel when the cancel
+            # came: it started after the loop above, and was cancelled at once (fulfilment.py
+            # `start_parcels`). Unfolded, the order kept it `pending` while the parcel itself said
+            # `cancelled`. Ops actions under way end first (each step is bounded, or parks for ops).
+            await workflow.wait_condition(lambda: state.resolving == 0)
+            for child in state.children[folded:]:
+                await self._fold_end(child)
         await self._payment.compensate()
         released = await self._stock.release()
         for key in self._fulfilment.short_keys:  # a short pick's reallocation (issue 17)
@@ -86,3 +94,11 @@ class Cancellation:
             detail={"reason": request.reason, **detail},
         )
         await self._ops.notify("cancelled", reason=request.reason, parkable=False)
+
+    async def _fold_end(self, child: workflow.ChildWorkflowHandle[Any, ShipmentView]) -> None:
+        """Wait for a parcel cancelled above to end, and fold its last view into the order."""
+        try:
+            self._fulfilment.apply_shipment(await child)
+        except (ChildWorkflowError, asyncio.CancelledError) as error:
+            # The parcel ended without a view to report (e.g. it was already with the carrier).
+            workflow.logger.warning("parcel %s ended with %s", child.id, error)

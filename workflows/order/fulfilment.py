@@ -9,6 +9,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import events, ids
@@ -43,6 +44,10 @@ PARCEL_STARTED_DURING_CANCEL_PATCH = "parcel-started-during-cancel-20261202"
 # Patch: a backordered short pick is listed in `order.short_waits` and a receipt of one of its
 # SKUs (the stock_arrived update) makes it try its reservation again before the timeout.
 SHORT_PICK_WAKES_PATCH = "short-pick-wakes-on-receipt-20261202"
+# Patch: a parcel is resolved once. The order's own resolution of a lost or damaged parcel waits
+# for an ops refund or reship under way and skips a parcel ops have resolved already, and telling
+# a parcel that has ended that it is written off is no failure (make fuzz, seed 20261201, order 633).
+RESOLVE_PARCEL_ONCE_PATCH = "resolve-parcel-once-20261202"
 
 
 class Fulfilment:
@@ -113,7 +118,14 @@ class Fulfilment:
                 and not child.done()
                 and workflow.patched(PARCEL_WRITTEN_OFF_PATCH)
             ):
-                await child.signal(ShipmentWorkflow.written_off, reason)
+                try:
+                    await child.signal(ShipmentWorkflow.written_off, reason)
+                except FailureError:
+                    # It ended before the order heard (delivered, or reported lost, just now):
+                    # there is nothing left to stop, and the resolution is already on the order.
+                    if not workflow.patched(RESOLVE_PARCEL_ONCE_PATCH):
+                        raise
+                    workflow.logger.info("written off: parcel %s has ended", child.id)
 
     def next_reship_key(self) -> str:
         """The reservation key of the next replacement parcel (automatic or by ops)."""
@@ -224,6 +236,14 @@ class Fulfilment:
         state = self._state
         order = state.order
         issue = parcel.delivery_issue
+        if workflow.patched(RESOLVE_PARCEL_ONCE_PATCH):
+            # Ops may have settled the parcel (a claim's refund or reship, or one of a parcel the
+            # carrier had gone quiet on) before, or while, the carrier's news came in: wait for
+            # such an action to end, and resolve the parcel only if it did not. Once is enough.
+            await workflow.wait_condition(lambda: parcel.shipment_id not in state.settling)
+            if any(s.shipment_id == parcel.shipment_id and s.outcome is not None for s in order.shipments):
+                workflow.logger.info("parcel %s was resolved by ops already", parcel.shipment_id)
+                return
         if issue == CarrierIssue.DAMAGED and state.policy.damaged_policy is DamagedPolicy.REFUND:
             await self._refund_parcel(parcel, f"parcel {issue}")
             return

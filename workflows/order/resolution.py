@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.refunds import ZERO, priced
     from domain.resolution import (
         claim_named,
+        named_parcel,
         refund_lines,
         refund_request,
         refunded_of,
@@ -68,7 +69,7 @@ class Resolution:
         voided = voided_parcel(order, action.params)  # cash on delivery never collected for it
         self._refunds += 1
         number = self._refunds
-        state.resolving += 1
+        settles = self._settle(action)
         try:
             before = {line.sku: line.amount for line in order.refunded_lines}
             refunded = await self._payment.refund(
@@ -107,7 +108,21 @@ class Resolution:
                 "refunded", reason=action.note or "refund", scope=f"ops-refund-{number}", amount=refunded
             )
         finally:
-            state.resolving -= 1
+            self._settled(settles)
+
+    def _settle(self, action: OpsAction) -> str | None:
+        """An ops refund or reship begins: the run loop waits for it before it closes the order,
+        and the order's own resolution of the parcel it names waits for it too (fulfilment.py)."""
+        self._state.resolving += 1
+        parcel = named_parcel(self._state.order, action.params)
+        if parcel is not None:
+            self._state.settling.append(parcel)
+        return parcel
+
+    def _settled(self, parcel: str | None) -> None:
+        self._state.resolving -= 1
+        if parcel is not None:
+            self._state.settling.remove(parcel)
 
     def _never_arrived(self, claim: ClaimView) -> ShipmentView | None:
         """The parcel a not_received claim refunded: resolved by the refund, so that the order no
@@ -124,7 +139,7 @@ class Resolution:
         order = state.order
         parcel, lines, address = reship_request(order, action.params)
         claim = claim_on(order, parcel.shipment_id)
-        state.resolving += 1
+        settles = self._settle(action)
         try:
             key = self._fulfilment.next_reship_key()
             allocation = await self._stock.reserve_extra(
@@ -176,7 +191,7 @@ class Resolution:
                 tracking_number=parcel.tracking_number,
             )
         finally:
-            state.resolving -= 1
+            self._settled(settles)
 
     def _take_back_wrong_item(self, claim: ClaimView) -> None:
         """A wrong_item claim just made good: the order opens the return of the wrong item (its

@@ -91,6 +91,9 @@ class OrderState:
         self.delivered_at: datetime | None = None
         self.claim_news = False  # a claim closed: the closing loop looks again
         self.resolving = 0  # ops refunds and reships under way (workflows/order/resolution.py)
+        # The parcels those ops refunds and reships settle (one entry per action under way): the
+        # order's own resolution of a lost parcel waits for them (fulfilment.py).
+        self.settling: list[str] = []
         self.editing = False  # an edit of the lines under way (workflows/order/edits.py)
 
     def checkpoint(self) -> None:

@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
         StockArrival,
         SubmitResult,
     )
-    from domain.resolution import check_refund, reship_request
+    from domain.resolution import check_not_resolving_itself, check_refund, reship_request
     from domain.returns import return_problems
     from workflows.order.after_sales import AfterSales
     from workflows.order.cancellation import Cancellation
@@ -248,7 +248,7 @@ class OrderWorkflow:
 
     @ops_action.validator
     def _validate_ops_action(self, action: OpsAction) -> None:
-        self._validate_parcel_control(action)  # first: its refusals say why
+        self._validate_first(action)  # before the list of what applies: its refusals say why
         available = self._door.available_actions()
         if action.action not in available:
             allowed = ", ".join(a.value for a in available) or "none"
@@ -274,9 +274,19 @@ class OrderWorkflow:
         except ValueError as problem:
             raise ApplicationError(str(problem), type="ActionNotApplicable") from None
 
-    def _validate_parcel_control(self, action: OpsAction) -> None:
+    def _validate_first(self, action: OpsAction) -> None:
+        """The refusals that say more than "does not apply": a hold or a move that cannot be, a
+        refund or reship while the order is being cancelled, or of a parcel the order is resolving
+        itself."""
         refusal = None
-        if action.action is OpsActionKind.HOLD:
+        if action.action in (OpsActionKind.REFUND, OpsActionKind.RESHIP) and self._state.compensation is not None:
+            refusal = "the order is being cancelled: what was captured is refunded, what was reserved released"
+        elif action.action in (OpsActionKind.REFUND, OpsActionKind.RESHIP):
+            try:
+                check_not_resolving_itself(self._order, action.params)
+            except ValueError as problem:
+                refusal = str(problem)
+        elif action.action is OpsActionKind.HOLD:
             refusal = "hold needs a note (the reason)" if not action.note else hold_refusal(self._order)
         elif action.action is OpsActionKind.MOVE:
             refusal = move_refusal(self._order, action.params.get("shipment_id"), action.params.get("warehouse"))
