@@ -2,6 +2,7 @@
 the missing lines, or take a substitute the catalog lists. Unanswered, the policy applies at the
 timeout. The real OrderWorkflow on the time-skipping server, stub activities."""
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +11,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain.enums import BackorderChoiceKind, OrderStatus
-from domain.models import BackorderChoice, OrderView
+from domain.models import BackorderChoice, OrderView, StockArrival
+from tests.conftest import eventually
 from tests.workflows.driver import Orders, order_request
 from workflows.order import OrderWorkflow
 
@@ -206,3 +208,31 @@ async def test_wait_keeps_waiting_until_stock_arrives_or_the_policy_at_the_timeo
     assert cancelled.cancellation_reason == "backorder not filled in time"
     assert cancelled.backorder is None
     await orders.projected(order.order_id)
+
+
+async def test_a_receipt_while_ship_available_is_carried_out_is_answered(orders: Orders) -> None:
+    """make fuzz (seed 20261201, commit 840167d): three `POST /inventory/transfers` never answered.
+    A transfer wakes each backordered order of its SKU (the stock_arrived update) and waits for the
+    answer. One that came while the order carried out `ship_available` was queued, and the order
+    went on to fulfilment without answering it: the update, and the transfer, waited for good. Now
+    the order answers it as it leaves the backorder (reserved: it holds its stock)."""
+    short_stock(orders)
+    order = await backordered(orders, *LINES)
+    order_id = order.order_id
+    levels = orders.stubs.calls["stock_levels"]
+    orders.stubs.glitch("stock_levels", 3)  # the partial shipment reads the stock levels a while
+    shipping = asyncio.create_task(choose(orders, order_id, "ship_available"))
+    await eventually(lambda: orders.stubs.calls["stock_levels"] > levels)
+
+    answer = await asyncio.wait_for(
+        orders.order(order_id).execute_update(
+            OrderWorkflow.stock_arrived, StockArrival(sku="FORK", warehouse="WH-EAST", actor="ops-key")
+        ),
+        timeout=30,
+    )
+
+    assert answer.reserved and answer.status is OrderStatus.ALLOCATING, answer
+    shipped = await asyncio.wait_for(shipping, timeout=30)
+    assert [(line.sku, line.quantity) for line in shipped.lines] == [("MUG", 1), ("PLATE", 1)]
+    await orders.wait_status(order_id, OrderStatus.FULFILLING)
+    await orders.projected(order_id)

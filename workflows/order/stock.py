@@ -41,6 +41,10 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch id (docs/versioning.md, "Patches in force"): asked once, when the order first backorders.
 BACKORDER_CHOICE = "backorder-choice-20261202"
+# Patch: a partial shipment out of the backorder (ship_available, cancel_missing, or the policy at
+# the timeout) answers the receipts that woke the order meanwhile (make fuzz, seed 20261201: three
+# transfers never answered).
+PART_ANSWERS_ARRIVALS_PATCH = "part-answers-arrivals-20261202"
 NOTHING_IN_STOCK = "nothing of the backordered order is in stock"
 
 
@@ -264,6 +268,11 @@ class Stock:
         if allocation is None:
             raise Refused(refusal)
         self._door.move(OrderStatus.ALLOCATING, events.STOCK_RESERVED, detail={"partial": True})
+        if self._arrivals and workflow.patched(PART_ANSWERS_ARRIVALS_PATCH):
+            # Receipts that woke the order while it cut its lines: it holds its stock now, and
+            # leaves the backorder. Unanswered, each receipt's stock_arrived update (and the
+            # transfer or receipt waiting on it) waited for good.
+            self.answer_arrivals(reserved=True)
         return allocation
 
     def answer_arrivals(self, *, reserved: bool) -> None:
