@@ -59,11 +59,7 @@ def resolving_itself(parcel: ShipmentView) -> bool:
     itself. An ops refund or reship of it now would resolve it twice (make fuzz, seed 20261201,
     order 633: a reship by the order and a refund by ops, the ledger refunding more than the order
     says)."""
-    return (
-        parcel.outcome is None
-        and parcel.status is not ShipmentStatus.CANCELLED
-        and parcel.delivery_issue in _UNDELIVERABLE_ISSUES
-    )
+    return undeliverable(parcel) and parcel.delivery_issue in _UNDELIVERABLE_ISSUES
 
 
 def named_parcel(order: OrderView, params: dict[str, Any]) -> str | None:

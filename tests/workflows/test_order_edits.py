@@ -3,6 +3,7 @@ a higher total authorizes the difference, a lower one refunds it, a decline chan
 a picked parcel's lines can no longer change."""
 
 import asyncio
+from collections.abc import Awaitable
 from decimal import Decimal
 
 import pytest
@@ -260,3 +261,40 @@ async def test_a_cancel_during_an_edit_waits_for_it_and_then_undoes_all_of_it(or
     refunded = sum((r.amount for r in stubs.operations("refund")), Decimal(0))
     assert captured == Decimal("260.00") and refunded == captured, (captured, refunded)
 
+
+
+async def test_refund_and_reship_are_refused_while_the_order_is_being_cancelled(orders: Orders) -> None:
+    """Once the compensations have begun (here they wait for an edit under way), an ops refund or
+    reship is refused with the reason: the compensations refund and release everything anyway,
+    and one beside them would race their refund."""
+    stubs = orders.stubs
+    stubs.add_item("DESK", "99.00", WH_EAST=5)
+    stubs.add_item("LAMP", "50.00", WH_EAST=5)
+    order, first = await _fulfilling(orders, ("DESK", 1, "99.00"))
+    oid = order.order_id
+    stubs.glitch("swap_reservations", 5)  # the edit, and so the cancel, sit a few seconds
+    edit = asyncio.create_task(_edit(orders, oid, ("DESK", 2), ("LAMP", 1)))
+    await eventually(lambda: stubs.calls["swap_reservations"] >= 1)
+    cancel = asyncio.create_task(orders.cancel(oid))
+
+    async def refusal(kind: OpsActionKind, **params: object) -> str:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await orders.ops(oid, kind, note="goodwill", **params)
+        return str(_refusal(refused))
+
+    # Before the compensations begin, this refund is refused as too large; once they have, as
+    # coming during a cancel. Neither changes anything.
+    await eventually(lambda: _is_cancelling(refusal(OpsActionKind.REFUND, amount="99999.00")))
+    assert "being cancelled" in await refusal(OpsActionKind.RESHIP, shipment_id=first)
+    assert "being cancelled" in await refusal(OpsActionKind.REFUND, amount="1.00")
+
+    assert (await asyncio.wait_for(cancel, timeout=60)).status is OrderStatus.CANCELLED
+    await asyncio.wait_for(edit, timeout=60)
+    refunds = stubs.operations("refund")
+    captured = sum((r.amount for r in stubs.operations("capture")), Decimal(0))
+    assert sum((r.amount for r in refunds), Decimal(0)) == captured, "the compensations' refunds only"
+    assert not any("ops-" in r.key for r in refunds)
+
+
+async def _is_cancelling(refusal: Awaitable[str]) -> bool:
+    return "being cancelled" in await refusal

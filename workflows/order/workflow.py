@@ -279,13 +279,14 @@ class OrderWorkflow:
         refund or reship while the order is being cancelled, or of a parcel the order is resolving
         itself."""
         refusal = None
-        if action.action in (OpsActionKind.REFUND, OpsActionKind.RESHIP) and self._state.compensation is not None:
-            refusal = "the order is being cancelled: what was captured is refunded, what was reserved released"
-        elif action.action in (OpsActionKind.REFUND, OpsActionKind.RESHIP):
-            try:
-                check_not_resolving_itself(self._order, action.params)
-            except ValueError as problem:
-                refusal = str(problem)
+        if action.action in (OpsActionKind.REFUND, OpsActionKind.RESHIP):
+            if self._state.compensation is not None:
+                refusal = "the order is being cancelled: what was captured is refunded, what was reserved released"
+            else:
+                try:
+                    check_not_resolving_itself(self._order, action.params)
+                except ValueError as problem:
+                    refusal = str(problem)
         elif action.action is OpsActionKind.HOLD:
             refusal = "hold needs a note (the reason)" if not action.note else hold_refusal(self._order)
         elif action.action is OpsActionKind.MOVE:
