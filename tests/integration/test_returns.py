@@ -60,11 +60,15 @@ async def receive(api: httpx.AsyncClient, rma_id: str, sku: str, quantity: int, 
 
 
 def refunds(sessions: sessionmaker[Session], order_id: str) -> list[str]:
+    """The order's refunds in the ledger, in the order they were made (without ORDER BY,
+    PostgreSQL may return rows in any order: a full `make test` saw them swapped)."""
     with sessions() as session:
         return [
             str(amount)
             for amount in session.scalars(
-                select(PaymentRow.amount).where(PaymentRow.order_id == order_id, PaymentRow.operation == "refund")
+                select(PaymentRow.amount)
+                .where(PaymentRow.order_id == order_id, PaymentRow.operation == "refund")
+                .order_by(PaymentRow.id)
             )
         ]
 
